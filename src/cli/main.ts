@@ -1,0 +1,48 @@
+// The verb table. Each verb's module is imported only when that verb runs, so start-up
+// costs the same whatever the tool grows to (the udev hook runs on every PCI add event).
+import { ExitCode, FlavourError } from "../errors.ts";
+import type { Io } from "./io.ts";
+
+export interface Command {
+  summary: string;
+  run(args: string[], io: Io): Promise<number>;
+}
+
+const commands: Record<string, () => Promise<{ command: Command }>> = {
+  resolve: () => import("./commands/resolve.ts"),
+};
+
+const usage = `usage: flavourctl COMMAND [OPTIONS] [ARGS]
+
+Commands:
+  resolve [MODALIAS...]   the modules libkmod would return for each modalias
+
+Run 'flavourctl COMMAND --help' for a command's options. See README.md for the manual.
+`;
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (verb === undefined || verb === "--help" || verb === "-h" || verb === "help") {
+    io.out(usage);
+    return verb === undefined ? ExitCode.usage : ExitCode.ok;
+  }
+  if (verb === "--version") {
+    io.out("flavourctl 0.1.0\n");
+    return ExitCode.ok;
+  }
+  const load = Object.hasOwn(commands, verb) ? commands[verb] : undefined;
+  if (!load) {
+    io.err(`flavourctl: unknown command '${verb}' (see 'flavourctl --help')\n`);
+    return ExitCode.usage;
+  }
+  try {
+    const { command } = await load();
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof FlavourError) {
+      io.err(`flavourctl ${verb}: ${error.message}\n`);
+      return error.exitCode;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,47 @@
+// Errors that reach the user. Each kind carries its exit code; the CLI prints the message on
+// one line and exits with that code, never with a stack trace.
+
+export const ExitCode = {
+  ok: 0,
+  /** An action failed and the device was put back where it started. */
+  failedRolledBack: 1,
+  /** An input file (modules.alias, a machine file, a rule, sysfs) is missing, unreadable or malformed. */
+  badInput: 2,
+  /** A safety check refused the action; nothing was changed. `--force` overrides. */
+  refused: 3,
+  /** An action failed and the device could NOT be put back: look at it now. */
+  failedNotRolledBack: 4,
+  /** Another flavourctl holds the host lock. */
+  busy: 5,
+  /** The action needs privileges this process does not have. */
+  permission: 6,
+  /** The command line is wrong (unknown verb or option, malformed address). */
+  usage: 64,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class FlavourError extends Error {
+  readonly exitCode: ExitCodeValue;
+  constructor(message: string, exitCode: ExitCodeValue) {
+    super(message);
+    this.name = "FlavourError";
+    this.exitCode = exitCode;
+  }
+}
+
+/** The command line is wrong. */
+export class UsageError extends FlavourError {
+  constructor(message: string) {
+    super(message, ExitCode.usage);
+    this.name = "UsageError";
+  }
+}
+
+/** A file or a line of a file is missing or malformed; the message names it. */
+export class InputError extends FlavourError {
+  constructor(message: string) {
+    super(message, ExitCode.badInput);
+    this.name = "InputError";
+  }
+}

@@ -1,0 +1,30 @@
+// One test process for every unit and integration test (DESIGN.md section 7): Node 20's
+// `node --test` does not find .ts files and per-file processes through tsx cost seconds.
+// The kernel suite (test/kernel/) runs inside a QEMU guest and is not imported here.
+import { readdirSync } from "node:fs";
+import { join, relative } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const root = new URL("..", import.meta.url).pathname;
+const skipped = new Set(["node_modules", "fixtures", "kernel", ".cache", "dist"]);
+
+function findTests(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (skipped.has(entry.name)) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...findTests(path));
+    else if (entry.name.endsWith(".test.ts")) found.push(path);
+  }
+  return found;
+}
+
+const filter = process.argv[2];
+const files = [...findTests(join(root, "src")), ...findTests(join(root, "test"))]
+  .filter((file) => !filter || relative(root, file).includes(filter))
+  .sort();
+if (files.length === 0) {
+  console.error(`test/run.ts: no test files found${filter ? ` matching ${filter}` : ""}`);
+  process.exit(1);
+}
+for (const file of files) await import(pathToFileURL(file).href);
