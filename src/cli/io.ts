@@ -3,9 +3,10 @@
 import { readFileSync } from "node:fs";
 
 export interface Io {
-  out(text: string): void;
+  /** Writes to stdout; latin1 writes byte strings (one char per byte) unchanged. */
+  out(text: string, encoding?: "utf8" | "latin1"): void;
   err(text: string): void;
-  readStdin(): string;
+  readStdin(encoding?: "utf8" | "latin1"): string;
   env: Record<string, string | undefined>;
   /** True when stdout is a terminal: colour and progress bars only then. */
   stdoutIsTty: boolean;
@@ -13,9 +14,9 @@ export interface Io {
 
 export function processIo(): Io {
   return {
-    out: (text) => process.stdout.write(text),
+    out: (text, encoding = "utf8") => process.stdout.write(text, encoding),
     err: (text) => process.stderr.write(text),
-    readStdin: () => readFileSync(0, "utf8"),
+    readStdin: (encoding = "utf8") => readFileSync(0, encoding),
     env: process.env,
     stdoutIsTty: process.stdout.isTTY === true,
   };

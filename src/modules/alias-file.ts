@@ -1,0 +1,172 @@
+// modules.alias, modules.symbols and modules.builtin.modinfo: the alias lines depmod writes.
+//
+// A whole modules.alias is 27,000 lines; touching every character in JavaScript costs tens of
+// milliseconds, more than the start-up budget of the udev hook. So the file is never split
+// into lines: a lookup asks for the lines of one bus (`pci`, `usb`, …) and a regular
+// expression — native code — picks them out of the text the first time they are needed.
+import { excerpt, type TextFile } from "./files.ts";
+import { normalizeAlias } from "./normalize.ts";
+
+export interface AliasLine {
+  /** The pattern as written. */
+  readonly pattern: string;
+  /** The pattern as depmod indexes it (normalizeAlias). */
+  readonly key: string;
+  readonly module: string;
+  /** Where the line is, for explanations. */
+  readonly file: string;
+  readonly line: number;
+  /**
+   * depmod's priority for the module: its position in modules.alias, which depmod writes
+   * module by module in modules.order priority (depmod.c output_aliases). Lower comes first.
+   */
+  readonly priority: number;
+}
+
+/** The patterns of a bus, or of no bus; what an AliasIndex asks its source for. */
+export interface AliasSource {
+  /** Lines whose pattern starts with `BUS:` (the bus part free of wildcards). */
+  bus(bus: string): readonly AliasLine[];
+  /** Lines whose pattern has no `:` before its first wildcard. */
+  busless(): readonly AliasLine[];
+}
+
+const HAS_SPECIAL = /[-[\]]/;
+const ALIAS_LINE = /^alias ([^ \n]+) ([A-Za-z0-9_-]+)$/gm;
+const MALFORMED_LINE = /^(?!alias [^ \n]+ [A-Za-z0-9_-]+$|#|$)[^\n]*/gm;
+const BUSLESS_LINE = /^alias ([^ \n:*?[]*(?:[*?[][^ \n]*)?) ([A-Za-z0-9_-]+)$/gm;
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
+class FileAliasLine implements AliasLine {
+  readonly pattern: string;
+  readonly key: string;
+  readonly module: string;
+  readonly priority: number;
+  private readonly source: AliasFile;
+  constructor(pattern: string, key: string, module: string, source: AliasFile, offset: number) {
+    this.pattern = pattern;
+    this.key = key;
+    this.module = module;
+    this.source = source;
+    this.priority = offset;
+  }
+  get file(): string {
+    return this.source.path;
+  }
+  get line(): number {
+    return this.source.lineAt(this.priority);
+  }
+}
+
+export class AliasFile implements AliasSource {
+  readonly path: string;
+  private readonly text: string;
+  private newlineOffsets: number[] | undefined;
+  private warningsFound: string[] | undefined;
+
+  constructor(file: TextFile) {
+    this.path = file.path;
+    this.text = file.text;
+  }
+
+  bus(bus: string): AliasLine[] {
+    return this.collect(new RegExp(`^alias (${escapeRegExp(bus)}:[^ \\n]*) ([A-Za-z0-9_-]+)$`, "gm"));
+  }
+
+  busless(): AliasLine[] {
+    return this.collect(new RegExp(BUSLESS_LINE));
+  }
+
+  /** Every alias line, in file order. */
+  all(): AliasLine[] {
+    return this.collect(new RegExp(ALIAS_LINE));
+  }
+
+  /** Lines that are neither `alias PATTERN MODULE`, a comment, nor blank; and unusable patterns. */
+  warnings(): string[] {
+    if (!this.warningsFound) {
+      this.warningsFound = [];
+      for (const match of this.text.matchAll(new RegExp(MALFORMED_LINE))) {
+        this.warningsFound.push(
+          `${this.path}:${this.lineAt(match.index)}: expected 'alias PATTERN MODULE', got '${excerpt(match[0])}'`,
+        );
+      }
+    }
+    return this.warningsFound;
+  }
+
+  /** The 1-based line number of a character offset. */
+  lineAt(offset: number): number {
+    if (!this.newlineOffsets) {
+      this.newlineOffsets = [];
+      for (let i = this.text.indexOf("\n"); i >= 0; i = this.text.indexOf("\n", i + 1)) this.newlineOffsets.push(i);
+    }
+    let low = 0;
+    let high = this.newlineOffsets.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if ((this.newlineOffsets[mid] as number) < offset) low = mid + 1;
+      else high = mid;
+    }
+    return low + 1;
+  }
+
+  private collect(regex: RegExp): AliasLine[] {
+    const found: AliasLine[] = [];
+    for (const match of this.text.matchAll(regex)) {
+      const pattern = match[1] as string;
+      const key = HAS_SPECIAL.test(pattern) ? normalizeAlias(pattern) : pattern;
+      if (key === undefined) {
+        this.warnings().push(`${this.path}:${this.lineAt(match.index)}: unbalanced brackets in '${excerpt(pattern)}'`);
+        continue; // depmod leaves such patterns out of its index
+      }
+      found.push(new FileAliasLine(pattern, key, match[2] as string, this, match.index));
+    }
+    return found;
+  }
+}
+
+/** A fixed list of alias lines (small files, tests), grouped by bus on demand. */
+export class AliasList implements AliasSource {
+  private readonly lines: readonly AliasLine[];
+  constructor(lines: readonly AliasLine[]) {
+    this.lines = lines;
+  }
+  bus(bus: string): AliasLine[] {
+    return this.lines.filter((l) => l.key.startsWith(`${bus}:`));
+  }
+  busless(): AliasLine[] {
+    return this.lines.filter((l) => !/^[^:*?[]*:/.test(l.key));
+  }
+}
+
+/**
+ * modules.builtin.modinfo: NUL-terminated `module.key=value` records of built-in modules; the
+ * `alias` ones feed modules.builtin.alias.bin (depmod's output_builtin_alias_bin).
+ */
+export function parseBuiltinModinfo(file: TextFile): { aliases: AliasLine[]; warnings: string[] } {
+  const aliases: AliasLine[] = [];
+  const warnings: string[] = [];
+  const records = file.text.split("\0");
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as string;
+    if (record === "") continue;
+    const dot = record.indexOf(".");
+    const equals = record.indexOf("=", dot + 1);
+    if (dot <= 0 || equals < 0) {
+      warnings.push(`${file.path}: record ${i + 1}: expected 'module.key=value', got '${excerpt(record)}'`);
+      continue;
+    }
+    if (record.slice(dot + 1, equals) !== "alias") continue;
+    const pattern = record.slice(equals + 1);
+    if (pattern === "") continue;
+    const key = normalizeAlias(pattern);
+    if (key === undefined) {
+      warnings.push(`${file.path}: record ${i + 1}: unbalanced brackets in '${excerpt(pattern)}'`);
+      continue;
+    }
+    aliases.push({ pattern, key, module: record.slice(0, dot), file: file.path, line: i + 1, priority: 0 });
+  }
+  return { aliases, warnings };
+}

@@ -1,0 +1,161 @@
+// The search structure behind a lookup: which alias patterns match a string, and in which
+// order libkmod's index walk finds them (libkmod-index.c, index_mm_searchwild).
+//
+// libkmod walks a radix trie of the patterns along the string's literal characters; wherever
+// a pattern's next character is `*`, `?` or `[`, it fnmatch()es the rest of the pattern
+// against the rest of the string. So a pattern matches when the part before its first
+// wildcard equals the string's start *literally* (a backslash there is just a backslash) and
+// fnmatch accepts the rest. We keep that split: each pattern is bucketed under its literal
+// prefix, a lookup probes only the prefix lengths that exist for the string's bus, and the
+// rest is checked by fnmatch — or, for canonical PCI patterns against a canonical PCI
+// modalias, by comparing the seven fields, which is the same test (both are fixed-width hex
+// separated by distinct lower-case markers) and far cheaper.
+import type { AliasLine, AliasSource } from "./alias-file.ts";
+import { fnmatch } from "./fnmatch.ts";
+
+interface IndexedAlias {
+  alias: AliasLine;
+  /** Position of the first `*`, `?` or `[`; the pattern's length when it has none. */
+  wildcardAt: number;
+  /** The pattern from wildcardAt on, matched with fnmatch against the string from there. */
+  suffix: string;
+  /** For canonical PCI patterns: the seven fields, null where the pattern has `*`. */
+  pciFields: (string | null)[] | undefined;
+}
+
+const PCI_PATTERN =
+  /^(?:vfio_)?pci:v([0-9A-F]{8}|\*)d([0-9A-F]{8}|\*)sv([0-9A-F]{8}|\*)sd([0-9A-F]{8}|\*)bc([0-9A-F]{2}|\*)sc([0-9A-F]{2}|\*)i(?:([0-9A-F]{2})\*|\*)$/;
+const PCI_MODALIAS =
+  /^(?:vfio_)?pci:v([0-9A-F]{8})d([0-9A-F]{8})sv([0-9A-F]{8})sd([0-9A-F]{8})bc([0-9A-F]{2})sc([0-9A-F]{2})i([0-9A-F]{2})$/;
+
+function firstWildcard(key: string): number {
+  const found = key.search(/[*?[]/);
+  return found < 0 ? key.length : found;
+}
+
+/** The patterns of one bus (or of none), by literal prefix. */
+interface PrefixGroup {
+  exact: Map<string, AliasLine[]>;
+  byPrefix: Map<string, IndexedAlias[]>;
+  /** Distinct literal-prefix lengths present, ascending. */
+  lengths: number[];
+}
+
+function buildGroup(aliases: readonly AliasLine[], busLength: number): PrefixGroup {
+  const group: PrefixGroup = { exact: new Map(), byPrefix: new Map(), lengths: [] };
+  const lengths = new Set<number>();
+  for (const alias of aliases) {
+    const wildcardAt = firstWildcard(alias.key);
+    // A bus name seen in a string may hold wildcard characters; a pattern with a wildcard that
+    // early has no bus and lives in the busless group.
+    if (wildcardAt <= busLength) continue;
+    if (wildcardAt === alias.key.length) {
+      const list = group.exact.get(alias.key);
+      if (list) list.push(alias);
+      else group.exact.set(alias.key, [alias]);
+      continue;
+    }
+    const prefix = alias.key.slice(0, wildcardAt);
+    const fields = alias.key.charCodeAt(0) === 0x70 || alias.key.charCodeAt(0) === 0x76 ? PCI_PATTERN.exec(alias.key) : null;
+    const entry: IndexedAlias = {
+      alias,
+      wildcardAt,
+      suffix: alias.key.slice(wildcardAt),
+      pciFields: fields ? fields.slice(1).map((f) => (f === undefined || f === "*" ? null : f)) : undefined,
+    };
+    const list = group.byPrefix.get(prefix);
+    if (list) list.push(entry);
+    else group.byPrefix.set(prefix, [entry]);
+    lengths.add(prefix.length);
+  }
+  group.lengths = [...lengths].sort((a, b) => a - b);
+  return group;
+}
+
+export class AliasIndex {
+  private readonly source: AliasSource;
+  private readonly buses = new Map<string, PrefixGroup>();
+  private buslessGroup: PrefixGroup | undefined;
+
+  constructor(source: AliasSource) {
+    this.source = source;
+  }
+
+  private busGroup(bus: string): PrefixGroup {
+    let group = this.buses.get(bus);
+    if (!group) {
+      group = buildGroup(this.source.bus(bus), bus.length);
+      this.buses.set(bus, group);
+    }
+    return group;
+  }
+
+  private busless(): PrefixGroup {
+    this.buslessGroup ??= buildGroup(this.source.busless(), -1);
+    return this.buslessGroup;
+  }
+
+  /**
+   * Every pattern that matches `key`, grouped by pattern in the order libkmod's walk visits
+   * them (see compareVisitOrder); within a group, in file order.
+   */
+  search(key: string): AliasLine[][] {
+    const found: { key: string; wildcardAt: number; aliases: AliasLine[] }[] = [];
+    const colon = key.indexOf(":");
+    const groups = colon < 0 ? [this.busless()] : [this.busless(), this.busGroup(key.slice(0, colon))];
+    const pciFields = colon === 3 || colon === 8 ? PCI_MODALIAS.exec(key) : null;
+    for (const group of groups) {
+      const exact = group.exact.get(key);
+      if (exact) found.push({ key, wildcardAt: key.length, aliases: [...exact] });
+      for (const length of group.lengths) {
+        if (length > key.length) break;
+        const candidates = group.byPrefix.get(key.slice(0, length));
+        if (!candidates) continue;
+        const rest = key.slice(length);
+        for (const entry of candidates) {
+          const matches =
+            pciFields && entry.pciFields ? fieldsMatch(entry.pciFields, pciFields) : fnmatch(entry.suffix, rest);
+          if (!matches) continue;
+          // Lines with the same pattern are one trie node: keep them together, in file order.
+          const same = found.find((f) => f.key === entry.alias.key);
+          if (same) same.aliases.push(entry.alias);
+          else found.push({ key: entry.alias.key, wildcardAt: entry.wildcardAt, aliases: [entry.alias] });
+        }
+      }
+    }
+    if (found.length > 1) found.sort(compareVisitOrder);
+    return found.map((f) => f.aliases);
+  }
+}
+
+function fieldsMatch(pattern: (string | null)[], modalias: RegExpExecArray): boolean {
+  for (let i = 0; i < 7; i++) {
+    const want = pattern[i];
+    if (want !== null && want !== modalias[i + 1]) return false;
+  }
+  return true;
+}
+
+/**
+ * The order of index_mm_searchwild_node: walking down the string, at each depth it visits the
+ * subtrees under a `*`, `?` and `[` child before going one character deeper, and the node
+ * where the string ends after that node's wildcard children. Inside a subtree
+ * (index_mm_searchwild_all) children come in byte order and a node after its children. So the
+ * pattern whose first wildcard comes earlier is found first; at the same depth, byte order
+ * decides, and a pattern comes after the longer patterns it is a prefix of.
+ */
+function compareVisitOrder(
+  a: { key: string; wildcardAt: number },
+  b: { key: string; wildcardAt: number },
+): number {
+  if (a.wildcardAt !== b.wildcardAt) return a.wildcardAt - b.wildcardAt;
+  for (let j = a.wildcardAt; ; j++) {
+    const aEnded = j >= a.key.length;
+    const bEnded = j >= b.key.length;
+    if (aEnded && bEnded) return 0;
+    if (aEnded) return 1;
+    if (bEnded) return -1;
+    const diff = a.key.charCodeAt(j) - b.key.charCodeAt(j);
+    if (diff !== 0) return diff;
+  }
+}

@@ -1,0 +1,105 @@
+// Which modules a name resolves to: kmod_module_new_from_lookup (libkmod-module.c). The name
+// is normalised, then the stages are tried in order and the first that finds anything
+// answers, with everything it found — in that stage's order, duplicates included (libkmod
+// lists a module once per matching pattern; lspci -k folds adjacent repeats).
+import { fnmatch } from "./fnmatch.ts";
+import type { AliasLine } from "./alias-file.ts";
+import type { AliasIndex } from "./alias-index.ts";
+import type { ModulesDir } from "./modules-dir.ts";
+import { normalizeAlias } from "./normalize.ts";
+
+export type LookupStage =
+  | "modprobe.d alias"
+  | "module name"
+  | "symbol"
+  | "install/remove command"
+  | "modules.alias"
+  | "built-in module"
+  | "built-in alias";
+
+export interface LookupMatch {
+  module: string;
+  /** The pattern that matched, for alias stages. */
+  pattern?: string;
+  file?: string;
+  line?: number;
+}
+
+export interface LookupResult {
+  /** The stage that answered; null when none found anything (or the name is invalid). */
+  stage: LookupStage | null;
+  matches: LookupMatch[];
+  /** Set when libkmod would refuse the name (unbalanced brackets): EINVAL. */
+  invalid?: string;
+}
+
+export function lookup(dir: ModulesDir, name: string): LookupResult {
+  const key = normalizeAlias(name);
+  if (key === undefined) return { stage: null, matches: [], invalid: "unbalanced brackets" };
+  const hasColon = key.includes(":");
+  const stages: [LookupStage, () => LookupMatch[]][] = [
+    ["modprobe.d alias", () => configAliases(dir, key)],
+    ["module name", () => (!hasColon && dir.moduleOrder.has(key) ? [{ module: key }] : [])],
+    ["symbol", () => (key.startsWith("symbol:") ? symbols(dir, key) : [])],
+    ["install/remove command", () => commands(dir, key)],
+    ["modules.alias", () => byPriority(dir.aliases, key, (line) => line.priority)],
+    ["built-in module", () => (!hasColon && dir.builtinNames.has(key) ? [{ module: key }] : [])],
+    ["built-in alias", () => builtinAliases(dir, key)],
+  ];
+  for (const [stage, run] of stages) {
+    const matches = run();
+    if (matches.length > 0) return { stage, matches };
+  }
+  return { stage: null, matches: [] };
+}
+
+/** kmod_lookup_alias_from_config: every modprobe.d alias whose pattern matches, in file order. */
+function configAliases(dir: ModulesDir, key: string): LookupMatch[] {
+  return dir.config.aliases
+    .filter((alias) => fnmatch(alias.pattern, key))
+    .map((alias) => ({ module: alias.module, pattern: alias.pattern, file: alias.file, line: alias.line }));
+}
+
+/** kmod_lookup_alias_from_commands: the first install command for the name, else the first remove. */
+function commands(dir: ModulesDir, key: string): LookupMatch[] {
+  const config = dir.config;
+  const found = config.install.find((c) => c.module === key) ?? config.remove.find((c) => c.module === key);
+  return found ? [{ module: key }] : [];
+}
+
+/**
+ * kmod_lookup_alias_from_alias_bin on an index whose values carry the module's priority:
+ * add_value keeps the list sorted by priority, so the answer is in module-priority order.
+ */
+function byPriority(index: AliasIndex, key: string, rank: (line: AliasLine) => number): LookupMatch[] {
+  const found = index.search(key).flat();
+  found.sort((a, b) => rank(a) - rank(b));
+  return found.map(toMatch);
+}
+
+/** modules.symbols is written in hash order; depmod gives each symbol its module's priority. */
+function symbols(dir: ModulesDir, key: string): LookupMatch[] {
+  const source = dir.symbols;
+  if (!source) return [];
+  const order = dir.moduleOrder;
+  return byPriority(source.index, key, (line) => order.get(line.module) ?? Number.MAX_SAFE_INTEGER);
+}
+
+function toMatch(line: AliasLine): LookupMatch {
+  return { module: line.module, pattern: line.pattern, file: line.file, line: line.line };
+}
+
+/**
+ * modules.builtin.alias.bin: every value has priority 0 and add_value inserts a value before
+ * the others of equal priority, so the answer is the walk's order reversed, pattern by
+ * pattern (the lines of one pattern keep their file order: depmod stored them reversed).
+ */
+function builtinAliases(dir: ModulesDir, key: string): LookupMatch[] {
+  const index = dir.builtinAliases;
+  if (!index) return [];
+  return index
+    .search(key)
+    .reverse()
+    .flat()
+    .map(toMatch);
+}

@@ -1,0 +1,179 @@
+// modprobe.d configuration as libkmod reads it (libkmod-config.c: kmod_config_new,
+// conf_files_list, kmod_config_parse; shared/util.c: freadline_wrapped, underscores).
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { InputError } from "../errors.ts";
+import { excerpt } from "./files.ts";
+import { normalizeAlias } from "./normalize.ts";
+
+/** libkmod's default search path, in priority order. */
+export const DEFAULT_CONFIG_PATHS = ["/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/modprobe.d", "/lib/modprobe.d"];
+
+export interface ConfigAlias {
+  pattern: string;
+  module: string;
+  file: string;
+  line: number;
+}
+
+export interface ModprobeConfig {
+  aliases: ConfigAlias[];
+  blacklist: Set<string>;
+  options: Map<string, string[]>;
+  install: { module: string; command: string }[];
+  remove: { module: string; command: string }[];
+  softdeps: { module: string; spec: string; file: string; line: number }[];
+  warnings: string[];
+}
+
+export function emptyConfig(): ModprobeConfig {
+  return { aliases: [], blacklist: new Set(), options: new Map(), install: [], remove: [], softdeps: [], warnings: [] };
+}
+
+/**
+ * The configuration files libkmod would read: `modules.softdep` of the modules directory,
+ * then every `*.conf`/`*.alias` of each path (or the path itself when it is a file), sorted by
+ * file name; a name already taken by an earlier path is ignored.
+ */
+export function listConfigFiles(modulesDir: string, paths: readonly string[]): string[] {
+  const byName = new Map<string, string>();
+  byName.set("modules.softdep", join(modulesDir, "modules.softdep"));
+  for (const path of paths) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(path).isDirectory();
+    } catch {
+      continue; // libkmod skips paths it cannot stat
+    }
+    if (!isDir) {
+      if (!byName.has(basename(path))) byName.set(basename(path), path);
+      continue;
+    }
+    let names: string[];
+    try {
+      names = readdirSync(path);
+    } catch (error) {
+      throw new InputError(`${path}: cannot list (${(error as NodeJS.ErrnoException).code})`);
+    }
+    for (const name of names) {
+      if (name.startsWith(".") || !(name.endsWith(".conf") || name.endsWith(".alias")) || name.length < 6) continue;
+      if (!byName.has(name)) byName.set(name, join(path, name));
+    }
+  }
+  return [...byName.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, file]) => file);
+}
+
+export function loadConfig(modulesDir: string, paths: readonly string[]): ModprobeConfig {
+  const config = emptyConfig();
+  for (const file of listConfigFiles(modulesDir, paths)) {
+    let text: string;
+    try {
+      text = readFileSync(file, "latin1");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") continue;
+      if (code === "EISDIR") {
+        config.warnings.push(`${file}: is a directory, ignored`);
+        continue;
+      }
+      throw new InputError(`${file}: cannot read (${code})`);
+    }
+    parseConfigText(text, file, config);
+  }
+  return config;
+}
+
+/** Logical lines: a backslash-newline joins lines; any other backslash is dropped, keeping what follows. */
+function* wrappedLines(text: string): Generator<{ text: string; line: number }> {
+  let current = "";
+  let line = 1;
+  let start = 1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\n") {
+      yield { text: current, line: start };
+      current = "";
+      line++;
+      start = line;
+    } else if (c === "\\") {
+      if (text[i + 1] === "\n") {
+        i++;
+        line++;
+      } else if (i + 1 < text.length) {
+        current += text[++i];
+      }
+    } else current += c;
+  }
+  if (current !== "") yield { text: current, line: start };
+}
+
+/** underscores(): normalise a module or alias name; undefined when its brackets are unbalanced. */
+const underscores = (word: string | undefined) => (word === undefined ? undefined : normalizeAlias(word));
+
+/** strtok_r over "\t ": words, then the raw rest of the line after one separator. */
+function tokenizer(raw: string) {
+  let pos = 0;
+  const isSeparator = (c: string | undefined) => c === " " || c === "\t";
+  return {
+    word(): string | undefined {
+      while (isSeparator(raw[pos])) pos++;
+      if (pos >= raw.length) return undefined;
+      const start = pos;
+      while (pos < raw.length && !isSeparator(raw[pos])) pos++;
+      const word = raw.slice(start, pos);
+      if (pos < raw.length) pos++; // strtok_r cuts at the separator and resumes after it
+      return word;
+    },
+    rest(): string | undefined {
+      return pos >= raw.length ? undefined : raw.slice(pos);
+    },
+  };
+}
+
+export function parseConfigText(text: string, file: string, config: ModprobeConfig): void {
+  for (const { text: raw, line } of wrappedLines(text)) {
+    if (raw === "" || raw.startsWith("#")) continue;
+    const tokens = tokenizer(raw);
+    const command = tokens.word();
+    if (command === undefined) continue;
+    const bad = () => config.warnings.push(`${file}:${line}: ignoring bad line starting with '${excerpt(command, 30)}'`);
+    switch (command) {
+      case "alias": {
+        const pattern = underscores(tokens.word());
+        const module = underscores(tokens.word());
+        if (pattern === undefined || module === undefined) bad();
+        else config.aliases.push({ pattern, module, file, line });
+        break;
+      }
+      case "blacklist": {
+        const module = underscores(tokens.word());
+        if (module === undefined) bad();
+        else config.blacklist.add(module);
+        break;
+      }
+      case "options":
+      case "install":
+      case "remove":
+      case "softdep": {
+        const module = underscores(tokens.word());
+        const value = tokens.rest();
+        if (module === undefined || value === undefined) {
+          bad();
+          break;
+        }
+        if (command === "options") config.options.set(module, [...(config.options.get(module) ?? []), value]);
+        else if (command === "softdep") config.softdeps.push({ module, spec: value, file, line });
+        else config[command].push({ module, command: value });
+        break;
+      }
+      case "include":
+      case "config":
+        config.warnings.push(`${file}:${line}: command ${command} is deprecated and not parsed anymore`);
+        break;
+      default:
+        bad();
+    }
+  }
+}

@@ -1,0 +1,104 @@
+// One modules directory (/lib/modules/<version> or --modules DIR) and the configuration that
+// goes with it. Each file is read the first time a lookup needs it, so a PCI lookup never
+// pays for modules.dep or modules.builtin (names with a `:` are never module names).
+import { join } from "node:path";
+import { AliasFile, AliasList, parseBuiltinModinfo } from "./alias-file.ts";
+import { AliasIndex } from "./alias-index.ts";
+import { lines, readOptionalText, readRequiredText } from "./files.ts";
+import { DEFAULT_CONFIG_PATHS, loadConfig, type ModprobeConfig } from "./modprobe-config.ts";
+import { moduleNameFromPath } from "./normalize.ts";
+
+export interface ModulesDirOptions {
+  /** modprobe.d search path; default libkmod's. */
+  configPaths?: readonly string[];
+}
+
+export class ModulesDir {
+  readonly path: string;
+  /** Malformed lines met so far, each naming its file and line. */
+  readonly warnings: string[] = [];
+  private readonly configPaths: readonly string[];
+  private cache = new Map<string, unknown>();
+
+  constructor(path: string, options: ModulesDirOptions = {}) {
+    this.path = path;
+    this.configPaths = options.configPaths ?? DEFAULT_CONFIG_PATHS;
+  }
+
+  private once<T>(name: string, load: () => T): T {
+    if (!this.cache.has(name)) this.cache.set(name, load());
+    return this.cache.get(name) as T;
+  }
+
+  /** modules.alias: required — without it nothing can be resolved. */
+  get aliasFile(): AliasFile {
+    return this.once("aliasFile", () => new AliasFile(readRequiredText(this.path, "modules.alias")));
+  }
+
+  get aliases(): AliasIndex {
+    return this.once("aliases", () => new AliasIndex(this.aliasFile));
+  }
+
+  /** modules.symbols; its lines' priorities are positions in that file, not module priorities. */
+  get symbols(): { file: AliasFile; index: AliasIndex } | undefined {
+    return this.once("symbols", () => {
+      const text = readOptionalText(this.path, "modules.symbols");
+      if (!text) return undefined;
+      const file = new AliasFile(text);
+      return { file, index: new AliasIndex(file) };
+    });
+  }
+
+  /** Aliases of built-in modules (modules.builtin.modinfo), all of equal priority. */
+  get builtinAliases(): AliasIndex | undefined {
+    return this.once("builtinAliases", () => {
+      const file = readOptionalText(this.path, "modules.builtin.modinfo");
+      if (!file) return undefined;
+      const parsed = parseBuiltinModinfo(file);
+      this.warnings.push(...parsed.warnings);
+      return new AliasIndex(new AliasList(parsed.aliases));
+    });
+  }
+
+  /** Every warning about the files read so far. */
+  allWarnings(): string[] {
+    const fromFiles = this.cache.has("aliasFile") ? this.aliasFile.warnings() : [];
+    return [...fromFiles, ...this.warnings];
+  }
+
+  /** Module names in modules.dep order (depmod writes it in priority order). */
+  get moduleOrder(): Map<string, number> {
+    return this.once("moduleOrder", () => {
+      const file = readOptionalText(this.path, "modules.dep");
+      const names = file ? lines(file.text).map((line) => moduleNameFromPath(line.slice(0, line.indexOf(":")))) : [];
+      return orderMap(names);
+    });
+  }
+
+  get builtinNames(): Set<string> {
+    return this.once("builtinNames", () => {
+      const file = readOptionalText(this.path, "modules.builtin");
+      return new Set(file ? lines(file.text).filter((l) => l !== "").map(moduleNameFromPath) : []);
+    });
+  }
+
+  get config(): ModprobeConfig {
+    return this.once("config", () => {
+      const config = loadConfig(this.path, this.configPaths);
+      this.warnings.push(...config.warnings);
+      return config;
+    });
+  }
+
+  file(name: string): string {
+    return join(this.path, name);
+  }
+}
+
+function orderMap(names: readonly string[]): Map<string, number> {
+  const map = new Map<string, number>();
+  names.forEach((name, i) => {
+    if (!map.has(name)) map.set(name, i);
+  });
+  return map;
+}
