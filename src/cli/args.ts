@@ -14,7 +14,10 @@ export function parseCommandLine<T extends Options>(args: string[], options: T) 
 }
 
 /** The modules directory a command reads: --modules DIR, else /lib/modules/<--kernel or running kernel>. */
-export function modulesDirFrom(values: { modules?: string | boolean; kernel?: string | boolean }, release: string) {
+export function modulesDirFrom(
+  values: { modules?: string | boolean; kernel?: string | boolean },
+  release: string,
+) {
   if (typeof values.modules === "string") return values.modules;
   const version = typeof values.kernel === "string" ? values.kernel : release;
   if (version.includes("/") || version === ".." || version === ".") {

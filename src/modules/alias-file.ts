@@ -2,8 +2,9 @@
 //
 // A whole modules.alias is 27,000 lines; touching every character in JavaScript costs tens of
 // milliseconds, more than the start-up budget of the udev hook. So the file is never split
-// into lines: a lookup asks for the lines of one bus (`pci`, `usb`, …) and a regular
-// expression — native code — picks them out of the text the first time they are needed.
+// into lines: a lookup asks for the literal prefixes of one bus's patterns (`pci`, `usb`, …),
+// a regular expression — native code — picks them out of the text, and a line is parsed only
+// when a lookup lands on its prefix.
 import { excerpt, type TextFile } from "./files.ts";
 import { normalizeAlias } from "./normalize.ts";
 
@@ -23,18 +24,22 @@ export interface AliasLine {
   readonly priority: number;
 }
 
-/** The patterns of a bus, or of no bus; what an AliasIndex asks its source for. */
+/**
+ * What an AliasIndex asks of its lines: the literal prefixes of one bus's patterns (bus null:
+ * patterns with no `:` before their first wildcard), each with a reference, and the whole line
+ * behind a reference, read only when a lookup needs it.
+ */
 export interface AliasSource {
-  /** Lines whose pattern starts with `BUS:` (the bus part free of wildcards). */
-  bus(bus: string): readonly AliasLine[];
-  /** Lines whose pattern has no `:` before its first wildcard. */
-  busless(): readonly AliasLine[];
+  scan(bus: string | null, visit: (prefix: string, ref: number) => void): void;
+  load(ref: number): AliasLine | undefined;
 }
 
 const HAS_SPECIAL = /[-[\]]/;
+const WILDCARD = /[*?[]/;
 const ALIAS_LINE = /^alias ([^ \n]+) ([A-Za-z0-9_-]+)$/gm;
 const MALFORMED_LINE = /^(?!alias [^ \n]+ [A-Za-z0-9_-]+$|#|$)[^\n]*/gm;
-const BUSLESS_LINE = /^alias ([^ \n:*?[]*(?:[*?[][^ \n]*)?) ([A-Za-z0-9_-]+)$/gm;
+const BUSLESS_PREFIX = /^alias ([^ \n:*?[]*)(?=[ *?[])/gm;
+const FULL_LINE = /alias ([^ \n]+) ([A-Za-z0-9_-]+)$/my;
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
@@ -70,17 +75,38 @@ export class AliasFile implements AliasSource {
     this.text = file.text;
   }
 
-  bus(bus: string): AliasLine[] {
-    return this.collect(new RegExp(`^alias (${escapeRegExp(bus)}:[^ \\n]*) ([A-Za-z0-9_-]+)$`, "gm"));
+  scan(bus: string | null, visit: (prefix: string, ref: number) => void): void {
+    if (bus !== null && WILDCARD.test(bus)) return; // a pattern's bus never holds a wildcard
+    // The index holds normalised patterns ('-' → '_'), the file the raw ones.
+    const regex =
+      bus === null
+        ? new RegExp(BUSLESS_PREFIX)
+        : new RegExp(`^alias (${escapeRegExp(bus).replaceAll("_", "[_-]")}:[^ \\n*?[]*)`, "gm");
+    for (const match of this.text.matchAll(regex)) {
+      const raw = match[1] as string;
+      visit(raw.includes("-") ? raw.replaceAll("-", "_") : raw, match.index);
+    }
   }
 
-  busless(): AliasLine[] {
-    return this.collect(new RegExp(BUSLESS_LINE));
+  load(offset: number): AliasLine | undefined {
+    const regex = new RegExp(FULL_LINE);
+    regex.lastIndex = offset;
+    const match = regex.exec(this.text);
+    if (!match) return undefined; // reported by warnings()
+    const pattern = match[1] as string;
+    const key = HAS_SPECIAL.test(pattern) ? normalizeAlias(pattern) : pattern;
+    if (key === undefined) return undefined; // depmod leaves such patterns out of its index
+    return new FileAliasLine(pattern, key, match[2] as string, this, offset);
   }
 
   /** Every alias line, in file order. */
   all(): AliasLine[] {
-    return this.collect(new RegExp(ALIAS_LINE));
+    const found: AliasLine[] = [];
+    for (const match of this.text.matchAll(new RegExp(ALIAS_LINE))) {
+      const line = this.load(match.index);
+      if (line) found.push(line);
+    }
+    return found;
   }
 
   /** Lines that are neither `alias PATTERN MODULE`, a comment, nor blank; and unusable patterns. */
@@ -92,6 +118,13 @@ export class AliasFile implements AliasSource {
           `${this.path}:${this.lineAt(match.index)}: expected 'alias PATTERN MODULE', got '${excerpt(match[0])}'`,
         );
       }
+      for (const match of this.text.matchAll(/^alias ([^ \n]*[[\]][^ \n]*) /gm)) {
+        if (normalizeAlias(match[1] as string) === undefined) {
+          this.warningsFound.push(
+            `${this.path}:${this.lineAt(match.index)}: unbalanced brackets in '${excerpt(match[1] as string)}', line ignored`,
+          );
+        }
+      }
     }
     return this.warningsFound;
   }
@@ -100,7 +133,8 @@ export class AliasFile implements AliasSource {
   lineAt(offset: number): number {
     if (!this.newlineOffsets) {
       this.newlineOffsets = [];
-      for (let i = this.text.indexOf("\n"); i >= 0; i = this.text.indexOf("\n", i + 1)) this.newlineOffsets.push(i);
+      for (let i = this.text.indexOf("\n"); i >= 0; i = this.text.indexOf("\n", i + 1))
+        this.newlineOffsets.push(i);
     }
     let low = 0;
     let high = this.newlineOffsets.length;
@@ -111,33 +145,24 @@ export class AliasFile implements AliasSource {
     }
     return low + 1;
   }
-
-  private collect(regex: RegExp): AliasLine[] {
-    const found: AliasLine[] = [];
-    for (const match of this.text.matchAll(regex)) {
-      const pattern = match[1] as string;
-      const key = HAS_SPECIAL.test(pattern) ? normalizeAlias(pattern) : pattern;
-      if (key === undefined) {
-        this.warnings().push(`${this.path}:${this.lineAt(match.index)}: unbalanced brackets in '${excerpt(pattern)}'`);
-        continue; // depmod leaves such patterns out of its index
-      }
-      found.push(new FileAliasLine(pattern, key, match[2] as string, this, match.index));
-    }
-    return found;
-  }
 }
 
-/** A fixed list of alias lines (small files, tests), grouped by bus on demand. */
+/** A fixed list of alias lines (modules.builtin.modinfo, tests). */
 export class AliasList implements AliasSource {
   private readonly lines: readonly AliasLine[];
   constructor(lines: readonly AliasLine[]) {
     this.lines = lines;
   }
-  bus(bus: string): AliasLine[] {
-    return this.lines.filter((l) => l.key.startsWith(`${bus}:`));
+  scan(bus: string | null, visit: (prefix: string, ref: number) => void): void {
+    this.lines.forEach((line, ref) => {
+      const wildcard = line.key.search(WILDCARD);
+      const prefix = wildcard < 0 ? line.key : line.key.slice(0, wildcard);
+      const colon = prefix.indexOf(":");
+      if (bus === null ? colon < 0 : prefix.startsWith(`${bus}:`)) visit(prefix, ref);
+    });
   }
-  busless(): AliasLine[] {
-    return this.lines.filter((l) => !/^[^:*?[]*:/.test(l.key));
+  load(ref: number): AliasLine | undefined {
+    return this.lines[ref];
   }
 }
 

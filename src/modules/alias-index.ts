@@ -28,71 +28,61 @@ const PCI_PATTERN =
 const PCI_MODALIAS =
   /^(?:vfio_)?pci:v([0-9A-F]{8})d([0-9A-F]{8})sv([0-9A-F]{8})sd([0-9A-F]{8})bc([0-9A-F]{2})sc([0-9A-F]{2})i([0-9A-F]{2})$/;
 
-function firstWildcard(key: string): number {
-  const found = key.search(/[*?[]/);
-  return found < 0 ? key.length : found;
-}
-
 /** The patterns of one bus (or of none), by literal prefix. */
 interface PrefixGroup {
-  exact: Map<string, AliasLine[]>;
-  byPrefix: Map<string, IndexedAlias[]>;
+  byPrefix: Map<string, number[]>;
   /** Distinct literal-prefix lengths present, ascending. */
   lengths: number[];
 }
 
-function buildGroup(aliases: readonly AliasLine[], busLength: number): PrefixGroup {
-  const group: PrefixGroup = { exact: new Map(), byPrefix: new Map(), lengths: [] };
-  const lengths = new Set<number>();
-  for (const alias of aliases) {
-    const wildcardAt = firstWildcard(alias.key);
-    // A bus name seen in a string may hold wildcard characters; a pattern with a wildcard that
-    // early has no bus and lives in the busless group.
-    if (wildcardAt <= busLength) continue;
-    if (wildcardAt === alias.key.length) {
-      const list = group.exact.get(alias.key);
-      if (list) list.push(alias);
-      else group.exact.set(alias.key, [alias]);
-      continue;
-    }
-    const prefix = alias.key.slice(0, wildcardAt);
-    const fields = alias.key.charCodeAt(0) === 0x70 || alias.key.charCodeAt(0) === 0x76 ? PCI_PATTERN.exec(alias.key) : null;
-    const entry: IndexedAlias = {
-      alias,
-      wildcardAt,
-      suffix: alias.key.slice(wildcardAt),
-      pciFields: fields ? fields.slice(1).map((f) => (f === undefined || f === "*" ? null : f)) : undefined,
-    };
-    const list = group.byPrefix.get(prefix);
-    if (list) list.push(entry);
-    else group.byPrefix.set(prefix, [entry]);
-    lengths.add(prefix.length);
-  }
-  group.lengths = [...lengths].sort((a, b) => a - b);
-  return group;
+function indexed(alias: AliasLine): IndexedAlias {
+  const found = alias.key.search(/[*?[]/);
+  const wildcardAt = found < 0 ? alias.key.length : found;
+  const fields = PCI_PATTERN.exec(alias.key);
+  return {
+    alias,
+    wildcardAt,
+    suffix: alias.key.slice(wildcardAt),
+    pciFields: fields ? fields.slice(1).map((f) => (f === undefined || f === "*" ? null : f)) : undefined,
+  };
 }
 
 export class AliasIndex {
   private readonly source: AliasSource;
-  private readonly buses = new Map<string, PrefixGroup>();
-  private buslessGroup: PrefixGroup | undefined;
+  private readonly groups = new Map<string | null, PrefixGroup>();
+  private readonly loaded = new Map<number, IndexedAlias | null>();
 
   constructor(source: AliasSource) {
     this.source = source;
   }
 
-  private busGroup(bus: string): PrefixGroup {
-    let group = this.buses.get(bus);
+  private group(bus: string | null): PrefixGroup {
+    let group = this.groups.get(bus);
     if (!group) {
-      group = buildGroup(this.source.bus(bus), bus.length);
-      this.buses.set(bus, group);
+      const byPrefix = new Map<string, number[]>();
+      const lengths = new Set<number>();
+      this.source.scan(bus, (prefix, ref) => {
+        const refs = byPrefix.get(prefix);
+        if (refs) refs.push(ref);
+        else {
+          byPrefix.set(prefix, [ref]);
+          lengths.add(prefix.length);
+        }
+      });
+      group = { byPrefix, lengths: [...lengths].sort((a, b) => a - b) };
+      this.groups.set(bus, group);
     }
     return group;
   }
 
-  private busless(): PrefixGroup {
-    this.buslessGroup ??= buildGroup(this.source.busless(), -1);
-    return this.buslessGroup;
+  private entry(ref: number): IndexedAlias | null {
+    let entry = this.loaded.get(ref);
+    if (entry === undefined) {
+      const alias = this.source.load(ref);
+      entry = alias ? indexed(alias) : null;
+      this.loaded.set(ref, entry);
+    }
+    return entry;
   }
 
   /**
@@ -102,19 +92,21 @@ export class AliasIndex {
   search(key: string): AliasLine[][] {
     const found: { key: string; wildcardAt: number; aliases: AliasLine[] }[] = [];
     const colon = key.indexOf(":");
-    const groups = colon < 0 ? [this.busless()] : [this.busless(), this.busGroup(key.slice(0, colon))];
+    const groups = colon < 0 ? [this.group(null)] : [this.group(null), this.group(key.slice(0, colon))];
     const pciFields = colon === 3 || colon === 8 ? PCI_MODALIAS.exec(key) : null;
     for (const group of groups) {
-      const exact = group.exact.get(key);
-      if (exact) found.push({ key, wildcardAt: key.length, aliases: [...exact] });
       for (const length of group.lengths) {
         if (length > key.length) break;
-        const candidates = group.byPrefix.get(key.slice(0, length));
-        if (!candidates) continue;
+        const refs = group.byPrefix.get(key.slice(0, length));
+        if (!refs) continue;
         const rest = key.slice(length);
-        for (const entry of candidates) {
+        for (const ref of refs) {
+          const entry = this.entry(ref);
+          if (!entry) continue;
           const matches =
-            pciFields && entry.pciFields ? fieldsMatch(entry.pciFields, pciFields) : fnmatch(entry.suffix, rest);
+            pciFields && entry.pciFields
+              ? fieldsMatch(entry.pciFields, pciFields)
+              : fnmatch(entry.suffix, rest);
           if (!matches) continue;
           // Lines with the same pattern are one trie node: keep them together, in file order.
           const same = found.find((f) => f.key === entry.alias.key);

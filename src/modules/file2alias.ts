@@ -1,6 +1,7 @@
 // The alias modpost writes for a PCI id entry (scripts/mod/file2alias.c, do_pci_entry).
-import { hex, PCI_ANY_ID } from "../pci/ids.ts";
+
 import type { PciDeviceId } from "../pci/id-entry.ts";
+import { hex, PCI_ANY_ID } from "../pci/ids.ts";
 
 export type PciAliasResult =
   | { pattern: string }

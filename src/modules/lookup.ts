@@ -2,9 +2,10 @@
 // is normalised, then the stages are tried in order and the first that finds anything
 // answers, with everything it found — in that stage's order, duplicates included (libkmod
 // lists a module once per matching pattern; lspci -k folds adjacent repeats).
-import { fnmatch } from "./fnmatch.ts";
+
 import type { AliasLine } from "./alias-file.ts";
 import type { AliasIndex } from "./alias-index.ts";
+import { fnmatch } from "./fnmatch.ts";
 import type { ModulesDir } from "./modules-dir.ts";
 import { normalizeAlias } from "./normalize.ts";
 
@@ -19,10 +20,10 @@ export type LookupStage =
 
 export interface LookupMatch {
   module: string;
-  /** The pattern that matched, for alias stages. */
-  pattern?: string;
-  file?: string;
-  line?: number;
+  /** The line that matched, for the alias stages (its line number is computed when read). */
+  alias?: AliasLine;
+  /** The modprobe.d line that matched, for the config stage. */
+  config?: { pattern: string; file: string; line: number };
 }
 
 export interface LookupResult {
@@ -57,7 +58,7 @@ export function lookup(dir: ModulesDir, name: string): LookupResult {
 function configAliases(dir: ModulesDir, key: string): LookupMatch[] {
   return dir.config.aliases
     .filter((alias) => fnmatch(alias.pattern, key))
-    .map((alias) => ({ module: alias.module, pattern: alias.pattern, file: alias.file, line: alias.line }));
+    .map((alias) => ({ module: alias.module, config: alias }));
 }
 
 /** kmod_lookup_alias_from_commands: the first install command for the name, else the first remove. */
@@ -85,8 +86,8 @@ function symbols(dir: ModulesDir, key: string): LookupMatch[] {
   return byPriority(source.index, key, (line) => order.get(line.module) ?? Number.MAX_SAFE_INTEGER);
 }
 
-function toMatch(line: AliasLine): LookupMatch {
-  return { module: line.module, pattern: line.pattern, file: line.file, line: line.line };
+function toMatch(alias: AliasLine): LookupMatch {
+  return { module: alias.module, alias };
 }
 
 /**
@@ -97,9 +98,5 @@ function toMatch(line: AliasLine): LookupMatch {
 function builtinAliases(dir: ModulesDir, key: string): LookupMatch[] {
   const index = dir.builtinAliases;
   if (!index) return [];
-  return index
-    .search(key)
-    .reverse()
-    .flat()
-    .map(toMatch);
+  return index.search(key).reverse().flat().map(toMatch);
 }

@@ -7,7 +7,12 @@ import { excerpt } from "./files.ts";
 import { normalizeAlias } from "./normalize.ts";
 
 /** libkmod's default search path, in priority order. */
-export const DEFAULT_CONFIG_PATHS = ["/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/modprobe.d", "/lib/modprobe.d"];
+export const DEFAULT_CONFIG_PATHS = [
+  "/etc/modprobe.d",
+  "/run/modprobe.d",
+  "/usr/local/lib/modprobe.d",
+  "/lib/modprobe.d",
+];
 
 export interface ConfigAlias {
   pattern: string;
@@ -27,7 +32,15 @@ export interface ModprobeConfig {
 }
 
 export function emptyConfig(): ModprobeConfig {
-  return { aliases: [], blacklist: new Set(), options: new Map(), install: [], remove: [], softdeps: [], warnings: [] };
+  return {
+    aliases: [],
+    blacklist: new Set(),
+    options: new Map(),
+    install: [],
+    remove: [],
+    softdeps: [],
+    warnings: [],
+  };
 }
 
 /**
@@ -56,13 +69,12 @@ export function listConfigFiles(modulesDir: string, paths: readonly string[]): s
       throw new InputError(`${path}: cannot list (${(error as NodeJS.ErrnoException).code})`);
     }
     for (const name of names) {
-      if (name.startsWith(".") || !(name.endsWith(".conf") || name.endsWith(".alias")) || name.length < 6) continue;
+      if (name.startsWith(".") || !(name.endsWith(".conf") || name.endsWith(".alias")) || name.length < 6)
+        continue;
       if (!byName.has(name)) byName.set(name, join(path, name));
     }
   }
-  return [...byName.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([, file]) => file);
+  return [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, file]) => file);
 }
 
 export function loadConfig(modulesDir: string, paths: readonly string[]): ModprobeConfig {
@@ -138,7 +150,8 @@ export function parseConfigText(text: string, file: string, config: ModprobeConf
     const tokens = tokenizer(raw);
     const command = tokens.word();
     if (command === undefined) continue;
-    const bad = () => config.warnings.push(`${file}:${line}: ignoring bad line starting with '${excerpt(command, 30)}'`);
+    const bad = () =>
+      config.warnings.push(`${file}:${line}: ignoring bad line starting with '${excerpt(command, 30)}'`);
     switch (command) {
       case "alias": {
         const pattern = underscores(tokens.word());

@@ -70,7 +70,9 @@ export class ModulesDir {
   get moduleOrder(): Map<string, number> {
     return this.once("moduleOrder", () => {
       const file = readOptionalText(this.path, "modules.dep");
-      const names = file ? lines(file.text).map((line) => moduleNameFromPath(line.slice(0, line.indexOf(":")))) : [];
+      const names = file
+        ? lines(file.text).map((line) => moduleNameFromPath(line.slice(0, line.indexOf(":"))))
+        : [];
       return orderMap(names);
     });
   }
@@ -78,7 +80,13 @@ export class ModulesDir {
   get builtinNames(): Set<string> {
     return this.once("builtinNames", () => {
       const file = readOptionalText(this.path, "modules.builtin");
-      return new Set(file ? lines(file.text).filter((l) => l !== "").map(moduleNameFromPath) : []);
+      return new Set(
+        file
+          ? lines(file.text)
+              .filter((l) => l !== "")
+              .map(moduleNameFromPath)
+          : [],
+      );
     });
   }
 

@@ -60,7 +60,11 @@ export type MatchResult =
  * caller already knows it names this driver); and when driver_override names this driver but
  * nothing matched, it still matches with the "any" id.
  */
-export function matchDevice(driver: MatchableDriver, dev: PciIds, driverOverride: string | null): MatchResult {
+export function matchDevice(
+  driver: MatchableDriver,
+  dev: PciIds,
+  driverOverride: string | null,
+): MatchResult {
   if (driverOverride !== null && driverOverride !== driver.name) {
     return { matched: false, reason: `driver_override is '${driverOverride}', not '${driver.name}'` };
   }

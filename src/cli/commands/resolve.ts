@@ -33,7 +33,10 @@ export const command: Command = {
       io.out(help);
       return 0;
     }
-    const dir = new ModulesDir(modulesDirFrom(values, release()), values.config ? { configPaths: values.config } : {});
+    const dir = new ModulesDir(
+      modulesDirFrom(values, release()),
+      values.config ? { configPaths: values.config } : {},
+    );
     dir.aliases; // load now so that a missing modules.alias fails before any output
     const inputs = positionals.length > 0 ? positionals : splitLines(io.readStdin("latin1"));
     const results = inputs.map((modalias) => {
