@@ -75,6 +75,57 @@ export class AliasIndex {
     return group;
   }
 
+  /**
+   * The exact emulation of index_mm_searchwild_node for a string that itself holds `*`, `?` or
+   * `[`: the walk follows the string's characters literally, so it can step into a pattern's
+   * wildcard child and find a pattern a second time (modprobe -R 'a:x*' lists a module twice).
+   * Where the radix trie has a node depends on all the keys, so this works on all of them;
+   * such strings are rare and this path is slow.
+   */
+  private walk(text: string): AliasLine[][] {
+    const byKey = new Map<string, AliasLine[]>();
+    const colon = text.indexOf(":");
+    for (const group of colon < 0 ? [this.group(null)] : [this.group(null), this.group(text.slice(0, colon))]) {
+      for (const refs of group.byPrefix.values()) {
+        for (const ref of refs) {
+          const entry = this.entry(ref);
+          if (!entry) continue;
+          const list = byKey.get(entry.alias.key);
+          if (list) list.push(entry.alias);
+          else byKey.set(entry.alias.key, [entry.alias]);
+        }
+      }
+    }
+    let keys: WalkKey[] = [...byKey].map(([key, aliases]) => ({ key, aliases }));
+    const out: AliasLine[][] = [];
+    for (let depth = 0; ; depth++) {
+      keys = keys.filter((k) => k.key.startsWith(text.slice(0, depth)));
+      if (keys.length === 0) return out;
+      const endsHere = keys.some((k) => k.key.length === depth);
+      const next = new Set(keys.filter((k) => k.key.length > depth).map((k) => k.key[depth]));
+      const isNode = depth === 0 || endsHere || next.size > 1;
+      if (!isNode) {
+        // Inside a node's prefix: one way on. A wildcard there sends the whole subtree to fnmatch.
+        const c = [...next][0];
+        if (isWildcard(c)) {
+          visitSubtree(keys, depth, text, out);
+          return out;
+        }
+        if (c !== text[depth]) return out;
+        continue;
+      }
+      for (const wildcard of ["*", "?", "["]) {
+        const child = keys.filter((k) => k.key[depth] === wildcard);
+        if (child.length > 0) visitSubtree(child, depth, text, out);
+      }
+      if (depth === text.length) {
+        const here = keys.find((k) => k.key.length === depth);
+        if (here) out.push(here.aliases);
+        return out;
+      }
+    }
+  }
+
   private entry(ref: number): IndexedAlias | null {
     let entry = this.loaded.get(ref);
     if (entry === undefined) {
@@ -90,6 +141,7 @@ export class AliasIndex {
    * them (see compareVisitOrder); within a group, in file order.
    */
   search(key: string): AliasLine[][] {
+    if (WILDCARD_CHAR.test(key)) return this.walk(key);
     const found: { key: string; wildcardAt: number; aliases: AliasLine[] }[] = [];
     const colon = key.indexOf(":");
     const groups = colon < 0 ? [this.group(null)] : [this.group(null), this.group(key.slice(0, colon))];
@@ -118,6 +170,26 @@ export class AliasIndex {
     if (found.length > 1) found.sort(compareVisitOrder);
     return found.map((f) => f.aliases);
   }
+}
+
+/** An index key in the walk: a distinct pattern and its lines in file order. */
+interface WalkKey {
+  key: string;
+  aliases: AliasLine[];
+}
+
+const WILDCARD_CHAR = /[*?[]/;
+const isWildcard = (c: string | undefined) => c === "*" || c === "?" || c === "[";
+
+/**
+ * The subtree visit of index_mm_searchwild_all: every key below depth i whose rest fnmatches
+ * the string's rest, children in byte order and a node after its children.
+ */
+function visitSubtree(keys: WalkKey[], depth: number, text: string, out: AliasLine[][]): void {
+  const rest = text.slice(depth);
+  const matched = keys.filter((k) => fnmatch(k.key.slice(depth), rest));
+  matched.sort((a, b) => compareVisitOrder({ ...a, wildcardAt: depth }, { ...b, wildcardAt: depth }));
+  for (const k of matched) out.push(k.aliases);
 }
 
 function fieldsMatch(pattern: (string | null)[], modalias: RegExpExecArray): boolean {

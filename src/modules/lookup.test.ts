@@ -99,3 +99,12 @@ test("the line behind a match is named by file and line", () => {
   assert.equal(first?.alias?.line, 7508);
   assert.match(first?.alias?.file ?? "", /modules\.alias$/);
 });
+
+test("a string holding wildcards is walked literally, finding a pattern twice as libkmod does", () => {
+  // `modprobe -C /dev/null -R 'a:x*'` on the tree above printed: mod1 mod4 mod1 mod2.
+  const dir = modulesDir({
+    "modules.alias": "",
+    "modules.builtin.modinfo": "mod1.alias=a:x*\0mod2.alias=a:*\0mod3.alias=a:xy\0mod4.alias=a:x?\0mod4.alias=a:[x]y\0mod1.alias=a:xy\0",
+  });
+  assert.deepEqual(names(dir, "a:x*"), ["mod1", "mod4", "mod1", "mod2"]);
+});
