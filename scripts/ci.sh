@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine: installs what the tests need (Debian
+# packages, npm packages, the Debian kernel trees the oracles use), then runs every test,
+# the real-kernel suite under QEMU included. This is the README's test command; .ci/run
+# calls it and nothing else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(kmod libkmod-dev pciutils driverctl gcc make cpio xz-utils)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]} > 0)); then
+  echo "ci: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund
+for fetch in test/oracle/fetch-trees.sh test/analysis/fetch-source.sh; do
+  if [[ -x $fetch || -f $fetch ]]; then bash "$fetch"; fi
+done
+npm test
