@@ -10,12 +10,16 @@ export interface Command {
 
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   resolve: () => import("./commands/resolve.ts"),
+  set: () => import("./commands/set.ts"),
+  unset: () => import("./commands/set.ts").then((m) => ({ command: m.unsetCommand })),
 };
 
 const usage = `usage: flavourctl COMMAND [OPTIONS] [ARGS]
 
 Commands:
   resolve [MODALIAS...]   the modules libkmod would return for each modalias
+  set ADDRESS FLAVOUR     give a device a flavour: vfio, default, or --driver NAME
+  unset ADDRESS           give a device back to the kernel's own driver
 
 Run 'flavourctl COMMAND --help' for a command's options. See README.md for the manual.
 `;

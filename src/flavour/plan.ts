@@ -1,0 +1,54 @@
+// A plan is a value before it is an action: what will be done to one device, why, and what
+// was checked. `--dry-run` prints it; apply.ts carries it out.
+import type { DeviceState } from "../host/control.ts";
+import type { PciAddress } from "../pci/address.ts";
+import type { Check } from "./safety.ts";
+import type { Target } from "./target.ts";
+
+export type Step =
+  | { action: "load-module"; module: string }
+  /** Read the driver name the module registered (/sys/module/<m>/drivers/pci:<driver>). */
+  | { action: "find-driver"; module: string }
+  /** driver null clears the override; "target" is the driver found by find-driver. */
+  | { action: "write-override"; driver: string | null | "target" }
+  | { action: "unbind"; driver: string }
+  | { action: "probe" }
+  | { action: "verify" };
+
+export interface Plan {
+  address: PciAddress;
+  from: { driver: string | null; driverOverride: string | null };
+  target: Target;
+  checks: Check[];
+  steps: Step[];
+  /** The device already has this flavour: nothing to do. */
+  done: boolean;
+}
+
+export function planFlavour(device: DeviceState, target: Target, checks: Check[]): Plan {
+  const from = { driver: device.driver, driverOverride: device.driverOverride };
+  const base = { address: device.address, from, target, checks };
+  if (target.flavour === "default") {
+    const done = device.driverOverride === null && device.driver !== null && !device.vfioDevice;
+    const steps: Step[] = [
+      ...target.modules.map((module): Step => ({ action: "load-module", module })),
+      { action: "write-override", driver: null },
+      ...(device.driver ? [{ action: "unbind", driver: device.driver } as Step] : []),
+      { action: "probe" },
+      { action: "verify" },
+    ];
+    return { ...base, steps: done ? [] : steps, done };
+  }
+  const known = target.driver;
+  const done = known !== null && device.driver === known && device.driverOverride === known;
+  const steps: Step[] = [];
+  if (target.module !== null) {
+    steps.push({ action: "load-module", module: target.module });
+    if (known === null) steps.push({ action: "find-driver", module: target.module });
+  }
+  steps.push({ action: "write-override", driver: known ?? "target" });
+  if (device.driver !== null && device.driver !== known)
+    steps.push({ action: "unbind", driver: device.driver });
+  steps.push({ action: "probe" }, { action: "verify" });
+  return { ...base, steps: done ? [] : steps, done };
+}

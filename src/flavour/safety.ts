@@ -1,0 +1,73 @@
+// The checks made before touching a device. Each failed check names the device or group
+// member and the reason; --force bypasses them (DESIGN.md section 6).
+import type { DeviceState, HostControl } from "../host/control.ts";
+import type { Target } from "./target.ts";
+import { groupBlocker, inVfioPciDenylist } from "./vfio-drivers.ts";
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  message: string;
+}
+
+export function safetyChecks(host: HostControl, device: DeviceState, target: Target): Check[] {
+  const checks: Check[] = [];
+  if (target.refusal) checks.push({ name: "target", ok: false, message: target.refusal });
+  const uses = host.hostUses(device.address);
+  checks.push({
+    name: "host-use",
+    ok: uses.length === 0,
+    message:
+      uses.length === 0
+        ? "the host does not use this device"
+        : `the host uses ${device.address}: ${uses.join("; ")}`,
+  });
+  if (!target.vfio) return checks;
+  checks.push(groupCheck(host, device));
+  if (device.headerType !== null && device.headerType !== 0) {
+    checks.push({
+      name: "bridge",
+      ok: false,
+      message: `${device.address} is a bridge (header type ${device.headerType}); vfio-pci drives only normal devices`,
+    });
+  }
+  if (device.sriovNumVfs > 0) {
+    checks.push({
+      name: "sriov",
+      ok: false,
+      message: `${device.address} is a PF with ${device.sriovNumVfs} VFs enabled; vfio-pci refuses it (EBUSY): remove the VFs first`,
+    });
+  }
+  if ((target.driver === "vfio-pci" || target.module === "vfio_pci") && inVfioPciDenylist(device.ids)) {
+    checks.push({
+      name: "denylist",
+      ok: false,
+      message: `${device.address} is on vfio-pci's denylist (vfio_pci_dev_in_denylist); it refuses this device`,
+    });
+  }
+  return checks;
+}
+
+function groupCheck(host: HostControl, device: DeviceState): Check {
+  if (device.iommuGroup === null) {
+    return {
+      name: "iommu-group",
+      ok: false,
+      message: `${device.address} has no IOMMU group: is the IOMMU enabled?`,
+    };
+  }
+  const blockers = host
+    .groupMembers(device.iommuGroup)
+    .filter((member) => member.address !== device.address)
+    .map((member) => ({ member, why: groupBlocker(member) }))
+    .filter((b) => b.why !== undefined);
+  if (blockers.length === 0)
+    return { name: "iommu-group", ok: true, message: `IOMMU group ${device.iommuGroup} stays viable` };
+  return {
+    name: "iommu-group",
+    ok: false,
+    message:
+      `IOMMU group ${device.iommuGroup} would not be viable for vfio: ` +
+      `${blockers.map((b) => `${b.member.address} is ${b.why}`).join("; ")} (use --group to move the whole group)`,
+  };
+}

@@ -1,0 +1,37 @@
+// Facts about drivers the policy relies on, each from the kernel source it cites.
+import type { PciIds } from "../pci/ids.ts";
+
+/** Drivers that leave an IOMMU group viable for vfio (vfio_group viability, drivers/vfio/group.c). */
+const HARMLESS_IN_GROUP = new Set(["pci-stub", "pcieport", "shpchp"]);
+
+/** A driver that hands the device to userspace through vfio: vfio-pci or one of its variants. */
+export function isVfioDriver(driver: string): boolean {
+  return driver === "vfio-pci" || driver.endsWith("_vfio_pci") || driver.endsWith("-vfio-pci");
+}
+
+/** Why a group member with this driver keeps the group from being viable, or undefined. */
+export function groupBlocker(member: {
+  driver: string | null;
+  headerType: number | null;
+}): string | undefined {
+  if (member.driver === null) return undefined;
+  if (isVfioDriver(member.driver) || HARMLESS_IN_GROUP.has(member.driver)) return undefined;
+  if (member.headerType !== null && member.headerType !== 0) return undefined; // bridges stay with the host
+  return `bound to host driver ${member.driver}`;
+}
+
+/**
+ * vfio_pci_dev_in_denylist (drivers/vfio/pci/vfio_pci.c): Intel QAT C3XXX, C62X, DH895XCC and
+ * their VFs, DSA and IAX SPR0. vfio-pci refuses them unless loaded with disable_denylist=1.
+ */
+const DENYLIST = new Set([0x19e2, 0x19e3, 0x37c8, 0x37c9, 0x0435, 0x0443, 0x0b25, 0x0cfe]);
+
+export function inVfioPciDenylist(ids: PciIds): boolean {
+  return ids.vendor === 0x8086 && DENYLIST.has(ids.device);
+}
+
+/** Drivers meant to take any device through driver_override or new_id (they have no id table). */
+export const GENERIC_DRIVERS = new Map([
+  ["pci-stub", "pci_stub"],
+  ["vfio-pci", "vfio_pci"],
+]);
