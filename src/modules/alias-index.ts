@@ -85,7 +85,9 @@ export class AliasIndex {
   private walk(text: string): AliasLine[][] {
     const byKey = new Map<string, AliasLine[]>();
     const colon = text.indexOf(":");
-    for (const group of colon < 0 ? [this.group(null)] : [this.group(null), this.group(text.slice(0, colon))]) {
+    for (const group of colon < 0
+      ? [this.group(null)]
+      : [this.group(null), this.group(text.slice(0, colon))]) {
       for (const refs of group.byPrefix.values()) {
         for (const ref of refs) {
           const entry = this.entry(ref);

@@ -104,7 +104,8 @@ test("a string holding wildcards is walked literally, finding a pattern twice as
   // `modprobe -C /dev/null -R 'a:x*'` on the tree above printed: mod1 mod4 mod1 mod2.
   const dir = modulesDir({
     "modules.alias": "",
-    "modules.builtin.modinfo": "mod1.alias=a:x*\0mod2.alias=a:*\0mod3.alias=a:xy\0mod4.alias=a:x?\0mod4.alias=a:[x]y\0mod1.alias=a:xy\0",
+    "modules.builtin.modinfo":
+      "mod1.alias=a:x*\0mod2.alias=a:*\0mod3.alias=a:xy\0mod4.alias=a:x?\0mod4.alias=a:[x]y\0mod1.alias=a:xy\0",
   });
   assert.deepEqual(names(dir, "a:x*"), ["mod1", "mod4", "mod1", "mod2"]);
 });
