@@ -17,6 +17,8 @@ export interface DeviceState {
   /** PCI header type without the multi-function bit: 0 normal, 1 bridge, 2 CardBus. */
   headerType: number | null;
   sriovNumVfs: number;
+  /** The PF of a VF (the `physfn` link), else null. */
+  physfn: PciAddress | null;
   /** `vfio-dev/vfioN` exists: a vfio driver holds the device. */
   vfioDevice: boolean;
 }
@@ -33,6 +35,8 @@ export type ModprobeOutcome = { ok: true } | { ok: false; message: string };
 export interface HostControl {
   /** Where this host is, for messages: "/sys", "demo machine", … */
   readonly description: string;
+  /** Every PCI device, in bus order. */
+  addresses(): PciAddress[];
   device(address: PciAddress): DeviceState;
   groupMembers(group: number): GroupMember[];
   /** Why the host needs this device (mounted filesystems, addresses, routes, boot display). */
@@ -54,6 +58,15 @@ export interface HostControl {
   probe(address: PciAddress): void;
   /** /dev/vfio/<group> exists. */
   vfioGroupNode(group: number): boolean;
+  /** Some process holds /dev/vfio/<group> open (a VM is using the group). */
+  vfioGroupInUse(group: number): boolean;
+  /** The VFs of a PF (virtfnN links), in N order. */
+  virtfns(pf: PciAddress): PciAddress[];
+  /** sriov_drivers_autoprobe of a PF. */
+  sriovAutoprobe(pf: PciAddress): boolean;
+  setSriovAutoprobe(pf: PciAddress, on: boolean): void;
+  /** Writes sriov_numvfs (0 removes the VFs). */
+  setNumVfs(pf: PciAddress, count: number): void;
   /** Waits a little (binding can be asynchronous). */
   pause(ms: number): void;
   /** Takes the per-host lock, waiting up to timeoutMs; returns the release function. */

@@ -79,6 +79,20 @@ export class SysfsControl implements HostControl {
     }
   }
 
+  addresses(): PciAddress[] {
+    const dir = join(this.sysfs, "bus/pci/devices");
+    try {
+      return readdirSync(dir).filter(isAddress).sort();
+    } catch (error) {
+      throw new InputError(`${dir}: cannot list (${(error as NodeJS.ErrnoException).code})`);
+    }
+  }
+
+  private addressLink(path: string): PciAddress | null {
+    const name = this.linkName(path);
+    return name !== null && isAddress(name) ? name : null;
+  }
+
   device(address: PciAddress): DeviceState {
     if (!existsSync(this.devicePath(address))) {
       throw new FlavourError(
@@ -104,6 +118,7 @@ export class SysfsControl implements HostControl {
       iommuGroup: group === null ? null : Number.parseInt(group, 10),
       headerType: this.headerType(address),
       sriovNumVfs: Number.parseInt(this.read(this.devicePath(address, "sriov_numvfs")) ?? "0", 10) || 0,
+      physfn: this.addressLink(this.devicePath(address, "physfn")),
       vfioDevice: existsSync(this.devicePath(address, "vfio-dev")),
     };
   }
@@ -262,6 +277,57 @@ export class SysfsControl implements HostControl {
 
   vfioGroupNode(group: number): boolean {
     return existsSync(join(this.dev, "vfio", String(group)));
+  }
+
+  vfioGroupInUse(group: number): boolean {
+    if (this.proc === null) return false;
+    const node = join(this.dev, "vfio", String(group));
+    let pids: string[];
+    try {
+      pids = readdirSync(this.proc).filter((name) => /^\d+$/.test(name));
+    } catch {
+      return false;
+    }
+    for (const pid of pids) {
+      let fds: string[];
+      try {
+        fds = readdirSync(join(this.proc, pid, "fd"));
+      } catch {
+        continue; // gone, or not ours to look at
+      }
+      for (const fd of fds) {
+        try {
+          if (readlinkSync(join(this.proc, pid, "fd", fd)) === node) return true;
+        } catch {}
+      }
+    }
+    return false;
+  }
+
+  virtfns(pf: PciAddress): PciAddress[] {
+    let entries: string[];
+    try {
+      entries = readdirSync(this.devicePath(pf));
+    } catch {
+      return [];
+    }
+    return entries
+      .filter((name) => /^virtfn\d+$/.test(name))
+      .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
+      .map((name) => this.addressLink(this.devicePath(pf, name)))
+      .filter((a): a is PciAddress => a !== null);
+  }
+
+  sriovAutoprobe(pf: PciAddress): boolean {
+    return this.read(this.devicePath(pf, "sriov_drivers_autoprobe")) !== "0";
+  }
+
+  setSriovAutoprobe(pf: PciAddress, on: boolean): void {
+    this.write(this.devicePath(pf, "sriov_drivers_autoprobe"), on ? "1" : "0");
+  }
+
+  setNumVfs(pf: PciAddress, count: number): void {
+    this.write(this.devicePath(pf, "sriov_numvfs"), String(count));
   }
 
   pause(ms: number): void {

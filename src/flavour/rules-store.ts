@@ -1,0 +1,99 @@
+// The rules directory (/etc/flavourctl/rules.d, or --config DIR): one `NAME.rule` file per
+// rule, written atomically (temp file, fsync, rename, fsync of the directory) so that a power
+// loss leaves either the old rule or the new one, never half of one. A damaged file is
+// reported with its path and line, never skipped silently, and never overwritten.
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { InputError, UsageError } from "../errors.ts";
+import { formatRule, isRuleName, parseRule, type Rule } from "./rules.ts";
+
+export const DEFAULT_RULES_DIR = "/etc/flavourctl/rules.d";
+const SUFFIX = ".rule";
+
+export interface LoadedRules {
+  rules: Rule[];
+  /** One message per damaged file; its rule is not applied. */
+  errors: InputError[];
+}
+
+export function loadRules(dir: string): LoadedRules {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { rules: [], errors: [] };
+    return { rules: [], errors: [new InputError(`${dir}: cannot list rules (${code})`)] };
+  }
+  const rules: Rule[] = [];
+  const errors: InputError[] = [];
+  // Temp files of an interrupted save start with a dot and are not rules.
+  for (const file of names.filter((n) => n.endsWith(SUFFIX) && !n.startsWith(".")).sort()) {
+    const path = join(dir, file);
+    const name = file.slice(0, -SUFFIX.length);
+    try {
+      rules.push(parseRule(name, readFileSync(path, "utf8"), path));
+    } catch (error) {
+      if (error instanceof InputError) errors.push(error);
+      else errors.push(new InputError(`${path}: cannot read (${(error as NodeJS.ErrnoException).code})`));
+    }
+  }
+  return { rules, errors };
+}
+
+export interface SaveHooks {
+  /** Test seam: runs after the temp file is durable and before the rename. */
+  beforeRename?: () => void;
+}
+
+export function saveRule(dir: string, rule: Rule, hooks: SaveHooks = {}): string {
+  if (!isRuleName(rule.name)) throw new UsageError(`invalid rule name '${rule.name}'`);
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${rule.name}${SUFFIX}`);
+  try {
+    parseRule(rule.name, readFileSync(path, "utf8"), path);
+  } catch (error) {
+    if (error instanceof InputError) {
+      throw new InputError(`${error.message} — not overwriting a damaged rule file; fix or remove it first`);
+    }
+    // ENOENT: a new rule
+  }
+  const temp = join(dir, `.${rule.name}${SUFFIX}.tmp-${process.pid}`);
+  const fd = openSync(temp, "w", 0o644);
+  try {
+    writeSync(fd, formatRule(rule));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  hooks.beforeRename?.();
+  renameSync(temp, path);
+  const dirFd = openSync(dir, "r");
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+  return path;
+}
+
+export function removeRule(dir: string, name: string): boolean {
+  if (!isRuleName(name)) throw new UsageError(`invalid rule name '${name}'`);
+  try {
+    unlinkSync(join(dir, `${name}${SUFFIX}`));
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+}
