@@ -12,6 +12,11 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   resolve: () => import("./commands/resolve.ts"),
   set: () => import("./commands/set.ts"),
   unset: () => import("./commands/set.ts").then((m) => ({ command: m.unsetCommand })),
+  rules: () => import("./commands/rules.ts"),
+  apply: () => import("./commands/apply.ts"),
+  hook: () => import("./commands/hook.ts"),
+  "udev-rule": () => import("./commands/udev-rule.ts"),
+  vfs: () => import("./commands/vfs.ts"),
 };
 
 const usage = `usage: flavourctl COMMAND [OPTIONS] [ARGS]
@@ -20,6 +25,11 @@ Commands:
   resolve [MODALIAS...]   the modules libkmod would return for each modalias
   set ADDRESS FLAVOUR     give a device a flavour: vfio, default, or --driver NAME
   unset ADDRESS           give a device back to the kernel's own driver
+  rules                   saved rules and the devices each one decides
+  apply                   bring every present device to its saved flavour
+  vfs PF N                create N SR-IOV VFs born with their flavour (0 removes them)
+  udev-rule [--install]   the udev rule that runs the hook on PCI add events
+  hook                    (run by udev) give an added device its saved flavour
 
 Run 'flavourctl COMMAND --help' for a command's options. See README.md for the manual.
 `;

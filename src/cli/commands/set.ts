@@ -1,35 +1,54 @@
-// flavourctl set ADDRESS FLAVOUR / unset ADDRESS: plan, check, apply, report.
+// flavourctl set ADDRESS FLAVOUR / unset ADDRESS: plan, check, apply, report, and save the
+// flavour as a rule (set) or remove the device's rule (unset).
 import { ExitCode, FlavourError, UsageError } from "../../errors.ts";
-import { type ApplyResult, applyPlan } from "../../flavour/apply.ts";
-import { type Plan, planFlavour, type Step } from "../../flavour/plan.ts";
-import { safetyChecks } from "../../flavour/safety.ts";
-import { chooseTarget, FLAVOURS, type Flavour } from "../../flavour/target.ts";
-import { parseAddress, printable } from "../../pci/address.ts";
+import { subjectOf } from "../../flavour/apply-rules.ts";
+import { giveFlavour } from "../../flavour/give.ts";
+import {
+  parseSelector,
+  type Rule,
+  type RuleSubject,
+  ruleFor,
+  ruleName,
+  type Selector,
+  selectorMatches,
+} from "../../flavour/rules.ts";
+import { DEFAULT_RULES_DIR, loadRules, removeRule, saveRule } from "../../flavour/rules-store.ts";
+import { FLAVOURS, type Flavour } from "../../flavour/target.ts";
+import { type PciAddress, parseAddress, printable } from "../../pci/address.ts";
+import { hex } from "../../pci/ids.ts";
 import { parseCommandLine } from "../args.ts";
 import { openHost, openModules } from "../host.ts";
 import type { Io } from "../io.ts";
 import type { Command } from "../main.ts";
+import { exitCodeOf, printGive } from "../report.ts";
 
-const machineOptions = {
+const commonOptions = {
   sysfs: { type: "string" },
   modules: { type: "string" },
   kernel: { type: "string" },
+  config: { type: "string" },
   "dry-run": { type: "boolean" },
   force: { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
-const setHelp = `usage: flavourctl set ADDRESS FLAVOUR [--driver NAME] [--dry-run] [--force] [--json]
+const setHelp = `usage: flavourctl set ADDRESS FLAVOUR [--driver NAME] [--match KIND] [--no-save] [--dry-run] [--force] [--json]
        flavourctl set ADDRESS --driver NAME [...]
 
-Gives the device at ADDRESS (DDDD:BB:DD.F or BB:DD.F) a flavour:
-  vfio      the best vfio driver: the vfio-pci variant whose vfio_pci: alias matches with the
-            fewest wildcards, else vfio-pci
-  default   no override: the kernel's own driver
+Gives the device at ADDRESS (DDDD:BB:DD.F or BB:DD.F) a flavour, and saves it as a rule so the
+udev hook gives it again after a reboot, hotplug or VF re-creation:
+  vfio           the best vfio driver: the vfio-pci variant whose vfio_pci: alias matches
+                 with the fewest wildcards, else vfio-pci
+  default        no override: the kernel's own driver (and the device's address rule is removed)
   --driver NAME  an explicit driver (or module) name, e.g. pci-stub or virtio_vfio_pci; with
-            FLAVOUR vfio it must be a vfio driver
+                 FLAVOUR vfio it must be a vfio driver
 
+  --match KIND    what the saved rule names: address (default), id (vendor:device),
+                  subsystem (vendor:device:subvendor:subdevice), class, vfs-of (every VF of
+                  this device's PF)
+  --no-save       do not save a rule
+  --config DIR    the rules directory (default ${DEFAULT_RULES_DIR})
   --dry-run       print the plan (checks and steps) and change nothing
   --force         go on when a safety check fails, or the driver's tables do not list the device
   --json          print the plan and the result as JSON
@@ -38,10 +57,11 @@ Gives the device at ADDRESS (DDDD:BB:DD.F or BB:DD.F) a flavour:
   --kernel VER    use /lib/modules/VER
 `;
 
-const unsetHelp = `usage: flavourctl unset ADDRESS [--dry-run] [--force] [--json] [--sysfs DIR] [--modules DIR]
+const unsetHelp = `usage: flavourctl unset ADDRESS [--dry-run] [--force] [--json] [--config DIR] [--sysfs DIR] [--modules DIR]
 
 Gives the device back to the kernel's own choice: clears driver_override, unbinds, loads the
-modules udev would load for it and reprobes. The same as 'flavourctl set ADDRESS default'.
+modules udev would load for it and reprobes; removes the device's address rule. A selector
+rule (ids, class, VFs of a PF) that still names the device is reported, not removed.
 `;
 
 export const command: Command = {
@@ -56,8 +76,10 @@ export const unsetCommand: Command = {
 
 async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
-    ...machineOptions,
-    ...(unset ? {} : { driver: { type: "string" } }),
+    ...commonOptions,
+    ...(unset
+      ? {}
+      : { driver: { type: "string" }, match: { type: "string" }, "no-save": { type: "boolean" } }),
   });
   if (values.help) {
     io.out(unset ? unsetHelp : setHelp);
@@ -69,41 +91,54 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
     throw new UsageError(`unexpected argument '${printable(extra[0] ?? flavourText ?? "")}'`);
   }
   const address = parseAddress(addressText);
-  const driverName = typeof values.driver === "string" ? values.driver : undefined;
-  const flavour = unset ? "default" : toFlavour(flavourText, driverName);
+  const driver = typeof values.driver === "string" ? values.driver : undefined;
+  const flavour = unset ? "default" : toFlavour(flavourText, driver);
+  const rulesDir = typeof values.config === "string" ? values.config : DEFAULT_RULES_DIR;
+  const save = !unset && values["no-save"] !== true && flavour !== "default";
+  const matchKind = typeof values.match === "string" ? values.match : "address";
 
   const modules = openModules(values);
   const host = openHost(values, modules);
+  const machine = { modules, host };
   const release = values["dry-run"] ? () => {} : host.lock(5000);
   try {
-    const device = host.device(address);
-    const target = chooseTarget(modules, host, device, { flavour, driver: driverName });
-    const checks = safetyChecks(host, device, target);
-    const plan = planFlavour(device, target, checks);
-    const failed = checks.filter((c) => !c.ok);
+    const subject = subjectOf(machine, address);
+    const selector = save ? selectorFor(matchKind, subject) : undefined;
+    const give = giveFlavour(
+      machine,
+      address,
+      { flavour, driver },
+      { force: values.force, dryRun: values["dry-run"] },
+    );
     for (const warning of modules.allWarnings()) io.err(`flavourctl: warning: ${warning}\n`);
-    if (failed.length > 0 && !values.force) {
-      report(io, plan, undefined, values.json === true);
+    if (values.json) io.out(`${JSON.stringify({ plan: give.plan, result: give.result ?? null }, null, 2)}\n`);
+    else printGive(io, give);
+    if (give.refused.length > 0) {
       throw new FlavourError(
-        `refused: ${failed.map((c) => c.message).join("; ")} (nothing changed; --force overrides)`,
+        `refused: ${give.refused.join("; ")} (nothing changed; --force overrides)`,
         ExitCode.refused,
       );
     }
-    if (values["dry-run"]) {
-      report(io, plan, undefined, values.json === true);
-      return ExitCode.ok;
+    const code = exitCodeOf(give);
+    if (code !== ExitCode.ok) {
+      io.err(
+        `flavourctl: ${address}: ${give.result?.error ?? "failed"}${code === ExitCode.failedNotRolledBack ? "; COULD NOT ROLL BACK — check the device now" : "; rolled back"}\n`,
+      );
+      return code;
     }
-    const result = applyPlan(host, plan);
-    report(io, plan, result, values.json === true);
-    if (result.outcome === "rolled-back") {
-      io.err(`flavourctl: ${address}: ${result.error}; rolled back\n`);
-      return ExitCode.failedRolledBack;
+    if (values["dry-run"]) return code;
+    if (selector) {
+      const rule: Rule = {
+        name: ruleName(selector),
+        selector,
+        flavour: flavour === "vfio" ? "vfio" : "driver",
+        driver,
+      };
+      const path = saveRule(rulesDir, rule);
+      if (!values.json) io.out(`saved ${path}\n`);
     }
-    if (result.outcome === "not-rolled-back") {
-      io.err(`flavourctl: ${address}: ${result.error}; COULD NOT ROLL BACK — check the device now\n`);
-      return ExitCode.failedNotRolledBack;
-    }
-    return ExitCode.ok;
+    if (unset) forgetDevice(io, rulesDir, subject, values.json === true);
+    return code;
   } finally {
     release();
   }
@@ -125,39 +160,39 @@ function toFlavour(text: string | undefined, driver: string | undefined): Flavou
   );
 }
 
-function describeStep(step: Step): string {
-  switch (step.action) {
-    case "load-module":
-      return `modprobe ${step.module}`;
-    case "find-driver":
-      return `read the driver name from /sys/module/${step.module}/drivers`;
-    case "write-override":
-      return step.driver === null
-        ? "clear driver_override (write a newline)"
-        : `driver_override = ${step.driver === "target" ? "(that driver)" : step.driver}`;
-    case "unbind":
-      return `unbind from ${step.driver}`;
-    case "probe":
-      return "drivers_probe";
-    case "verify":
-      return "verify the binding (driver link, vfio-dev/, /dev/vfio/GROUP)";
+function selectorFor(kind: string, device: RuleSubject): Selector {
+  const ids = device.ids;
+  const text: Record<string, string | undefined> = {
+    address: `address ${device.address}`,
+    id: `id ${hex(ids.vendor, 4)}:${hex(ids.device, 4)}`,
+    subsystem: `id ${hex(ids.vendor, 4)}:${hex(ids.device, 4)}:${hex(ids.subvendor, 4)}:${hex(ids.subdevice, 4)}`,
+    class: `class ${hex(ids.classCode, 6)}`,
+    "vfs-of": device.physfn ? `vfs-of ${device.physfn}` : undefined,
+  };
+  if (!Object.hasOwn(text, kind)) {
+    throw new UsageError(`unknown --match '${printable(kind)}' (address, id, subsystem, class, vfs-of)`);
   }
+  const selectorText = text[kind];
+  if (selectorText === undefined) throw new UsageError(`--match vfs-of: ${device.address} is not a VF`);
+  return parseSelector(selectorText) as Selector;
 }
 
-function report(io: Io, plan: Plan, result: ApplyResult | undefined, json: boolean): void {
-  if (json) {
-    io.out(`${JSON.stringify({ plan, result: result ?? null }, null, 2)}\n`);
-    return;
+/** unset: drop the device's address rule; say which selector rules still name it. */
+function forgetDevice(io: Io, dir: string, device: RuleSubject, json: boolean): void {
+  const address = device.address as PciAddress;
+  const { rules } = loadRules(dir);
+  for (const rule of rules.filter(
+    (r) => r.selector.kind === "address" && selectorMatches(r.selector, device),
+  )) {
+    removeRule(dir, rule.name);
+    if (!json) io.out(`removed rule ${rule.file}\n`);
   }
-  const target = plan.target;
-  const name = target.driver ?? target.module ?? (target.flavour === "default" ? "kernel's choice" : "?");
-  io.out(`${plan.address}: ${target.flavour} → ${name}\n  why    ${target.reason}\n`);
-  io.out(
-    `  from   ${plan.from.driver ?? "no driver"}${plan.from.driverOverride ? ` (override ${plan.from.driverOverride})` : ""}\n`,
+  const still = ruleFor(
+    rules.filter((r) => r.selector.kind !== "address"),
+    device,
   );
-  for (const check of plan.checks) io.out(`  check  ${check.ok ? "ok  " : "FAIL"} ${check.message}\n`);
-  if (plan.done) io.out("  nothing to do: the device already has this flavour\n");
-  for (const step of result ? [] : plan.steps) io.out(`  step   ${describeStep(step)}\n`);
-  for (const line of result?.log ?? []) io.out(`  did    ${line}\n`);
-  if (result) io.out(`${plan.address}: ${result.outcome}, now on ${result.final.driver ?? "no driver"}\n`);
+  if (still)
+    io.err(
+      `flavourctl: note: rule ${still.file} still names ${address}; remove it with 'flavourctl rules --remove ${still.name}'\n`,
+    );
 }

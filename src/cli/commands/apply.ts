@@ -1,0 +1,74 @@
+// flavourctl apply: every present device to its saved flavour. Idempotent.
+import { ExitCode, UsageError } from "../../errors.ts";
+import { applyRules } from "../../flavour/apply-rules.ts";
+import { DEFAULT_RULES_DIR, loadRules } from "../../flavour/rules-store.ts";
+import { printable } from "../../pci/address.ts";
+import { parseCommandLine } from "../args.ts";
+import { openHost, openModules } from "../host.ts";
+import type { Command } from "../main.ts";
+import { exitCodeOf, printGive, worstExitCode } from "../report.ts";
+
+const help = `usage: flavourctl apply [--dry-run] [--force] [--json] [--config DIR] [--sysfs DIR] [--modules DIR]
+
+Brings every present device that a saved rule names to that rule's flavour. A device that
+already has it is left alone, so a second run reports nothing to do. A damaged rule file is
+reported (exit 2) and the other rules are still applied: one broken file must not leave every
+other device on its host driver after a reboot.
+`;
+
+export const command: Command = {
+  summary: "bring every present device to its saved flavour",
+  async run(args, io) {
+    const { values, positionals } = parseCommandLine(args, {
+      config: { type: "string" },
+      sysfs: { type: "string" },
+      modules: { type: "string" },
+      kernel: { type: "string" },
+      "dry-run": { type: "boolean" },
+      force: { type: "boolean" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    });
+    if (values.help) {
+      io.out(help);
+      return 0;
+    }
+    if (positionals.length > 0)
+      throw new UsageError(`unexpected argument '${printable(positionals[0] ?? "")}'`);
+    const dir = typeof values.config === "string" ? values.config : DEFAULT_RULES_DIR;
+    const { rules, errors } = loadRules(dir);
+    for (const error of errors) io.err(`flavourctl apply: ${error.message} (this rule is not applied)\n`);
+    const modules = openModules(values);
+    const host = openHost(values, modules);
+    const release = values["dry-run"] ? () => {} : host.lock(5000);
+    try {
+      const outcomes = applyRules({ modules, host }, rules, host.addresses(), {
+        dryRun: values["dry-run"],
+        force: values.force,
+      });
+      const codes: number[] = errors.length > 0 ? [ExitCode.badInput] : [];
+      const changed = outcomes.filter((o) => o.error || (o.give && !o.give.plan.done));
+      if (values.json) io.out(`${JSON.stringify(outcomes, null, 2)}\n`);
+      else if (changed.length === 0) io.out("nothing to do: every device named by a rule has its flavour\n");
+      for (const outcome of outcomes) {
+        if (outcome.error) {
+          io.err(`flavourctl apply: ${outcome.address}: ${outcome.error}\n`);
+          codes.push(ExitCode.failedRolledBack);
+          continue;
+        }
+        const give = outcome.give;
+        if (!give) continue;
+        if (!values.json && !give.plan.done) {
+          io.out(`rule ${outcome.rule}:\n`);
+          printGive(io, give);
+        }
+        if (give.refused.length > 0)
+          io.err(`flavourctl apply: ${outcome.address}: refused: ${give.refused.join("; ")}\n`);
+        codes.push(exitCodeOf(give));
+      }
+      return worstExitCode(codes);
+    } finally {
+      release();
+    }
+  },
+};

@@ -1,0 +1,73 @@
+// flavourctl udev-rule: the udev rules file that runs the hook on PCI add events.
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { UsageError } from "../../errors.ts";
+import { printable } from "../../pci/address.ts";
+import { parseCommandLine } from "../args.ts";
+import type { Command } from "../main.ts";
+
+export const UDEV_RULE_PATH = "/etc/udev/rules.d/60-flavourctl.rules";
+
+const help = `usage: flavourctl udev-rule [--install] [--output FILE] [--config DIR]
+
+Prints the udev rules file that runs 'flavourctl hook' for every PCI add event; --install
+writes it to ${UDEV_RULE_PATH} (--output FILE elsewhere). Its number, 60, puts the hook's RUN
+before the kmod builtin of 80-drivers.rules, so a saved vfio flavour is set before the
+device's host driver module is loaded. --config DIR is passed on to the hook.
+`;
+
+/** Quotes a word for a udev RUN string (no shell is involved; udev splits on spaces). */
+function udevWord(word: string): string {
+  if (/[\s"'\\]/.test(word))
+    throw new UsageError(`cannot put '${printable(word)}' into a udev rule (spaces or quotes)`);
+  return word;
+}
+
+export function udevRuleText(command: string[], hookArgs: string[] = []): string {
+  return [
+    "# flavourctl: give PCI devices their saved flavour (see 'flavourctl rules') when they are added:",
+    "# at boot, on hotplug and when SR-IOV VFs are created. Runs before 80-drivers.rules loads the",
+    "# device's host driver. Written by 'flavourctl udev-rule --install'.",
+    `ACTION=="add", SUBSYSTEM=="pci", RUN+="${[...command, "hook", ...hookArgs].map(udevWord).join(" ")}"`,
+    "",
+  ].join("\n");
+}
+
+export const command: Command = {
+  summary: "print or install the udev rule that runs the hook",
+  async run(args, io) {
+    const { values, positionals } = parseCommandLine(args, {
+      install: { type: "boolean" },
+      output: { type: "string" },
+      config: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    });
+    if (values.help) {
+      io.out(help);
+      return 0;
+    }
+    if (positionals.length > 0)
+      throw new UsageError(`unexpected argument '${printable(positionals[0] ?? "")}'`);
+    const self = [process.execPath, resolve(process.argv[1] ?? "flavourctl")];
+    const config = typeof values.config === "string" ? ["--config", resolve(values.config)] : [];
+    const text = udevRuleText(self, config);
+    const target =
+      typeof values.output === "string" ? values.output : values.install ? UDEV_RULE_PATH : undefined;
+    if (target === undefined) {
+      io.out(text);
+      return 0;
+    }
+    mkdirSync(dirname(target), { recursive: true });
+    const temp = join(dirname(target), `.${Date.now()}.flavourctl.tmp`);
+    const fd = openSync(temp, "w", 0o644);
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, target);
+    io.out(`wrote ${target}; run 'udevadm control --reload' to load it\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,76 @@
+// flavourctl vfs PF N: create N VFs that bind straight to their flavour, or remove them (N=0).
+import { ExitCode, UsageError } from "../../errors.ts";
+import { DEFAULT_RULES_DIR, loadRules } from "../../flavour/rules-store.ts";
+import { createVfs } from "../../flavour/vfs.ts";
+import { parseAddress, printable } from "../../pci/address.ts";
+import { parseCommandLine } from "../args.ts";
+import { openHost, openModules } from "../host.ts";
+import type { Command } from "../main.ts";
+import { exitCodeOf, printGive, worstExitCode } from "../report.ts";
+
+const help = `usage: flavourctl vfs PF N [--flavour vfio | --driver NAME] [--force] [--json] [--config DIR] [--sysfs DIR]
+
+Creates N SR-IOV VFs on the PF with sriov_drivers_autoprobe off, gives each its flavour (from
+--flavour/--driver, else from the saved rules, else the kernel's own driver), then puts
+autoprobe back. 'vfs PF 0' removes the VFs, refusing while a process holds one of their
+/dev/vfio groups unless --force.
+`;
+
+export const command: Command = {
+  summary: "create SR-IOV VFs that bind straight to their flavour",
+  async run(args, io) {
+    const { values, positionals } = parseCommandLine(args, {
+      flavour: { type: "string" },
+      driver: { type: "string" },
+      config: { type: "string" },
+      sysfs: { type: "string" },
+      modules: { type: "string" },
+      force: { type: "boolean" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    });
+    if (values.help) {
+      io.out(help);
+      return 0;
+    }
+    const [pfText, countText, ...extra] = positionals;
+    if (pfText === undefined || countText === undefined) throw new UsageError("usage: flavourctl vfs PF N");
+    if (extra.length > 0) throw new UsageError(`unexpected argument '${printable(extra[0] ?? "")}'`);
+    if (!/^\d{1,4}$/.test(countText))
+      throw new UsageError(`N must be a number of VFs, not '${printable(countText)}'`);
+    if (values.flavour !== undefined && values.flavour !== "vfio") {
+      throw new UsageError(`--flavour must be vfio, not '${printable(String(values.flavour))}'`);
+    }
+    const driver = typeof values.driver === "string" ? values.driver : undefined;
+    const request =
+      values.flavour === "vfio"
+        ? { flavour: "vfio" as const, driver }
+        : driver
+          ? { flavour: "driver" as const, driver }
+          : undefined;
+    const { rules, errors } = loadRules(
+      typeof values.config === "string" ? values.config : DEFAULT_RULES_DIR,
+    );
+    for (const error of errors) io.err(`flavourctl vfs: ${error.message} (this rule is not applied)\n`);
+    const modules = openModules(values);
+    const host = openHost(values, modules);
+    const release = host.lock(5000);
+    try {
+      const result = createVfs({ modules, host }, parseAddress(pfText), Number(countText), request, rules, {
+        force: values.force,
+      });
+      if (values.json) io.out(`${JSON.stringify(result, null, 2)}\n`);
+      else {
+        for (const line of result.log) io.out(`${line}\n`);
+        for (const outcome of result.outcomes) if (outcome.give) printGive(io, outcome.give);
+      }
+      const codes: number[] = result.outcomes.map((o) =>
+        o.give ? exitCodeOf(o.give) : ExitCode.failedRolledBack,
+      );
+      if (errors.length > 0) codes.push(ExitCode.badInput);
+      return worstExitCode(codes);
+    } finally {
+      release();
+    }
+  },
+};

@@ -1,0 +1,60 @@
+// How plans and their results are printed, shared by set, unset, apply, vfs and the hook.
+
+import { ExitCode } from "../errors.ts";
+import type { GiveResult } from "../flavour/give.ts";
+import type { Step } from "../flavour/plan.ts";
+import type { Io } from "./io.ts";
+
+function describeStep(step: Step): string {
+  switch (step.action) {
+    case "load-module":
+      return `modprobe ${step.module}`;
+    case "find-driver":
+      return `read the driver name from /sys/module/${step.module}/drivers`;
+    case "write-override":
+      return step.driver === null
+        ? "clear driver_override (write a newline)"
+        : `driver_override = ${step.driver === "target" ? "(that driver)" : step.driver}`;
+    case "unbind":
+      return `unbind from ${step.driver}`;
+    case "probe":
+      return "drivers_probe";
+    case "verify":
+      return "verify the binding (driver link, vfio-dev/, /dev/vfio/GROUP)";
+  }
+}
+
+export function printGive(io: Io, give: GiveResult): void {
+  const { plan, result } = give;
+  const target = plan.target;
+  const name = target.driver
+    ? `driver ${target.driver}`
+    : target.module
+      ? `module ${target.module}`
+      : target.flavour === "default"
+        ? "the kernel's choice"
+        : "?";
+  io.out(`${plan.address}: ${target.flavour} → ${name}\n  why    ${target.reason}\n`);
+  const override = plan.from.driverOverride ? ` (override ${plan.from.driverOverride})` : "";
+  io.out(`  from   ${plan.from.driver ?? "no driver"}${override}\n`);
+  for (const check of plan.checks) io.out(`  check  ${check.ok ? "ok  " : "FAIL"} ${check.message}\n`);
+  if (plan.done) io.out("  nothing to do: the device already has this flavour\n");
+  for (const step of result ? [] : plan.steps) io.out(`  step   ${describeStep(step)}\n`);
+  for (const line of result?.log ?? []) io.out(`  did    ${line}\n`);
+  if (result) io.out(`${plan.address}: ${result.outcome}, now on ${result.final.driver ?? "no driver"}\n`);
+}
+
+/** The exit code a give result stands for; refusals are reported by the caller. */
+export function exitCodeOf(give: GiveResult): number {
+  if (give.refused.length > 0) return ExitCode.refused;
+  if (give.result?.outcome === "rolled-back") return ExitCode.failedRolledBack;
+  if (give.result?.outcome === "not-rolled-back") return ExitCode.failedNotRolledBack;
+  return ExitCode.ok;
+}
+
+/** The worst of several exit codes: a device that could not be put back outranks everything. */
+export function worstExitCode(codes: number[]): number {
+  const rank = [ExitCode.failedNotRolledBack, ExitCode.failedRolledBack, ExitCode.refused, ExitCode.badInput];
+  for (const code of rank) if (codes.includes(code)) return code;
+  return codes.find((c) => c !== 0) ?? ExitCode.ok;
+}

@@ -1,0 +1,48 @@
+// The udev hook: runs for every PCI add event (RUN from 60-flavourctl.rules, so before the
+// kmod builtin of 80-drivers.rules loads the device's host driver). It must be cheap when no
+// rule names the device: it reads the rules directory and, only if a rule matches, anything
+// else.
+//
+// At boot, udev handles the coldplug add events of many devices at once, and the first host
+// driver module loaded binds every unbound device it matches. So the first hook of a boot
+// gives every present device its saved flavour (under the host lock) before any RUN list can
+// go on to load a host driver; it leaves a marker in the run directory (a tmpfs, gone at the
+// next boot), and later hooks handle only their own device.
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { PciAddress } from "../pci/address.ts";
+import { applyRules, type RuleOutcome, subjectOf } from "./apply-rules.ts";
+import type { Machine } from "./give.ts";
+import type { Rule } from "./rules.ts";
+import { ruleFor } from "./rules.ts";
+
+export interface HookRun {
+  /** The devices the hook gave a flavour to (or tried to). */
+  outcomes: RuleOutcome[];
+  /** True when this run made the boot pass over every device. */
+  bootPass: boolean;
+}
+
+export function runHook(
+  machine: Machine,
+  rules: readonly Rule[],
+  address: PciAddress,
+  runDir: string,
+): HookRun {
+  if (rules.length === 0) return { outcomes: [], bootPass: false };
+  const marker = join(runDir, "boot-pass-done");
+  if (existsSync(marker) && !ruleFor(rules, subjectOf(machine, address)))
+    return { outcomes: [], bootPass: false };
+  const release = machine.host.lock(30_000);
+  try {
+    if (!existsSync(marker)) {
+      const outcomes = applyRules(machine, rules, machine.host.addresses());
+      mkdirSync(runDir, { recursive: true });
+      writeFileSync(marker, `${new Date().toISOString()}\n`);
+      return { outcomes, bootPass: true };
+    }
+    return { outcomes: applyRules(machine, rules, [address]), bootPass: false };
+  } finally {
+    release();
+  }
+}

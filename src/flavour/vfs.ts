@@ -1,0 +1,87 @@
+// SR-IOV VFs born with their flavour: with sriov_drivers_autoprobe off while they are created,
+// no driver probes the new VFs, so each can be given its flavour before anything binds it;
+// then autoprobe is put back as it was.
+import { ExitCode, FlavourError } from "../errors.ts";
+import type { PciAddress } from "../pci/address.ts";
+import { type RuleOutcome, requestOf, subjectOf } from "./apply-rules.ts";
+import { giveFlavour, type Machine } from "./give.ts";
+import { type Rule, ruleFor } from "./rules.ts";
+import type { TargetRequest } from "./target.ts";
+
+export interface VfsResult {
+  vfs: PciAddress[];
+  outcomes: RuleOutcome[];
+  log: string[];
+}
+
+export function createVfs(
+  machine: Machine,
+  pf: PciAddress,
+  count: number,
+  flavour: TargetRequest | undefined,
+  rules: readonly Rule[],
+  options: { force?: boolean } = {},
+): VfsResult {
+  const host = machine.host;
+  const log: string[] = [];
+  const existing = host.device(pf).sriovNumVfs;
+  if (count === 0) return { vfs: removeVfs(machine, pf, options.force === true, log), outcomes: [], log };
+  if (existing !== 0) {
+    throw new FlavourError(
+      `${pf} already has ${existing} VFs: remove them first with 'vfs ${pf} 0'`,
+      ExitCode.refused,
+    );
+  }
+  const autoprobe = host.sriovAutoprobe(pf);
+  host.setSriovAutoprobe(pf, false);
+  log.push(`sriov_drivers_autoprobe = 0 (was ${autoprobe ? 1 : 0})`);
+  const outcomes: RuleOutcome[] = [];
+  let vfs: PciAddress[] = [];
+  try {
+    host.setNumVfs(pf, count);
+    log.push(`sriov_numvfs = ${count}`);
+    vfs = host.virtfns(pf);
+    for (let waited = 0; vfs.length < count && waited < 3000; waited += 50) {
+      host.pause(50);
+      vfs = host.virtfns(pf);
+    }
+    if (vfs.length < count)
+      throw new FlavourError(`${pf}: only ${vfs.length} of ${count} VFs appeared`, ExitCode.failedRolledBack);
+    for (const vf of vfs) {
+      const rule = flavour ? undefined : ruleFor(rules, subjectOf(machine, vf));
+      const request = flavour ?? (rule ? requestOf(rule) : undefined);
+      if (!request) {
+        host.probe(vf); // no flavour: the kernel's own choice, as autoprobe would have done
+        log.push(`${vf}: no flavour, probed`);
+        continue;
+      }
+      outcomes.push({
+        address: vf,
+        rule: rule?.name ?? "--flavour",
+        give: giveFlavour(machine, vf, request, options),
+      });
+    }
+  } finally {
+    host.setSriovAutoprobe(pf, autoprobe);
+    log.push(`sriov_drivers_autoprobe = ${autoprobe ? 1 : 0} again`);
+  }
+  return { vfs, outcomes, log };
+}
+
+/** sriov_numvfs = 0, refusing while a VM holds one of the VFs' vfio groups. */
+function removeVfs(machine: Machine, pf: PciAddress, force: boolean, log: string[]): PciAddress[] {
+  const host = machine.host;
+  const vfs = host.virtfns(pf);
+  for (const vf of vfs) {
+    const group = host.device(vf).iommuGroup;
+    if (group !== null && host.vfioGroupInUse(group) && !force) {
+      throw new FlavourError(
+        `${vf} is in use: a process holds /dev/vfio/${group} (a VM?); stop it first or use --force`,
+        ExitCode.refused,
+      );
+    }
+  }
+  host.setNumVfs(pf, 0);
+  log.push(`sriov_numvfs = 0 (${vfs.length} VFs removed)`);
+  return vfs;
+}
