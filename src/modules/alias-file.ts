@@ -36,10 +36,10 @@ export interface AliasSource {
 
 const HAS_SPECIAL = /[-[\]]/;
 const WILDCARD = /[*?[]/;
-const ALIAS_LINE = /^alias ([^ \n]+) ([A-Za-z0-9_-]+)$/gm;
-const MALFORMED_LINE = /^(?!alias [^ \n]+ [A-Za-z0-9_-]+$|#|$)[^\n]*/gm;
-const BUSLESS_PREFIX = /^alias ([^ \n:*?[]*)(?=[ *?[])/gm;
-const FULL_LINE = /alias ([^ \n]+) ([A-Za-z0-9_-]+)$/my;
+const ALIAS_LINE = /^alias ([^ \n\0]+) ([A-Za-z0-9_-]+)$/gm;
+const MALFORMED_LINE = /^(?!alias [^ \n\0]+ [A-Za-z0-9_-]+$|#|$)[^\n]*/gm;
+const BUSLESS_PREFIX = /^alias ([^ \n\0:*?[]*)(?=[ *?[])/gm;
+const FULL_LINE = /alias ([^ \n\0]+) ([A-Za-z0-9_-]+)$/my;
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
@@ -81,7 +81,7 @@ export class AliasFile implements AliasSource {
     const regex =
       bus === null
         ? new RegExp(BUSLESS_PREFIX)
-        : new RegExp(`^alias (${escapeRegExp(bus).replaceAll("_", "[_-]")}:[^ \\n*?[]*)`, "gm");
+        : new RegExp(`^alias (${escapeRegExp(bus).replaceAll("_", "[_-]")}:[^ \\n\\0*?[]*)`, "gm");
     for (const match of this.text.matchAll(regex)) {
       const raw = match[1] as string;
       visit(raw.includes("-") ? raw.replaceAll("-", "_") : raw, match.index);
@@ -118,7 +118,7 @@ export class AliasFile implements AliasSource {
           `${this.path}:${this.lineAt(match.index)}: expected 'alias PATTERN MODULE', got '${excerpt(match[0])}'`,
         );
       }
-      for (const match of this.text.matchAll(/^alias ([^ \n]*[[\]][^ \n]*) /gm)) {
+      for (const match of this.text.matchAll(/^alias ([^ \n\0]*[[\]][^ \n\0]*) /gm)) {
         if (normalizeAlias(match[1] as string) === undefined) {
           this.warningsFound.push(
             `${this.path}:${this.lineAt(match.index)}: unbalanced brackets in '${excerpt(match[1] as string)}', line ignored`,

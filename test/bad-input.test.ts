@@ -1,0 +1,249 @@
+// Bad input for the matching core: every malformed alias file, modalias and modprobe.d line
+// gives a clear message naming what is wrong; nothing crashes, nothing hangs.
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { recordingIo } from "../src/cli/io.ts";
+import { main } from "../src/cli/main.ts";
+
+const megabyte = "x".repeat(1 << 20);
+const garbage = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256)).toString("latin1");
+
+interface Case {
+  name: string;
+  alias?: string;
+  files?: Record<string, string>;
+  config?: string;
+  input?: string;
+  expectCode: number;
+  /** What stderr must say. */
+  message: RegExp;
+}
+
+const valid = "alias pci:v00008086d000010D3sv*sd*bc*sc*i* e1000e\n";
+const e1000e = "pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00";
+
+const cases: Case[] = [
+  {
+    name: "truncated line",
+    alias: `${valid}alias pci:v0000\n`,
+    expectCode: 0,
+    message: /modules\.alias:2: expected 'alias PATTERN MODULE'/,
+  },
+  { name: "'alias' alone", alias: `alias\n${valid}`, expectCode: 0, message: /modules\.alias:1: expected/ },
+  {
+    name: "missing module",
+    alias: `alias pci:v* \n${valid}`,
+    expectCode: 0,
+    message: /modules\.alias:1: expected/,
+  },
+  {
+    name: "extra field",
+    alias: `alias a b c\n${valid}`,
+    expectCode: 0,
+    message: /modules\.alias:1: expected/,
+  },
+  {
+    name: "binary garbage",
+    alias: `${garbage}\n${valid}`,
+    expectCode: 0,
+    message: /modules\.alias:\d+: expected/,
+  },
+  {
+    name: "1 MB line",
+    alias: `alias ${megabyte}\n${valid}`,
+    expectCode: 0,
+    message: /modules\.alias:1: expected .*… \(\d+ bytes\)/,
+  },
+  { name: "1 MB pattern", alias: `alias ${megabyte} big\n${valid}`, expectCode: 0, message: /^$/ },
+  {
+    name: "unbalanced bracket",
+    alias: `alias pci:v[12 badmod\n${valid}`,
+    expectCode: 0,
+    message: /modules\.alias:1: unbalanced brackets/,
+  },
+  {
+    name: "']' outside brackets",
+    alias: `alias pci:v]x badmod\n${valid}`,
+    expectCode: 0,
+    message: /modules\.alias:1: unbalanced brackets/,
+  },
+  {
+    name: "tab separated",
+    alias: `alias\tpci:v*\tmod\n${valid}`,
+    expectCode: 0,
+    message: /modules\.alias:1: expected/,
+  },
+  // A carriage return ends a line as a newline does (both are line terminators to the parser).
+  { name: "CRLF line ends", alias: valid.replace("\n", "\r\n"), expectCode: 0, message: /^$/ },
+  {
+    name: "NUL in a line",
+    alias: `alias pci:v\0* nul\n${valid}`,
+    expectCode: 0,
+    message: /modules\.alias:1: expected .*\?/,
+  },
+  {
+    name: "module name with a slash",
+    alias: `alias a ../../etc\n${valid}`,
+    expectCode: 0,
+    message: /modules\.alias:1: expected/,
+  },
+  { name: "empty file", alias: "", expectCode: 0, message: /^$/ },
+  { name: "only comments", alias: "# nothing\n#\n", expectCode: 0, message: /^$/ },
+  {
+    name: "corrupt gzip",
+    files: { "modules.alias.gz": "not gzip at all" },
+    expectCode: 2,
+    message: /modules\.alias\.gz: not a valid gzip file/,
+  },
+  { name: "no modules.alias", files: {}, expectCode: 2, message: /modules\.alias: no such file/ },
+  {
+    name: "modules.alias is a directory",
+    files: { "modules.alias/x": "" },
+    expectCode: 2,
+    message: /modules\.alias: cannot read \(EISDIR\)/,
+  },
+  { name: "empty modalias", alias: valid, input: "\n", expectCode: 0, message: /^$/ },
+  { name: "1 MB modalias", alias: valid, input: `pci:${megabyte}\n`, expectCode: 0, message: /^$/ },
+  {
+    name: "']' in a modalias",
+    alias: valid,
+    input: "pci:v]\n",
+    expectCode: 0,
+    message: /'pci:v\]': unbalanced brackets, no lookup/,
+  },
+  {
+    name: "unclosed '[' in a modalias",
+    alias: valid,
+    input: "pci:v[0\n",
+    expectCode: 0,
+    message: /unbalanced brackets, no lookup/,
+  },
+  {
+    name: "garbage modalias",
+    alias: valid,
+    input: `${garbage.replaceAll("\n", "")}\n`,
+    expectCode: 0,
+    message: /unbalanced brackets|^$/,
+  },
+  {
+    name: "lower-case hex modalias",
+    alias: valid,
+    input: `${e1000e.toLowerCase()}\n`,
+    expectCode: 0,
+    message: /^$/,
+  },
+  { name: "NUL in a modalias", alias: valid, input: `${e1000e}\0tail\n`, expectCode: 0, message: /^$/ },
+  {
+    name: "config: alias without module",
+    alias: valid,
+    config: "alias pci:v*\n",
+    expectCode: 0,
+    message: /local\.conf:1: ignoring bad line starting with 'alias'/,
+  },
+  {
+    name: "config: options without options",
+    alias: valid,
+    config: "options e1000e\n",
+    expectCode: 0,
+    message: /local\.conf:1: ignoring bad line/,
+  },
+  {
+    name: "config: bare blacklist",
+    alias: valid,
+    config: "\nblacklist\n",
+    expectCode: 0,
+    message: /local\.conf:2: ignoring bad line starting with 'blacklist'/,
+  },
+  {
+    name: "config: unknown command",
+    alias: valid,
+    config: "frobnicate x\n",
+    expectCode: 0,
+    message: /local\.conf:1: ignoring bad line starting with 'frobnicate'/,
+  },
+  {
+    name: "config: continuation at the end",
+    alias: valid,
+    config: "alias a \\",
+    expectCode: 0,
+    message: /local\.conf:1: ignoring bad line starting with 'alias'/,
+  },
+  {
+    name: "config: deprecated include",
+    alias: valid,
+    config: "include /etc/foo\n",
+    expectCode: 0,
+    message: /local\.conf:1: command include is deprecated/,
+  },
+  {
+    name: "config: binary garbage",
+    alias: valid,
+    config: garbage,
+    expectCode: 0,
+    message: /local\.conf:\d+: ignoring bad line/,
+  },
+  {
+    name: "config: softdep without spec",
+    alias: valid,
+    config: "softdep e1000e\n",
+    expectCode: 0,
+    message: /local\.conf:1: ignoring bad line starting with 'softdep'/,
+  },
+  {
+    name: "config: unbalanced alias",
+    alias: valid,
+    config: "alias pci:v[* x\n",
+    expectCode: 0,
+    message: /local\.conf:1: ignoring bad line/,
+  },
+  {
+    name: "builtin.modinfo garbage record",
+    files: { "modules.alias": valid, "modules.builtin.modinfo": "noequals\0" },
+    input: "nothing-here\n",
+    expectCode: 0,
+    message: /modules\.builtin\.modinfo: record 1: expected 'module\.key=value'/,
+  },
+];
+
+test(`bad input: ${cases.length} malformed inputs each give a clear message and no crash`, async () => {
+  assert.ok(cases.length >= 30);
+  for (const c of cases) {
+    const dir = mkdtempSync(join(tmpdir(), "flavourctl-bad-"));
+    const files = c.files ?? { "modules.alias": c.alias ?? "" };
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(join(dir, name, ".."), { recursive: true });
+      writeFileSync(join(dir, name), text, "latin1");
+    }
+    const configPath = join(dir, "local.conf");
+    if (c.config !== undefined) writeFileSync(configPath, c.config, "latin1");
+    const { io, recorded } = recordingIo(c.input ?? `${e1000e}\n`);
+    const started = performance.now();
+    const code = await main(
+      ["resolve", "--modules", dir, "--config", c.config !== undefined ? configPath : "/dev/null"],
+      io,
+    );
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(code, c.expectCode, `${c.name}: exit ${code}, stderr: ${recorded.stderr.slice(0, 300)}`);
+    assert.match(
+      recorded.stderr.trim(),
+      c.message,
+      `${c.name}: stderr was ${JSON.stringify(recorded.stderr.slice(0, 300))}`,
+    );
+    assert.doesNotMatch(recorded.stderr, /\n\s+at /, `${c.name}: a stack trace reached the user`);
+    assert.ok(seconds < 5, `${c.name}: took ${seconds.toFixed(1)} s`);
+    for (const line of recorded.stderr.split("\n"))
+      assert.ok(line.length < 400, `${c.name}: an unbounded message`);
+    if (code === 0 && c.name !== "1 MB pattern") {
+      // The valid line is still used.
+      if (
+        (c.alias ?? files["modules.alias"] ?? "").includes("e1000e") &&
+        (c.input ?? e1000e).startsWith(e1000e)
+      ) {
+        assert.match(recorded.stdout, /\te1000e\n/, `${c.name}: the valid line was lost`);
+      }
+    }
+  }
+});
