@@ -11,7 +11,7 @@
 // modalias, by comparing the seven fields, which is the same test (both are fixed-width hex
 // separated by distinct lower-case markers) and far cheaper.
 import type { AliasLine, AliasSource } from "./alias-file.ts";
-import { fnmatch } from "./fnmatch.ts";
+import { compileMatcher, fnmatch } from "./fnmatch.ts";
 
 interface IndexedAlias {
   alias: AliasLine;
@@ -19,31 +19,96 @@ interface IndexedAlias {
   wildcardAt: number;
   /** The pattern from wildcardAt on, matched with fnmatch against the string from there. */
   suffix: string;
-  /** For canonical PCI patterns: the seven fields, null where the pattern has `*`. */
-  pciFields: (string | null)[] | undefined;
+  /**
+   * The longest run of plain characters in the suffix: any string the suffix matches contains
+   * it, so `includes` rejects most candidates before fnmatch runs. Empty when unusable.
+   */
+  required: string;
+  /** fnmatch(suffix, ·), compiled. */
+  matches: (rest: string) => boolean;
+  /** The search that last collected this entry as a candidate (to collect it once). */
+  stamp: number;
+  /**
+   * For canonical PCI patterns: the exact fields as [offset after the `:`, text] pairs
+   * (v, d, sv, sd, bc, sc, i; `*` fields are left out).
+   */
+  pciFields: [number, string][] | undefined;
 }
 
 const PCI_PATTERN =
   /^(?:vfio_)?pci:v([0-9A-F]{8}|\*)d([0-9A-F]{8}|\*)sv([0-9A-F]{8}|\*)sd([0-9A-F]{8}|\*)bc([0-9A-F]{2}|\*)sc([0-9A-F]{2}|\*)i(?:([0-9A-F]{2})\*|\*)$/;
+/** Where each field starts after the `:` of a canonical modalias: v, d, sv, sd, bc, sc, i. */
+const PCI_FIELD_OFFSETS = [1, 10, 20, 30, 40, 44, 47];
 const PCI_MODALIAS =
   /^(?:vfio_)?pci:v([0-9A-F]{8})d([0-9A-F]{8})sv([0-9A-F]{8})sd([0-9A-F]{8})bc([0-9A-F]{2})sc([0-9A-F]{2})i([0-9A-F]{2})$/;
 
+/** Three characters (bytes: strings are latin1) as one number. */
+function gram(text: string, at: number): number {
+  return (text.charCodeAt(at) << 16) | (text.charCodeAt(at + 1) << 8) | text.charCodeAt(at + 2);
+}
+
+/** Buckets with at least this many patterns get a trigram index. */
+const BIG_BUCKET = 32;
+
+/** The patterns sharing one literal prefix. */
+interface Bucket {
+  refs: number[];
+  /** The parsed lines, once the bucket has been probed. */
+  entries?: IndexedAlias[];
+  /** For big buckets: entries by the first three characters of their required literal. */
+  grams?: { byGram: Map<number, IndexedAlias[]>; always: IndexedAlias[] };
+}
+
+/**
+ * A level of the prefix chain: the literal prefixes of a group are cut at the lengths that
+ * occur among them (for PCI: `pci:v` | `00008086d` | `000010D3sv` | …), so a lookup walks the
+ * string piece by piece and stops at the first piece no prefix has.
+ */
+interface Level {
+  children?: Map<string, Level>;
+  bucket?: Bucket;
+}
+
 /** The patterns of one bus (or of none), by literal prefix. */
 interface PrefixGroup {
-  byPrefix: Map<string, number[]>;
+  root: Level;
   /** Distinct literal-prefix lengths present, ascending. */
   lengths: number[];
+  buckets: Bucket[];
+}
+
+/**
+ * The longest literal run before any bracket (where a set begins, glibc's rules for what is a
+ * member get subtle); none when a backslash makes escapes matter.
+ */
+function requiredLiteral(suffix: string): string {
+  if (suffix.includes("\\")) return "";
+  const bracket = suffix.indexOf("[");
+  let longest = "";
+  for (const run of (bracket < 0 ? suffix : suffix.slice(0, bracket)).split(/[*?]/)) {
+    if (run.length > longest.length) longest = run;
+  }
+  return longest;
 }
 
 function indexed(alias: AliasLine): IndexedAlias {
   const found = alias.key.search(/[*?[]/);
   const wildcardAt = found < 0 ? alias.key.length : found;
   const fields = PCI_PATTERN.exec(alias.key);
+  const suffix = alias.key.slice(wildcardAt);
   return {
     alias,
     wildcardAt,
-    suffix: alias.key.slice(wildcardAt),
-    pciFields: fields ? fields.slice(1).map((f) => (f === undefined || f === "*" ? null : f)) : undefined,
+    suffix,
+    required: fields ? "" : requiredLiteral(suffix),
+    matches: compileMatcher(suffix),
+    stamp: 0,
+    pciFields: fields
+      ? fields
+          .slice(1)
+          .map((field, i): [number, string | undefined] => [PCI_FIELD_OFFSETS[i] as number, field])
+          .filter((pair): pair is [number, string] => pair[1] !== undefined && pair[1] !== "*")
+      : undefined,
   };
 }
 
@@ -51,6 +116,7 @@ export class AliasIndex {
   private readonly source: AliasSource;
   private readonly groups = new Map<string | null, PrefixGroup>();
   private readonly loaded = new Map<number, IndexedAlias | null>();
+  private searches = 0;
 
   constructor(source: AliasSource) {
     this.source = source;
@@ -59,17 +125,32 @@ export class AliasIndex {
   private group(bus: string | null): PrefixGroup {
     let group = this.groups.get(bus);
     if (!group) {
-      const byPrefix = new Map<string, number[]>();
-      const lengths = new Set<number>();
+      const byPrefix = new Map<string, Bucket>();
       this.source.scan(bus, (prefix, ref) => {
-        const refs = byPrefix.get(prefix);
-        if (refs) refs.push(ref);
-        else {
-          byPrefix.set(prefix, [ref]);
-          lengths.add(prefix.length);
-        }
+        const bucket = byPrefix.get(prefix);
+        if (bucket) bucket.refs.push(ref);
+        else byPrefix.set(prefix, { refs: [ref] });
       });
-      group = { byPrefix, lengths: [...lengths].sort((a, b) => a - b) };
+      const lengths = [...new Set([...byPrefix.keys()].map((p) => p.length))].sort((a, b) => a - b);
+      const root: Level = {};
+      for (const [prefix, bucket] of byPrefix) {
+        let node = root;
+        let cut = 0;
+        for (const length of lengths) {
+          if (length > prefix.length) break;
+          node.children ??= new Map();
+          const piece = prefix.slice(cut, length);
+          let child = node.children.get(piece);
+          if (!child) {
+            child = {};
+            node.children.set(piece, child);
+          }
+          node = child;
+          cut = length;
+        }
+        node.bucket = bucket;
+      }
+      group = { root, lengths: lengths.filter((l) => l > 0), buckets: [...byPrefix.values()] };
       this.groups.set(bus, group);
     }
     return group;
@@ -88,8 +169,8 @@ export class AliasIndex {
     for (const group of colon < 0
       ? [this.group(null)]
       : [this.group(null), this.group(text.slice(0, colon))]) {
-      for (const refs of group.byPrefix.values()) {
-        for (const ref of refs) {
+      for (const bucket of group.buckets) {
+        for (const ref of bucket.refs) {
           const entry = this.entry(ref);
           if (!entry) continue;
           const list = byKey.get(entry.alias.key);
@@ -128,6 +209,62 @@ export class AliasIndex {
     }
   }
 
+  /**
+   * The entries of a bucket that may match `rest`. A big bucket (of:N holds 1,974 patterns,
+   * acpi 769) is indexed once by a trigram of each pattern's required literal, and only entries
+   * whose trigram occurs in `rest` are tried.
+   */
+  private candidates(bucket: Bucket, rest: string, canonicalPci: boolean): IndexedAlias[] {
+    bucket.entries ??= bucket.refs.map((ref) => this.entry(ref)).filter((e): e is IndexedAlias => e !== null);
+    // Canonical PCI patterns are compared field by field, which is cheaper than any index.
+    if (bucket.entries.length < BIG_BUCKET || canonicalPci) return bucket.entries;
+    let grams = bucket.grams;
+    if (!grams) {
+      grams = { byGram: new Map(), always: [] };
+      // Each entry is filed under the rarest trigram of its required literal (any of them must
+      // occur in a string it matches): `v00` starts nearly every hid pattern's literal, `52B`
+      // almost none.
+      const counts = new Map<number, number>();
+      for (const entry of bucket.entries) {
+        for (let i = 0; i + 3 <= entry.required.length; i++) {
+          const key = gram(entry.required, i);
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+      }
+      for (const entry of bucket.entries) {
+        if (entry.required.length < 3) {
+          grams.always.push(entry);
+          continue;
+        }
+        let rarest = gram(entry.required, 0);
+        for (let i = 1; i + 3 <= entry.required.length; i++) {
+          const key = gram(entry.required, i);
+          if ((counts.get(key) ?? 0) < (counts.get(rarest) ?? 0)) rarest = key;
+        }
+        const list = grams.byGram.get(rarest);
+        if (list) list.push(entry);
+        else grams.byGram.set(rarest, [entry]);
+      }
+      bucket.grams = grams;
+    }
+    const stamp = ++this.searches;
+    const found: IndexedAlias[] = [];
+    for (const entry of grams.always) {
+      entry.stamp = stamp;
+      found.push(entry);
+    }
+    for (let i = 0; i + 3 <= rest.length; i++) {
+      const list = grams.byGram.get(gram(rest, i));
+      if (!list) continue;
+      for (const entry of list) {
+        if (entry.stamp === stamp) continue; // its trigram occurs twice in rest
+        entry.stamp = stamp;
+        found.push(entry);
+      }
+    }
+    return found;
+  }
+
   private entry(ref: number): IndexedAlias | null {
     let entry = this.loaded.get(ref);
     if (entry === undefined) {
@@ -147,30 +284,48 @@ export class AliasIndex {
     const found: { key: string; wildcardAt: number; aliases: AliasLine[] }[] = [];
     const colon = key.indexOf(":");
     const groups = colon < 0 ? [this.group(null)] : [this.group(null), this.group(key.slice(0, colon))];
-    const pciFields = colon === 3 || colon === 8 ? PCI_MODALIAS.exec(key) : null;
+    // A canonical PCI modalias: its fields are compared in place (-1: not one).
+    const pciBase = (colon === 3 || colon === 8) && PCI_MODALIAS.test(key) ? colon + 1 : -1;
     for (const group of groups) {
+      let node: Level | undefined = group.root;
+      if (node.bucket) this.searchBucket(node.bucket, key, 0, pciBase, found);
+      let cut = 0;
       for (const length of group.lengths) {
         if (length > key.length) break;
-        const refs = group.byPrefix.get(key.slice(0, length));
-        if (!refs) continue;
-        const rest = key.slice(length);
-        for (const ref of refs) {
-          const entry = this.entry(ref);
-          if (!entry) continue;
-          const matches =
-            pciFields && entry.pciFields
-              ? fieldsMatch(entry.pciFields, pciFields)
-              : fnmatch(entry.suffix, rest);
-          if (!matches) continue;
-          // Lines with the same pattern are one trie node: keep them together, in file order.
-          const same = found.find((f) => f.key === entry.alias.key);
-          if (same) same.aliases.push(entry.alias);
-          else found.push({ key: entry.alias.key, wildcardAt: entry.wildcardAt, aliases: [entry.alias] });
-        }
+        node = node.children?.get(key.slice(cut, length));
+        if (!node) break;
+        if (node.bucket) this.searchBucket(node.bucket, key, length, pciBase, found);
+        cut = length;
       }
     }
     if (found.length > 1) found.sort(compareVisitOrder);
+    // Lines of one pattern in file order (a trigram index yields candidates out of order).
+    for (const f of found) if (f.aliases.length > 1) f.aliases.sort((a, b) => a.priority - b.priority);
     return found.map((f) => f.aliases);
+  }
+
+  private searchBucket(
+    bucket: Bucket,
+    key: string,
+    length: number,
+    pciBase: number,
+    found: { key: string; wildcardAt: number; aliases: AliasLine[] }[],
+  ): void {
+    const rest = key.slice(length);
+    const candidates = this.candidates(bucket, rest, pciBase >= 0);
+    for (let i = 0; i < candidates.length; i++) {
+      const entry = candidates[i] as IndexedAlias;
+      const matches =
+        pciBase >= 0 && entry.pciFields
+          ? fieldsMatch(entry.pciFields, key, pciBase)
+          : rest.includes(entry.required) && entry.matches(rest);
+      if (!matches) continue;
+      // Lines with the same pattern are one trie node: keep them together, in file order.
+      let same: (typeof found)[number] | undefined;
+      for (const f of found) if (f.key === entry.alias.key) same = f;
+      if (same) same.aliases.push(entry.alias);
+      else found.push({ key: entry.alias.key, wildcardAt: entry.wildcardAt, aliases: [entry.alias] });
+    }
   }
 }
 
@@ -194,10 +349,10 @@ function visitSubtree(keys: WalkKey[], depth: number, text: string, out: AliasLi
   for (const k of matched) out.push(k.aliases);
 }
 
-function fieldsMatch(pattern: (string | null)[], modalias: RegExpExecArray): boolean {
-  for (let i = 0; i < 7; i++) {
-    const want = pattern[i];
-    if (want !== null && want !== modalias[i + 1]) return false;
+function fieldsMatch(fields: [number, string][], modalias: string, base: number): boolean {
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i] as [number, string];
+    if (!modalias.startsWith(field[1], base + field[0])) return false;
   }
   return true;
 }

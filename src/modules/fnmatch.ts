@@ -36,8 +36,11 @@ const NO_MATCH = -1;
 const UNTERMINATED = -2;
 
 export function fnmatch(pattern: string, text: string): boolean {
-  const p = cString(pattern);
-  const t = cString(text);
+  return fnmatchBytes(cString(pattern), cString(text));
+}
+
+/** fnmatch for strings already known to hold no NUL (the alias index's hot path). */
+export function fnmatchBytes(p: string, t: string): boolean {
   let pi = 0;
   let ti = 0;
   let starPattern = -1;
@@ -267,3 +270,29 @@ const CLASSES: Record<string, (c: number) => boolean> = {
   upper: isUpper,
   xdigit: (c) => isDigit(c) || between(c, 0x41, 0x46) || between(c, 0x61, 0x66),
 };
+
+/**
+ * A matcher for one pattern, compiled once. Most alias patterns are literals and `*` only
+ * (`*dc*dsc*dp*ic*isc*ip*in*`): for those, matching the pieces leftmost with indexOf is the same
+ * as fnmatch and runs in native code. Anything else goes through fnmatchBytes.
+ */
+export function compileMatcher(pattern: string): (text: string) => boolean {
+  if (/[?[\\\0]/.test(pattern)) return (text) => fnmatchBytes(pattern, text);
+  const pieces = pattern.split("*");
+  if (pieces.length === 1) return (text) => text === pattern;
+  const head = pieces[0] as string;
+  const tail = pieces[pieces.length - 1] as string;
+  const middle = pieces.slice(1, -1).filter((piece) => piece !== "");
+  const fixed = head.length + tail.length;
+  return (text) => {
+    if (text.length < fixed || !text.startsWith(head) || !text.endsWith(tail)) return false;
+    let at = head.length;
+    const end = text.length - tail.length;
+    for (const piece of middle) {
+      const found = text.indexOf(piece, at);
+      if (found < 0 || found + piece.length > end) return false;
+      at = found + piece.length;
+    }
+    return true;
+  };
+}

@@ -37,35 +37,42 @@ export interface LookupResult {
 export function lookup(dir: ModulesDir, name: string): LookupResult {
   const key = normalizeAlias(name);
   if (key === undefined) return { stage: null, matches: [], invalid: "unbalanced brackets" };
+  // Module names never hold a ':', so a modalias skips the name stages without reading them.
   const hasColon = key.includes(":");
-  const stages: [LookupStage, () => LookupMatch[]][] = [
-    ["modprobe.d alias", () => configAliases(dir, key)],
-    ["module name", () => (!hasColon && dir.moduleOrder.has(key) ? [{ module: key }] : [])],
-    ["symbol", () => (key.startsWith("symbol:") ? symbols(dir, key) : [])],
-    ["install/remove command", () => commands(dir, key)],
-    ["modules.alias", () => byPriority(dir.aliases, key, (line) => line.priority)],
-    ["built-in module", () => (!hasColon && dir.builtinNames.has(key) ? [{ module: key }] : [])],
-    ["built-in alias", () => builtinAliases(dir, key)],
-  ];
-  for (const [stage, run] of stages) {
-    const matches = run();
-    if (matches.length > 0) return { stage, matches };
+  let matches = configAliases(dir, key);
+  if (matches.length > 0) return { stage: "modprobe.d alias", matches };
+  if (!hasColon && dir.moduleOrder.has(key)) return { stage: "module name", matches: [{ module: key }] };
+  if (key.startsWith("symbol:")) {
+    matches = symbols(dir, key);
+    if (matches.length > 0) return { stage: "symbol", matches };
   }
+  matches = commands(dir, key);
+  if (matches.length > 0) return { stage: "install/remove command", matches };
+  matches = byPriority(dir.aliases, key, (line) => line.priority);
+  if (matches.length > 0) return { stage: "modules.alias", matches };
+  if (!hasColon && dir.builtinNames.has(key)) return { stage: "built-in module", matches: [{ module: key }] };
+  matches = builtinAliases(dir, key);
+  if (matches.length > 0) return { stage: "built-in alias", matches };
   return { stage: null, matches: [] };
 }
 
 /** kmod_lookup_alias_from_config: every modprobe.d alias whose pattern matches, in file order. */
 function configAliases(dir: ModulesDir, key: string): LookupMatch[] {
-  return dir.config.aliases
+  const aliases = dir.config.aliases;
+  if (aliases.length === 0) return NONE;
+  return aliases
     .filter((alias) => fnmatch(alias.pattern, key))
     .map((alias) => ({ module: alias.module, config: alias }));
 }
 
+const NONE: LookupMatch[] = [];
+
 /** kmod_lookup_alias_from_commands: the first install command for the name, else the first remove. */
 function commands(dir: ModulesDir, key: string): LookupMatch[] {
   const config = dir.config;
+  if (config.install.length === 0 && config.remove.length === 0) return NONE;
   const found = config.install.find((c) => c.module === key) ?? config.remove.find((c) => c.module === key);
-  return found ? [{ module: key }] : [];
+  return found ? [{ module: key }] : NONE;
 }
 
 /**
@@ -73,8 +80,10 @@ function commands(dir: ModulesDir, key: string): LookupMatch[] {
  * add_value keeps the list sorted by priority, so the answer is in module-priority order.
  */
 function byPriority(index: AliasIndex, key: string, rank: (line: AliasLine) => number): LookupMatch[] {
-  const found = index.search(key).flat();
-  found.sort((a, b) => rank(a) - rank(b));
+  const groups = index.search(key);
+  if (groups.length === 0) return NONE;
+  const found = groups.length === 1 ? (groups[0] as AliasLine[]) : groups.flat();
+  if (found.length > 1) found.sort((a, b) => rank(a) - rank(b));
   return found.map(toMatch);
 }
 

@@ -26,8 +26,11 @@ export class ModulesDir {
   }
 
   private once<T>(name: string, load: () => T): T {
-    if (!this.cache.has(name)) this.cache.set(name, load());
-    return this.cache.get(name) as T;
+    const known = this.cache.get(name);
+    if (known !== undefined || this.cache.has(name)) return known as T;
+    const value = load();
+    this.cache.set(name, value);
+    return value;
   }
 
   /** modules.alias: required — without it nothing can be resolved. */

@@ -9,7 +9,10 @@ const ALIAS_MAX = 4095;
  * closed makes the alias invalid (undefined). depmod skips such patterns, and a lookup of
  * such a string fails with EINVAL.
  */
+const NEEDS_WORK = /[-[\]\0]/;
+
 export function normalizeAlias(alias: string): string | undefined {
+  if (alias.length <= ALIAS_MAX && !NEEDS_WORK.test(alias)) return alias;
   let out = "";
   const end = Math.min(alias.length, ALIAS_MAX);
   for (let i = 0; i < end; i++) {
