@@ -105,7 +105,13 @@ export class FakeHost implements HostControl {
       return { ok: false, message: `modprobe: FATAL: Module ${module} not found` };
     if (this.blacklisted.has(module)) return { ok: true }; // modprobe -b: exit 0, nothing loaded
     this.loaded.add(module);
-    for (const device of this.devices.values()) if (device.driver === null) this.attach(device);
+    // driver_attach: a newly registered driver tries the unbound devices it matches.
+    for (const driver of this.available.get(module) ?? []) {
+      for (const device of this.devices.values()) {
+        const matches = device.override !== null ? device.override === driver.name : driver.matches(device);
+        if (device.driver === null && matches) this.attachTo(device, driver);
+      }
+    }
     return { ok: true };
   }
 
