@@ -1,12 +1,12 @@
 // Bad input for the matching core: every malformed alias file, modalias and modprobe.d line
 // gives a clear message naming what is wrong; nothing crashes, nothing hangs.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { recordingIo } from "../src/cli/io.ts";
 import { main } from "../src/cli/main.ts";
+import { tempDir } from "./support/tmp.ts";
 
 const megabyte = "x".repeat(1 << 20);
 const garbage = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256)).toString("latin1");
@@ -211,7 +211,7 @@ const cases: Case[] = [
 test(`bad input: ${cases.length} malformed inputs each give a clear message and no crash`, async () => {
   assert.ok(cases.length >= 30);
   for (const c of cases) {
-    const dir = mkdtempSync(join(tmpdir(), "flavourctl-bad-"));
+    const dir = tempDir("bad");
     const files = c.files ?? { "modules.alias": c.alias ?? "" };
     for (const [name, text] of Object.entries(files)) {
       mkdirSync(join(dir, name, ".."), { recursive: true });

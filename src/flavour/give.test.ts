@@ -1,11 +1,11 @@
 // The policy on a small in-memory host (test/support/fake-host.ts): choosing, applying,
 // verifying, rolling back, saved rules, the udev hook's boot pass and VFs born with a flavour.
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { FakeHost } from "../../test/support/fake-host.ts";
+import { tempDir } from "../../test/support/tmp.ts";
 import { ModulesDir } from "../modules/modules-dir.ts";
 import type { PciAddress } from "../pci/address.ts";
 import { applyRules } from "./apply-rules.ts";
@@ -19,7 +19,7 @@ const NIC2 = "0000:02:00.0" as PciAddress;
 const VIRTIO_NET = "0000:03:00.0" as PciAddress;
 
 function modules(): ModulesDir {
-  const dir = mkdtempSync(join(tmpdir(), "flavourctl-give-"));
+  const dir = tempDir("give");
   writeFileSync(
     join(dir, "modules.alias"),
     [
@@ -168,7 +168,7 @@ test("the hook's boot pass flavours every device before a host driver module loa
     driver: null,
     group: 2,
   });
-  const runDir = mkdtempSync(join(tmpdir(), "flavourctl-run-"));
+  const runDir = tempDir("run");
   // udev handles NIC's add event first: the hook runs, then the kmod builtin loads e1000e.
   const run = runHook(m, [rule("second-nic", `address ${NIC2}`)], NIC, runDir);
   assert.equal(run.bootPass, true);

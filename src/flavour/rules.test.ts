@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { tempDir } from "../../test/support/tmp.ts";
 import { InputError } from "../errors.ts";
 import type { PciAddress } from "../pci/address.ts";
 import {
@@ -82,7 +82,7 @@ test("damaged rule files are reported with file and line", () => {
 });
 
 test("a corrupt file is reported while the other rules still load", () => {
-  const dir = mkdtempSync(join(tmpdir(), "flavourctl-rules-"));
+  const dir = tempDir("rules");
   saveRule(dir, rule("good", "id 15b3:101e"));
   writeFileSync(join(dir, "bad.rule"), "match id zz\nflavour vfio\n");
   const loaded = loadRules(dir);
@@ -97,7 +97,7 @@ test("a corrupt file is reported while the other rules still load", () => {
 });
 
 test("power loss between write and rename leaves the old rule intact", () => {
-  const dir = mkdtempSync(join(tmpdir(), "flavourctl-rules-"));
+  const dir = tempDir("rules");
   saveRule(dir, { ...rule("nic", "id 15b3:101e"), driver: "old_driver" });
   const before = readFileSync(join(dir, "nic.rule"), "utf8");
   // A separate process saves a new version and is killed (SIGKILL) after the temp file is

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { DEBIAN_61, DEBIAN_612, debianModules } from "../../test/support/modules.ts";
+import { tempDir } from "../../test/support/tmp.ts";
 import { lookup } from "./lookup.ts";
 import { ModulesDir } from "./modules-dir.ts";
 
 function modulesDir(files: Record<string, string>): ModulesDir {
-  const dir = mkdtempSync(join(tmpdir(), "flavourctl-lookup-"));
+  const dir = tempDir("lookup");
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text, "latin1");
   return new ModulesDir(dir, { configPaths: ["/dev/null"] });
 }
@@ -64,7 +64,7 @@ test("a name libkmod refuses (unbalanced brackets) finds nothing and says why", 
 });
 
 test("modprobe.d aliases answer before modules.alias", () => {
-  const dir = mkdtempSync(join(tmpdir(), "flavourctl-config-"));
+  const dir = tempDir("config");
   writeFileSync(join(dir, "modules.alias"), "alias pci:v*d*sv*sd*bc*sc*i* generic\n");
   writeFileSync(join(dir, "local.conf"), "# local\nalias pci:v00001234* special\nblacklist nouveau\n");
   const modules = new ModulesDir(dir, { configPaths: [join(dir, "local.conf")] });

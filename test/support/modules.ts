@@ -1,9 +1,9 @@
 // The real Debian modules fixtures (test/fixtures/modules/<version>/*.gz), unpacked once per
 // test process into a temporary directory laid out like /lib/modules/<version>.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { tempDir } from "./tmp.ts";
 
 export const DEBIAN_612 = "6.12.117+deb12-amd64";
 export const DEBIAN_61 = "6.1.0-56-amd64";
@@ -14,7 +14,7 @@ const unpacked = new Map<string, string>();
 export function debianModules(version: string): string {
   const known = unpacked.get(version);
   if (known) return known;
-  const dir = mkdtempSync(join(tmpdir(), `flavourctl-modules-${version}-`));
+  const dir = tempDir(`modules-${version}`);
   for (const name of readdirSync(join(fixtures, version))) {
     const bytes = readFileSync(join(fixtures, version, name));
     writeFileSync(join(dir, name.replace(/\.gz$/, "")), name.endsWith(".gz") ? gunzipSync(bytes) : bytes);
