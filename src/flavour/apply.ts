@@ -162,7 +162,7 @@ function verificationProblem(
 }
 
 /** Puts the device back: its starting override, and its starting driver (or none). */
-function rollback(host: HostControl, start: DeviceState, log: string[]): boolean {
+export function rollback(host: HostControl, start: DeviceState, log: string[]): boolean {
   const address = start.address;
   try {
     const now = host.device(address);

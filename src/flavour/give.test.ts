@@ -9,7 +9,7 @@ import { tempDir } from "../../test/support/tmp.ts";
 import { ModulesDir } from "../modules/modules-dir.ts";
 import type { PciAddress } from "../pci/address.ts";
 import { applyRules } from "./apply-rules.ts";
-import { giveFlavour } from "./give.ts";
+import { giveFlavour, giveGroup } from "./give.ts";
 import { runHook } from "./hook.ts";
 import { parseSelector, type Rule } from "./rules.ts";
 import { createVfs } from "./vfs.ts";
@@ -199,4 +199,38 @@ test("vfs: VFs are created with autoprobe off and bind straight to their flavour
   assert.equal(m.host.sriovAutoprobe(pf), true, "autoprobe is put back");
   createVfs(m, pf, 0, undefined, []);
   assert.deepEqual(m.host.virtfns(pf), []);
+});
+
+test("--group moves every member of the group, or none when one fails", () => {
+  const m = machine();
+  const SMBUS = "0000:00:1f.3" as PciAddress;
+  m.host.available.set("i801_smbus", [
+    { name: "i801_smbus", module: "i801_smbus", matches: (d) => d.device === 0x2930 },
+  ]);
+  m.host.loaded.add("i801_smbus");
+  m.host.addDevice({
+    address: SMBUS,
+    vendor: 0x8086,
+    device: 0x2930,
+    classCode: 0x0c0500,
+    driver: "i801_smbus",
+    group: 1,
+  });
+  // Alone, the NIC's group would not be viable.
+  assert.match(
+    giveFlavour(m, NIC, { flavour: "vfio" }).refused.join(),
+    /0000:00:1f\.3 is bound to host driver i801_smbus/,
+  );
+  const failing = m.host.available.get("vfio_pci")?.[0];
+  // The NIC moves first, then the SMBus controller's probe fails: the NIC is put back too.
+  if (failing) failing.failsOn = new Set([SMBUS]);
+  const failed = giveGroup(m, SMBUS, { flavour: "vfio" });
+  assert.equal(failed.failedAt, SMBUS);
+  assert.ok(m.host.binds.includes(`${NIC}:vfio-pci`), "the NIC had moved");
+  assert.equal(failed.restored, true);
+  assert.deepEqual([m.host.device(SMBUS).driver, m.host.device(NIC).driver], ["i801_smbus", "e1000e"]);
+  if (failing) failing.failsOn = new Set();
+  const moved = giveGroup(m, SMBUS, { flavour: "vfio" });
+  assert.equal(moved.failedAt, undefined);
+  assert.deepEqual([m.host.device(SMBUS).driver, m.host.device(NIC).driver], ["vfio-pci", "vfio-pci"]);
 });

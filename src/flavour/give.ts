@@ -3,7 +3,7 @@
 import type { HostControl } from "../host/control.ts";
 import type { ModulesDir } from "../modules/modules-dir.ts";
 import type { PciAddress } from "../pci/address.ts";
-import { type ApplyResult, applyPlan } from "./apply.ts";
+import { type ApplyResult, applyPlan, rollback } from "./apply.ts";
 import { type Plan, planFlavour } from "./plan.ts";
 import { safetyChecks } from "./safety.ts";
 import { chooseTarget, type TargetRequest } from "./target.ts";
@@ -39,4 +39,64 @@ export function giveFlavour(
   const refused = options.force || plan.done ? [] : checks.filter((c) => !c.ok).map((c) => c.message);
   if (refused.length > 0 || options.dryRun) return { plan, refused };
   return { plan, refused, result: applyPlan(machine.host, plan) };
+}
+
+export interface GroupResult {
+  members: GiveResult[];
+  /** Set when a member failed and the members done before it were put back. */
+  failedAt?: PciAddress;
+  restored: boolean;
+}
+
+/**
+ * --group: every non-bridge member of the device's IOMMU group gets the flavour, so the group
+ * becomes viable as a whole. Members are moved one by one; when one fails, the ones already
+ * moved are put back where they started.
+ */
+export function giveGroup(
+  machine: Machine,
+  address: PciAddress,
+  request: TargetRequest,
+  options: GiveOptions = {},
+): GroupResult {
+  const host = machine.host;
+  const group = host.device(address).iommuGroup;
+  const members =
+    group === null
+      ? [address]
+      : host
+          .groupMembers(group)
+          .filter((m) => m.headerType === 0 || m.headerType === null)
+          .map((m) => m.address);
+  const starts = members.map((member) => host.device(member));
+  // Every member's plan and checks first: a refusal anywhere moves nobody.
+  const planned: GiveResult[] = starts.map((device) => {
+    const target = chooseTarget(machine.modules, host, device, request);
+    // The group check is about the other members, which move too.
+    const checks = safetyChecks(host, device, target).filter((c) => c.name !== "iommu-group");
+    const plan = planFlavour(device, target, checks);
+    const refused = options.force || plan.done ? [] : checks.filter((c) => !c.ok).map((c) => c.message);
+    return { plan, refused };
+  });
+  if (options.dryRun || planned.some((p) => p.refused.length > 0))
+    return { members: planned, restored: true };
+  const results: GiveResult[] = [];
+  for (const [i, member] of planned.entries()) {
+    const result = applyPlan(host, member.plan);
+    results.push({ ...member, result });
+    if (result.outcome !== "done" && result.outcome !== "nothing-to-do") {
+      const log: string[] = [];
+      const restored = starts
+        .slice(0, i)
+        .map((start) => rollback(host, start, log))
+        .every(Boolean);
+      result.log.push(...log.map((line) => `group ${line}`));
+      return {
+        members: results,
+        failedAt: member.plan.address,
+        restored: restored && result.outcome === "rolled-back",
+      };
+    }
+  }
+  return { members: results, restored: true };
 }

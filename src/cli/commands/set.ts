@@ -2,7 +2,7 @@
 // flavour as a rule (set) or remove the device's rule (unset).
 import { ExitCode, FlavourError, UsageError } from "../../errors.ts";
 import { subjectOf } from "../../flavour/apply-rules.ts";
-import { giveFlavour } from "../../flavour/give.ts";
+import { giveFlavour, giveGroup, type Machine } from "../../flavour/give.ts";
 import {
   parseSelector,
   type Rule,
@@ -13,7 +13,7 @@ import {
   selectorMatches,
 } from "../../flavour/rules.ts";
 import { DEFAULT_RULES_DIR, loadRules, removeRule, saveRule } from "../../flavour/rules-store.ts";
-import { FLAVOURS, type Flavour } from "../../flavour/target.ts";
+import { FLAVOURS, type Flavour, type TargetRequest } from "../../flavour/target.ts";
 import { type PciAddress, parseAddress, printable } from "../../pci/address.ts";
 import { hex } from "../../pci/ids.ts";
 import { parseCommandLine } from "../args.ts";
@@ -48,6 +48,7 @@ udev hook gives it again after a reboot, hotplug or VF re-creation:
                   subsystem (vendor:device:subvendor:subdevice), class, vfs-of (every VF of
                   this device's PF)
   --no-save       do not save a rule
+  --group         move every member of the device's IOMMU group (bridges excepted), all or none
   --config DIR    the rules directory (default ${DEFAULT_RULES_DIR})
   --dry-run       print the plan (checks and steps) and change nothing
   --force         go on when a safety check fails, or the driver's tables do not list the device
@@ -79,7 +80,12 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
     ...commonOptions,
     ...(unset
       ? {}
-      : { driver: { type: "string" }, match: { type: "string" }, "no-save": { type: "boolean" } }),
+      : {
+          driver: { type: "string" },
+          match: { type: "string" },
+          "no-save": { type: "boolean" },
+          group: { type: "boolean" },
+        }),
   });
   if (values.help) {
     io.out(unset ? unsetHelp : setHelp);
@@ -102,6 +108,9 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
   const machine = { modules, host };
   const release = values["dry-run"] ? () => {} : host.lock(5000);
   try {
+    if (values.group === true) {
+      return setGroup(io, machine, address, { flavour, driver }, { ...values, save, rulesDir });
+    }
     const subject = subjectOf(machine, address);
     const selector = save ? selectorFor(matchKind, subject) : undefined;
     const give = giveFlavour(
@@ -142,6 +151,46 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
   } finally {
     release();
   }
+}
+
+/** set --group: every member of the device's IOMMU group, all or none. */
+function setGroup(
+  io: Io,
+  machine: Machine,
+  address: PciAddress,
+  request: TargetRequest,
+  options: { force?: boolean; "dry-run"?: boolean; json?: boolean; save: boolean; rulesDir: string },
+): number {
+  const group = giveGroup(machine, address, request, { force: options.force, dryRun: options["dry-run"] });
+  if (options.json) io.out(`${JSON.stringify(group, null, 2)}\n`);
+  else for (const member of group.members) printGive(io, member);
+  const refused = group.members.flatMap((m) => m.refused);
+  if (refused.length > 0) {
+    throw new FlavourError(
+      `refused: ${refused.join("; ")} (nothing changed; --force overrides)`,
+      ExitCode.refused,
+    );
+  }
+  if (group.failedAt) {
+    io.err(
+      `flavourctl: group move failed at ${group.failedAt}; ${group.restored ? "every member put back" : "COULD NOT put every member back — check them now"}\n`,
+    );
+    return group.restored ? ExitCode.failedRolledBack : ExitCode.failedNotRolledBack;
+  }
+  if (options.save && !options["dry-run"]) {
+    for (const member of group.members) {
+      const selector: Selector = { kind: "address", address: member.plan.address };
+      const rule: Rule = {
+        name: ruleName(selector),
+        selector,
+        flavour: request.flavour === "vfio" ? "vfio" : "driver",
+        driver: request.driver,
+      };
+      const path = saveRule(options.rulesDir, rule);
+      if (!options.json) io.out(`saved ${path}\n`);
+    }
+  }
+  return ExitCode.ok;
 }
 
 function toFlavour(text: string | undefined, driver: string | undefined): Flavour {
