@@ -71,10 +71,40 @@ interface Level {
 
 /** The patterns of one bus (or of none), by literal prefix. */
 interface PrefixGroup {
-  root: Level;
+  byPrefix: Map<string, Bucket>;
   /** Distinct literal-prefix lengths present, ascending. */
   lengths: number[];
-  buckets: Bucket[];
+  /** The prefix chain, built once the group has served CHAIN_AFTER lookups. */
+  root?: Level;
+  searches: number;
+}
+
+/**
+ * Building a group's prefix chain costs about as much as a few hundred lookups save: a
+ * command that looks up a few devices probes the prefix map directly, a batch builds the chain.
+ */
+const CHAIN_AFTER = 256;
+
+function buildChain(byPrefix: Map<string, Bucket>, lengths: number[]): Level {
+  const root: Level = {};
+  for (const [prefix, bucket] of byPrefix) {
+    let node = root;
+    let cut = 0;
+    for (const length of lengths) {
+      if (length > prefix.length) break;
+      node.children ??= new Map();
+      const piece = prefix.slice(cut, length);
+      let child = node.children.get(piece);
+      if (!child) {
+        child = {};
+        node.children.set(piece, child);
+      }
+      node = child;
+      cut = length;
+    }
+    node.bucket = bucket;
+  }
+  return root;
 }
 
 /**
@@ -132,25 +162,7 @@ export class AliasIndex {
         else byPrefix.set(prefix, { refs: [ref] });
       });
       const lengths = [...new Set([...byPrefix.keys()].map((p) => p.length))].sort((a, b) => a - b);
-      const root: Level = {};
-      for (const [prefix, bucket] of byPrefix) {
-        let node = root;
-        let cut = 0;
-        for (const length of lengths) {
-          if (length > prefix.length) break;
-          node.children ??= new Map();
-          const piece = prefix.slice(cut, length);
-          let child = node.children.get(piece);
-          if (!child) {
-            child = {};
-            node.children.set(piece, child);
-          }
-          node = child;
-          cut = length;
-        }
-        node.bucket = bucket;
-      }
-      group = { root, lengths: lengths.filter((l) => l > 0), buckets: [...byPrefix.values()] };
+      group = { byPrefix, lengths, searches: 0 };
       this.groups.set(bus, group);
     }
     return group;
@@ -169,7 +181,7 @@ export class AliasIndex {
     for (const group of colon < 0
       ? [this.group(null)]
       : [this.group(null), this.group(text.slice(0, colon))]) {
-      for (const bucket of group.buckets) {
+      for (const bucket of group.byPrefix.values()) {
         for (const ref of bucket.refs) {
           const entry = this.entry(ref);
           if (!entry) continue;
@@ -287,10 +299,22 @@ export class AliasIndex {
     // A canonical PCI modalias: its fields are compared in place (-1: not one).
     const pciBase = (colon === 3 || colon === 8) && PCI_MODALIAS.test(key) ? colon + 1 : -1;
     for (const group of groups) {
+      if (group.root === undefined && ++group.searches > CHAIN_AFTER) {
+        group.root = buildChain(group.byPrefix, group.lengths);
+      }
+      if (group.root === undefined) {
+        for (const length of group.lengths) {
+          if (length > key.length) break;
+          const bucket = group.byPrefix.get(key.slice(0, length));
+          if (bucket) this.searchBucket(bucket, key, length, pciBase, found);
+        }
+        continue;
+      }
       let node: Level | undefined = group.root;
       if (node.bucket) this.searchBucket(node.bucket, key, 0, pciBase, found);
       let cut = 0;
       for (const length of group.lengths) {
+        if (length === 0) continue;
         if (length > key.length) break;
         node = node.children?.get(key.slice(cut, length));
         if (!node) break;
