@@ -12,12 +12,14 @@ cache=${FLAVOURCTL_CACHE:-$repo/.cache}/linux-source
 tree=$cache/linux-source-6.12
 stamp=$cache/.unpacked-$version
 
+mkdir -p "$cache"
+# One unpack at a time: parallel test runs share the cache.
+exec 9>"$cache/.lock"
+flock 9
 if [[ -f $stamp && -d $tree ]]; then
   echo "$tree"
   exit 0
 fi
-
-mkdir -p "$cache"
 deb=$(ls "$cache"/linux-source-6.12_"${version//:/%3a}"_all.deb 2>/dev/null || true)
 if [[ -z $deb ]]; then
   (cd "$cache" && apt-get download -q "linux-source-6.12=$version" >&2)
