@@ -64,6 +64,11 @@ class DeviceReader {
     }
   }
 
+  /** An entry's path: `dir` is already normal and `name` one component (path.join costs more). */
+  file(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
   has(name: string): boolean {
     return this.entries.has(name);
   }
@@ -73,7 +78,7 @@ class DeviceReader {
   }
 
   private problem(name: string, what: string): void {
-    this.warn(`${this.address}: ${join(this.dir, name)}: ${what}`);
+    this.warn(`${this.address}: ${this.file(name)}: ${what}`);
   }
 
   /** The attribute's value; null (reported) when it cannot be read, or absent and `expected`. */
@@ -82,7 +87,7 @@ class DeviceReader {
       if (expected) this.problem(name, "missing");
       return null;
     }
-    const read = readText(join(this.dir, name));
+    const read = readText(this.file(name));
     if ("text" in read) return oneLine(read.text);
     this.problem(name, "absent" in read ? "missing (dangling link?)" : `cannot read (${read.error})`);
     return null;
@@ -90,7 +95,7 @@ class DeviceReader {
 
   /** vendor, device and class: without them the device cannot be described at all. */
   identity(name: "vendor" | "device" | "class"): number {
-    const path = join(this.dir, name);
+    const path = this.file(name);
     const read: Read = this.entries.has(name) ? readText(path) : { absent: true };
     if (!("text" in read)) {
       const why = "absent" in read ? "missing" : `cannot read (${read.error})`;
@@ -126,7 +131,7 @@ class DeviceReader {
    */
   linkName(name: string): string | null {
     if (!this.entries.has(name)) return null;
-    const target = linkTarget(join(this.dir, name));
+    const target = linkTarget(this.file(name));
     if (target === null) {
       this.problem(name, "not a symbolic link");
       return null;
@@ -151,7 +156,7 @@ class DeviceReader {
     const bytes = Buffer.alloc(64);
     let length: number;
     try {
-      const fd = openSync(join(this.dir, "config"), "r");
+      const fd = openSync(this.file("config"), "r");
       try {
         length = readSync(fd, bytes, 0, 64, 0);
       } finally {
@@ -269,7 +274,7 @@ export class SysfsHost implements Host {
   private modalias(read: DeviceReader): string | null {
     const text = read.text("modalias", true);
     if (text === null || parseModalias(text)?.prefix === "pci") return text;
-    this.warn(`${read.address}: ${join(read.dir, "modalias")}: not a PCI modalias: '${printable(text)}'`);
+    this.warn(`${read.address}: ${read.file("modalias")}: not a PCI modalias: '${printable(text)}'`);
     return null;
   }
 
@@ -284,7 +289,7 @@ export class SysfsHost implements Host {
     if (name === null) return null;
     if (/^\d{1,9}$/.test(name)) return Number.parseInt(name, 10);
     this.warn(
-      `${read.address}: ${join(read.dir, "iommu_group")}: links to '${printable(name)}', not a group number`,
+      `${read.address}: ${read.file("iommu_group")}: links to '${printable(name)}', not a group number`,
     );
     return null;
   }

@@ -73,7 +73,8 @@ export const command: Command = {
     } else {
       io.out(listTable(view, infos, painter(io)));
     }
-    for (const warning of view.modules?.allWarnings() ?? []) warn(warning);
+    // modprobe.d and modules.builtin.modinfo problems met; `resolve` checks modules.alias line by line.
+    for (const warning of view.modules?.warnings ?? []) warn(warning);
     return view.leftOut().length > 0 ? ExitCode.badInput : ExitCode.ok;
   },
 };

@@ -70,7 +70,8 @@ export const command: Command = {
     } else {
       io.out(showText(view, info, modules?.lookup ?? null, choice, group, painter(io)));
     }
-    for (const warning of view.modules?.allWarnings() ?? []) warn(warning);
+    // modprobe.d and modules.builtin.modinfo problems met; `resolve` checks modules.alias line by line.
+    for (const warning of view.modules?.warnings ?? []) warn(warning);
     return ExitCode.ok;
   },
 };
