@@ -4,11 +4,13 @@
 #   node -e 0               the floor of any Node CLI
 #   lspci -k                Debian pciutils on the same tree, with the same modules
 #   driverctl list-devices  driverctl reads /sys only
-# Everything runs in one private mount namespace (unshare -m; needs root) where the tree is
-# bind-mounted over /sys — so driverctl and lspci read it — and an overlay over the directory
+# Everything runs in one private mount namespace (unshare -m; needs root) where the tree's
+# bus/, devices/ and kernel/iommu_groups/ are bind-mounted over /sys's — so driverctl and
+# lspci read it — and an overlay over the directory
 # behind /lib adds /lib/modules/$(uname -r) → the 6.12 tree, where lspci's libkmod looks.
 # Nothing outside the namespace changes. flavourctl gets the same tree and modules explicitly
-# (--sysfs, --modules). Reports the median of each and the three ratios.
+# (--sysfs, --modules). Reports the median wall time of each and the three ratios, and the same
+# for CPU time (user+system), which a machine shared with other jobs disturbs less.
 #
 #   bash bench/list.sh [RUNS]        (default 30 runs each, 3 warm-ups; npm run build first)
 #
@@ -43,7 +45,9 @@ mkdir -p "$work/scratch/upper/modules" "$work/scratch/work"
 ln -s "$modules" "$work/scratch/upper/modules/$(uname -r)"
 lib=$(realpath /lib)
 mount -t overlay flavourctl-bench -o "lowerdir=$lib,upperdir=$work/scratch/upper,workdir=$work/scratch/work" "$lib"
-mount --bind "$tree" /sys
+# the tree's bus/, devices/ and kernel/iommu_groups/ over /sys's: the rest of /sys (cgroups,
+# which node reads at start-up) stays the machine's
+for dir in bus devices kernel/iommu_groups; do mount --bind "$tree/$dir" "/sys/$dir"; done
 
 list="node $repo/dist/flavourctl.js list --sysfs $tree --modules $modules"
 # the same answers, or the comparison means nothing
@@ -60,8 +64,12 @@ hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$work/result
 node -e '
 const { results } = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 const median = Object.fromEntries(results.map((r) => [r.command, r.median * 1000]));
-for (const [name, ms] of Object.entries(median)) console.log(`median ${name.padEnd(24)} ${ms.toFixed(1)} ms`);
-const list = median["flavourctl list"];
+const cpu = Object.fromEntries(results.map((r) => [r.command, (r.user + r.system) * 1000]));
+for (const [name, ms] of Object.entries(median)) {
+  console.log(`median ${name.padEnd(24)} ${ms.toFixed(1).padStart(6)} ms   cpu (user+sys, mean) ${cpu[name].toFixed(1).padStart(6)} ms`);
+}
+const list = "flavourctl list";
 for (const peer of ["node -e 0", "lspci -k", "driverctl list-devices"]) {
-  console.log(`ratio  list / ${peer.padEnd(22)} ${(list / median[peer]).toFixed(2)}`);
+  const wall = (median[list] / median[peer]).toFixed(2);
+  console.log(`ratio  list / ${peer.padEnd(22)} ${wall} (cpu ${(cpu[list] / cpu[peer]).toFixed(2)})`);
 }' "$work/results.json"
