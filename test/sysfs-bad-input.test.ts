@@ -3,7 +3,7 @@
 // on stderr naming the device and the file; a device whose identity cannot be read is left out
 // (exit 2); every other device is still listed, and --json output stays clean JSON.
 import assert from "node:assert/strict";
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { DeviceReport } from "../src/cli/device-report.ts";
@@ -50,6 +50,11 @@ function damagedTree(): string {
   symlinkSync("../../../../../../../../etc", join(bus, "0000:00:09.0"));
   symlinkSync("../../../devices/pci0000:00/0000:00:0a.0", join(bus, "0000:00:0a.0"));
   writeFileSync(join(bus, "0000:00:1f.7"), "not a directory\n");
+  // a device directory reached through a linked directory that leads outside the tree
+  const elsewhere = tempDir("bad-sysfs-elsewhere");
+  buildTree(elsewhere, [{ address: "0000:01:00.0", ...E1000E }]);
+  symlinkSync(join(elsewhere, "devices/pci0000:00"), join(root, "devices/pci0000:01"));
+  symlinkSync("../../../devices/pci0000:01/0000:01:00.0", join(bus, "0000:01:00.0"));
   link(join(bus, "0000:00:1f.6"), join(root, "devices/pci0000:00/0000:00:1f.6"));
   mkdirSync(join(root, "devices/pci0000:00/0000:00:1f.6"), { recursive: true });
   return root;
@@ -113,6 +118,9 @@ test("a damaged tree: one clear warning per problem, the other devices still lis
   says(/bus\/pci\/devices\/etc: not a PCI address \(DDDD:BB:DD\.F\); left out/);
   says(/0000:00:09\.0: .*points outside .*devices: \.\.\/.*etc; left out/);
   says(/0000:00:0a\.0: .*dangling link to \.\.\/\.\.\/\.\.\/devices\/pci0000:00\/0000:00:0a\.0; left out/);
+  says(
+    /0000:01:00\.0: .*bus\/pci\/devices\/0000:01:00\.0 points outside .*devices: \.\.\/\.\.\/\.\.\/devices\/pci0000:01\/0000:01:00\.0; left out/,
+  );
   says(/0000:00:1f\.7: .*bus\/pci\/devices\/0000:00:1f\.7: cannot list \(ENOTDIR\); left out/);
   says(/0000:00:1f\.6: .*\/vendor: missing; left out/);
 });
@@ -158,4 +166,17 @@ test("show: strict addresses; a missing or unreadable device is an error naming 
   assert.equal(ok.code, 0);
   assert.match(ok.stdout, /driver +gone/);
   assert.match(ok.stderr, /dangling link/);
+});
+
+test("a snapshot of a damaged tree copies nothing from outside it and reads back the same", async () => {
+  const root = damagedTree();
+  const dest = join(tempDir("bad-snapshot"), "copy");
+  const { io, recorded } = recordingIo();
+  assert.equal(await main(["snapshot", dest, "--sysfs", root], io), 0, recorded.stderr);
+  assert.match(recorded.stderr, /0000:01:00\.0: links outside/);
+  assert.match(recorded.stderr, /0000:00:09\.0: links outside/);
+  assert.equal(existsSync(join(dest, "bus/pci/devices/0000:01:00.0")), false);
+  assert.equal(existsSync(join(dest, "devices/pci0000:01")), false);
+  const [original, copy] = [await list(root, true), await list(dest, true)];
+  assert.deepEqual(JSON.parse(copy.stdout), JSON.parse(original.stdout));
 });

@@ -18,6 +18,7 @@ import {
   readdirSync,
   readlinkSync,
   readSync,
+  realpathSync,
   renameSync,
   rmdirSync,
   rmSync,
@@ -73,6 +74,7 @@ class Copier {
   private readonly to: string;
   private readonly warn: (message: string) => void;
   private readonly modules = new Set<string>();
+  private realFrom: string | undefined;
 
   constructor(from: string, to: string, warn: (message: string) => void) {
     this.from = from;
@@ -110,7 +112,10 @@ class Copier {
     return false;
   }
 
-  /** Where a link inside the source leads, when that stays inside the source; else reported. */
+  /**
+   * Where a link inside the source leads, when that stays inside the source — also once every
+   * link on the way is resolved; else reported.
+   */
   private follow(link: string): string | null {
     let target: string;
     try {
@@ -119,7 +124,17 @@ class Copier {
       return null; // not a link
     }
     const path = resolve(dirname(link), target);
-    if (relative(this.from, path).startsWith("..")) {
+    let real: string | null = null;
+    try {
+      real = realpathSync.native(path);
+    } catch {
+      // dangling: copied as it is
+    }
+    this.realFrom ??= realpathSync.native(this.from);
+    if (
+      relative(this.from, path).startsWith("..") ||
+      (real !== null && relative(this.realFrom, real).startsWith(".."))
+    ) {
       this.warn(`${link}: links outside ${this.from} (${printable(target)}); left out`);
       return null;
     }
@@ -140,8 +155,10 @@ class Copier {
 
   private device(address: string): boolean {
     const entry = join(this.from, "bus/pci/devices", address);
-    const followed = this.follow(entry);
-    const dir = followed ?? entry;
+    const isLink = lstatSync(entry, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
+    const followed = isLink ? this.follow(entry) : null;
+    if (isLink && followed === null) return false; // reported
+    const dir = followed ?? entry; // a copy made without links
     let names: string[];
     try {
       names = readdirSync(dir);

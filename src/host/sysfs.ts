@@ -4,8 +4,17 @@
 // listing is checked before it becomes part of a path: addresses with isAddress, driver and
 // module names with isPathComponent / MODULE_NAME. What cannot be read is reported through
 // `warn` — naming the path — and read as null, as pciutils' sysfs.c warns and goes on.
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+} from "node:fs";
+import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { ExitCode, FlavourError, InputError } from "../errors.ts";
 import { compareAddresses, isAddress, type PciAddress, printable } from "../pci/address.ts";
 import { parseModalias } from "../pci/modalias.ts";
@@ -241,10 +250,13 @@ export class SysfsHost implements Host {
     };
   }
 
+  /** devices/ with every link resolved, found once. */
+  private devicesDir: string | undefined;
+
   /**
    * The device's directory and the PCI devices above it. bus/pci/devices/<address> is a link
-   * into devices/; a link leading anywhere else is refused, so a damaged or hostile tree cannot
-   * send reads outside it.
+   * into devices/; one leading anywhere else — itself or through a linked directory on the
+   * way — is refused, so a damaged or hostile tree cannot send reads outside it.
    */
   private locate(address: PciAddress): { dir: string; parents: PciAddress[] } {
     const entry = this.path("bus/pci/devices", address);
@@ -253,21 +265,26 @@ export class SysfsHost implements Host {
       if (existsSync(entry)) return { dir: entry, parents: [] }; // a copy made without links
       throw new FlavourError(`no PCI device ${address} in ${this.path("bus/pci/devices")}`, ExitCode.usage);
     }
-    const dir = resolve(dirname(entry), target);
-    const inside = relative(this.path("devices"), dir);
-    if (inside.startsWith("..") || inside === "" || resolve(this.path("devices"), inside) !== dir) {
+    let dir: string;
+    try {
+      dir = realpathSync.native(entry);
+      this.devicesDir ??= realpathSync.native(this.path("devices"));
+    } catch {
+      throw new UnreadableDevice(address, `${entry}: dangling link to ${printable(target)}`);
+    }
+    const inside = relative(this.devicesDir, dir);
+    if (inside === "" || inside.startsWith("..") || isAbsolute(inside)) {
       throw new UnreadableDevice(
         address,
         `${entry} points outside ${this.path("devices")}: ${printable(target)}`,
       );
     }
-    if (!existsSync(dir))
-      throw new UnreadableDevice(address, `${entry}: dangling link to ${printable(target)}`);
     const parts = inside.split("/");
-    if (parts[parts.length - 1] !== address)
+    if (parts[parts.length - 1] !== address) {
       this.warn(
         `${address}: ${entry} links to a directory named ${printable(parts[parts.length - 1] ?? "")}`,
       );
+    }
     return { dir, parents: parts.slice(0, -1).filter(isAddress) };
   }
 
