@@ -3,8 +3,8 @@
 // same devices. lspci reads the modules of /lib/modules/$(uname -r); test/support/lspci.ts
 // points that path at the oracle's tree in a private mount namespace. The q35 tree was
 // captured on Debian's 6.12.117 and is checked with that kernel's modules; there is no
-// modules tree of the Firecracker guest's 6.18 (a custom kernel with its drivers built in), so
-// it is checked with 6.12 — the newest Debian tree here. Both trees are also checked with
+// modules tree of the Firecracker guest's 6.18 (it loads no modules: virtio-pci is built in),
+// so it is checked with 6.12 — the newest Debian tree here. Both trees are also checked with
 // Debian's 6.1, a second real alias table with a different module order.
 import assert from "node:assert/strict";
 import { cpSync, realpathSync, writeFileSync } from "node:fs";
