@@ -30,9 +30,10 @@ export function isPathComponent(name: string): boolean {
 
 type Read = { text: string } | { absent: true } | { error: string };
 
+/** utf8: Node reads a whole file in one native call then (sysfs attributes are ASCII). */
 function readText(path: string): Read {
   try {
-    return { text: readFileSync(path, "latin1") };
+    return { text: readFileSync(path, "utf8") };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return code === "ENOENT" ? { absent: true } : { error: code ?? String(error) };
