@@ -9,6 +9,10 @@ import { test } from "node:test";
 import type { DeviceReport } from "../src/cli/device-report.ts";
 import { type Io, recordingIo } from "../src/cli/io.ts";
 import { main } from "../src/cli/main.ts";
+import { PciNames } from "../src/host/pci-names.ts";
+import { SysfsHost } from "../src/host/sysfs.ts";
+import { hex } from "../src/pci/ids.ts";
+import { lspci, oracleModules } from "./support/lspci.ts";
 import { DEBIAN_612, debianModules } from "./support/modules.ts";
 import { buildTree } from "./support/sysfs-builder.ts";
 import { SYSFS_FIXTURES, sysfsTree } from "./support/sysfs-trees.ts";
@@ -269,4 +273,25 @@ test("list without a modules directory: modules unknown, said once, the rest lis
   assert.match(recorded.stderr, /\/lib\/modules\/0\.0-none\/modules\.alias/);
   const usage = await run(["list", "extra"]);
   assert.equal(usage.code, 64);
+});
+
+test("names from pci.ids are lspci's names (-mm: class, vendor, device)", () => {
+  const names = new PciNames();
+  for (const name of Object.values(SYSFS_FIXTURES)) {
+    const tree = sysfsTree(name);
+    const host = new SysfsHost(tree, () => {});
+    const theirs = lspci(tree, oracleModules(DEBIAN_612), ["-mm", "-D"])
+      .trimEnd()
+      .split("\n")
+      .map((line) => [...line.matchAll(/"([^"]*)"/g)].slice(0, 3).map((m) => m[1]));
+    const ours = host.devices().map((address) => {
+      const info = host.device(address);
+      return [
+        names.className(info.classCode) ?? `Class ${hex(info.classCode >> 8, 4)}`,
+        names.vendor(info.vendor) ?? `Vendor ${hex(info.vendor, 4)}`,
+        names.device(info.vendor, info.device) ?? `Device ${hex(info.device, 4)}`,
+      ];
+    });
+    assert.deepEqual(ours, theirs, name);
+  }
 });

@@ -76,8 +76,10 @@ export class PciNames {
   private child(block: Block | null, id: string): string | undefined {
     const file = this.file;
     if (block === null || !file) return undefined;
-    const at = file.bytes.indexOf(`\n\t${id}  `, block.start, "latin1");
-    if (at < 0 || at >= block.end) return undefined;
+    // Searched within the block only: an id the vendor does not list costs nothing past it.
+    const found = file.bytes.subarray(block.start, block.end).indexOf(`\n\t${id}  `, 0, "latin1");
+    if (found < 0) return undefined;
+    const at = block.start + found;
     const end = file.text.indexOf("\n", at + 1);
     return file.text.slice(at + id.length + 4, end < 0 ? file.text.length : end);
   }
@@ -90,9 +92,13 @@ export class PciNames {
     return this.child(this.block(hex(vendor, 4)), hex(device, 4));
   }
 
-  /** The subclass's name (what lspci shows), else the base class's. */
+  /**
+   * The subclass's name, else the base class's with the class number, as lspci names it
+   * (pciutils lib/names.c, PCI_LOOKUP_CLASS: "Unclassified device [0002]").
+   */
   className(classCode: number): string | undefined {
     const block = this.block(`C ${hex(classCode >> 16, 2)}`);
-    return this.child(block, hex((classCode >> 8) & 0xff, 2)) ?? block?.name;
+    const subclass = this.child(block, hex((classCode >> 8) & 0xff, 2));
+    return subclass ?? (block ? `${block.name} [${hex(classCode >> 8, 4)}]` : undefined);
   }
 }
