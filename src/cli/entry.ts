@@ -8,4 +8,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-process.exitCode = await main(process.argv.slice(2), processIo());
+// No top-level await: the bundle is CommonJS (scripts/build.mjs).
+void main(process.argv.slice(2), processIo()).then((code) => {
+  process.exitCode = code;
+});

@@ -9,6 +9,9 @@ export interface Command {
 }
 
 const commands: Record<string, () => Promise<{ command: Command }>> = {
+  list: () => import("./commands/list.ts"),
+  show: () => import("./commands/show.ts"),
+  snapshot: () => import("./commands/snapshot.ts"),
   resolve: () => import("./commands/resolve.ts"),
   set: () => import("./commands/set.ts"),
   unset: () => import("./commands/set.ts").then((m) => ({ command: m.unsetCommand })),
@@ -22,6 +25,9 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
 const usage = `usage: flavourctl COMMAND [OPTIONS] [ARGS]
 
 Commands:
+  list                    every PCI device: driver, candidate modules, vfio flavour, IOMMU group
+  show ADDRESS            one device in depth, and the reason for every decision
+  snapshot DEST           copy the PCI part of sysfs into DEST (for --sysfs and bug reports)
   resolve [MODALIAS...]   the modules libkmod would return for each modalias
   set ADDRESS FLAVOUR     give a device a flavour: vfio, default, or --driver NAME
   unset ADDRESS           give a device back to the kernel's own driver

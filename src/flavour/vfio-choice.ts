@@ -82,6 +82,9 @@ function toCandidate(match: LookupMatch): VfioCandidate | undefined {
     pattern,
     wildcards: wildcardCount(pattern),
     file: source?.file,
-    line: source?.line,
+    // An alias line's number costs a pass over the whole file (AliasFile.lineAt): only on demand.
+    get line() {
+      return source?.line;
+    },
   };
 }

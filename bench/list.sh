@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# `flavourctl list` on the 25-device capture (test/fixtures/sysfs/q35-linux6.12-sriov.tar.gz, a
+# real Linux 6.12 under QEMU) with Debian's 6.12 modules, in one hyperfine run beside:
+#   node -e 0               the floor of any Node CLI
+#   lspci -k                Debian pciutils on the same tree, with the same modules
+#   driverctl list-devices  driverctl reads /sys only
+# Everything runs in one private mount namespace (unshare -m; needs root) where the tree's
+# bus/, devices/ and kernel/iommu_groups/ are bind-mounted over /sys's — so driverctl and
+# lspci read it — and an overlay over the directory
+# behind /lib adds /lib/modules/$(uname -r) → the 6.12 tree, where lspci's libkmod looks.
+# Nothing outside the namespace changes. flavourctl gets the same tree and modules explicitly
+# (--sysfs, --modules). Reports the median wall time of each and the three ratios, and the same
+# for CPU time (user+system), which a machine shared with other jobs disturbs less.
+#
+#   bash bench/list.sh [RUNS]        (default 30 runs each, 3 warm-ups; npm run build first)
+#
+# Needs hyperfine, pciutils, driverctl and the oracle's modules tree (bash test/oracle/fetch-trees.sh).
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+runs=${1:-30}
+version=6.12.117+deb12-amd64
+modules="${FLAVOURCTL_CACHE:-$repo/.cache}/oracle/trees/$version/lib/modules/$version"
+
+if [[ ${FLAVOURCTL_BENCH_INSIDE:-} != 1 ]]; then
+  for tool in hyperfine lspci driverctl unshare node; do
+    command -v "$tool" >/dev/null || { echo "bench/list.sh: $tool is missing" >&2; exit 1; }
+  done
+  [[ -f $modules/modules.alias.bin ]] || {
+    echo "bench/list.sh: $modules is missing: run bash test/oracle/fetch-trees.sh" >&2
+    exit 1
+  }
+  [[ -x $repo/dist/flavourctl.js ]] || { echo "bench/list.sh: run npm run build first" >&2; exit 1; }
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  tar -xzf "$repo/test/fixtures/sysfs/q35-linux6.12-sriov.tar.gz" -C "$work"
+  FLAVOURCTL_BENCH_INSIDE=1 FLAVOURCTL_BENCH_WORK=$work unshare -m --propagation private bash "$0" "$runs"
+  exit
+fi
+
+work=$FLAVOURCTL_BENCH_WORK
+tree=$work/q35-linux6.12-sriov
+mkdir -p "$work/scratch"
+mount -t tmpfs flavourctl-bench "$work/scratch"
+mkdir -p "$work/scratch/upper/modules" "$work/scratch/work"
+ln -s "$modules" "$work/scratch/upper/modules/$(uname -r)"
+lib=$(realpath /lib)
+mount -t overlay flavourctl-bench -o "lowerdir=$lib,upperdir=$work/scratch/upper,workdir=$work/scratch/work" "$lib"
+# the tree's bus/, devices/ and kernel/iommu_groups/ over /sys's: the rest of /sys (cgroups,
+# which node reads at start-up) stays the machine's
+for dir in bus devices kernel/iommu_groups; do mount --bind "$tree/$dir" "/sys/$dir"; done
+
+list="node $repo/dist/flavourctl.js list --sysfs $tree --modules $modules"
+# the same answers, or the comparison means nothing
+[[ $(driverctl list-devices | wc -l) == 25 ]] || { echo "bench/list.sh: driverctl does not see the tree" >&2; exit 1; }
+[[ $(lspci -k | grep -c "Kernel modules") -gt 0 ]] || { echo "bench/list.sh: lspci has no modules" >&2; exit 1; }
+[[ $($list | wc -l) == 26 ]] || { echo "bench/list.sh: list failed" >&2; exit 1; }
+
+hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$work/results.json" \
+  -n "node -e 0" "node -e 0" \
+  -n "flavourctl list" "$list" \
+  -n "lspci -k" "lspci -k" \
+  -n "driverctl list-devices" "driverctl list-devices" >&2
+
+node -e '
+const { results } = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const median = Object.fromEntries(results.map((r) => [r.command, r.median * 1000]));
+const cpu = Object.fromEntries(results.map((r) => [r.command, (r.user + r.system) * 1000]));
+for (const [name, ms] of Object.entries(median)) {
+  console.log(`median ${name.padEnd(24)} ${ms.toFixed(1).padStart(6)} ms   cpu (user+sys, mean) ${cpu[name].toFixed(1).padStart(6)} ms`);
+}
+const list = "flavourctl list";
+for (const peer of ["node -e 0", "lspci -k", "driverctl list-devices"]) {
+  const wall = (median[list] / median[peer]).toFixed(2);
+  console.log(`ratio  list / ${peer.padEnd(22)} ${wall} (cpu ${(cpu[list] / cpu[peer]).toFixed(2)})`);
+}' "$work/results.json"

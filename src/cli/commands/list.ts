@@ -1,0 +1,115 @@
+// flavourctl list: every PCI device with its driver, the modules that match it (lspci -k's
+// "Kernel modules"), its vfio flavour and its IOMMU group; a table, or JSON for scripts.
+import { ExitCode } from "../../errors.ts";
+import type { DeviceView } from "../../flavour/device-view.ts";
+import type { DeviceInfo } from "../../host/host.ts";
+import { PciNames } from "../../host/pci-names.ts";
+import { hex } from "../../pci/ids.ts";
+import { parseCommandLine } from "../args.ts";
+import { deviceReport } from "../device-report.ts";
+import { openView } from "../host.ts";
+import type { Io } from "../io.ts";
+import type { Command } from "../main.ts";
+import { type Paint, painter, type Style, table } from "../style.ts";
+
+const help = `usage: flavourctl list [--sysfs DIR] [--modules DIR | --kernel VER] [--config PATH]... [--json]
+
+Every PCI device: address, class, driver in use, the modules whose pci: aliases match it (what
+lspci -k prints as "Kernel modules", in libkmod's order), its vfio flavour (the module
+'set ADDRESS vfio' would load; '(refused)' for bridges and devices on vfio-pci's denylist,
+'tie:A,B' when two variants match equally well) and its IOMMU group, with a '!' when another
+member of the group is bound to a host driver, so vfio cannot have this device alone.
+
+  --sysfs DIR     read the sysfs tree at DIR (a capture, e.g. from 'flavourctl snapshot')
+                  instead of /sys
+  --modules DIR   directory holding modules.alias (default /lib/modules/$(uname -r))
+  --kernel VER    use /lib/modules/VER
+  --config PATH   modprobe.d file or directory, repeatable; replaces the default search path
+  --json          an array of objects, one per device (schema in README.md)
+
+Problems reading the tree are warnings on stderr naming the file; a device whose vendor, device
+or class cannot be read is left out, and the exit code is then 2.
+`;
+
+export const options = {
+  sysfs: { type: "string" },
+  modules: { type: "string" },
+  kernel: { type: "string" },
+  config: { type: "string", multiple: true },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export function warner(io: Io, verb: string): (message: string) => void {
+  return (message) => io.err(`flavourctl ${verb}: warning: ${message}\n`);
+}
+
+export const command: Command = {
+  summary: "every PCI device, its driver, candidate modules, vfio flavour and IOMMU group",
+  async run(args, io) {
+    const { values, positionals } = parseCommandLine(args, options);
+    if (values.help) {
+      io.out(help);
+      return ExitCode.ok;
+    }
+    if (positionals.length > 0) {
+      io.err(`flavourctl list: unexpected argument '${positionals[0]}' (see --help)\n`);
+      return ExitCode.usage;
+    }
+    const warn = warner(io, "list");
+    const view = openView(values, warn);
+    const infos = view.host
+      .devices()
+      .map((address) => view.info(address))
+      .filter((info) => info !== null);
+    if (values.json) {
+      io.out(
+        `${JSON.stringify(
+          infos.map((info) => deviceReport(view, info)),
+          null,
+          2,
+        )}\n`,
+      );
+    } else {
+      io.out(listTable(view, infos, painter(io)));
+    }
+    // modprobe.d and modules.builtin.modinfo problems met; `resolve` checks modules.alias line by line.
+    for (const warning of view.modules?.warnings ?? []) warn(warning);
+    return view.leftOut().length > 0 ? ExitCode.badInput : ExitCode.ok;
+  },
+};
+
+type Cell = readonly [string, Style?];
+
+function listTable(view: DeviceView, infos: DeviceInfo[], paint: Paint): string {
+  const names = new PciNames();
+  const header: Cell[] = ["ADDRESS", "CLASS", "DRIVER", "MODULES", "VFIO", "GROUP", "DEVICE"].map(
+    (title) => [title, "bold"] as const,
+  );
+  const rows = infos.map((info): Cell[] => {
+    const modules = view.kernelModules(info)?.modules;
+    const choice = view.vfioChoice(info);
+    const vfio =
+      choice === null
+        ? "?"
+        : choice.tie
+          ? `tie:${choice.tie.join(",")}`
+          : (choice.module ?? "vfio-pci (by name)");
+    const blocked = view.blockers(info).length > 0;
+    const ids = `${hex(info.vendor, 4)}:${hex(info.device, 4)}`;
+    const vendor = names.vendor(info.vendor);
+    const device = names.device(info.vendor, info.device);
+    return [
+      [info.address],
+      [names.className(info.classCode) ?? `class ${hex(info.classCode, 6)}`],
+      info.driver === null ? ["-", "dim"] : [info.driver, "green"],
+      modules === undefined ? ["?", "dim"] : modules.length === 0 ? ["-", "dim"] : [modules.join(",")],
+      view.vfioRefusal(info) ? ["(refused)", "dim"] : [vfio, choice?.tie ? "yellow" : "cyan"],
+      info.iommuGroup === null
+        ? ["-", "dim"]
+        : [`${info.iommuGroup}${blocked ? "!" : ""}`, blocked ? "red" : undefined],
+      [[ids, vendor, device].filter((part) => part !== undefined).join(" ")],
+    ];
+  });
+  return table([header, ...rows], paint);
+}

@@ -1,0 +1,36 @@
+// Colour for people at a terminal, never in pipes or files, never with NO_COLOR
+// (https://no-color.org: set and not empty). Decided from the command's Io, so tests and
+// redirected output get plain text.
+import { styleText } from "node:util";
+import type { Io } from "./io.ts";
+
+export type Style = Parameters<typeof styleText>[0];
+export type Paint = (style: Style, text: string) => string;
+
+export function painter(io: Io): Paint {
+  const colour = io.stdoutIsTty && !io.env.NO_COLOR;
+  return colour ? (style, text) => styleText(style, text, { validateStream: false }) : (_style, text) => text;
+}
+
+/**
+ * Rows aligned in columns of the widest cell (measured before painting); the last
+ * column is not padded. Each row is [cell, style?] pairs.
+ */
+export function table(rows: (readonly [string, Style?])[][], paint: Paint): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    for (const [i, [text]] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, text.length);
+  }
+  return rows
+    .map((row) =>
+      row
+        .map(([text, style], i) => {
+          const padding = i === row.length - 1 ? "" : " ".repeat((widths[i] as number) - text.length);
+          return (style ? paint(style, text) : text) + padding;
+        })
+        .join("  ")
+        .trimEnd(),
+    )
+    .map((line) => `${line}\n`)
+    .join("");
+}

@@ -1,0 +1,269 @@
+// A copy of the PCI part of a sysfs tree, laid out like /sys, that `--sysfs DEST` and
+// `lspci -A linux-sysfs -O sysfs.path=DEST/bus/pci` both read: each device's attribute files,
+// its driver/iommu_group/physfn/virtfnN links and vfio-dev/ entries; bus/pci/devices,
+// bus/pci/drivers (bound devices, the module link, a capture's .module file),
+// kernel/iommu_groups and the module/<m>/drivers/pci:<d> links that say which module
+// registered which driver. Links are written relative, so the copy can be moved or packed.
+//
+// Reads only under the source. Every link followed is checked to stay inside it; files that
+// are not attributes (BARs and ROM, mapped rather than read; vpd, slow on some devices) are
+// left out. The copy is made in a sibling directory and renamed to DEST at the end, so an
+// interrupted snapshot leaves no half-made DEST.
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { InputError } from "../errors.ts";
+import { isAddress, printable } from "../pci/address.ts";
+import { isPathComponent } from "./sysfs.ts";
+
+export interface SnapshotSummary {
+  devices: number;
+  drivers: number;
+  groups: number;
+  modules: number;
+}
+
+/** Device files that are not attributes to copy: BARs and ROM (mmap), vpd (slow), levers. */
+const NOT_ATTRIBUTES =
+  /^(resource\d+(_wc|_resize)?|rom|vpd|remove|rescan|reset|bind|unbind|new_id|remove_id|uevent)$/;
+/** Links of a device directory that the readers use. */
+const DEVICE_LINKS = /^(driver|iommu_group|physfn|virtfn\d+)$/;
+/** No attribute is bigger (config space is 4096 bytes); a bigger file is a mapped BAR. */
+const MAX_ATTRIBUTE = 1 << 16;
+
+export function snapshot(source: string, dest: string, warn: (message: string) => void): SnapshotSummary {
+  const from = resolve(source);
+  const to = resolve(dest);
+  if (to === from || !relative(from, to).startsWith("..")) {
+    throw new InputError(`${dest}: inside the source tree ${source}; choose a destination elsewhere`);
+  }
+  if (existsSync(to) && (!lstatSync(to).isDirectory() || readdirSync(to).length > 0)) {
+    throw new InputError(`${dest}: exists and is not an empty directory`);
+  }
+  const work = `${to}.partial-${process.pid}`;
+  try {
+    mkdirSync(work, { recursive: true });
+    const summary = new Copier(from, work, warn).run();
+    if (existsSync(to)) rmdirSync(to);
+    renameSync(work, to);
+    return summary;
+  } catch (error) {
+    rmSync(work, { recursive: true, force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === undefined) throw error;
+    throw new InputError(`${dest}: cannot write the snapshot (${code}: ${(error as Error).message})`);
+  }
+}
+
+class Copier {
+  private readonly from: string;
+  private readonly to: string;
+  private readonly warn: (message: string) => void;
+  private readonly modules = new Set<string>();
+  private realFrom: string | undefined;
+
+  constructor(from: string, to: string, warn: (message: string) => void) {
+    this.from = from;
+    this.to = to;
+    this.warn = warn;
+  }
+
+  run(): SnapshotSummary {
+    const devices = this.list("bus/pci/devices", true).filter((name) =>
+      this.address(name, "bus/pci/devices"),
+    );
+    let copied = 0;
+    for (const address of devices) if (this.device(address)) copied++;
+    const drivers = this.list("bus/pci/drivers", false).filter(isPathComponent);
+    for (const driver of drivers) this.driver(driver);
+    const groups = this.list("kernel/iommu_groups", false).filter((name) => /^\d{1,9}$/.test(name));
+    for (const group of groups) this.group(group);
+    return { devices: copied, drivers: drivers.length, groups: groups.length, modules: this.modules.size };
+  }
+
+  private list(dir: string, required: boolean): string[] {
+    try {
+      return readdirSync(join(this.from, dir)).sort();
+    } catch (error) {
+      const message = `${join(this.from, dir)}: cannot list (${(error as NodeJS.ErrnoException).code})`;
+      if (required) throw new InputError(`${message}: not a sysfs tree?`);
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.warn(message);
+      return [];
+    }
+  }
+
+  private address(name: string, where: string): boolean {
+    if (isAddress(name)) return true;
+    this.warn(`${join(this.from, where, printable(name))}: not a PCI address; left out`);
+    return false;
+  }
+
+  /**
+   * Where a link inside the source leads, when that stays inside the source — also once every
+   * link on the way is resolved; else reported.
+   */
+  private follow(link: string): string | null {
+    let target: string;
+    try {
+      target = readlinkSync(link);
+    } catch {
+      return null; // not a link
+    }
+    const path = resolve(dirname(link), target);
+    let real: string | null = null;
+    try {
+      real = realpathSync.native(path);
+    } catch {
+      // dangling: copied as it is
+    }
+    this.realFrom ??= realpathSync.native(this.from);
+    if (
+      relative(this.from, path).startsWith("..") ||
+      (real !== null && relative(this.realFrom, real).startsWith(".."))
+    ) {
+      this.warn(`${link}: links outside ${this.from} (${printable(target)}); left out`);
+      return null;
+    }
+    return path;
+  }
+
+  /** The copy's path for a source path. */
+  private mirror(path: string): string {
+    return join(this.to, relative(this.from, path));
+  }
+
+  /** A relative link at the copy of `link` to the copy of `target`. */
+  private link(link: string, target: string): void {
+    const at = this.mirror(link);
+    mkdirSync(dirname(at), { recursive: true });
+    symlinkSync(relative(dirname(at), this.mirror(target)), at);
+  }
+
+  private device(address: string): boolean {
+    const entry = join(this.from, "bus/pci/devices", address);
+    const isLink = lstatSync(entry, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
+    const followed = isLink ? this.follow(entry) : null;
+    if (isLink && followed === null) return false; // reported
+    const dir = followed ?? entry; // a copy made without links
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (error) {
+      this.warn(`${address}: ${dir}: cannot list (${(error as NodeJS.ErrnoException).code}); left out`);
+      return false;
+    }
+    mkdirSync(this.mirror(dir), { recursive: true });
+    if (followed) this.link(entry, dir);
+    for (const name of names.sort()) {
+      const path = join(dir, name);
+      const stat = lstatSync(path, { throwIfNoEntry: false });
+      if (!stat) continue;
+      if (stat.isSymbolicLink()) {
+        if (!DEVICE_LINKS.test(name)) continue;
+        const target = this.follow(path);
+        if (target) this.link(path, target);
+      } else if (stat.isFile()) {
+        if (NOT_ATTRIBUTES.test(name) || (stat.mode & 0o444) === 0) continue;
+        if (stat.size > MAX_ATTRIBUTE) continue;
+        this.attribute(address, path);
+      } else if (stat.isDirectory() && name === "vfio-dev") {
+        // vfio_pci_core registers vfio-dev/vfioN: its presence says a vfio driver holds the device.
+        mkdirSync(this.mirror(path), { recursive: true });
+        for (const child of readdirSync(path).filter(isPathComponent))
+          mkdirSync(join(this.mirror(path), child));
+      }
+    }
+    return true;
+  }
+
+  /** Copies an attribute's bytes as read (config gives non-root 64 bytes, as lspci sees it). */
+  private attribute(address: string, path: string): Buffer | null {
+    let fd: number;
+    try {
+      fd = openSync(path, "r");
+    } catch (error) {
+      this.warn(`${address}: ${path}: cannot read (${(error as NodeJS.ErrnoException).code}); left out`);
+      return null;
+    }
+    const chunks: Buffer[] = [];
+    try {
+      for (let total = 0; total <= MAX_ATTRIBUTE; ) {
+        const chunk = Buffer.alloc(8192);
+        const length = readSync(fd, chunk, 0, chunk.length, null);
+        if (length === 0) break;
+        chunks.push(chunk.subarray(0, length));
+        total += length;
+      }
+    } catch (error) {
+      this.warn(`${address}: ${path}: cannot read (${(error as NodeJS.ErrnoException).code}); left out`);
+      return null;
+    } finally {
+      closeSync(fd);
+    }
+    const bytes = Buffer.concat(chunks);
+    writeFileSync(this.mirror(path), bytes);
+    return bytes;
+  }
+
+  private driver(driver: string): void {
+    const dir = join(this.from, "bus/pci/drivers", driver);
+    mkdirSync(this.mirror(dir), { recursive: true });
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (error) {
+      this.warn(`${dir}: cannot list (${(error as NodeJS.ErrnoException).code})`);
+      return;
+    }
+    for (const name of names.sort()) {
+      const path = join(dir, name);
+      if (isAddress(name)) {
+        const target = this.follow(path);
+        if (target) this.link(path, target);
+      } else if (name === "module") {
+        // module_add_driver (drivers/base/module.c): drivers/<d>/module → module/<m>, and
+        // module/<m>/drivers/pci:<d> → the driver: the only record of which module it came from.
+        const target = this.follow(path);
+        const module = target && basename(target);
+        if (!target || !module || !isPathComponent(module)) continue;
+        mkdirSync(this.mirror(target), { recursive: true });
+        this.link(path, target);
+        this.link(join(target, "drivers", `pci:${driver}`), dir);
+        this.modules.add(module);
+      } else if (name === ".module") {
+        // A capture's record of the module (see SysfsHost.driverModule).
+        const module = this.attribute(driver, path)?.toString("latin1").trim();
+        if (module) this.modules.add(module);
+      }
+    }
+  }
+
+  private group(group: string): void {
+    const dir = join(this.from, "kernel/iommu_groups", group);
+    mkdirSync(join(this.mirror(dir), "devices"), { recursive: true });
+    for (const name of this.list(join("kernel/iommu_groups", group, "devices"), false)) {
+      if (!this.address(name, join("kernel/iommu_groups", group, "devices"))) continue;
+      const path = join(dir, "devices", name);
+      const target = this.follow(path);
+      if (target) this.link(path, target);
+    }
+    for (const name of ["type", "reserved_regions"]) {
+      if (lstatSync(join(dir, name), { throwIfNoEntry: false })?.isFile())
+        this.attribute(group, join(dir, name));
+    }
+  }
+}

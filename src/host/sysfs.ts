@@ -1,0 +1,402 @@
+// The Host read side over a sysfs root: the live /sys, or a captured tree laid out like it
+// (DIR/bus/pci/devices/* linking into DIR/devices/..., DIR/bus/pci/drivers/*,
+// DIR/kernel/iommu_groups/*, DIR/module/*). Reads only. Every name taken from a directory
+// listing is checked before it becomes part of a path: addresses with isAddress, driver and
+// module names with isPathComponent / MODULE_NAME. What cannot be read is reported through
+// `warn` — naming the path — and read as null, as pciutils' sysfs.c warns and goes on.
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+} from "node:fs";
+import { basename, isAbsolute, join, relative, resolve } from "node:path";
+import { ExitCode, FlavourError, InputError } from "../errors.ts";
+import { compareAddresses, isAddress, type PciAddress, printable } from "../pci/address.ts";
+import { parseModalias } from "../pci/modalias.ts";
+import { type DeviceInfo, type Host, type SriovInfo, UnreadableDevice } from "./host.ts";
+
+/** KBUILD_MODNAME characters; module names are also directory names under /sys/module. */
+const MODULE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A single, harmless path component: driver names may hold spaces ("i6300ESB timer"). */
+export function isPathComponent(name: string): boolean {
+  return name !== "" && name !== "." && name !== ".." && !/[/\0]/.test(name) && name.length <= 255;
+}
+
+type Read = { text: string } | { absent: true } | { error: string };
+
+/** utf8: Node reads a whole file in one native call then (sysfs attributes are ASCII). */
+function readText(path: string): Read {
+  try {
+    return { text: readFileSync(path, "utf8") };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? { absent: true } : { error: code ?? String(error) };
+  }
+}
+
+/** The value of a one-line attribute: the kernel ends each with a newline (sysfs_emit "%s\n"). */
+function oneLine(text: string): string {
+  return text.endsWith("\n") ? text.slice(0, -1) : text;
+}
+
+function linkTarget(path: string): string | null {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** Attribute widths as pci-sysfs.c prints them ("0x%04x", "0x%06x", "0x%02x"). */
+const HEX_WIDTH = { vendor: 4, device: 4, subsystem_vendor: 4, subsystem_device: 4, class: 6, revision: 2 };
+type HexAttribute = keyof typeof HEX_WIDTH;
+
+/** Reads one device's directory; what goes wrong is reported once, naming the file. */
+class DeviceReader {
+  readonly address: PciAddress;
+  readonly dir: string;
+  private readonly warn: (message: string) => void;
+  private readonly entries: Set<string>;
+  constructor(address: PciAddress, dir: string, warn: (message: string) => void) {
+    this.address = address;
+    this.dir = dir;
+    this.warn = warn;
+    try {
+      this.entries = new Set(readdirSync(dir));
+    } catch (error) {
+      throw new UnreadableDevice(address, `${dir}: cannot list (${(error as NodeJS.ErrnoException).code})`);
+    }
+  }
+
+  /** An entry's path: `dir` is already normal and `name` one component (path.join costs more). */
+  file(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  names(): string[] {
+    return [...this.entries];
+  }
+
+  private problem(name: string, what: string): void {
+    this.warn(`${this.address}: ${this.file(name)}: ${what}`);
+  }
+
+  /** The attribute's value; null (reported) when it cannot be read, or absent and `expected`. */
+  text(name: string, expected: boolean): string | null {
+    if (!this.entries.has(name)) {
+      if (expected) this.problem(name, "missing");
+      return null;
+    }
+    const read = readText(this.file(name));
+    if ("text" in read) return oneLine(read.text);
+    this.problem(name, "absent" in read ? "missing (dangling link?)" : `cannot read (${read.error})`);
+    return null;
+  }
+
+  /** vendor, device and class: without them the device cannot be described at all. */
+  identity(name: "vendor" | "device" | "class"): number {
+    const path = this.file(name);
+    const read: Read = this.entries.has(name) ? readText(path) : { absent: true };
+    if (!("text" in read)) {
+      const why = "absent" in read ? "missing" : `cannot read (${read.error})`;
+      throw new UnreadableDevice(this.address, `${path}: ${why}`);
+    }
+    const text = oneLine(read.text);
+    const why = garbage(text, HEX_WIDTH[name]);
+    if (why !== undefined) throw new UnreadableDevice(this.address, `${path}: ${why}`);
+    return Number.parseInt(text, 16);
+  }
+
+  hex(name: HexAttribute, expected: boolean): number | null {
+    const text = this.text(name, expected);
+    if (text === null) return null;
+    const why = garbage(text, HEX_WIDTH[name]);
+    if (why === undefined) return Number.parseInt(text, 16);
+    this.problem(name, why);
+    return null;
+  }
+
+  decimal(name: string): number | null {
+    const text = this.text(name, false);
+    if (text === null) return null;
+    if (/^-?\d{1,10}$/.test(text)) return Number.parseInt(text, 10);
+    this.problem(name, `expected a decimal number, got '${printable(text, 40)}'`);
+    return null;
+  }
+
+  /**
+   * The last component of a link's target, as lspci reads the driver (ls-kernel.c find_driver:
+   * readlink, then what follows the last '/'). A link whose target is missing still names it,
+   * with a warning: the tree is incomplete, the name is what the kernel wrote.
+   */
+  linkName(name: string): string | null {
+    if (!this.entries.has(name)) return null;
+    const target = linkTarget(this.file(name));
+    if (target === null) {
+      this.problem(name, "not a symbolic link");
+      return null;
+    }
+    if (!existsSync(resolve(this.dir, target))) this.problem(name, `dangling link to ${printable(target)}`);
+    return basename(target);
+  }
+
+  addressLink(name: string): PciAddress | null {
+    const last = this.linkName(name);
+    if (last === null || isAddress(last)) return last;
+    this.problem(name, `links to '${printable(last)}', not a PCI address`);
+    return null;
+  }
+
+  /** Byte 0x0e of config space; the first 64 bytes are readable without root. */
+  headerType(): number | null {
+    if (!this.entries.has("config")) {
+      this.problem("config", "missing");
+      return null;
+    }
+    const bytes = Buffer.alloc(64);
+    let length: number;
+    try {
+      const fd = openSync(this.file("config"), "r");
+      try {
+        length = readSync(fd, bytes, 0, 64, 0);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (error) {
+      this.problem("config", `cannot read (${(error as NodeJS.ErrnoException).code})`);
+      return null;
+    }
+    if (length > 0x0e) return (bytes[0x0e] as number) & 0x7f;
+    this.problem("config", `only ${length} bytes`);
+    return null;
+  }
+}
+
+/** Why `text` is not a sysfs hex attribute of `width` digits, or undefined when it is. */
+function garbage(text: string, width: number): string | undefined {
+  if (/^0x[0-9a-fA-F]+$/.test(text) && text.length - 2 <= width) return undefined;
+  return `expected a hex number of ${width} digits (0x${"0".repeat(width)}), got '${printable(text, 40)}'`;
+}
+
+export class SysfsHost implements Host {
+  readonly description: string;
+  private readonly root: string;
+  private readonly warn: (message: string) => void;
+
+  /** `warn` receives every problem met while reading, one line naming the path. */
+  constructor(root: string, warn: (message: string) => void) {
+    this.root = resolve(root);
+    this.description = root;
+    this.warn = warn;
+  }
+
+  private path(...parts: string[]): string {
+    return join(this.root, ...parts);
+  }
+
+  devices(): PciAddress[] {
+    const dir = this.path("bus/pci/devices");
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (error) {
+      throw new InputError(
+        `${dir}: cannot list (${(error as NodeJS.ErrnoException).code}): not a sysfs tree?`,
+      );
+    }
+    const addresses: PciAddress[] = [];
+    for (const name of names) {
+      if (isAddress(name)) addresses.push(name);
+      else this.warn(`${join(dir, printable(name))}: not a PCI address (DDDD:BB:DD.F); left out`);
+    }
+    return addresses.sort(compareAddresses);
+  }
+
+  device(address: PciAddress): DeviceInfo {
+    const { dir, parents } = this.locate(address);
+    const read = new DeviceReader(address, dir, this.warn);
+    const vendor = read.identity("vendor");
+    const device = read.identity("device");
+    const classCode = read.identity("class");
+    const override = read.text("driver_override", true);
+    return {
+      address,
+      vendor,
+      device,
+      subsystemVendor: read.hex("subsystem_vendor", true),
+      subsystemDevice: read.hex("subsystem_device", true),
+      classCode,
+      revision: read.hex("revision", true),
+      modalias: this.modalias(read),
+      driver: this.driverName(read),
+      driverOverride: override === "(null)" ? null : override,
+      iommuGroup: this.groupNumber(read),
+      headerType: read.headerType(),
+      numaNode: this.numaNode(read),
+      physfn: read.addressLink("physfn"),
+      virtfns: this.virtfns(read),
+      sriov: this.sriov(read),
+      parents,
+      vfioBound: read.has("vfio-dev"),
+    };
+  }
+
+  /** devices/ with every link resolved, found once. */
+  private devicesDir: string | undefined;
+
+  /**
+   * The device's directory and the PCI devices above it. bus/pci/devices/<address> is a link
+   * into devices/; one leading anywhere else — itself or through a linked directory on the
+   * way — is refused, so a damaged or hostile tree cannot send reads outside it.
+   */
+  private locate(address: PciAddress): { dir: string; parents: PciAddress[] } {
+    const entry = this.path("bus/pci/devices", address);
+    const target = linkTarget(entry);
+    if (target === null) {
+      if (existsSync(entry)) return { dir: entry, parents: [] }; // a copy made without links
+      throw new FlavourError(`no PCI device ${address} in ${this.path("bus/pci/devices")}`, ExitCode.usage);
+    }
+    let dir: string;
+    try {
+      dir = realpathSync.native(entry);
+      this.devicesDir ??= realpathSync.native(this.path("devices"));
+    } catch {
+      throw new UnreadableDevice(address, `${entry}: dangling link to ${printable(target)}`);
+    }
+    const inside = relative(this.devicesDir, dir);
+    if (inside === "" || inside.startsWith("..") || isAbsolute(inside)) {
+      throw new UnreadableDevice(
+        address,
+        `${entry} points outside ${this.path("devices")}: ${printable(target)}`,
+      );
+    }
+    const parts = inside.split("/");
+    if (parts[parts.length - 1] !== address) {
+      this.warn(
+        `${address}: ${entry} links to a directory named ${printable(parts[parts.length - 1] ?? "")}`,
+      );
+    }
+    return { dir, parents: parts.slice(0, -1).filter(isAddress) };
+  }
+
+  private modalias(read: DeviceReader): string | null {
+    const text = read.text("modalias", true);
+    if (text === null || parseModalias(text)?.prefix === "pci") return text;
+    this.warn(`${read.address}: ${read.file("modalias")}: not a PCI modalias: '${printable(text)}'`);
+    return null;
+  }
+
+  private driverName(read: DeviceReader): string | null {
+    const name = read.linkName("driver");
+    if (name === null || isPathComponent(name)) return name;
+    return null;
+  }
+
+  private groupNumber(read: DeviceReader): number | null {
+    const name = read.linkName("iommu_group");
+    if (name === null) return null;
+    if (/^\d{1,9}$/.test(name)) return Number.parseInt(name, 10);
+    this.warn(
+      `${read.address}: ${read.file("iommu_group")}: links to '${printable(name)}', not a group number`,
+    );
+    return null;
+  }
+
+  private numaNode(read: DeviceReader): number | null {
+    const node = read.decimal("numa_node");
+    return node === null || node < 0 ? null : node;
+  }
+
+  private virtfns(read: DeviceReader): PciAddress[] {
+    return read
+      .names()
+      .filter((name) => /^virtfn\d{1,5}$/.test(name))
+      .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
+      .map((name) => read.addressLink(name))
+      .filter((address) => address !== null);
+  }
+
+  private sriov(read: DeviceReader): SriovInfo | null {
+    if (!read.has("sriov_totalvfs")) return null;
+    const totalVfs = read.decimal("sriov_totalvfs");
+    const numVfs = read.decimal("sriov_numvfs");
+    const autoprobe = read.decimal("sriov_drivers_autoprobe");
+    if (totalVfs === null || numVfs === null || autoprobe === null) return null;
+    return { totalVfs, numVfs, driversAutoprobe: autoprobe !== 0 };
+  }
+
+  groupMembers(group: number): PciAddress[] {
+    const dir = this.path("kernel/iommu_groups", String(group), "devices");
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (error) {
+      this.warn(`${dir}: cannot list (${(error as NodeJS.ErrnoException).code})`);
+      return [];
+    }
+    const members: PciAddress[] = [];
+    for (const name of names) {
+      if (isAddress(name)) members.push(name);
+      else this.warn(`${join(dir, printable(name))}: not a PCI address; left out`);
+    }
+    return members.sort(compareAddresses);
+  }
+
+  drivers(): string[] {
+    const dir = this.path("bus/pci/drivers");
+    try {
+      return readdirSync(dir).filter(isPathComponent).sort();
+    } catch (error) {
+      this.warn(`${dir}: cannot list (${(error as NodeJS.ErrnoException).code})`);
+      return [];
+    }
+  }
+
+  /**
+   * module_add_driver (drivers/base/module.c) links drivers/<driver>/module to module/<name>.
+   * A capture that left module/ out records the name in drivers/<driver>/.module instead.
+   */
+  driverModule(driver: string): string | null {
+    if (!isPathComponent(driver)) return null;
+    const dir = this.path("bus/pci/drivers", driver);
+    const target = linkTarget(join(dir, "module"));
+    const recorded = target === null ? readText(join(dir, ".module")) : undefined;
+    const name =
+      target !== null ? basename(target) : recorded && "text" in recorded ? oneLine(recorded.text) : null;
+    if (name === null || MODULE_NAME.test(name)) return name;
+    this.warn(`${dir}: module name '${printable(name)}' is not a module name`);
+    return null;
+  }
+
+  moduleDrivers(module: string): string[] | null {
+    if (!MODULE_NAME.test(module)) return null;
+    if (!existsSync(this.path("module"))) {
+      // A capture without module/: the drivers' recorded modules say the same thing.
+      const drivers = this.drivers().filter((driver) => this.driverModule(driver) === module);
+      return drivers.length > 0 ? drivers : null;
+    }
+    const dir = this.path("module", module);
+    if (!existsSync(dir)) return null;
+    let entries: string[];
+    try {
+      entries = readdirSync(join(dir, "drivers"));
+    } catch {
+      return []; // loaded, registers no driver
+    }
+    return entries
+      .filter((entry) => entry.startsWith("pci:"))
+      .map((entry) => entry.slice(4))
+      .filter(isPathComponent)
+      .sort();
+  }
+}
