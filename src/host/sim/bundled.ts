@@ -2,6 +2,7 @@
 // file is read at run time), each imported only when asked for.
 const machines: Record<string, () => Promise<unknown>> = {
   demo: () => import("./machines/demo.json", { with: { type: "json" } }).then((m) => m.default),
+  thread: () => import("./machines/thread.json", { with: { type: "json" } }).then((m) => m.default),
 };
 
 export const BUNDLED_MACHINES = Object.keys(machines);

@@ -53,7 +53,7 @@ export async function machineSource(text: string): Promise<MachineSource> {
   }
   if (!text.includes("/") && !text.endsWith(".json"))
     throw new InputError(
-      `no bundled machine '${text}' (bundled: demo; or give a machine file path or snapshot:DIR)`,
+      `no bundled machine '${text}' (bundled: demo, thread; or give a machine file path or snapshot:DIR)`,
     );
   const path = resolve(text);
   let raw: string;

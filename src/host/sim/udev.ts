@@ -24,7 +24,7 @@ export class SimUdev {
   readonly queue: Uevent[] = [];
   hooks: UdevHooks = {};
   /** 60-flavourctl.rules is installed (flavourctl udev-rule --install). */
-  hookRuleInstalled = false;
+  hookRuleInstalled = true;
   rng: number;
   private settling = false;
 
