@@ -28,9 +28,12 @@ export function wireSimHooks(
       }
     },
     onFlavour: (address) => {
-      const give = giveFlavour({ modules, host: control }, address, { flavour: "vfio" });
-      const target = give.plan.target;
-      say(`driver_flavour hook: ${address}: ${target.reason}`);
+      const machineView = { modules, host: control };
+      // The choice first (a dry run), so the trace shows why before what.
+      say(
+        `driver_flavour hook: ${address}: ${giveFlavour(machineView, address, { flavour: "vfio" }, { dryRun: true }).plan.target.reason}`,
+      );
+      const give = giveFlavour(machineView, address, { flavour: "vfio" });
       if (give.refused.length > 0)
         say(`driver_flavour hook: ${address}: refused: ${give.refused.join("; ")}`);
       else

@@ -148,7 +148,9 @@ export class SimKernel {
       driverOverride: null,
       flavour: null,
       physfn: spec.physfn,
-      sriov: spec.sriov ? { spec: spec.sriov, numVfs: 0, driversAutoprobe: true, vfs: [] } : null,
+      sriov: spec.sriov
+        ? { spec: spec.sriov, numVfs: 0, driversAutoprobe: spec.sriov.driversAutoprobe, vfs: [] }
+        : null,
       vfioMinor: null,
       probing: null,
     };

@@ -41,6 +41,8 @@ export interface SriovSpec {
   vfDevice: number;
   offset: number;
   stride: number;
+  /** sriov_drivers_autoprobe at boot (default 1). */
+  driversAutoprobe: boolean;
   /** IOMMU group of the first VF; the others follow. */
   vfGroupBase: number | null;
 }
@@ -139,8 +141,15 @@ class Reader {
 
   name(value: Json, path: string): string {
     const text = this.string(value, path);
-    if (!/^[A-Za-z0-9_-]{1,56}$/.test(text))
-      this.fail(path, `not a module or driver name: ${JSON.stringify(text)}`);
+    if (!/^[A-Za-z0-9_-]{1,56}$/.test(text)) this.fail(path, `not a module name: ${JSON.stringify(text)}`);
+    return text;
+  }
+
+  /** A driver name: what a sysfs directory name can be (pci_driver.name; "i6300ESB timer" has a space). */
+  driverName(value: Json, path: string): string {
+    const text = this.string(value, path);
+    if (!/^[\x21-\x7e](?:[\x20-\x7e]{0,54}[\x21-\x7e])?$/.test(text) || text.includes("/"))
+      this.fail(path, `not a driver name: ${JSON.stringify(text)}`);
     return text;
   }
 }
@@ -195,7 +204,7 @@ function readDriver(r: Reader, value: Json, path: string): DriverSpec {
   );
   const vfio = r.bool(o.vfio, `${path}.vfio`, false);
   return {
-    name: r.name(o.name, `${path}.name`),
+    name: r.driverName(o.name, `${path}.name`),
     ids: r.array(o.ids ?? [], `${path}.ids`).map((id, i) => readId(r, id, `${path}.ids[${i}]`)),
     vfio,
     denylist: r.bool(o.denylist, `${path}.denylist`, false),
@@ -254,7 +263,7 @@ function readDevice(r: Reader, value: Json, path: string): DeviceSpec {
     const s = r.object(
       o.sriov,
       `${path}.sriov`,
-      ["totalVfs", "vfDevice", "offset", "stride", "vfGroupBase"],
+      ["totalVfs", "vfDevice", "offset", "stride", "driversAutoprobe", "vfGroupBase"],
       ["totalVfs", "vfDevice"],
     );
     sriov = {
@@ -262,6 +271,7 @@ function readDevice(r: Reader, value: Json, path: string): DeviceSpec {
       vfDevice: r.hex(s.vfDevice, `${path}.sriov.vfDevice`, 4, 0),
       offset: r.int(s.offset, `${path}.sriov.offset`, 1, 255),
       stride: r.int(s.stride, `${path}.sriov.stride`, 1, 255),
+      driversAutoprobe: r.bool(s.driversAutoprobe, `${path}.sriov.driversAutoprobe`, true),
       vfGroupBase:
         s.vfGroupBase === undefined ? null : r.int(s.vfGroupBase, `${path}.sriov.vfGroupBase`, 0, 1e7),
     };

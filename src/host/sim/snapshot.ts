@@ -10,10 +10,12 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { InputError } from "../../errors.ts";
+import { lookup } from "../../modules/lookup.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
 import { isAddress, type PciAddress } from "../../pci/address.ts";
 import { idEntry, type PciDeviceId } from "../../pci/id-entry.ts";
 import { PCI_ANY_ID } from "../../pci/ids.ts";
+import { formatModalias } from "../../pci/modalias.ts";
 import type { DeviceSpec, DriverSpec, MachineSpec, ModuleSpec } from "./machine-format.ts";
 
 /** Modules whose PCI driver is not named like the module (the `.name` of their pci_driver). */
@@ -120,6 +122,7 @@ export function snapshotMachine(argument: string): { spec: MachineSpec; modules:
             vfDevice: Number.parseInt(read(join(path, "sriov_vf_device")) ?? "0", 16),
             offset: Number(read(join(path, "sriov_offset")) ?? 1),
             stride: Number(read(join(path, "sriov_stride")) ?? 1),
+            driversAutoprobe: read(join(path, "sriov_drivers_autoprobe")) !== "0",
             vfGroupBase: null,
           }
         : null,
@@ -154,6 +157,27 @@ function modulesFromAliases(modules: ModulesDir, boundTo: Map<string, DeviceSpec
     const driverName = DRIVER_NAMES[name] ?? name;
     driverNames.add(driverName);
     result.push(moduleSpec(name, driverName, ids, false, boundTo.get(driverName)));
+  }
+  // A driver bound in the snapshot under another name than its module's ("bochs-drm" of bochs,
+  // "i6300ESB timer" of i6300esb): the module its device's modalias resolves to registers it.
+  for (const [driver, devices] of boundTo) {
+    if (driverNames.has(driver)) continue;
+    const d = devices[0] as DeviceSpec;
+    const ids = {
+      vendor: d.vendor,
+      device: d.device,
+      subvendor: d.subvendor,
+      subdevice: d.subdevice,
+      classCode: d.classCode,
+    };
+    const candidates = new Set(lookup(modules, formatModalias(ids)).matches.map((m) => m.module));
+    const owner = result.find((m) => candidates.has(m.name) && !boundTo.has(m.drivers[0]?.name ?? ""));
+    const spec = owner?.drivers[0];
+    if (!spec) continue;
+    driverNames.delete(spec.name);
+    spec.name = driver;
+    spec.sriov = devices.some((x) => x.sriov !== null);
+    driverNames.add(driver);
   }
   // Drivers bound in the snapshot that no alias line names: built in (pcieport, …).
   for (const [driver, devices] of boundTo) {
