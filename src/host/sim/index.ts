@@ -53,26 +53,14 @@ export class DeviceIndex<T extends { order: number; ids: PciIds }> {
 
   add(item: T): void {
     this.all.add(item);
-    for (const [map, k] of this.keys(item)) {
-      let set = map.get(k);
-      if (!set) {
-        set = new Set();
-        map.set(k, set);
-      }
-      set.add(item);
-    }
+    insert(this.byId, key(item.ids.vendor, item.ids.device), item);
+    insert(this.byVendor, item.ids.vendor, item);
   }
 
   remove(item: T): void {
     this.all.delete(item);
-    for (const [map, k] of this.keys(item)) map.get(k)?.delete(item);
-  }
-
-  private keys(item: T): [Map<number, Set<T>>, number][] {
-    return [
-      [this.byId, key(item.ids.vendor, item.ids.device)],
-      [this.byVendor, item.ids.vendor],
-    ];
+    this.byId.get(key(item.ids.vendor, item.ids.device))?.delete(item);
+    this.byVendor.get(item.ids.vendor)?.delete(item);
   }
 
   candidates(ids: Iterable<PciDeviceId>): T[] {
@@ -95,4 +83,10 @@ export class DeviceIndex<T extends { order: number; ids: PciIds }> {
     if (list.length > 1) list.sort((a, b) => a.order - b.order);
     return list;
   }
+}
+
+function insert<T>(map: Map<number, Set<T>>, k: number, item: T): void {
+  const set = map.get(k);
+  if (set) set.add(item);
+  else map.set(k, new Set([item]));
 }

@@ -57,6 +57,8 @@ export class SimKernel {
   seqnum = 0;
   /** Where uevents go (the udev model's queue). */
   onUevent: (event: Uevent) => void = () => {};
+  /** Which uevents a listener has a rule for; the others are only traced (and skipped when the trace is off). */
+  listensTo: (action: Uevent["action"], subsystem: string) => boolean = () => true;
   /** IOMMU groups whose DMA userspace owns (a process opened /dev/vfio/N: iommu_group_claim_dma_owner). */
   readonly ownedGroups = new Set<number>();
   /** driver_deferred_probe_add: devices whose probe asked to be retried, in order. */
@@ -74,9 +76,11 @@ export class SimKernel {
     for (const m of spec.modules) this.modules.set(m.name, { spec: m, loaded: false });
   }
 
-  log(text: string): void {
+  /** A kernel log line; a function is called only when the trace is on (scale runs skip the formatting). */
+  log(text: string | (() => string)): void {
     this.now += 1;
-    this.trace.push({ t: this.now, source: "kernel", text });
+    if (this.trace.enabled)
+      this.trace.push({ t: this.now, source: "kernel", text: typeof text === "string" ? text : text() });
   }
 
   // ---- devices -------------------------------------------------------------------------
@@ -88,7 +92,7 @@ export class SimKernel {
   }
 
   modalias(d: SimDevice): string {
-    return formatModalias(d.ids);
+    return d.modalias;
   }
 
   devpath(d: SimDevice): string {
@@ -99,6 +103,18 @@ export class SimKernel {
 
   /** pci_uevent + dev_uevent: the variables of a PCI device's uevent. */
   private emit(action: Uevent["action"], d: SimDevice, extra: Record<string, string> = {}): void {
+    if (!this.trace.enabled) {
+      this.now += 1;
+      this.seqnum += 1;
+      // Untraced (scale runs): only what udev's rules read, and only for events it handles.
+      if (this.listensTo(action, "pci"))
+        this.onUevent({
+          action,
+          devpath: d.address,
+          vars: { SUBSYSTEM: "pci", PCI_SLOT_NAME: d.address, MODALIAS: this.modalias(d), ...extra },
+        });
+      return;
+    }
     const vars: Record<string, string> = {
       ACTION: action,
       DEVPATH: this.devpath(d),
@@ -116,6 +132,10 @@ export class SimKernel {
 
   private emitRaw(action: Uevent["action"], devpath: string, vars: Record<string, string>): void {
     this.now += 1;
+    if (!this.trace.enabled && !this.listensTo(action, vars.SUBSYSTEM as string)) {
+      this.seqnum += 1;
+      return;
+    }
     vars.SEQNUM = String(++this.seqnum);
     this.trace.push({
       t: this.now,
@@ -138,6 +158,7 @@ export class SimKernel {
         subdevice: spec.subdevice,
         classCode: spec.classCode,
       },
+      modalias: "",
       revision: spec.revision,
       headerType: spec.headerType,
       parent: spec.parent,
@@ -154,6 +175,7 @@ export class SimKernel {
       vfioMinor: null,
       probing: null,
     };
+    d.modalias = formatModalias(d.ids);
     this.devices.set(d.address, d);
     this.deviceIndex.add(d);
     const pfSriov = d.physfn ? this.devices.get(d.physfn)?.sriov : undefined;
@@ -162,7 +184,8 @@ export class SimKernel {
       pfSriov.numVfs = pfSriov.vfs.length;
     }
     this.log(
-      `pci ${d.address}: [${d.ids.vendor.toString(16).padStart(4, "0")}:${d.ids.device.toString(16).padStart(4, "0")}] type ${hex2(d.headerType)} class 0x${d.ids.classCode.toString(16).padStart(6, "0")}${d.physfn ? ` (VF of ${d.physfn})` : ""}`,
+      () =>
+        `pci ${d.address}: [${d.ids.vendor.toString(16).padStart(4, "0")}:${d.ids.device.toString(16).padStart(4, "0")}] type ${hex2(d.headerType)} class 0x${d.ids.classCode.toString(16).padStart(6, "0")}${d.physfn ? ` (VF of ${d.physfn})` : ""}`,
     );
     this.emit("add", d);
     if (this.driversAutoprobe) this.deviceAttach(d);
@@ -288,7 +311,8 @@ export class SimKernel {
     d.probing = null;
     if (drv.spec.vfio) d.vfioMinor = this.nextVfioMinor++;
     this.log(
-      `${drv.name} ${d.address}: bound${drv.spec.vfio ? ` (vfio-dev/vfio${d.vfioMinor}, /dev/vfio/${d.iommuGroup})` : ""}`,
+      () =>
+        `${drv.name} ${d.address}: bound${drv.spec.vfio ? ` (vfio-dev/vfio${d.vfioMinor}, /dev/vfio/${d.iommuGroup})` : ""}`,
     );
     this.emit("bind", d);
     this.retryDeferred();

@@ -76,6 +76,16 @@ export interface MachineSpec {
 
 type Json = unknown;
 
+const HEX_PATTERNS = new Map<number, RegExp>();
+function hexPattern(digits: number): RegExp {
+  let re = HEX_PATTERNS.get(digits);
+  if (!re) {
+    re = new RegExp(`^(0x)?[0-9a-fA-F]{1,${digits}}$`);
+    HEX_PATTERNS.set(digits, re);
+  }
+  return re;
+}
+
 class Reader {
   readonly file: string;
   constructor(file: string) {
@@ -128,7 +138,7 @@ class Reader {
     if (value === undefined) return fallback;
     if (any && value === "any") return PCI_ANY_ID;
     const text = this.string(value, path);
-    if (!new RegExp(`^(0x)?[0-9a-fA-F]{1,${digits}}$`).test(text))
+    if (!hexPattern(digits).test(text))
       this.fail(path, `expected ${digits} hex digits${any ? ' or "any"' : ""}, got ${JSON.stringify(text)}`);
     return Number.parseInt(text.replace(/^0x/, ""), 16);
   }

@@ -3,6 +3,7 @@
 import type { ModulesDir } from "../../modules/modules-dir.ts";
 import type { PciAddress } from "../../pci/address.ts";
 import type { PciDeviceId } from "../../pci/id-entry.ts";
+import { formatModalias } from "../../pci/modalias.ts";
 import type { Fault } from "./faults.ts";
 import { SimKernel } from "./kernel.ts";
 import type { MachineSpec, SriovSpec } from "./machine-format.ts";
@@ -59,7 +60,10 @@ export class SimMachine {
     this.kernel = new SimKernel(spec);
     this.modprobe = new SimModprobe(this.kernel, modules);
     this.udev = new SimUdev(this.kernel, this.modprobe, seed);
-    this.kernel.onUevent = (event) => this.udev.queue.push(event);
+    this.kernel.onUevent = (event) => {
+      if (this.udev.handles(event.action, event.vars.SUBSYSTEM as string)) this.udev.queue.push(event);
+    };
+    this.kernel.listensTo = (action, subsystem) => this.udev.handles(action, subsystem);
   }
 
   /** Power on: built-ins register, devices are enumerated, coldplug events run through udev. */
@@ -124,7 +128,7 @@ export class SimMachine {
     for (const m of state.modules) k.adoptModule(m, state.dynamicIds);
     for (const saved of state.devices) {
       const driver = saved.driver === null ? null : (k.drivers.get(saved.driver) ?? null);
-      k.adopt({ ...saved, driver, order: 0 });
+      k.adopt({ ...saved, driver, order: 0, modalias: formatModalias(saved.ids) });
     }
     for (const g of state.ownedGroups) k.ownedGroups.add(g);
     for (const a of state.deferred) k.deferred.add(a as PciAddress);

@@ -8,6 +8,8 @@ import type { DriverSpec, ModuleSpec, SriovSpec } from "./machine-format.ts";
 export interface SimDevice {
   address: PciAddress;
   ids: PciIds;
+  /** modalias_show's string (the ids never change, so it is made once). */
+  modalias: string;
   revision: number;
   headerType: number;
   parent: PciAddress | null;

@@ -2,7 +2,7 @@
 // core (src/modules/lookup.ts, libkmod's stages) on the machine's modules tree; the modprobe.d
 // blacklist (kmod_module_apply_filter); softdep pre/post and modules.dep dependencies loaded
 // first (kmod_module_probe_insert_module); each module inserted into the simulated kernel.
-import { lookup } from "../../modules/lookup.ts";
+import { type LookupResult, lookup } from "../../modules/lookup.ts";
 import type { ModulesDir } from "../../modules/modules-dir.ts";
 import { KernelError, type SimKernel } from "./kernel.ts";
 
@@ -16,6 +16,7 @@ export interface ModprobeRun {
 export class SimModprobe {
   private readonly kernel: SimKernel;
   private readonly modules: ModulesDir;
+  private readonly answers = new Map<string, LookupResult>();
 
   constructor(kernel: SimKernel, modules: ModulesDir) {
     this.kernel = kernel;
@@ -33,7 +34,7 @@ export class SimModprobe {
    */
   run(name: string, options: { blacklist: boolean }): ModprobeRun {
     const inserted: string[] = [];
-    const found = lookup(this.modules, name);
+    const found = this.lookup(name);
     const version = this.modules.path;
     if (found.stage === null) {
       const message = `modprobe: FATAL: Module ${name} not found in directory ${version}`;
@@ -57,6 +58,16 @@ export class SimModprobe {
       failure ??= error;
     }
     return failure ? { ok: false, message: failure, inserted } : { ok: true, message: "", inserted };
+  }
+
+  /** The lookup core's answer; the modules tree never changes under a machine, so it is kept. */
+  private lookup(name: string): LookupResult {
+    let found = this.answers.get(name);
+    if (!found) {
+      found = lookup(this.modules, name);
+      this.answers.set(name, found);
+    }
+    return found;
   }
 
   /** softdep pre:, modules.dep, the module, softdep post: (libkmod's probe order). */

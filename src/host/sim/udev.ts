@@ -22,6 +22,8 @@ const WORKERS = 4;
 
 export class SimUdev {
   readonly queue: Uevent[] = [];
+  /** Events before this index are handled (the queue is consumed from the front). */
+  private head = 0;
   hooks: UdevHooks = {};
   /** 60-flavourctl.rules is installed (flavourctl udev-rule --install). */
   hookRuleInstalled = true;
@@ -50,6 +52,11 @@ export class SimUdev {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
+  /** Whether a rule above reacts to such an event (the others pass through udev untouched). */
+  handles(action: Uevent["action"], subsystem: string): boolean {
+    return subsystem === "pci" && (action === "add" || action === "change");
+  }
+
   /** `udevadm settle`: handles every queued event, and the events they cause. */
   settle(): void {
     if (this.settling) return; // a hook's own writes: the outer settle handles their events
@@ -62,17 +69,27 @@ export class SimUdev {
   }
 
   private drain(): void {
-    while (this.queue.length > 0) {
+    while (this.head < this.queue.length) {
+      // The first event of each device among the first WORKERS waiting: what udevd could run now.
       const ready: number[] = [];
-      const seen = new Set<string>();
-      for (let i = 0; i < this.queue.length && ready.length < WORKERS; i++) {
+      const end = Math.min(this.queue.length, this.head + WORKERS);
+      for (let i = this.head; i < end; i++) {
         const devpath = (this.queue[i] as Uevent).devpath;
-        if (!seen.has(devpath)) ready.push(i);
-        seen.add(devpath);
+        let first = true;
+        for (let k = this.head; k < i; k++) if ((this.queue[k] as Uevent).devpath === devpath) first = false;
+        if (first) ready.push(i);
       }
-      const pick = ready.length === 1 ? 0 : (ready[Math.floor(this.random() * ready.length)] as number);
-      const [event] = this.queue.splice(pick, 1);
-      if (event) this.handle(event);
+      const pick =
+        ready.length === 1 ? this.head : (ready[Math.floor(this.random() * ready.length)] as number);
+      const event = this.queue[pick] as Uevent;
+      // Take it out of the window, keeping the order of the others.
+      for (let j = pick; j > this.head; j--) this.queue[j] = this.queue[j - 1] as Uevent;
+      this.head++;
+      if (this.head > 4096 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      this.handle(event);
     }
   }
 
