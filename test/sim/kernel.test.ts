@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { KernelError } from "../../src/host/sim/kernel.ts";
+import { matchDevice } from "../../src/pci/id-entry.ts";
 import { driverOf, PCIEPORT, ROOT_PORT, simMachine, VFIO_PCI } from "../support/sim.ts";
 
 const NIC = {
@@ -261,4 +262,35 @@ test("IOMMU group ownership: a claim fails while a member uses a host driver; a 
   sim.modprobe.run("pci_stub", { blacklist: false });
   sim.write("/sys/bus/pci/drivers/pci-stub/new_id", "8086 abcd");
   assert.equal(driverOf(sim, "0000:01:00.1"), "pci-stub");
+});
+
+test("the driver index gives what a walk of every driver would: first matching driver in list order", () => {
+  // 2,000 devices, 100 drivers by id, one by class, one by vendor: the index's choice for each
+  // device must equal a linear walk of the driver list with pci_match_device.
+  const hex = (n: number, w: number) => n.toString(16).padStart(w, "0");
+  const modules = [
+    {
+      name: "byclass",
+      loaded: true,
+      drivers: [{ name: "byclass", ids: [{ class: "010000", classMask: "ff0000" }] }],
+    },
+    ...Array.from({ length: 100 }, (_, i) => ({
+      name: `d${i}`,
+      loaded: i % 2 === 0,
+      drivers: [{ name: `d${i}`, ids: [{ vendor: "1000", device: hex(i, 4) }] }],
+    })),
+    { name: "byvendor", loaded: true, drivers: [{ name: "byvendor", ids: [{ vendor: "1000" }] }] },
+  ];
+  const devices = Array.from({ length: 2000 }, (_, j) => ({
+    address: `0000:${hex(j >> 8, 2)}:${hex((j >> 3) & 0x1f, 2)}.${j & 7}`,
+    vendor: j % 7 === 0 ? "2000" : "1000",
+    device: hex(j % 130, 4),
+    class: j % 3 === 0 ? "010802" : "020000",
+  }));
+  const { sim, kernel } = simMachine({ modules, devices });
+  const order = [...kernel.drivers.values()];
+  for (const d of kernel.devices.values()) {
+    const walk = order.find((drv) => matchDevice(drv, d.ids, null).matched)?.name ?? null;
+    assert.equal(driverOf(sim, d.address), walk, d.address);
+  }
 });
