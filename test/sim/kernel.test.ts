@@ -297,17 +297,19 @@ test("the driver index gives what a walk of every driver would: first matching d
 
 test("modprobe: softdep pre: modules load first; a blacklist stops alias loads, not loads by name without -b", () => {
   const { sim } = simMachine({
-    modules: [
-      PCIEPORT,
-      { name: "firmware_helper" },
-      { ...E1000E, softdep: "pre: firmware_helper" },
-    ],
+    modules: [PCIEPORT, { name: "firmware_helper" }, { ...E1000E, softdep: "pre: firmware_helper" }],
     devices: [ROOT_PORT, NIC],
     blacklist: ["e1000e"],
   });
   assert.equal(driverOf(sim, "0000:01:00.0"), null, "udev's kmod load skipped the blacklisted module");
-  assert.ok(sim.kernel.trace.events.some((e) => /e1000e: blacklisted in modprobe\.d, not loaded/.test(e.text)));
-  assert.equal(sim.modprobe.run("e1000e", { blacklist: true }).inserted.length, 0, "modprobe -b NAME loads nothing");
+  assert.ok(
+    sim.kernel.trace.events.some((e) => /e1000e: blacklisted in modprobe\.d, not loaded/.test(e.text)),
+  );
+  assert.equal(
+    sim.modprobe.run("e1000e", { blacklist: true }).inserted.length,
+    0,
+    "modprobe -b NAME loads nothing",
+  );
   assert.deepEqual(sim.modprobe.run("e1000e", { blacklist: false }).inserted, ["firmware_helper", "e1000e"]);
   sim.udev.settle();
   assert.equal(driverOf(sim, "0000:01:00.0"), "e1000e");
@@ -316,8 +318,23 @@ test("modprobe: softdep pre: modules load first; a blacklist stops alias loads, 
 test("a sysfs write fault fails the write with its errno, once", () => {
   const { sim, kernel } = machine();
   kernel.faults.add({ kind: "sysfs-write-fails", attribute: "unbind", errno: "EIO", times: 1 });
-  assert.equal(errno(() => sim.write("/sys/bus/pci/drivers/e1000e/unbind", "0000:01:00.0")), "EIO");
+  assert.equal(
+    errno(() => sim.write("/sys/bus/pci/drivers/e1000e/unbind", "0000:01:00.0")),
+    "EIO",
+  );
   assert.equal(driverOf(sim, "0000:01:00.0"), "e1000e");
   sim.write("/sys/bus/pci/drivers/e1000e/unbind", "0000:01:00.0");
   assert.equal(driverOf(sim, "0000:01:00.0"), null);
+});
+
+test("remove takes a bridge and what is below it; a rescan finds them again and they bind", () => {
+  const { sim, kernel } = machine();
+  sim.write("/sys/bus/pci/devices/0000:00:01.0/remove", "1");
+  assert.deepEqual([...kernel.devices.keys()], []);
+  assert.equal(errno(() => sim.write("/sys/bus/pci/devices/0000:01:00.0/driver_override", "x")), "ENOENT");
+  sim.write("/sys/bus/pci/rescan", "1");
+  assert.equal(driverOf(sim, "0000:00:01.0"), "pcieport");
+  assert.equal(driverOf(sim, "0000:01:00.0"), "e1000e");
+  const actions = kernel.trace.events.filter((e) => e.vars?.PCI_SLOT_NAME === "0000:01:00.0").map((e) => e.vars?.ACTION);
+  assert.deepEqual(actions, ["add", "bind", "unbind", "remove", "add", "bind"]);
 });

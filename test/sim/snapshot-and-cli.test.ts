@@ -70,12 +70,24 @@ test("--machine errors: unknown name, bad file, --sysfs together", async () => {
 test("sim run --json gives the trace and the checks; a bad scenario file names its JSON path", async () => {
   const run = await cli(["sim", "run", "device-added", "--json"], {});
   assert.equal(run.code, 0);
-  const result = JSON.parse(run.stdout) as { failures: string[]; bindings: Record<string, string | null>; trace: unknown[] };
+  const result = JSON.parse(run.stdout) as {
+    failures: string[];
+    bindings: Record<string, string | null>;
+    trace: unknown[];
+  };
   assert.deepEqual(result.failures, []);
   assert.equal(result.bindings["0000:00:03.0"], "virtio-pci");
   const dir = tempDir("scenario");
   const { writeFileSync } = await import("node:fs");
-  writeFileSync(join(dir, "bad.json"), JSON.stringify({ format: "flavourctl-scenario/1", name: "x", machine: "demo", actions: [{ do: "dance" }] }));
+  writeFileSync(
+    join(dir, "bad.json"),
+    JSON.stringify({
+      format: "flavourctl-scenario/1",
+      name: "x",
+      machine: "demo",
+      actions: [{ do: "dance" }],
+    }),
+  );
   const bad = await cli(["sim", "run", join(dir, "bad.json")], {});
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /bad\.json: \$\.actions\[0\]\.do: expected one of note, hotplug/);

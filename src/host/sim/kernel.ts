@@ -192,6 +192,35 @@ export class SimKernel {
     return d;
   }
 
+  /**
+   * Functions removed through their `remove` attribute: the hardware is still there, so a write
+   * to /sys/bus/pci/rescan finds them again (pci_rescan_bus). VFs are not: their PF makes them.
+   */
+  readonly removed = new Map<PciAddress, DeviceSpec>();
+
+  /** remove_store: the device goes, and comes back on a rescan. */
+  removeByUser(address: PciAddress): void {
+    const d = this.device(address);
+    const gone = [d, ...[...this.devices.values()].filter((x) => this.isBelow(x, address))];
+    for (const x of gone) if (!x.physfn) this.removed.set(x.address, specOf(x));
+    for (const x of gone.reverse()) if (this.devices.has(x.address)) this.removeDevice(x.address);
+  }
+
+  private isBelow(d: SimDevice, bridge: PciAddress): boolean {
+    for (let p = d.parent; p !== null; p = this.devices.get(p)?.parent ?? null) if (p === bridge) return true;
+    return false;
+  }
+
+  /** rescan_store: removed functions whose bridge is present are enumerated again, in bus order. */
+  rescan(): void {
+    for (const address of [...this.removed.keys()].sort()) {
+      const spec = this.removed.get(address) as DeviceSpec;
+      if (spec.parent !== null && !this.devices.has(spec.parent)) continue;
+      this.removed.delete(address);
+      this.addDevice(spec);
+    }
+  }
+
   /** pci_stop_and_remove_bus_device: VFs first, the driver released, KOBJ_REMOVE. */
   removeDevice(address: PciAddress): void {
     const d = this.device(address);
@@ -648,6 +677,25 @@ const ERRNO: Record<string, number> = {
 };
 
 const hex2 = (n: number) => n.toString(16).padStart(2, "0");
+
+/** A present device as the machine format describes it (its hardware, not its state). */
+function specOf(d: SimDevice): DeviceSpec {
+  return {
+    address: d.address,
+    vendor: d.ids.vendor,
+    device: d.ids.device,
+    subvendor: d.ids.subvendor,
+    subdevice: d.ids.subdevice,
+    classCode: d.ids.classCode,
+    revision: d.revision,
+    headerType: d.headerType,
+    parent: d.parent,
+    iommuGroup: d.iommuGroup,
+    name: d.name,
+    sriov: d.sriov ? { ...d.sriov.spec } : null,
+    physfn: null,
+  };
+}
 
 /** vfio_pci_dev_in_denylist (drivers/vfio/pci/vfio_pci.c). */
 function isVfioPciDenylisted(d: SimDevice): boolean {

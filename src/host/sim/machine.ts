@@ -6,7 +6,7 @@ import type { PciDeviceId } from "../../pci/id-entry.ts";
 import { formatModalias } from "../../pci/modalias.ts";
 import type { Fault } from "./faults.ts";
 import { SimKernel } from "./kernel.ts";
-import type { MachineSpec, SriovSpec } from "./machine-format.ts";
+import type { DeviceSpec, MachineSpec, SriovSpec } from "./machine-format.ts";
 import type { SimDevice } from "./model.ts";
 import { SimModprobe } from "./modprobe.ts";
 import { writeSysfs } from "./sysfs.ts";
@@ -26,6 +26,8 @@ export interface MachineState {
   devices: SavedDevice[];
   ownedGroups: number[];
   deferred: string[];
+  /** Functions removed through `remove`, found again by a rescan. */
+  removed: DeviceSpec[];
   faults: Fault[];
 }
 
@@ -113,6 +115,7 @@ export class SimMachine {
       })),
       ownedGroups: [...k.ownedGroups],
       deferred: [...k.deferred],
+      removed: [...k.removed.values()],
       faults: k.faults.list,
     };
   }
@@ -133,6 +136,7 @@ export class SimMachine {
     for (const g of state.ownedGroups) k.ownedGroups.add(g);
     for (const a of state.deferred) k.deferred.add(a as PciAddress);
     for (const f of state.faults) k.faults.add(f);
+    for (const spec of state.removed ?? []) k.removed.set(spec.address, spec);
     return this;
   }
 }

@@ -44,6 +44,10 @@ function writeAttribute(
     kernel.driversProbe(deviceAt(kernel, value.trim(), path));
     return;
   }
+  if (path === "/sys/bus/pci/rescan") {
+    if (readBool(value, path)) kernel.rescan();
+    return;
+  }
   if (path === "/sys/bus/pci/drivers_autoprobe") {
     kernel.driversAutoprobe = readBool(value, path);
     return;
@@ -67,7 +71,7 @@ function writeAttribute(
         d.sriov.driversAutoprobe = readBool(value, path);
         return;
       case "remove":
-        if (readBool(value, path)) kernel.removeDevice(d.address);
+        if (readBool(value, path)) kernel.removeByUser(d.address);
         return;
     }
   }
