@@ -331,10 +331,15 @@ test("remove takes a bridge and what is below it; a rescan finds them again and 
   const { sim, kernel } = machine();
   sim.write("/sys/bus/pci/devices/0000:00:01.0/remove", "1");
   assert.deepEqual([...kernel.devices.keys()], []);
-  assert.equal(errno(() => sim.write("/sys/bus/pci/devices/0000:01:00.0/driver_override", "x")), "ENOENT");
+  assert.equal(
+    errno(() => sim.write("/sys/bus/pci/devices/0000:01:00.0/driver_override", "x")),
+    "ENOENT",
+  );
   sim.write("/sys/bus/pci/rescan", "1");
   assert.equal(driverOf(sim, "0000:00:01.0"), "pcieport");
   assert.equal(driverOf(sim, "0000:01:00.0"), "e1000e");
-  const actions = kernel.trace.events.filter((e) => e.vars?.PCI_SLOT_NAME === "0000:01:00.0").map((e) => e.vars?.ACTION);
+  const actions = kernel.trace.events
+    .filter((e) => e.vars?.PCI_SLOT_NAME === "0000:01:00.0")
+    .map((e) => e.vars?.ACTION);
   assert.deepEqual(actions, ["add", "bind", "unbind", "remove", "add", "bind"]);
 });
