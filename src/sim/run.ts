@@ -6,13 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Io } from "../cli/io.ts";
 import { wireSimHooks } from "../flavour/sim-hooks.ts";
-import { bundledMachine } from "../host/sim/bundled.ts";
 import { SimControl } from "../host/sim/control.ts";
 import { KernelError } from "../host/sim/kernel.ts";
 import { SimMachine } from "../host/sim/machine.ts";
-import { readMachine } from "../host/sim/machine-format.ts";
+import type { MachineSpec } from "../host/sim/machine-format.ts";
 import { machineModules } from "../host/sim/modules-tree.ts";
-import type { OpenedMachine } from "../host/sim/open.ts";
+import { machineSource, type OpenedMachine } from "../host/sim/open.ts";
 import type { TraceEvent } from "../host/sim/trace.ts";
 import type { Action, Scenario } from "./scenario.ts";
 
@@ -28,12 +27,20 @@ export interface ScenarioResult {
 /** Runs a flavourctl command line in this process (the CLI's main), on the given Io. */
 export type CommandRunner = (argv: string[], io: Io) => Promise<number>;
 
-export async function runScenario(scenario: Scenario, runCommand: CommandRunner): Promise<ScenarioResult> {
-  const spec =
-    typeof scenario.machine === "string"
-      ? readMachine(await bundledMachineOrFail(scenario.machine), `bundled machine ${scenario.machine}`)
-      : scenario.machine;
-  const modules = machineModules(spec);
+/**
+ * `machine` overrides the scenario's own (a name, a machine file, or snapshot:DIR,modules=DIR:
+ * the differential runs a scenario on the machine captured from the real guest).
+ */
+export async function runScenario(
+  scenario: Scenario,
+  runCommand: CommandRunner,
+  options: { machine?: string } = {},
+): Promise<ScenarioResult> {
+  const named = options.machine ?? (typeof scenario.machine === "string" ? scenario.machine : undefined);
+  const { spec, modules } =
+    named !== undefined
+      ? await machineSource(named)
+      : { spec: scenario.machine as MachineSpec, modules: machineModules(scenario.machine as MachineSpec) };
   const machine = new SimMachine(spec, modules, scenario.seed);
   const control = new SimControl(machine);
   const dir = mkdtempSync(join(tmpdir(), "flavourctl-sim-"));
@@ -65,12 +72,6 @@ export async function runScenario(scenario: Scenario, runCommand: CommandRunner)
   for (const address of control.addresses())
     bindings[address] = kernel.devices.get(address)?.driver?.name ?? null;
   return { name: scenario.name, trace: kernel.trace.events, failures, bindings };
-}
-
-async function bundledMachineOrFail(name: string): Promise<unknown> {
-  const machine = bundledMachine(name);
-  if (!machine) throw new KernelError("ENOENT", `bundled machine ${name}`);
-  return machine;
 }
 
 function describe(action: Action): string {

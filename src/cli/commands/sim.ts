@@ -14,7 +14,7 @@ import { openSimulated } from "../host.ts";
 import type { Io } from "../io.ts";
 import { type Command, main } from "../main.ts";
 
-const help = `usage: flavourctl sim run SCENARIO [--json] [--properties]
+const help = `usage: flavourctl sim run SCENARIO [--machine M] [--json] [--properties]
        flavourctl sim devices MACHINE [--json]
        flavourctl sim write MACHINE PATH VALUE
        flavourctl sim fault MACHINE FAULT-JSON
@@ -26,7 +26,8 @@ MACHINE is a bundled machine (demo, thread), a machine JSON file, or snapshot:DI
              (kernel log, uevents, udev, modprobe, sysfs writes, flavourctl); SCENARIO is a
              bundled scenario (see 'sim scenarios') or a scenario JSON file. Exit 1 when an
              'expect' or an action's expected outcome fails. --properties prints every uevent
-             variable (udevadm monitor --property); --json the trace and checks as JSON.
+             variable (udevadm monitor --property); --json the trace and checks as JSON;
+             --machine M runs it on another machine (e.g. a snapshot of the real guest).
   devices    every device of the machine with its ids, driver, override and IOMMU group
   write      echo VALUE > PATH on the machine's sysfs (e.g. .../driver_flavour), then prints
              what it caused
@@ -42,6 +43,7 @@ export const command: Command = {
       json: { type: "boolean" },
       properties: { type: "boolean" },
       all: { type: "boolean" },
+      machine: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help) {
@@ -99,9 +101,15 @@ async function loadScenario(text: string) {
   }
 }
 
-async function run(text: string, io: Io, values: { json?: boolean; properties?: boolean }): Promise<number> {
+async function run(
+  text: string,
+  io: Io,
+  values: { json?: boolean; properties?: boolean; machine?: string },
+): Promise<number> {
   const scenario = await loadScenario(text);
-  const result = await runScenario(scenario, (argv, commandIo) => main(argv, commandIo));
+  const result = await runScenario(scenario, (argv, commandIo) => main(argv, commandIo), {
+    machine: values.machine,
+  });
   if (values.json) io.out(`${JSON.stringify(result, null, 2)}\n`);
   else {
     io.out(`# scenario ${scenario.name}\n${scenario.description ? `# ${scenario.description}\n` : ""}`);
