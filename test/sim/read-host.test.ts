@@ -33,3 +33,19 @@ test("demo machine through Host: topology, SR-IOV, groups, drivers and modules",
     "no host driver for a QAT 4xxx VF in 6.12",
   );
 });
+
+test("demo boot: one seed, one trace; other seeds interleave udev's events differently and end the same", async () => {
+  const spec = readMachine(await bundledMachine("demo"), "demo");
+  const boot = (seed: number) => {
+    const machine = new SimMachine(spec, machineModules(spec), seed).boot();
+    const host = new SimHost(machine);
+    return {
+      trace: machine.kernel.trace.events.map((e) => `${e.t} ${e.source} ${e.text}`),
+      bindings: host.devices().map((a) => host.device(a).driver),
+    };
+  };
+  const [a, again, b] = [boot(1), boot(1), boot(2)];
+  assert.deepEqual(again, a);
+  assert.notDeepEqual(b.trace, a.trace);
+  assert.deepEqual(b.bindings, a.bindings);
+});

@@ -14,7 +14,7 @@ import { openSimulated } from "../host.ts";
 import type { Io } from "../io.ts";
 import { type Command, main } from "../main.ts";
 
-const help = `usage: flavourctl sim run SCENARIO [--machine M] [--json] [--properties]
+const help = `usage: flavourctl sim run SCENARIO [--machine M] [--seed N] [--json] [--properties]
        flavourctl sim devices MACHINE [--json]
        flavourctl sim write MACHINE PATH VALUE
        flavourctl sim fault MACHINE FAULT-JSON
@@ -27,7 +27,8 @@ MACHINE is a bundled machine (demo, thread), a machine JSON file, or snapshot:DI
              bundled scenario (see 'sim scenarios') or a scenario JSON file. Exit 1 when an
              'expect' or an action's expected outcome fails. --properties prints every uevent
              variable (udevadm monitor --property); --json the trace and checks as JSON;
-             --machine M runs it on another machine (e.g. a snapshot of the real guest).
+             --machine M runs it on another machine (e.g. a snapshot of the real guest);
+             --seed N replaces the scenario's seed (how udev interleaves events).
   devices    every device of the machine with its ids, driver, override and IOMMU group
   write      echo VALUE > PATH on the machine's sysfs (e.g. .../driver_flavour), then prints
              what it caused
@@ -44,6 +45,7 @@ export const command: Command = {
       properties: { type: "boolean" },
       all: { type: "boolean" },
       machine: { type: "string" },
+      seed: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help) {
@@ -104,9 +106,14 @@ async function loadScenario(text: string) {
 async function run(
   text: string,
   io: Io,
-  values: { json?: boolean; properties?: boolean; machine?: string },
+  values: { json?: boolean; properties?: boolean; machine?: string; seed?: string },
 ): Promise<number> {
   const scenario = await loadScenario(text);
+  if (values.seed !== undefined) {
+    if (!/^\d{1,9}$/.test(values.seed))
+      throw new UsageError(`--seed must be a number, not '${printable(values.seed)}'`);
+    scenario.seed = Number(values.seed);
+  }
   const result = await runScenario(scenario, (argv, commandIo) => main(argv, commandIo), {
     machine: values.machine,
   });
