@@ -1,20 +1,36 @@
-// The machine a command works on, from its options: the live /sys (default) or a sysfs tree
-// given with --sysfs, and the modules directory that goes with it.
+// The machine a command works on, from its options: the live /sys (default), a sysfs tree
+// given with --sysfs, or a simulated machine (--machine NAME|FILE|snapshot:DIR[,modules=DIR]),
+// with the modules directory, rules directory and run directory that go with it.
 import { release } from "node:os";
 import { join } from "node:path";
-import { InputError } from "../errors.ts";
+import { InputError, UsageError } from "../errors.ts";
 import { DeviceView } from "../flavour/device-view.ts";
+import { DEFAULT_RULES_DIR } from "../flavour/rules-store.ts";
+import { wireSimHooks } from "../flavour/sim-hooks.ts";
 import type { HostControl } from "../host/control.ts";
+import type { OpenedMachine } from "../host/sim/open.ts";
 import { SysfsHost } from "../host/sysfs.ts";
 import { SysfsControl } from "../host/sysfs-control.ts";
 import { ModulesDir } from "../modules/modules-dir.ts";
 import { modulesDirFrom } from "./args.ts";
+import type { Io } from "./io.ts";
 
 export interface MachineOptions {
   sysfs?: string | boolean;
   modules?: string | boolean;
   kernel?: string | boolean;
+  machine?: string | boolean;
+  config?: string | boolean;
+  "run-dir"?: string | boolean;
 }
+
+/** The option every command that works on a machine takes. */
+export const machineOption = { machine: { type: "string" } } as const;
+
+export const MACHINE_HELP = `  --machine M     work on a simulated machine: a bundled one (demo), a machine JSON file, or
+                  snapshot:DIR,modules=DIR (a captured sysfs tree); its state, rules and lock
+                  live in ~/.local/state/flavourctl/machines/ (see 'flavourctl sim')
+`;
 
 export function openModules(values: MachineOptions): ModulesDir {
   return new ModulesDir(modulesDirFrom(values, release()));
@@ -42,15 +58,24 @@ export function openHost(values: MachineOptions, modules: ModulesDir): HostContr
 }
 
 /**
- * The read-only view list and show print: the sysfs tree (--sysfs DIR, default /sys) and the
- * modules directory (--modules DIR, --kernel VER, default /lib/modules/$(uname -r)). A default
- * modules directory that does not exist is not an error: the modules are then unknown, said
- * once through `warn`. A directory given on the command line must exist.
+ * The read-only view list and show print: a simulated machine (--machine), or the sysfs tree
+ * (--sysfs DIR, default /sys) and the modules directory (--modules DIR, --kernel VER, default
+ * /lib/modules/$(uname -r)). A default modules directory that does not exist is not an error:
+ * the modules are then unknown, said once through `warn`. A directory given on the command
+ * line must exist.
  */
-export function openView(
-  values: MachineOptions & { config?: string[] },
+export async function openView(
+  values: Omit<MachineOptions, "config"> & { config?: string[] },
+  io: Io,
   warn: (message: string) => void,
-): DeviceView {
+): Promise<DeviceView> {
+  if (typeof values.machine === "string" || io.machine) {
+    if (typeof values.sysfs === "string") throw new UsageError("--machine and --sysfs do not go together");
+    const sim = typeof values.machine === "string" ? await openSimulated(values.machine, io.env) : io.machine;
+    const { SimHost } = await import("../host/sim/read-host.ts");
+    // biome-ignore lint/style/noNonNullAssertion: one of the two is set (tested above)
+    return new DeviceView(new SimHost(sim!.opened.machine), sim!.modules, warn);
+  }
   const host = new SysfsHost(typeof values.sysfs === "string" ? values.sysfs : "/sys", warn);
   const configPaths = values.config ? { configPaths: values.config } : {};
   let modules: ModulesDir | null = new ModulesDir(modulesDirFrom(values, release()), configPaths);
@@ -63,4 +88,53 @@ export function openView(
     modules = null;
   }
   return new DeviceView(host, modules, warn);
+}
+
+export interface CommandMachine {
+  modules: ModulesDir;
+  host: HostControl;
+  rulesDir: string;
+  runDir: string;
+  /** Set for a simulated machine. */
+  simulated?: OpenedMachine;
+}
+
+/** A simulated machine opened in this process (sim run passes its machine to the commands it runs). */
+export interface InProcessMachine {
+  opened: OpenedMachine;
+  modules: ModulesDir;
+}
+
+/** Opens a simulated machine with flavourctl's hooks in its udev. */
+export async function openSimulated(text: string, env: Io["env"]): Promise<InProcessMachine> {
+  const { machineSource, openMachine } = await import("../host/sim/open.ts");
+  const source = await machineSource(text);
+  const opened = openMachine(source, env, (o) => wireSimHooks(o.machine, o.control, source.modules, o));
+  return { opened, modules: source.modules };
+}
+
+export async function openCommandMachine(values: MachineOptions, io: Io): Promise<CommandMachine> {
+  const config = typeof values.config === "string" ? values.config : undefined;
+  const runDir = typeof values["run-dir"] === "string" ? values["run-dir"] : undefined;
+  let sim = io.machine;
+  if (typeof values.machine === "string") {
+    if (typeof values.sysfs === "string") throw new UsageError("--machine and --sysfs do not go together");
+    sim = await openSimulated(values.machine, io.env);
+  }
+  if (sim) {
+    return {
+      modules: sim.modules,
+      host: sim.opened.control,
+      rulesDir: config ?? sim.opened.rulesDir,
+      runDir: runDir ?? sim.opened.runDir,
+      simulated: sim.opened,
+    };
+  }
+  const modules = openModules(values);
+  return {
+    modules,
+    host: openHost(values, modules),
+    rulesDir: config ?? DEFAULT_RULES_DIR,
+    runDir: runDir ?? "/run/flavourctl",
+  };
 }

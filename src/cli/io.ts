@@ -1,6 +1,7 @@
 // What a command may touch of the outside world besides the library: its streams and
 // environment. Tests pass a recording Io to main(); the entry file passes the real one.
 import { readFileSync } from "node:fs";
+import type { InProcessMachine } from "./host.ts";
 
 export interface Io {
   /** Writes to stdout; latin1 writes byte strings (one char per byte) unchanged. */
@@ -10,6 +11,8 @@ export interface Io {
   env: Record<string, string | undefined>;
   /** True when stdout is a terminal: colour and progress bars only then. */
   stdoutIsTty: boolean;
+  /** A simulated machine already open in this process: commands work on it (sim run). */
+  machine?: InProcessMachine;
 }
 
 export function processIo(): Io {

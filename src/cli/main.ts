@@ -20,6 +20,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   hook: () => import("./commands/hook.ts"),
   "udev-rule": () => import("./commands/udev-rule.ts"),
   vfs: () => import("./commands/vfs.ts"),
+  sim: () => import("./commands/sim.ts"),
 };
 
 const usage = `usage: flavourctl COMMAND [OPTIONS] [ARGS]
@@ -36,7 +37,9 @@ Commands:
   vfs PF N                create N SR-IOV VFs born with their flavour (0 removes them)
   udev-rule [--install]   the udev rule that runs the hook on PCI add events
   hook                    (run by udev) give an added device its saved flavour
+  sim run SCENARIO        run a scenario on a simulated machine and print its event trace
 
+Every command that works on a machine takes --machine demo (a simulated server).
 Run 'flavourctl COMMAND --help' for a command's options. See README.md for the manual.
 `;
 

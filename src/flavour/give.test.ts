@@ -1,75 +1,82 @@
-// The policy on a small in-memory host (test/support/fake-host.ts): choosing, applying,
-// verifying, rolling back, saved rules, the udev hook's boot pass and VFs born with a flavour.
+// The policy on the simulated kernel: choosing, applying, verifying, rolling back, saved rules,
+// the udev hook's boot pass and VFs born with a flavour. The machine is data (machine JSON),
+// its modules tree is generated from the id tables, and faults are injected into its kernel.
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
-import { FakeHost } from "../../test/support/fake-host.ts";
+import { driverOf, simMachine, VFIO_PCI } from "../../test/support/sim.ts";
 import { tempDir } from "../../test/support/tmp.ts";
-import { ModulesDir } from "../modules/modules-dir.ts";
+import { SimControl } from "../host/sim/control.ts";
+import { SimMachine } from "../host/sim/machine.ts";
 import type { PciAddress } from "../pci/address.ts";
 import { applyRules } from "./apply-rules.ts";
 import { giveFlavour, giveGroup } from "./give.ts";
 import { runHook } from "./hook.ts";
 import { parseSelector, type Rule } from "./rules.ts";
+import { saveRule } from "./rules-store.ts";
+import { wireSimHooks } from "./sim-hooks.ts";
 import { createVfs } from "./vfs.ts";
 
 const NIC = "0000:01:00.0" as PciAddress;
 const NIC2 = "0000:02:00.0" as PciAddress;
 const VIRTIO_NET = "0000:03:00.0" as PciAddress;
+const SMBUS = "0000:00:1f.3" as PciAddress;
 
-function modules(): ModulesDir {
-  const dir = tempDir("give");
-  writeFileSync(
-    join(dir, "modules.alias"),
-    [
-      "alias pci:v00008086d000010D3sv*sd*bc*sc*i* e1000e",
-      "alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci",
-      "alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci",
-      "alias vfio_pci:v00001AF4d00001041sv*sd*bc*sc*i* virtio_vfio_pci",
-      "",
-    ].join("\n"),
-  );
-  writeFileSync(
-    join(dir, "modules.dep"),
-    "kernel/e1000e.ko:\nkernel/virtio_pci.ko:\nkernel/vfio-pci.ko:\nupdates/virtio-vfio-pci.ko:\n",
-  );
-  return new ModulesDir(dir, { configPaths: ["/dev/null"] });
-}
-
-function machine() {
-  const host = new FakeHost();
-  host.available.set("e1000e", [
-    { name: "e1000e", module: "e1000e", matches: (d) => d.vendor === 0x8086 && d.device === 0x10d3 },
-  ]);
-  host.available.set("virtio_pci", [
-    { name: "virtio-pci", module: "virtio_pci", matches: (d) => d.vendor === 0x1af4 },
-  ]);
-  host.available.set("vfio_pci", [
-    { name: "vfio-pci", module: "vfio_pci", matches: () => false, vfio: true },
-  ]);
-  host.available.set("virtio_vfio_pci", [
-    { name: "virtio_vfio_pci", module: "virtio_vfio_pci", matches: () => false, vfio: true },
-  ]);
-  host.loaded.add("e1000e").add("virtio_pci");
-  host.addDevice({
-    address: NIC,
-    vendor: 0x8086,
-    device: 0x10d3,
-    classCode: 0x020000,
-    driver: "e1000e",
-    group: 1,
-  });
-  host.addDevice({
+const E1000E = {
+  name: "e1000e",
+  drivers: [{ name: "e1000e", sriov: true, ids: [{ vendor: "8086", device: "10d3" }] }],
+};
+const MODULES = [
+  E1000E,
+  { name: "virtio_pci", drivers: [{ name: "virtio-pci", ids: [{ vendor: "1af4" }] }] },
+  ...VFIO_PCI,
+  {
+    name: "virtio_vfio_pci",
+    depends: ["vfio_pci_core"],
+    drivers: [
+      { name: "virtio_vfio_pci", vfio: true, ids: [{ vendor: "1af4", device: "1041", overrideOnly: true }] },
+    ],
+  },
+  { name: "i801_smbus", drivers: [{ name: "i801_smbus", ids: [{ vendor: "8086", device: "2930" }] }] },
+];
+const nic = (address: string, group: number) => ({
+  address,
+  vendor: "8086",
+  device: "10d3",
+  class: "020000",
+  iommuGroup: group,
+  sriov: { totalVfs: 4, vfDevice: "10d3", vfGroupBase: 100 + group * 10 },
+});
+const DEVICES = [
+  nic(NIC, 1),
+  {
     address: VIRTIO_NET,
-    vendor: 0x1af4,
-    device: 0x1041,
-    classCode: 0x020000,
-    driver: "virtio-pci",
-    group: 3,
+    vendor: "1af4",
+    device: "1041",
+    subvendor: "1af4",
+    subdevice: "1100",
+    class: "020000",
+    iommuGroup: 3,
+  },
+];
+
+function machine(options: { blacklist?: string[]; devices?: unknown[] } = {}) {
+  const { sim, control, modules } = simMachine({
+    modules: MODULES,
+    devices: options.devices ?? DEVICES,
+    blacklist: options.blacklist,
   });
-  return { host, modules: modules() };
+  return { sim, host: control, modules };
 }
+
+/** Every bind of a device, in order, read from the kernel's trace. */
+function binds(sim: SimMachine, address: string): string[] {
+  return sim.kernel.trace.events
+    .map((e) => new RegExp(`^(\\S+) ${address.replaceAll(".", "\\.")}: bound`).exec(e.text)?.[1])
+    .filter((d): d is string => d !== undefined);
+}
+
+const sysfsWrites = (sim: SimMachine, from: number) =>
+  sim.kernel.trace.events.slice(from).filter((e) => e.source === "sysfs");
 
 test("set vfio: vfio-pci is loaded, its driver name read, the device rebound and verified", () => {
   const m = machine();
@@ -77,6 +84,7 @@ test("set vfio: vfio-pci is loaded, its driver name read, the device rebound and
   assert.equal(give.result?.outcome, "done");
   assert.equal(m.host.device(NIC).driver, "vfio-pci");
   assert.equal(m.host.device(NIC).driverOverride, "vfio-pci");
+  assert.equal(m.host.device(NIC).vfioDevice, true);
   assert.deepEqual(give.result?.log, [
     "loaded module vfio_pci",
     "module vfio_pci registered driver vfio-pci",
@@ -102,8 +110,7 @@ test("set vfio picks the variant with fewer wildcards, and unset gives the devic
 
 test("a probe that fails is rolled back: the device ends on its original driver", () => {
   const m = machine();
-  const vfio = m.host.available.get("vfio_pci")?.[0];
-  if (vfio) vfio.failsOn = new Set([NIC]);
+  m.sim.kernel.faults.add({ kind: "probe-fails", driver: "vfio-pci", address: NIC });
   const give = giveFlavour(m, NIC, { flavour: "vfio" });
   assert.equal(give.result?.outcome, "rolled-back");
   assert.match(give.result?.error ?? "", /verification failed: bound to no driver, expected vfio-pci/);
@@ -112,14 +119,14 @@ test("a probe that fails is rolled back: the device ends on its original driver"
 
 test("a missing module changes nothing; a blacklisted one is reported as blacklisted", () => {
   const m = machine();
-  m.host.available.delete("vfio_pci");
+  m.sim.kernel.faults.add({ kind: "module-missing", module: "vfio_pci" });
+  const from = m.sim.kernel.trace.events.length;
   const missing = giveFlavour(m, NIC, { flavour: "vfio" });
   assert.equal(missing.result?.outcome, "rolled-back");
   assert.match(missing.result?.error ?? "", /Module vfio_pci not found/);
-  assert.deepEqual(m.host.writes, []);
+  assert.deepEqual(sysfsWrites(m.sim, from), []);
 
-  const b = machine();
-  b.host.blacklisted.add("virtio_vfio_pci");
+  const b = machine({ blacklist: ["virtio_vfio_pci"] });
   const blacklisted = giveFlavour(b, VIRTIO_NET, { flavour: "vfio" });
   assert.match(blacklisted.result?.error ?? "", /blacklisted in modprobe\.d/);
   assert.equal(b.host.device(VIRTIO_NET).driver, "virtio-pci");
@@ -155,33 +162,30 @@ test("apply brings devices to their saved flavour, and a second run has nothing 
 });
 
 test("the hook's boot pass flavours every device before a host driver module loads", () => {
-  const m = machine();
-  // A boot: no host driver loaded yet, both NICs unbound; a rule names the second one.
-  m.host.loaded.delete("e1000e");
-  const nic = m.host.devices.get(NIC);
-  if (nic) nic.driver = null;
-  m.host.addDevice({
-    address: NIC2,
-    vendor: 0x8086,
-    device: 0x10d3,
-    classCode: 0x020000,
-    driver: null,
-    group: 2,
-  });
-  const runDir = tempDir("run");
-  // udev handles NIC's add event first: the hook runs, then the kmod builtin loads e1000e.
-  const run = runHook(m, [rule("second-nic", `address ${NIC2}`)], NIC, runDir);
-  assert.equal(run.bootPass, true);
-  m.host.modprobe("e1000e");
-  assert.equal(m.host.device(NIC).driver, "e1000e");
-  assert.equal(m.host.device(NIC2).driver, "vfio-pci");
-  assert.deepEqual(
-    m.host.binds.filter((b) => b.startsWith(NIC2)),
-    [`${NIC2}:vfio-pci`],
-    "the second NIC was never bound to e1000e",
+  // A real boot order: the kernel enumerates both NICs, then udev handles the first add event:
+  // 60-flavourctl's hook runs before 80-drivers' kmod load of e1000e.
+  const rulesDir = tempDir("rules");
+  const runDir = `${tempDir("run")}/run`;
+  saveRule(rulesDir, rule("second-nic", `address ${NIC2}`));
+  const base = machine({ devices: [nic(NIC, 1), nic(NIC2, 2)] });
+  const sim = new SimMachine(base.sim.spec, base.sim.modules);
+  const host = new SimControl(sim);
+  wireSimHooks(sim, host, base.sim.modules, { rulesDir, runDir });
+  sim.boot();
+  assert.equal(driverOf(sim, NIC), "e1000e");
+  assert.equal(driverOf(sim, NIC2), "vfio-pci");
+  assert.deepEqual(binds(sim, NIC2), ["vfio-pci"], "the second NIC was never bound to e1000e");
+  assert.ok(
+    sim.kernel.trace.events.some((e) =>
+      /hook: 0000:02:00.0: rule second-nic: done → vfio-pci \(boot pass\)/.test(e.text),
+    ),
   );
   // Later events handle only their own device.
-  assert.equal(runHook(m, [rule("second-nic", `address ${NIC2}`)], NIC, runDir).bootPass, false);
+  assert.equal(
+    runHook({ modules: base.sim.modules, host }, [rule("second-nic", `address ${NIC2}`)], NIC, runDir)
+      .bootPass,
+    false,
+  );
 });
 
 test("vfs: VFs are created with autoprobe off and bind straight to their flavour", () => {
@@ -191,10 +195,7 @@ test("vfs: VFs are created with autoprobe off and bind straight to their flavour
   assert.equal(created.vfs.length, 2);
   for (const vf of created.vfs) {
     assert.equal(m.host.device(vf).driver, "vfio-pci");
-    assert.deepEqual(
-      m.host.binds.filter((b) => b.startsWith(vf)),
-      [`${vf}:vfio-pci`],
-    );
+    assert.deepEqual(binds(m.sim, vf), ["vfio-pci"]);
   }
   assert.equal(m.host.sriovAutoprobe(pf), true, "autoprobe is put back");
   createVfs(m, pf, 0, undefined, []);
@@ -202,35 +203,22 @@ test("vfs: VFs are created with autoprobe off and bind straight to their flavour
 });
 
 test("--group moves every member of the group, or none when one fails", () => {
-  const m = machine();
-  const SMBUS = "0000:00:1f.3" as PciAddress;
-  m.host.available.set("i801_smbus", [
-    { name: "i801_smbus", module: "i801_smbus", matches: (d) => d.device === 0x2930 },
-  ]);
-  m.host.loaded.add("i801_smbus");
-  m.host.addDevice({
-    address: SMBUS,
-    vendor: 0x8086,
-    device: 0x2930,
-    classCode: 0x0c0500,
-    driver: "i801_smbus",
-    group: 1,
+  const m = machine({
+    devices: [...DEVICES, { address: SMBUS, vendor: "8086", device: "2930", class: "0c0500", iommuGroup: 1 }],
   });
   // Alone, the NIC's group would not be viable.
   assert.match(
     giveFlavour(m, NIC, { flavour: "vfio" }).refused.join(),
     /0000:00:1f\.3 is bound to host driver i801_smbus/,
   );
-  const failing = m.host.available.get("vfio_pci")?.[0];
-  // The NIC moves first, then the SMBus controller's probe fails: the NIC is put back too.
-  if (failing) failing.failsOn = new Set([SMBUS]);
+  // The SMBus controller moves first (bus order), then the NIC's probe fails: both are put back.
+  m.sim.kernel.faults.add({ kind: "probe-fails", driver: "vfio-pci", address: NIC, times: 1 });
   const failed = giveGroup(m, SMBUS, { flavour: "vfio" });
-  assert.equal(failed.failedAt, SMBUS);
-  assert.ok(m.host.binds.includes(`${NIC}:vfio-pci`), "the NIC had moved");
+  assert.equal(failed.failedAt, NIC);
+  assert.ok(binds(m.sim, SMBUS).includes("vfio-pci"), "the SMBus controller had moved");
   assert.equal(failed.restored, true);
-  assert.deepEqual([m.host.device(SMBUS).driver, m.host.device(NIC).driver], ["i801_smbus", "e1000e"]);
-  if (failing) failing.failsOn = new Set();
+  assert.deepEqual([driverOf(m.sim, SMBUS), driverOf(m.sim, NIC)], ["i801_smbus", "e1000e"]);
   const moved = giveGroup(m, SMBUS, { flavour: "vfio" });
   assert.equal(moved.failedAt, undefined);
-  assert.deepEqual([m.host.device(SMBUS).driver, m.host.device(NIC).driver], ["vfio-pci", "vfio-pci"]);
+  assert.deepEqual([driverOf(m.sim, SMBUS), driverOf(m.sim, NIC)], ["vfio-pci", "vfio-pci"]);
 });

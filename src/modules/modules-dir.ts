@@ -2,15 +2,27 @@
 // goes with it. Each file is read the first time a lookup needs it, so a PCI lookup never
 // pays for modules.dep or modules.builtin (names with a `:` are never module names).
 import { join } from "node:path";
+import { InputError } from "../errors.ts";
 import { AliasFile, AliasList, parseBuiltinModinfo } from "./alias-file.ts";
 import { AliasIndex } from "./alias-index.ts";
-import { lines, readOptionalText, readRequiredText } from "./files.ts";
-import { DEFAULT_CONFIG_PATHS, loadConfig, type ModprobeConfig } from "./modprobe-config.ts";
+import { lines, readOptionalText, readRequiredText, type TextFile } from "./files.ts";
+import {
+  DEFAULT_CONFIG_PATHS,
+  emptyConfig,
+  loadConfig,
+  type ModprobeConfig,
+  parseConfigText,
+} from "./modprobe-config.ts";
 import { moduleNameFromPath } from "./normalize.ts";
 
 export interface ModulesDirOptions {
   /** modprobe.d search path; default libkmod's. */
   configPaths?: readonly string[];
+  /**
+   * The directory's files held in memory, by name (the simulated kernel's modules tree): no
+   * file is read from disk, and modprobe.d is the entries named `modprobe.d/*.conf`.
+   */
+  files?: ReadonlyMap<string, string>;
 }
 
 export class ModulesDir {
@@ -18,11 +30,26 @@ export class ModulesDir {
   /** Malformed lines met so far, each naming its file and line. */
   readonly warnings: string[] = [];
   private readonly configPaths: readonly string[];
+  private readonly files: ReadonlyMap<string, string> | undefined;
   private cache = new Map<string, unknown>();
 
   constructor(path: string, options: ModulesDirOptions = {}) {
     this.path = path;
     this.configPaths = options.configPaths ?? DEFAULT_CONFIG_PATHS;
+    this.files = options.files;
+  }
+
+  private optional(name: string): TextFile | undefined {
+    if (!this.files) return readOptionalText(this.path, name);
+    const text = this.files.get(name);
+    return text === undefined ? undefined : { path: join(this.path, name), text };
+  }
+
+  private required(name: string): TextFile {
+    if (!this.files) return readRequiredText(this.path, name);
+    const file = this.optional(name);
+    if (!file) throw new InputError(`${join(this.path, name)}: no such file`);
+    return file;
   }
 
   private once<T>(name: string, load: () => T): T {
@@ -35,7 +62,7 @@ export class ModulesDir {
 
   /** modules.alias: required — without it nothing can be resolved. */
   get aliasFile(): AliasFile {
-    return this.once("aliasFile", () => new AliasFile(readRequiredText(this.path, "modules.alias")));
+    return this.once("aliasFile", () => new AliasFile(this.required("modules.alias")));
   }
 
   get aliases(): AliasIndex {
@@ -45,7 +72,7 @@ export class ModulesDir {
   /** modules.symbols; its lines' priorities are positions in that file, not module priorities. */
   get symbols(): { file: AliasFile; index: AliasIndex } | undefined {
     return this.once("symbols", () => {
-      const text = readOptionalText(this.path, "modules.symbols");
+      const text = this.optional("modules.symbols");
       if (!text) return undefined;
       const file = new AliasFile(text);
       return { file, index: new AliasIndex(file) };
@@ -55,7 +82,7 @@ export class ModulesDir {
   /** Aliases of built-in modules (modules.builtin.modinfo), all of equal priority. */
   get builtinAliases(): AliasIndex | undefined {
     return this.once("builtinAliases", () => {
-      const file = readOptionalText(this.path, "modules.builtin.modinfo");
+      const file = this.optional("modules.builtin.modinfo");
       if (!file) return undefined;
       const parsed = parseBuiltinModinfo(file);
       this.warnings.push(...parsed.warnings);
@@ -72,7 +99,7 @@ export class ModulesDir {
   /** Module names in modules.dep order (depmod writes it in priority order). */
   get moduleOrder(): Map<string, number> {
     return this.once("moduleOrder", () => {
-      const file = readOptionalText(this.path, "modules.dep");
+      const file = this.optional("modules.dep");
       const names = file
         ? lines(file.text).map((line) => moduleNameFromPath(line.slice(0, line.indexOf(":"))))
         : [];
@@ -82,7 +109,7 @@ export class ModulesDir {
 
   get builtinNames(): Set<string> {
     return this.once("builtinNames", () => {
-      const file = readOptionalText(this.path, "modules.builtin");
+      const file = this.optional("modules.builtin");
       return new Set(
         file
           ? lines(file.text)
@@ -95,10 +122,23 @@ export class ModulesDir {
 
   get config(): ModprobeConfig {
     return this.once("config", () => {
-      const config = loadConfig(this.path, this.configPaths);
+      const config = this.files ? this.memoryConfig(this.files) : loadConfig(this.path, this.configPaths);
       this.warnings.push(...config.warnings);
       return config;
     });
+  }
+
+  /** loadConfig's order on in-memory files: modules.softdep and modprobe.d/*.conf by file name. */
+  private memoryConfig(files: ReadonlyMap<string, string>): ModprobeConfig {
+    const config = emptyConfig();
+    const names = [...files.keys()]
+      .filter((n) => n === "modules.softdep" || (n.startsWith("modprobe.d/") && n.endsWith(".conf")))
+      .sort((a, b) => {
+        const [x, y] = [a.slice(a.lastIndexOf("/") + 1), b.slice(b.lastIndexOf("/") + 1)];
+        return x < y ? -1 : x > y ? 1 : 0;
+      });
+    for (const name of names) parseConfigText(files.get(name) as string, join(this.path, name), config);
+    return config;
   }
 
   file(name: string): string {

@@ -1,20 +1,20 @@
 // flavourctl apply: every present device to its saved flavour. Idempotent.
 import { ExitCode, UsageError } from "../../errors.ts";
 import { applyRules } from "../../flavour/apply-rules.ts";
-import { DEFAULT_RULES_DIR, loadRules } from "../../flavour/rules-store.ts";
+import { loadRules } from "../../flavour/rules-store.ts";
 import { printable } from "../../pci/address.ts";
 import { parseCommandLine } from "../args.ts";
-import { openHost, openModules } from "../host.ts";
+import { MACHINE_HELP, machineOption, openCommandMachine } from "../host.ts";
 import type { Command } from "../main.ts";
 import { exitCodeOf, printGive, worstExitCode } from "../report.ts";
 
-const help = `usage: flavourctl apply [--dry-run] [--force] [--json] [--config DIR] [--sysfs DIR] [--modules DIR]
+const help = `usage: flavourctl apply [--dry-run] [--force] [--json] [--config DIR] [--sysfs DIR | --machine M] [--modules DIR]
 
 Brings every present device that a saved rule names to that rule's flavour. A device that
 already has it is left alone, so a second run reports nothing to do. A damaged rule file is
 reported (exit 2) and the other rules are still applied: one broken file must not leave every
 other device on its host driver after a reboot.
-`;
+${MACHINE_HELP}`;
 
 export const command: Command = {
   summary: "bring every present device to its saved flavour",
@@ -22,6 +22,7 @@ export const command: Command = {
     const { values, positionals } = parseCommandLine(args, {
       config: { type: "string" },
       sysfs: { type: "string" },
+      ...machineOption,
       modules: { type: "string" },
       kernel: { type: "string" },
       "dry-run": { type: "boolean" },
@@ -35,11 +36,9 @@ export const command: Command = {
     }
     if (positionals.length > 0)
       throw new UsageError(`unexpected argument '${printable(positionals[0] ?? "")}'`);
-    const dir = typeof values.config === "string" ? values.config : DEFAULT_RULES_DIR;
-    const { rules, errors } = loadRules(dir);
+    const { modules, host, rulesDir } = await openCommandMachine(values, io);
+    const { rules, errors } = loadRules(rulesDir);
     for (const error of errors) io.err(`flavourctl apply: ${error.message} (this rule is not applied)\n`);
-    const modules = openModules(values);
-    const host = openHost(values, modules);
     const release = values["dry-run"] ? () => {} : host.lock(5000);
     try {
       const outcomes = applyRules({ modules, host }, rules, host.addresses(), {

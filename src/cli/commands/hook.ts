@@ -3,20 +3,20 @@ import { appendFileSync } from "node:fs";
 import { basename } from "node:path";
 import { ExitCode, UsageError } from "../../errors.ts";
 import { runHook } from "../../flavour/hook.ts";
-import { DEFAULT_RULES_DIR, loadRules } from "../../flavour/rules-store.ts";
+import { loadRules } from "../../flavour/rules-store.ts";
 import { isAddress } from "../../pci/address.ts";
 import { parseCommandLine } from "../args.ts";
-import { openHost, openModules } from "../host.ts";
+import { MACHINE_HELP, machineOption, openCommandMachine } from "../host.ts";
 import type { Command } from "../main.ts";
 import { exitCodeOf, worstExitCode } from "../report.ts";
 
-const help = `usage: flavourctl hook [--config DIR] [--run-dir DIR] [--sysfs DIR] [--modules DIR]
+const help = `usage: flavourctl hook [--config DIR] [--run-dir DIR] [--sysfs DIR | --machine M] [--modules DIR]
 
 Run by udev for each PCI add event (see 'flavourctl udev-rule'); reads ACTION, SUBSYSTEM and
 PCI_SLOT_NAME (or DEVPATH) from the environment. Gives the device its saved flavour; the first
 run of a boot gives every present device its flavour. Logs what it did to /dev/kmsg.
   --run-dir DIR   where the per-boot marker lives (default /run/flavourctl)
-`;
+${MACHINE_HELP}`;
 
 export const command: Command = {
   summary: "udev hook: give an added PCI device its saved flavour",
@@ -25,6 +25,7 @@ export const command: Command = {
       config: { type: "string" },
       "run-dir": { type: "string" },
       sysfs: { type: "string" },
+      ...machineOption,
       modules: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
@@ -37,19 +38,12 @@ export const command: Command = {
     const address = env.PCI_SLOT_NAME ?? (env.DEVPATH ? basename(env.DEVPATH) : "");
     if (!isAddress(address))
       throw new UsageError(`hook: no PCI device in the environment (PCI_SLOT_NAME='${address}')`);
-    const { rules, errors } = loadRules(
-      typeof values.config === "string" ? values.config : DEFAULT_RULES_DIR,
-    );
+    const opened = await openCommandMachine(values, io);
+    const { modules, host } = opened;
+    const { rules, errors } = loadRules(opened.rulesDir);
     for (const error of errors) io.err(`flavourctl hook: ${error.message} (this rule is not applied)\n`);
     if (rules.length === 0) return errors.length > 0 ? ExitCode.badInput : ExitCode.ok;
-    const modules = openModules(values);
-    const host = openHost(values, modules);
-    const run = runHook(
-      { modules, host },
-      rules,
-      address,
-      typeof values["run-dir"] === "string" ? values["run-dir"] : "/run/flavourctl",
-    );
+    const run = runHook({ modules, host }, rules, address, opened.runDir);
     const codes: number[] = errors.length > 0 ? [ExitCode.badInput] : [];
     for (const outcome of run.outcomes) {
       const give = outcome.give;
@@ -62,7 +56,7 @@ export const command: Command = {
             : `${give?.result?.outcome} → ${give?.result?.final.driver ?? "no driver"}`;
       const line = `flavourctl: ${outcome.address}: rule ${outcome.rule}: ${what}${run.bootPass ? " (boot pass)" : ""}`;
       io.err(`${line}\n`);
-      if (typeof values.sysfs !== "string") logToKernel(line);
+      if (typeof values.sysfs !== "string" && !opened.simulated) logToKernel(line);
       codes.push(outcome.error ? ExitCode.failedRolledBack : give ? exitCodeOf(give) : 0);
     }
     return worstExitCode(codes);

@@ -7,12 +7,12 @@ import { PciNames } from "../../host/pci-names.ts";
 import { hex } from "../../pci/ids.ts";
 import { parseCommandLine } from "../args.ts";
 import { deviceReport } from "../device-report.ts";
-import { openView } from "../host.ts";
+import { MACHINE_HELP, machineOption, openView } from "../host.ts";
 import type { Io } from "../io.ts";
 import type { Command } from "../main.ts";
 import { type Paint, painter, type Style, table } from "../style.ts";
 
-const help = `usage: flavourctl list [--sysfs DIR] [--modules DIR | --kernel VER] [--config PATH]... [--json]
+const help = `usage: flavourctl list [--sysfs DIR | --machine M] [--modules DIR | --kernel VER] [--config PATH]... [--json]
 
 Every PCI device: address, class, driver in use, the modules whose pci: aliases match it (what
 lspci -k prints as "Kernel modules", in libkmod's order), its vfio flavour (the module
@@ -22,7 +22,7 @@ member of the group is bound to a host driver, so vfio cannot have this device a
 
   --sysfs DIR     read the sysfs tree at DIR (a capture, e.g. from 'flavourctl snapshot')
                   instead of /sys
-  --modules DIR   directory holding modules.alias (default /lib/modules/$(uname -r))
+${MACHINE_HELP}  --modules DIR   directory holding modules.alias (default /lib/modules/$(uname -r))
   --kernel VER    use /lib/modules/VER
   --config PATH   modprobe.d file or directory, repeatable; replaces the default search path
   --json          an array of objects, one per device (schema in README.md)
@@ -33,6 +33,7 @@ or class cannot be read is left out, and the exit code is then 2.
 
 export const options = {
   sysfs: { type: "string" },
+  ...machineOption,
   modules: { type: "string" },
   kernel: { type: "string" },
   config: { type: "string", multiple: true },
@@ -57,7 +58,7 @@ export const command: Command = {
       return ExitCode.usage;
     }
     const warn = warner(io, "list");
-    const view = openView(values, warn);
+    const view = await openView(values, io, warn);
     const infos = view.host
       .devices()
       .map((address) => view.info(address))

@@ -5,17 +5,17 @@ import { formatSelector, ruleFor } from "../../flavour/rules.ts";
 import { DEFAULT_RULES_DIR, loadRules, removeRule } from "../../flavour/rules-store.ts";
 import { printable } from "../../pci/address.ts";
 import { parseCommandLine } from "../args.ts";
-import { openHost, openModules } from "../host.ts";
+import { MACHINE_HELP, machineOption, openCommandMachine } from "../host.ts";
 import type { Command } from "../main.ts";
 
-const help = `usage: flavourctl rules [--config DIR] [--sysfs DIR] [--json]
+const help = `usage: flavourctl rules [--config DIR] [--sysfs DIR | --machine M] [--json]
        flavourctl rules --remove NAME [--config DIR]
 
 Lists the saved rules (one NAME.rule file each in DIR, default ${DEFAULT_RULES_DIR}) and the
 present devices each rule decides (when several rules name a device, the most specific kind
 wins: address, vfs-of, id, pattern, class; then the first name). Damaged rule files are listed
 with their error, and make the exit code 2.
-`;
+${MACHINE_HELP}`;
 
 export const command: Command = {
   summary: "list saved rules and the devices each decides",
@@ -23,6 +23,7 @@ export const command: Command = {
     const { values, positionals } = parseCommandLine(args, {
       config: { type: "string" },
       sysfs: { type: "string" },
+      ...machineOption,
       modules: { type: "string" },
       remove: { type: "string" },
       json: { type: "boolean" },
@@ -34,7 +35,8 @@ export const command: Command = {
     }
     if (positionals.length > 0)
       throw new UsageError(`unexpected argument '${printable(positionals[0] ?? "")}'`);
-    const dir = typeof values.config === "string" ? values.config : DEFAULT_RULES_DIR;
+    const opened = await openCommandMachine(values, io);
+    const dir = opened.rulesDir;
     if (typeof values.remove === "string") {
       if (!removeRule(dir, values.remove))
         throw new UsageError(`no rule named '${printable(values.remove)}' in ${dir}`);
@@ -42,8 +44,7 @@ export const command: Command = {
       return ExitCode.ok;
     }
     const { rules, errors } = loadRules(dir);
-    const modules = openModules(values);
-    const machine = { modules, host: openHost(values, modules) };
+    const machine = { modules: opened.modules, host: opened.host };
     const decided = new Map<string, string[]>(rules.map((r) => [r.name, []]));
     for (const address of machine.host.addresses()) {
       const rule = ruleFor(rules, subjectOf(machine, address));

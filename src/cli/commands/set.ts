@@ -17,13 +17,14 @@ import { FLAVOURS, type Flavour, type TargetRequest } from "../../flavour/target
 import { type PciAddress, parseAddress, printable } from "../../pci/address.ts";
 import { hex } from "../../pci/ids.ts";
 import { parseCommandLine } from "../args.ts";
-import { openHost, openModules } from "../host.ts";
+import { MACHINE_HELP, machineOption, openCommandMachine } from "../host.ts";
 import type { Io } from "../io.ts";
 import type { Command } from "../main.ts";
 import { exitCodeOf, printGive } from "../report.ts";
 
 const commonOptions = {
   sysfs: { type: "string" },
+  ...machineOption,
   modules: { type: "string" },
   kernel: { type: "string" },
   config: { type: "string" },
@@ -56,9 +57,9 @@ udev hook gives it again after a reboot, hotplug or VF re-creation:
   --sysfs DIR     work on the sysfs tree at DIR instead of /sys
   --modules DIR   the modules directory (default /lib/modules/$(uname -r))
   --kernel VER    use /lib/modules/VER
-`;
+${MACHINE_HELP}`;
 
-const unsetHelp = `usage: flavourctl unset ADDRESS [--dry-run] [--force] [--json] [--config DIR] [--sysfs DIR] [--modules DIR]
+const unsetHelp = `usage: flavourctl unset ADDRESS [--dry-run] [--force] [--json] [--config DIR] [--sysfs DIR | --machine M] [--modules DIR]
 
 Gives the device back to the kernel's own choice: clears driver_override, unbinds, loads the
 modules udev would load for it and reprobes; removes the device's address rule. A selector
@@ -99,12 +100,11 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
   const address = parseAddress(addressText);
   const driver = typeof values.driver === "string" ? values.driver : undefined;
   const flavour = unset ? "default" : toFlavour(flavourText, driver);
-  const rulesDir = typeof values.config === "string" ? values.config : DEFAULT_RULES_DIR;
   const save = !unset && values["no-save"] !== true && flavour !== "default";
   const matchKind = typeof values.match === "string" ? values.match : "address";
 
-  const modules = openModules(values);
-  const host = openHost(values, modules);
+  const opened = await openCommandMachine(values, io);
+  const { modules, host, rulesDir } = opened;
   const machine = { modules, host };
   const release = values["dry-run"] ? () => {} : host.lock(5000);
   try {

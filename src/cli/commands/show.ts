@@ -17,7 +17,7 @@ import type { Command } from "../main.ts";
 import { type Paint, painter } from "../style.ts";
 import { options, warner } from "./list.ts";
 
-const help = `usage: flavourctl show ADDRESS [--sysfs DIR] [--modules DIR | --kernel VER] [--config PATH]... [--json]
+const help = `usage: flavourctl show ADDRESS [--sysfs DIR | --machine M] [--modules DIR | --kernel VER] [--config PATH]... [--json]
 
 One device (ADDRESS is DDDD:BB:DD.F or BB:DD.F) in depth, and why: the alias lines that
 matched its modalias (file and line), the ranking that chose its vfio flavour, the members of
@@ -39,7 +39,7 @@ export const command: Command = {
     }
     const address = parseAddress(positionals[0] as string);
     const warn = warner(io, "show");
-    const view = openView(values, warn);
+    const view = await openView(values, io, warn);
     let info: DeviceInfo;
     try {
       info = view.host.device(address);

@@ -1,20 +1,20 @@
 // flavourctl vfs PF N: create N VFs that bind straight to their flavour, or remove them (N=0).
 import { ExitCode, UsageError } from "../../errors.ts";
-import { DEFAULT_RULES_DIR, loadRules } from "../../flavour/rules-store.ts";
+import { loadRules } from "../../flavour/rules-store.ts";
 import { createVfs } from "../../flavour/vfs.ts";
 import { parseAddress, printable } from "../../pci/address.ts";
 import { parseCommandLine } from "../args.ts";
-import { openHost, openModules } from "../host.ts";
+import { MACHINE_HELP, machineOption, openCommandMachine } from "../host.ts";
 import type { Command } from "../main.ts";
 import { exitCodeOf, printGive, worstExitCode } from "../report.ts";
 
-const help = `usage: flavourctl vfs PF N [--flavour vfio | --driver NAME] [--force] [--json] [--config DIR] [--sysfs DIR]
+const help = `usage: flavourctl vfs PF N [--flavour vfio | --driver NAME] [--force] [--json] [--config DIR] [--sysfs DIR | --machine M]
 
 Creates N SR-IOV VFs on the PF with sriov_drivers_autoprobe off, gives each its flavour (from
 --flavour/--driver, else from the saved rules, else the kernel's own driver), then puts
 autoprobe back. 'vfs PF 0' removes the VFs, refusing while a process holds one of their
 /dev/vfio groups unless --force.
-`;
+${MACHINE_HELP}`;
 
 export const command: Command = {
   summary: "create SR-IOV VFs that bind straight to their flavour",
@@ -24,6 +24,7 @@ export const command: Command = {
       driver: { type: "string" },
       config: { type: "string" },
       sysfs: { type: "string" },
+      ...machineOption,
       modules: { type: "string" },
       force: { type: "boolean" },
       json: { type: "boolean" },
@@ -48,12 +49,9 @@ export const command: Command = {
         : driver
           ? { flavour: "driver" as const, driver }
           : undefined;
-    const { rules, errors } = loadRules(
-      typeof values.config === "string" ? values.config : DEFAULT_RULES_DIR,
-    );
+    const { modules, host, rulesDir } = await openCommandMachine(values, io);
+    const { rules, errors } = loadRules(rulesDir);
     for (const error of errors) io.err(`flavourctl vfs: ${error.message} (this rule is not applied)\n`);
-    const modules = openModules(values);
-    const host = openHost(values, modules);
     const release = host.lock(5000);
     try {
       const result = createVfs({ modules, host }, parseAddress(pfText), Number(countText), request, rules, {
