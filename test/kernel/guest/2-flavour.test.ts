@@ -154,41 +154,71 @@ test("fault: vfio-pci on an nvme PF with VFs enabled is refused, and with --forc
   }
 });
 
-function spawnCli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(process.cwd(), "dist/flavourctl.js"), ...args]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (status) => resolve({ status: status ?? -1, stdout, stderr }));
+/** The bundled CLI as a child process, so that two can run at once. */
+function spawnCli(args: string[]): {
+  pid: number;
+  done: Promise<{ status: number; stdout: string; stderr: string }>;
+} {
+  const child = spawn(process.execPath, [join(process.cwd(), "dist/flavourctl.js"), ...args]);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
   });
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  const done = new Promise<{ status: number; stdout: string; stderr: string }>((resolve) =>
+    child.on("close", (status) => resolve({ status: status ?? -1, stdout, stderr })),
+  );
+  return { pid: child.pid as number, done };
 }
 
-test("two concurrent set runs: both complete, one after the other, each reporting its own outcome", async () => {
+const LOCK = "/run/lock/flavourctl.lock";
+
+/** Runs the commands at once, sampling which pid holds the host lock while they run. */
+async function concurrently(...commands: string[][]) {
+  const children = commands.map(spawnCli);
+  const owners = new Set<number>();
+  const sampler = setInterval(() => {
+    try {
+      owners.add(Number.parseInt(readFileSync(LOCK, "utf8"), 10));
+    } catch {
+      // not held at this instant
+    }
+  }, 5);
+  const results = await Promise.all(children.map((c) => c.done));
+  clearInterval(sampler);
+  return { results, pids: children.map((c) => c.pid), owners };
+}
+
+test("two concurrent set runs: each holds the host lock in turn and reports its own outcome", async () => {
   const [a, b] = [e1000eMellanox(), virtioBlk()];
-  const results = await Promise.all([
-    spawnCli(["set", a, "vfio", "--no-save"]),
-    spawnCli(["set", b, "vfio", "--no-save"]),
-  ]);
+  const { results, pids, owners } = await concurrently(
+    ["set", a, "vfio", "--no-save"],
+    ["set", b, "vfio", "--no-save"],
+  );
   for (const r of results) assert.equal(r.status, 0, r.stdout + r.stderr);
+  for (const pid of pids)
+    assert.ok(owners.has(pid), `pid ${pid} was never seen holding ${LOCK} (${[...owners]})`);
   assert.match(results[0]?.stdout ?? "", new RegExp(`${a}: done, now on vfio-pci`));
   assert.match(results[1]?.stdout ?? "", new RegExp(`${b}: done, now on vfio-pci`));
   assert.equal(driverOf(a), "vfio-pci");
   assert.equal(driverOf(b), "vfio-pci");
-  const back = await Promise.all([spawnCli(["unset", a]), spawnCli(["unset", b])]);
-  for (const r of back) assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.equal(waitForDriver(a, "e1000e"), "e1000e");
+  // The same device from both at once: one moves it, the other finds it done.
+  const same = await concurrently(["unset", a], ["unset", a], ["unset", b]);
+  for (const r of same.results) assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.equal(
+    same.results.filter((r) => /nothing to do/.test(r.stdout)).length,
+    1,
+    "one unset of the same device found nothing to do",
+  );
+  assert.equal(driverOf(a), "e1000e");
   assert.equal(waitForDriver(b, "virtio-pci"), "virtio-pci");
 });
 
 test("a held host lock: set waits, then fails with exit 5 and changes nothing", () => {
-  const lock = "/run/lock/flavourctl.lock";
-  writeFileSync(lock, `${process.pid}\n`);
+  writeFileSync(LOCK, `${process.pid}\n`);
   try {
     const nic = e1000eIntel();
     const result = set(nic, "vfio", ...noSave);
@@ -196,7 +226,7 @@ test("a held host lock: set waits, then fails with exit 5 and changes nothing", 
     assert.match(result.stderr, /holds \/run\/lock\/flavourctl\.lock/);
     assert.equal(driverOf(nic), "e1000e");
   } finally {
-    rmSync(lock, { force: true });
+    rmSync(LOCK, { force: true });
   }
 });
 
