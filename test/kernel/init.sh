@@ -36,7 +36,6 @@ mount -t tmpfs -o mode=0755 tmpfs /newroot/run || fail "cannot mount tmpfs on /r
 mkdir -p /newroot/run/results
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results /newroot/run/results ||
   fail "cannot mount the results share (9p tag results)"
-mount -t tmpfs tmpfs /newroot/tmp || fail "cannot mount tmpfs on /tmp"
 for fs in proc sys dev; do mount --move "/$fs" "/newroot/$fs" || fail "cannot move /$fs"; done
 [ -f /newroot/run/results/boot.env ] || fail "no boot.env in the results share"
 . /newroot/run/results/boot.env

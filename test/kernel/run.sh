@@ -35,6 +35,10 @@ node=$(command -v node) || die "node is not on PATH"
 (cd "$repo" && node scripts/build.mjs) || die "npm run build failed"
 
 cache=${FLAVOURCTL_CACHE:-$repo/.cache}
+# The guest sees this machine's root, except /run, /proc, /sys and /dev, which are its own.
+for path in "$repo" "$(cd "$cache" && pwd)"; do
+  [[ $path =~ ^/(run|proc|sys|dev)(/|$) ]] && die "$path is under /${BASH_REMATCH[1]}, which the guest cannot see: move it"
+done
 work=$(mktemp -d "$cache/kernel/run.XXXXXX")
 if [[ ${FLAVOURCTL_KERNEL_KEEP:-} == 1 ]]; then
   say "run directory: $work"
@@ -180,11 +184,12 @@ for phase in "${phases[@]}"; do
     say "boot $phase: node's own output:"
     sed 's/^/  node| /' "$dir/node.out" >&2
   fi
-  grep -q '^# tests ' "$dir/tests.tap" 2>/dev/null || {
-    say "boot $phase: the guest's TAP output has no summary (node exit $rc)"
+  if ! grep -q '^# tests ' "$dir/tests.tap" 2>/dev/null; then
+    say "boot $phase: the guest's TAP output has no summary (exit $rc)"
+    [[ -f $dir/init-error ]] && say "guest: $(cat "$dir/init-error")"
     tail -n 40 "$dir/console.log" | sed 's/^/  console| /' >&2
-    status=1
-  }
+    die "boot $phase: no test results from the guest"
+  fi
   [[ $rc == 0 ]] || { say "boot $phase: guest tests exited $rc"; status=1; }
   read -r t0 t1 _ <"$dir/wall"
   awk -v t0="$t0" -v t1="$t1" -v boot="$phase" '
