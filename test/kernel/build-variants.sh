@@ -5,8 +5,10 @@
 # obj-$(CONFIG_X) turned into obj-m. Unresolved symbols are tolerated (KBUILD_MODPOST_WARN=1):
 # modpost still writes each module's aliases into its .mod.c, which is what the alias
 # comparison reads; BTF is left out (it needs pahole). The .ko and .mod.c files go to
-# ${FLAVOURCTL_CACHE:-<repo>/.cache}/variants/<release>/; virtio_vfio_pci.ko is also installed
-# under the guest modules tree's updates/ and depmod run, so modules.alias gets its
+# ${FLAVOURCTL_CACHE:-<repo>/.cache}/variants/<release>/. Every variant that built is also
+# installed under the guest modules tree's updates/ and depmod run, so modules.alias gets
+# their real vfio_pci: aliases (the guest loads only virtio_vfio_pci, whose symbols all
+# resolve; the others make the choice between variants real), among them
 #   alias vfio_pci:v00001AF4d00001041sv*sd*bc*sc*i* virtio_vfio_pci
 # Idempotent (stamp) and flocked. A variant that does not compile is reported, not fatal;
 # virtio_vfio_pci not compiling is. Prints the variants directory.
@@ -26,7 +28,7 @@ headers=$root/usr/src/linux-headers-$KERNEL_RELEASE
 mkdir -p "$out"
 exec 9>"$out/.lock"
 flock 9
-if [[ -f $stamp && -f $modules/updates/virtio_vfio_pci.ko ]] &&
+if [[ -f $stamp && -f $modules/updates/virtio_vfio_pci.ko && -f $modules/updates/mlx5_vfio_pci.ko ]] &&
   grep -q ' virtio_vfio_pci$' "$modules/modules.alias"; then
   echo "$out"
   exit 0
@@ -60,8 +62,12 @@ if [[ -z $ko ]]; then
   echo "kernel/build-variants: virtio_vfio_pci did not build (see $out/build.log)" >&2
   exit 1
 fi
+rm -rf "$modules/updates"
 mkdir -p "$modules/updates"
-cp "$ko" "$modules/updates/virtio_vfio_pci.ko"
+for built_ko in "$out"/*.ko; do
+  name=$(basename "$built_ko")
+  cp "$built_ko" "$modules/updates/${name//-/_}"
+done
 depmod -b "$root" "$KERNEL_RELEASE"
 if ! grep -q '^alias vfio_pci:v00001AF4d00001041sv\*sd\*bc\*sc\*i\* virtio_vfio_pci$' "$modules/modules.alias"; then
   echo "kernel/build-variants: depmod wrote no vfio_pci alias for virtio_vfio_pci in $modules/modules.alias" >&2

@@ -76,6 +76,30 @@ test("the guest has the issue's device set", () => {
   );
 });
 
+test("the vfio choice for every device: the core's lookup equals kmod's (modprobe -R), variants by vendor:device", () => {
+  const aliases = read(join(modules.path, "modules.alias"));
+  for (const variant of ["mlx5_vfio_pci", "virtio_vfio_pci", "qat_vfio_pci", "pds_vfio_pci"])
+    assert.match(aliases, new RegExp(`^alias vfio_pci:\\S+ ${variant}$`, "m"), `${variant} not installed`);
+  const modaliases = [...new Set(addresses().map((a) => read(dev(a, "modalias"))))];
+  for (const modalias of modaliases) {
+    const flavoured = flavouredModalias(modalias);
+    const kmod = run("modprobe", ["-R", flavoured]);
+    assert.equal(kmod.status, 0, kmod.stderr);
+    const core = [...new Set(lookup(modules, flavoured).matches.map((m) => m.module))].sort();
+    assert.deepEqual(core, [...new Set(kmod.stdout.trim().split("\n"))].sort(), flavoured);
+    const choice = chooseVfio(modules, modalias);
+    const expected = modalias.startsWith("pci:v00001AF4d00001041") ? "virtio_vfio_pci" : "vfio_pci";
+    assert.equal(choice.module, expected, `${modalias}: ${choice.reason}`);
+  }
+  // The Mellanox subsystem vendor does not make an e1000e a ConnectX: mlx5_vfio_pci matches by vendor.
+  const mellanox = read(dev(e1000eMellanox(), "modalias"));
+  assert.deepEqual(
+    chooseVfio(modules, mellanox).candidates.map((c) => c.module),
+    ["vfio_pci"],
+  );
+  assert.ok(modaliases.length >= 15, `${modaliases.length} distinct modaliases`);
+});
+
 test("udev loaded, from each device's MODALIAS, every module the core's lookup predicts", () => {
   let checked = 0;
   const blacklisted = modules.config.blacklist;
