@@ -33,8 +33,10 @@ udevadm settle --timeout=120 || echo "guest.sh: udevadm settle timed out" >&2
 echo "tests_start $(uptime)" >>"$results/timing"
 
 cd "$FLAVOURCTL_REPO" || fail "no repository at $FLAVOURCTL_REPO"
-# FLAVOURCTL_KERNEL_STATE survives into the next boot (for tests of a later phase).
-FLAVOURCTL_GUEST=1 FLAVOURCTL_KERNEL_STATE="$results/state" "$NODE" --test-reporter=tap --test-reporter-destination="$results/tests.tap" \
+# FLAVOURCTL_KERNEL_STATE survives into the next boot (for tests of a later phase);
+# FLAVOURCTL_KERNEL_ROOT is where the guest kernel's packages are unpacked (outside /lib/modules).
+FLAVOURCTL_GUEST=1 FLAVOURCTL_KERNEL_STATE="$results/state" FLAVOURCTL_KERNEL_ROOT="$KERNEL_ROOT" \
+  "$NODE" --test-reporter=tap --test-reporter-destination="$results/tests.tap" \
   "$results/tests.mjs" >"$results/node.out" 2>&1
 rc=$?
 echo "tests_end $(uptime)" >>"$results/timing"

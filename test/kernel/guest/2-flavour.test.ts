@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { release } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ExitCode } from "../../../src/errors.ts";
@@ -257,4 +258,19 @@ test("bad input: malformed and missing addresses, unknown flavours, no root — 
   assert.equal(user.status, ExitCode.permission, user.stderr);
   assert.match(user.stderr, /root/);
   assert.equal(snapshot(), before);
+});
+
+test("--modules outside /lib/modules: the lookup and modprobe (-d ROOT -S VERSION) both use that tree", () => {
+  const tree = join(process.env.FLAVOURCTL_KERNEL_ROOT ?? "", "lib/modules", release());
+  assert.ok(existsSync(join(tree, "modules.alias")), `no modules tree at ${tree}`);
+  const nic = e1000eIntel();
+  modprobe("-r", "vfio_pci");
+  assert.equal(moduleLoaded("vfio_pci"), false);
+  const result = set(nic, "vfio", "--modules", tree, ...noSave);
+  assert.equal(result.status, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /loaded module vfio_pci/);
+  assert.equal(driverOf(nic), "vfio-pci");
+  const back = flavourctl("unset", nic, "--modules", tree);
+  assert.equal(back.status, 0, back.stderr);
+  assert.equal(driverOf(nic), "e1000e");
 });
