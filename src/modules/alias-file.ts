@@ -32,6 +32,8 @@ export interface AliasLine {
 export interface AliasSource {
   scan(bus: string | null, visit: (prefix: string, ref: number) => void): void;
   load(ref: number): AliasLine | undefined;
+  /** Every usable line, in file order. */
+  all(): AliasLine[];
 }
 
 const HAS_SPECIAL = /[-[\]]/;
@@ -163,6 +165,9 @@ export class AliasList implements AliasSource {
   }
   load(ref: number): AliasLine | undefined {
     return this.lines[ref];
+  }
+  all(): AliasLine[] {
+    return [...this.lines];
   }
 }
 

@@ -147,6 +147,7 @@ export class AliasIndex {
   private readonly groups = new Map<string | null, PrefixGroup>();
   private readonly loaded = new Map<number, IndexedAlias | null>();
   private searches = 0;
+  private walkKeys: WalkKey[] | undefined;
 
   constructor(source: AliasSource) {
     this.source = source;
@@ -169,56 +170,74 @@ export class AliasIndex {
   }
 
   /**
+   * Every distinct key of the source in byte order, with its lines in file order: libkmod's
+   * radix trie, kept implicit. The keys below a trie node are a run of this array, a node sits
+   * where a key ends or the run's keys part ways, and a key that is a prefix of others comes
+   * first in its run. Built on the first walk.
+   */
+  private sortedKeys(): WalkKey[] {
+    if (!this.walkKeys) {
+      const byKey = new Map<string, AliasLine[]>();
+      for (const alias of this.source.all()) {
+        const list = byKey.get(alias.key);
+        if (list) list.push(alias);
+        else byKey.set(alias.key, [alias]);
+      }
+      this.walkKeys = [...byKey]
+        .map(([key, aliases]) => ({ key, aliases }))
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    }
+    return this.walkKeys;
+  }
+
+  /**
    * The exact emulation of index_mm_searchwild_node for a string that itself holds `*`, `?` or
    * `[`: the walk follows the string's characters literally, so it can step into a pattern's
    * wildcard child and find a pattern a second time (modprobe -R 'a:x*' lists a module twice).
-   * Where the radix trie has a node depends on all the keys, so this works on all of them;
-   * such strings are rare and this path is slow.
+   * Where the trie has a node depends on every key (`dmi` is one because of `dmi:` and `dmi*`
+   * patterns), so this walks all of them: the run [low, high) of keys that start with the
+   * string's first `depth` characters, narrowed by binary search one character at a time.
    */
   private walk(text: string): AliasLine[][] {
-    const byKey = new Map<string, AliasLine[]>();
-    const colon = text.indexOf(":");
-    for (const group of colon < 0
-      ? [this.group(null)]
-      : [this.group(null), this.group(text.slice(0, colon))]) {
-      for (const bucket of group.byPrefix.values()) {
-        for (const ref of bucket.refs) {
-          const entry = this.entry(ref);
-          if (!entry) continue;
-          const list = byKey.get(entry.alias.key);
-          if (list) list.push(entry.alias);
-          else byKey.set(entry.alias.key, [entry.alias]);
-        }
-      }
-    }
-    let keys: WalkKey[] = [...byKey].map(([key, aliases]) => ({ key, aliases }));
+    const keys = this.sortedKeys();
     const out: AliasLine[][] = [];
-    for (let depth = 0; ; depth++) {
-      keys = keys.filter((k) => k.key.startsWith(text.slice(0, depth)));
-      if (keys.length === 0) return out;
-      const endsHere = keys.some((k) => k.key.length === depth);
-      const next = new Set(keys.filter((k) => k.key.length > depth).map((k) => k.key[depth]));
-      const isNode = depth === 0 || endsHere || next.size > 1;
+    let low = 0;
+    let high = keys.length;
+    for (let depth = 0; low < high; depth++) {
+      const first = (keys[low] as WalkKey).key;
+      const endsHere = first.length === depth;
+      const isNode =
+        depth === 0 ||
+        endsHere ||
+        first.charCodeAt(depth) !== (keys[high - 1] as WalkKey).key.charCodeAt(depth);
       if (!isNode) {
         // Inside a node's prefix: one way on. A wildcard there sends the whole subtree to fnmatch.
-        const c = [...next][0];
-        if (isWildcard(c)) {
-          visitSubtree(keys, depth, text, out);
+        const c = first.charCodeAt(depth);
+        if (c === STAR || c === QUESTION || c === OPEN) {
+          visitSubtree(keys, low, high, depth, text, out);
           return out;
         }
-        if (c !== text[depth]) return out;
+        if (c !== text.charCodeAt(depth)) return out;
         continue;
       }
-      for (const wildcard of ["*", "?", "["]) {
-        const child = keys.filter((k) => k.key[depth] === wildcard);
-        if (child.length > 0) visitSubtree(child, depth, text, out);
+      // A node: its `*`, `?` and `[` children first, then the node itself when the string ends
+      // here, else the child of the string's next character.
+      for (const wildcard of [STAR, QUESTION, OPEN]) {
+        const from = firstAtLeast(keys, low, high, depth, wildcard);
+        const to = firstAtLeast(keys, from, high, depth, wildcard + 1);
+        if (from < to) visitSubtree(keys, from, to, depth, text, out);
       }
       if (depth === text.length) {
-        const here = keys.find((k) => k.key.length === depth);
-        if (here) out.push(here.aliases);
+        if (endsHere) out.push((keys[low] as WalkKey).aliases);
         return out;
       }
+      const c = text.charCodeAt(depth);
+      // index_mm_readchild takes a (signed) char: a byte above 0x7f finds no child.
+      if (c > 0x7f) return out;
+      low = firstAtLeast(keys, low, high, depth, c);
+      high = firstAtLeast(keys, low, high, depth, c + 1);
     }
+    return out;
   }
 
   /**
@@ -360,17 +379,50 @@ interface WalkKey {
 }
 
 const WILDCARD_CHAR = /[*?[]/;
-const isWildcard = (c: string | undefined) => c === "*" || c === "?" || c === "[";
+const STAR = 0x2a;
+const QUESTION = 0x3f;
+const OPEN = 0x5b;
 
 /**
- * The subtree visit of index_mm_searchwild_all: every key below depth i whose rest fnmatches
- * the string's rest, children in byte order and a node after its children.
+ * The subtree visit of index_mm_searchwild_all on the keys [low, high): every key whose rest
+ * from `depth` fnmatches the string's rest; children in byte order and a node after its
+ * children.
  */
-function visitSubtree(keys: WalkKey[], depth: number, text: string, out: AliasLine[][]): void {
+function visitSubtree(
+  keys: readonly WalkKey[],
+  low: number,
+  high: number,
+  depth: number,
+  text: string,
+  out: AliasLine[][],
+): void {
   const rest = text.slice(depth);
-  const matched = keys.filter((k) => fnmatch(k.key.slice(depth), rest));
-  matched.sort((a, b) => compareVisitOrder({ ...a, wildcardAt: depth }, { ...b, wildcardAt: depth }));
+  const matched: WalkKey[] = [];
+  for (let i = low; i < high; i++) {
+    const k = keys[i] as WalkKey;
+    if (fnmatch(k.key.slice(depth), rest)) matched.push(k);
+  }
+  if (matched.length > 1) {
+    matched.sort((a, b) => compareVisitOrder({ ...a, wildcardAt: depth }, { ...b, wildcardAt: depth }));
+  }
   for (const k of matched) out.push(k.aliases);
+}
+
+/**
+ * The first index in [low, high) whose key's character at `depth` is at least `c`, in a run of
+ * keys sharing their first `depth` characters (a key that ends at `depth` counts as -1).
+ */
+function firstAtLeast(keys: readonly WalkKey[], low: number, high: number, depth: number, c: number): number {
+  let lo = low;
+  let hi = high;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const key = (keys[mid] as WalkKey).key;
+    const at = depth < key.length ? key.charCodeAt(depth) : -1;
+    if (at < c) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function fieldsMatch(fields: [number, string][], modalias: string, base: number): boolean {
