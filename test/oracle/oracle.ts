@@ -13,7 +13,7 @@ export const CACHE = process.env.FLAVOURCTL_CACHE || join(repo, ".cache");
 const oracle = join(CACHE, "oracle");
 
 function required(path: string, what: string, script: string): string {
-  if (!existsSync(path)) throw new Error(`${what} is missing (${path}): run \`bash ${script}\` first`);
+  if (!existsSync(path)) throw new Error(`${what}: not found (${path}): run \`bash ${script}\` first`);
   return path;
 }
 
