@@ -69,8 +69,10 @@ interface Level {
   bucket?: Bucket;
 }
 
-/** The patterns of one bus (or of none), by literal prefix. */
+/** The patterns of one bus (or of none): the literal ones by key, the others by literal prefix. */
 interface PrefixGroup {
+  /** Patterns without a wildcard, by key (file order within one key): one probe finds them. */
+  exact: Map<string, number[]>;
   byPrefix: Map<string, Bucket>;
   /** Distinct literal-prefix lengths present, ascending. */
   lengths: number[];
@@ -84,6 +86,43 @@ interface PrefixGroup {
  * command that looks up a few devices probes the prefix map directly, a batch builds the chain.
  */
 const CHAIN_AFTER = 256;
+
+/**
+ * After this many lookups the whole file is read in one pass for every bus at once (instead of
+ * one pass per bus met, which a batch of odd names would repeat for each made-up bus).
+ */
+const SCAN_ALL_AFTER = 256;
+
+/** libkmod's alias keys end at PATH_MAX - 1 bytes (alias_normalize). */
+const KEY_MAX = 4095;
+
+function newGroup(): PrefixGroup {
+  return { exact: new Map(), byPrefix: new Map(), lengths: [], searches: 0 };
+}
+
+function addToGroup(group: PrefixGroup, prefix: string, ref: number, literal: boolean): void {
+  if (prefix.length > KEY_MAX) {
+    // depmod cuts the key: what is left of it is all literal.
+    prefix = prefix.slice(0, KEY_MAX);
+    literal = true;
+  }
+  if (literal) {
+    const refs = group.exact.get(prefix);
+    if (refs) refs.push(ref);
+    else group.exact.set(prefix, [ref]);
+    return;
+  }
+  const bucket = group.byPrefix.get(prefix);
+  if (bucket) bucket.refs.push(ref);
+  else group.byPrefix.set(prefix, { refs: [ref] });
+}
+
+function finishGroup(group: PrefixGroup): PrefixGroup {
+  group.lengths = [...new Set([...group.byPrefix.keys()].map((p) => p.length))].sort((a, b) => a - b);
+  return group;
+}
+
+const EMPTY_GROUP: PrefixGroup = finishGroup(newGroup());
 
 function buildChain(byPrefix: Map<string, Bucket>, lengths: number[]): Level {
   const root: Level = {};
@@ -146,7 +185,10 @@ export class AliasIndex {
   private readonly source: AliasSource;
   private readonly groups = new Map<string | null, PrefixGroup>();
   private readonly loaded = new Map<number, IndexedAlias | null>();
+  /** Lookups so far, and a counter stamping candidates (see candidates). */
   private searches = 0;
+  private stamp = 0;
+  private allScanned = false;
   private walkKeys: WalkKey[] | undefined;
 
   constructor(source: AliasSource) {
@@ -156,17 +198,29 @@ export class AliasIndex {
   private group(bus: string | null): PrefixGroup {
     let group = this.groups.get(bus);
     if (!group) {
-      const byPrefix = new Map<string, Bucket>();
-      this.source.scan(bus, (prefix, ref) => {
-        const bucket = byPrefix.get(prefix);
-        if (bucket) bucket.refs.push(ref);
-        else byPrefix.set(prefix, { refs: [ref] });
-      });
-      const lengths = [...new Set([...byPrefix.keys()].map((p) => p.length))].sort((a, b) => a - b);
-      group = { byPrefix, lengths, searches: 0 };
+      if (this.allScanned) return EMPTY_GROUP;
+      const built = newGroup();
+      this.source.scan(bus, (prefix, ref, literal) => addToGroup(built, prefix, ref, literal));
+      group = finishGroup(built);
       this.groups.set(bus, group);
     }
     return group;
+  }
+
+  /** Every group at once, in one pass over the source; afterwards an unknown bus has no patterns. */
+  private scanAll(): void {
+    const groups = new Map<string | null, PrefixGroup>();
+    this.source.scanAll((bus, prefix, ref, literal) => {
+      let group = groups.get(bus);
+      if (!group) {
+        group = newGroup();
+        groups.set(bus, group);
+      }
+      addToGroup(group, prefix, ref, literal);
+    });
+    this.groups.clear();
+    for (const [bus, group] of groups) this.groups.set(bus, finishGroup(group));
+    this.allScanned = true;
   }
 
   /**
@@ -278,7 +332,7 @@ export class AliasIndex {
       }
       bucket.grams = grams;
     }
-    const stamp = ++this.searches;
+    const stamp = ++this.stamp;
     const found: IndexedAlias[] = [];
     for (const entry of grams.always) {
       entry.stamp = stamp;
@@ -312,48 +366,55 @@ export class AliasIndex {
    */
   search(key: string): AliasLine[][] {
     if (WILDCARD_CHAR.test(key)) return this.walk(key);
-    const found: { key: string; wildcardAt: number; aliases: AliasLine[] }[] = [];
+    const found: Found[] = [];
+    if (++this.searches > SCAN_ALL_AFTER && !this.allScanned) this.scanAll();
     const colon = key.indexOf(":");
-    const groups = colon < 0 ? [this.group(null)] : [this.group(null), this.group(key.slice(0, colon))];
     // A canonical PCI modalias: its fields are compared in place (-1: not one).
     const pciBase = (colon === 3 || colon === 8) && PCI_MODALIAS.test(key) ? colon + 1 : -1;
-    for (const group of groups) {
-      if (group.root === undefined && ++group.searches > CHAIN_AFTER) {
-        group.root = buildChain(group.byPrefix, group.lengths);
-      }
-      if (group.root === undefined) {
-        for (const length of group.lengths) {
-          if (length > key.length) break;
-          const bucket = group.byPrefix.get(key.slice(0, length));
-          if (bucket) this.searchBucket(bucket, key, length, pciBase, found);
-        }
-        continue;
-      }
-      let node: Level | undefined = group.root;
-      if (node.bucket) this.searchBucket(node.bucket, key, 0, pciBase, found);
-      let cut = 0;
-      for (const length of group.lengths) {
-        if (length === 0) continue;
-        if (length > key.length) break;
-        node = node.children?.get(key.slice(cut, length));
-        if (!node) break;
-        if (node.bucket) this.searchBucket(node.bucket, key, length, pciBase, found);
-        cut = length;
-      }
-    }
+    this.searchGroup(this.group(null), key, pciBase, found);
+    if (colon >= 0) this.searchGroup(this.group(key.slice(0, colon)), key, pciBase, found);
     if (found.length > 1) found.sort(compareVisitOrder);
     // Lines of one pattern in file order (a trigram index yields candidates out of order).
     for (const f of found) if (f.aliases.length > 1) f.aliases.sort((a, b) => a.priority - b.priority);
     return found.map((f) => f.aliases);
   }
 
-  private searchBucket(
-    bucket: Bucket,
-    key: string,
-    length: number,
-    pciBase: number,
-    found: { key: string; wildcardAt: number; aliases: AliasLine[] }[],
-  ): void {
+  private searchGroup(group: PrefixGroup, key: string, pciBase: number, found: Found[]): void {
+    const exact = group.exact.get(key);
+    if (exact) {
+      const aliases: AliasLine[] = [];
+      for (const ref of exact) {
+        const entry = this.entry(ref);
+        if (entry) aliases.push(entry.alias);
+      }
+      if (aliases.length > 0) found.push({ key, wildcardAt: key.length, aliases });
+    }
+    if (group.lengths.length === 0) return;
+    if (group.root === undefined && ++group.searches > CHAIN_AFTER) {
+      group.root = buildChain(group.byPrefix, group.lengths);
+    }
+    if (group.root === undefined) {
+      for (const length of group.lengths) {
+        if (length > key.length) break;
+        const bucket = group.byPrefix.get(key.slice(0, length));
+        if (bucket) this.searchBucket(bucket, key, length, pciBase, found);
+      }
+      return;
+    }
+    let node: Level | undefined = group.root;
+    if (node.bucket) this.searchBucket(node.bucket, key, 0, pciBase, found);
+    let cut = 0;
+    for (const length of group.lengths) {
+      if (length === 0) continue;
+      if (length > key.length) break;
+      node = node.children?.get(key.slice(cut, length));
+      if (!node) break;
+      if (node.bucket) this.searchBucket(node.bucket, key, length, pciBase, found);
+      cut = length;
+    }
+  }
+
+  private searchBucket(bucket: Bucket, key: string, length: number, pciBase: number, found: Found[]): void {
     const rest = key.slice(length);
     const candidates = this.candidates(bucket, rest, pciBase >= 0);
     for (let i = 0; i < candidates.length; i++) {
@@ -370,6 +431,13 @@ export class AliasIndex {
       else found.push({ key: entry.alias.key, wildcardAt: entry.wildcardAt, aliases: [entry.alias] });
     }
   }
+}
+
+/** A pattern that matched a lookup: its key, where its first wildcard is, its lines. */
+interface Found {
+  key: string;
+  wildcardAt: number;
+  aliases: AliasLine[];
 }
 
 /** An index key in the walk: a distinct pattern and its lines in file order. */
