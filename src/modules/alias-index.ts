@@ -11,7 +11,7 @@
 // modalias, by comparing the seven fields, which is the same test (both are fixed-width hex
 // separated by distinct lower-case markers) and far cheaper.
 import type { AliasLine, AliasSource } from "./alias-file.ts";
-import { compileMatcher, fnmatch } from "./fnmatch.ts";
+import { compileMatcher, fnmatchBytes } from "./fnmatch.ts";
 
 interface IndexedAlias {
   alias: AliasLine;
@@ -56,19 +56,19 @@ interface Bucket {
   /** The parsed lines, once the bucket has been probed. */
   entries?: IndexedAlias[];
   /** For big buckets: entries by the first three characters of their required literal. */
-  grams?: { byGram: Map<number, IndexedAlias[]>; always: IndexedAlias[] };
+  grams?: GramIndex<IndexedAlias>;
 }
 
 /**
- * A level of the prefix chain: the literal prefixes of a group are cut at the lengths that
- * occur among them (for PCI: `pci:v` | `00008086d` | `000010D3sv` | …), so a lookup walks the
- * string piece by piece and stops at the first piece no prefix has.
+ * A node of a group's radix trie of literal prefixes (libkmod's own index is one): the edge
+ * into it is `label`, children are keyed by their label's first character, so a lookup walks
+ * the string with startsWith and small-integer map probes, allocating nothing.
  */
-interface Level {
-  children?: Map<string, Level>;
+interface RadixNode {
+  label: string;
+  children?: Map<number, RadixNode>;
   bucket?: Bucket;
 }
-
 /** The patterns of one bus (or of none): the literal ones by key, the others by literal prefix. */
 interface PrefixGroup {
   /** Patterns without a wildcard, by key (file order within one key): one probe finds them. */
@@ -76,16 +76,16 @@ interface PrefixGroup {
   byPrefix: Map<string, Bucket>;
   /** Distinct literal-prefix lengths present, ascending. */
   lengths: number[];
-  /** The prefix chain, built once the group has served CHAIN_AFTER lookups. */
-  root?: Level;
+  /** The radix trie of the prefixes, built once the group has served TRIE_AFTER lookups. */
+  root?: RadixNode;
   searches: number;
 }
 
 /**
- * Building a group's prefix chain costs about as much as a few hundred lookups save: a
- * command that looks up a few devices probes the prefix map directly, a batch builds the chain.
+ * Building a group's trie costs about as much as a few hundred lookups save: a command that
+ * looks up a few devices probes the prefix map directly, a batch builds the trie.
  */
-const CHAIN_AFTER = 256;
+const TRIE_AFTER = 256;
 
 /**
  * After this many lookups the whole file is read in one pass for every bus at once (instead of
@@ -124,24 +124,34 @@ function finishGroup(group: PrefixGroup): PrefixGroup {
 
 const EMPTY_GROUP: PrefixGroup = finishGroup(newGroup());
 
-function buildChain(byPrefix: Map<string, Bucket>, lengths: number[]): Level {
-  const root: Level = {};
+function buildTrie(byPrefix: Map<string, Bucket>): RadixNode {
+  const root: RadixNode = { label: "" };
   for (const [prefix, bucket] of byPrefix) {
     let node = root;
-    let cut = 0;
-    for (const length of lengths) {
-      if (length > prefix.length) break;
-      node.children ??= new Map();
-      const piece = prefix.slice(cut, length);
-      let child = node.children.get(piece);
-      if (!child) {
-        child = {};
-        node.children.set(piece, child);
+    let at = 0;
+    for (;;) {
+      if (at === prefix.length) {
+        node.bucket = bucket;
+        break;
       }
-      node = child;
-      cut = length;
+      node.children ??= new Map();
+      const child = node.children.get(prefix.charCodeAt(at));
+      if (!child) {
+        node.children.set(prefix.charCodeAt(at), { label: prefix.slice(at), bucket });
+        break;
+      }
+      let common = 1;
+      while (common < child.label.length && child.label[common] === prefix[at + common]) common++;
+      if (common < child.label.length) {
+        // Split the edge: a new node for the shared part, the old child below it.
+        const middle: RadixNode = { label: child.label.slice(0, common), children: new Map() };
+        child.label = child.label.slice(common);
+        middle.children?.set(child.label.charCodeAt(0), child);
+        node.children.set(middle.label.charCodeAt(0), middle);
+        node = middle;
+      } else node = child;
+      at += common;
     }
-    node.bucket = bucket;
   }
   return root;
 }
@@ -190,6 +200,7 @@ export class AliasIndex {
   private stamp = 0;
   private allScanned = false;
   private walkKeys: WalkKey[] | undefined;
+  private readonly subtrees = new Map<string, GramIndex<WalkKey>>();
 
   constructor(source: AliasSource) {
     this.source = source;
@@ -268,7 +279,7 @@ export class AliasIndex {
         // Inside a node's prefix: one way on. A wildcard there sends the whole subtree to fnmatch.
         const c = first.charCodeAt(depth);
         if (c === STAR || c === QUESTION || c === OPEN) {
-          visitSubtree(keys, low, high, depth, text, out);
+          this.visitSubtree(keys, low, high, depth, text, out);
           return out;
         }
         if (c !== text.charCodeAt(depth)) return out;
@@ -276,10 +287,15 @@ export class AliasIndex {
       }
       // A node: its `*`, `?` and `[` children first, then the node itself when the string ends
       // here, else the child of the string's next character.
+      // The children's characters run from the first key's (or, when that key ends here, the
+      // second's) to the last key's: most nodes have no wildcard child to look for.
+      const lowest = charAt(keys[endsHere ? low + 1 : low], depth);
+      const highest = charAt(keys[high - 1], depth);
       for (const wildcard of [STAR, QUESTION, OPEN]) {
+        if (wildcard < lowest || wildcard > highest) continue;
         const from = firstAtLeast(keys, low, high, depth, wildcard);
         const to = firstAtLeast(keys, from, high, depth, wildcard + 1);
-        if (from < to) visitSubtree(keys, from, to, depth, text, out);
+        if (from < to) this.visitSubtree(keys, from, to, depth, text, out);
       }
       if (depth === text.length) {
         if (endsHere) out.push((keys[low] as WalkKey).aliases);
@@ -295,43 +311,85 @@ export class AliasIndex {
   }
 
   /**
+   * The subtree visit of index_mm_searchwild_all on the keys [low, high): every key whose rest
+   * from `depth` fnmatches the string's rest; children in byte order and a node after its
+   * children. A key can match only if the rest holds each of its literal runs from `depth` on;
+   * a big subtree (of:N's `*` child holds 1,974 keys) is indexed once by a trigram of each key's
+   * runs, and only keys whose trigram occurs in the rest are tried.
+   */
+  private visitSubtree(
+    keys: readonly WalkKey[],
+    low: number,
+    high: number,
+    depth: number,
+    text: string,
+    out: AliasLine[][],
+  ): void {
+    const rest = text.slice(depth);
+    const matched: WalkKey[] = [];
+    const consider = (k: WalkKey) => {
+      for (const [at, run] of k.runs as [number, string][]) {
+        if (at >= depth && !rest.includes(run)) return;
+      }
+      if (fnmatchBytes(k.key.slice(depth), rest)) matched.push(k);
+    };
+    if (high - low < BIG_BUCKET) {
+      for (let i = low; i < high; i++) {
+        const k = keys[i] as WalkKey;
+        k.runs ??= literalRuns(k.key);
+        consider(k);
+      }
+    } else {
+      const index = this.subtreeIndex(keys, low, high, depth);
+      const stamp = ++this.stamp;
+      for (const k of index.always) consider(k);
+      for (let i = 0; i + 3 <= rest.length; i++) {
+        const list = index.byGram.get(gram(rest, i));
+        if (!list) continue;
+        for (const k of list) {
+          if (k.stamp === stamp) continue;
+          k.stamp = stamp;
+          consider(k);
+        }
+      }
+    }
+    if (matched.length > 1) {
+      matched.sort((a, b) => compareVisitOrder({ ...a, wildcardAt: depth }, { ...b, wildcardAt: depth }));
+    }
+    for (const k of matched) out.push(k.aliases);
+  }
+
+  /** The keys [low, high) filed by the rarest trigram of their runs from `depth` on. */
+  private subtreeIndex(
+    keys: readonly WalkKey[],
+    low: number,
+    high: number,
+    depth: number,
+  ): GramIndex<WalkKey> {
+    const id = `${low} ${high} ${depth}`;
+    let index = this.subtrees.get(id);
+    if (!index) {
+      const range = keys.slice(low, high);
+      for (const k of range) k.runs ??= literalRuns(k.key);
+      index = gramIndex(range, (k) =>
+        (k.runs as [number, string][]).filter(([at]) => at >= depth).map(([, run]) => run),
+      );
+      this.subtrees.set(id, index);
+    }
+    return index;
+  }
+
+  /**
    * The entries of a bucket that may match `rest`. A big bucket (of:N holds 1,974 patterns,
    * acpi 769) is indexed once by a trigram of each pattern's required literal, and only entries
    * whose trigram occurs in `rest` are tried.
    */
-  private candidates(bucket: Bucket, rest: string, canonicalPci: boolean): IndexedAlias[] {
+  private candidates(bucket: Bucket, rest: string | undefined, canonicalPci: boolean): IndexedAlias[] {
     bucket.entries ??= bucket.refs.map((ref) => this.entry(ref)).filter((e): e is IndexedAlias => e !== null);
     // Canonical PCI patterns are compared field by field, which is cheaper than any index.
-    if (bucket.entries.length < BIG_BUCKET || canonicalPci) return bucket.entries;
-    let grams = bucket.grams;
-    if (!grams) {
-      grams = { byGram: new Map(), always: [] };
-      // Each entry is filed under the rarest trigram of its required literal (any of them must
-      // occur in a string it matches): `v00` starts nearly every hid pattern's literal, `52B`
-      // almost none.
-      const counts = new Map<number, number>();
-      for (const entry of bucket.entries) {
-        for (let i = 0; i + 3 <= entry.required.length; i++) {
-          const key = gram(entry.required, i);
-          counts.set(key, (counts.get(key) ?? 0) + 1);
-        }
-      }
-      for (const entry of bucket.entries) {
-        if (entry.required.length < 3) {
-          grams.always.push(entry);
-          continue;
-        }
-        let rarest = gram(entry.required, 0);
-        for (let i = 1; i + 3 <= entry.required.length; i++) {
-          const key = gram(entry.required, i);
-          if ((counts.get(key) ?? 0) < (counts.get(rarest) ?? 0)) rarest = key;
-        }
-        const list = grams.byGram.get(rarest);
-        if (list) list.push(entry);
-        else grams.byGram.set(rarest, [entry]);
-      }
-      bucket.grams = grams;
-    }
+    if (bucket.entries.length < BIG_BUCKET || canonicalPci || rest === undefined) return bucket.entries;
+    bucket.grams ??= gramIndex(bucket.entries, (entry) => [entry.required]);
+    const grams = bucket.grams;
     const stamp = ++this.stamp;
     const found: IndexedAlias[] = [];
     for (const entry of grams.always) {
@@ -390,9 +448,7 @@ export class AliasIndex {
       if (aliases.length > 0) found.push({ key, wildcardAt: key.length, aliases });
     }
     if (group.lengths.length === 0) return;
-    if (group.root === undefined && ++group.searches > CHAIN_AFTER) {
-      group.root = buildChain(group.byPrefix, group.lengths);
-    }
+    if (group.root === undefined && ++group.searches > TRIE_AFTER) group.root = buildTrie(group.byPrefix);
     if (group.root === undefined) {
       for (const length of group.lengths) {
         if (length > key.length) break;
@@ -401,28 +457,29 @@ export class AliasIndex {
       }
       return;
     }
-    let node: Level | undefined = group.root;
-    if (node.bucket) this.searchBucket(node.bucket, key, 0, pciBase, found);
-    let cut = 0;
-    for (const length of group.lengths) {
-      if (length === 0) continue;
-      if (length > key.length) break;
-      node = node.children?.get(key.slice(cut, length));
-      if (!node) break;
-      if (node.bucket) this.searchBucket(node.bucket, key, length, pciBase, found);
-      cut = length;
+    let node: RadixNode | undefined = group.root;
+    let at = 0;
+    for (;;) {
+      if (node.bucket) this.searchBucket(node.bucket, key, at, pciBase, found);
+      if (at >= key.length) return;
+      node = node.children?.get(key.charCodeAt(at));
+      if (!node || !key.startsWith(node.label, at)) return;
+      at += node.label.length;
     }
   }
 
   private searchBucket(bucket: Bucket, key: string, length: number, pciBase: number, found: Found[]): void {
-    const rest = key.slice(length);
+    // A canonical PCI modalias is compared field by field in place: no rest to cut then.
+    let rest = pciBase >= 0 ? undefined : key.slice(length);
     const candidates = this.candidates(bucket, rest, pciBase >= 0);
     for (let i = 0; i < candidates.length; i++) {
       const entry = candidates[i] as IndexedAlias;
-      const matches =
-        pciBase >= 0 && entry.pciFields
-          ? fieldsMatch(entry.pciFields, key, pciBase)
-          : rest.includes(entry.required) && entry.matches(rest);
+      let matches: boolean;
+      if (pciBase >= 0 && entry.pciFields) matches = fieldsMatch(entry.pciFields, key, pciBase);
+      else {
+        rest ??= key.slice(length);
+        matches = rest.includes(entry.required) && entry.matches(rest);
+      }
       if (!matches) continue;
       // Lines with the same pattern are one trie node: keep them together, in file order.
       let same: (typeof found)[number] | undefined;
@@ -444,37 +501,82 @@ interface Found {
 interface WalkKey {
   key: string;
   aliases: AliasLine[];
+  /** literalRuns(key), computed when the walk first meets the key. */
+  runs?: [at: number, run: string][];
+  /** The visit that last considered this key (see visitSubtree). */
+  stamp?: number;
+}
+
+/** A key's character at `depth`, -1 past its end (or for no key). */
+function charAt(k: WalkKey | undefined, depth: number): number {
+  return k && depth < k.key.length ? k.key.charCodeAt(depth) : -1;
+}
+
+/** Items filed by a trigram that any string they can match contains; `always` for the others. */
+interface GramIndex<T> {
+  byGram: Map<number, T[]>;
+  always: T[];
+}
+
+/**
+ * Files each item under the rarest trigram of its required runs (any of them must occur in a
+ * string it matches): `v00` starts nearly every hid pattern's literal, `52B` almost none.
+ */
+function gramIndex<T>(items: readonly T[], required: (item: T) => string[]): GramIndex<T> {
+  const counts = new Map<number, number>();
+  const runsOf = items.map(required);
+  for (const runs of runsOf) {
+    for (const run of runs) {
+      for (let i = 0; i + 3 <= run.length; i++) counts.set(gram(run, i), (counts.get(gram(run, i)) ?? 0) + 1);
+    }
+  }
+  const index: GramIndex<T> = { byGram: new Map(), always: [] };
+  items.forEach((item, n) => {
+    let rarest = -1;
+    for (const run of runsOf[n] as string[]) {
+      for (let i = 0; i + 3 <= run.length; i++) {
+        const key = gram(run, i);
+        if (rarest < 0 || (counts.get(key) ?? 0) < (counts.get(rarest) ?? 0)) rarest = key;
+      }
+    }
+    if (rarest < 0) index.always.push(item);
+    else {
+      const list = index.byGram.get(rarest);
+      if (list) list.push(item);
+      else index.byGram.set(rarest, [item]);
+    }
+  });
+  return index;
+}
+
+/**
+ * The runs of plain characters after a key's first wildcard, with their positions, up to its
+ * first bracket: the part of the key from any depth on matches a string only if that string
+ * contains every run that starts at or after that depth. None when a backslash makes escapes
+ * matter.
+ */
+function literalRuns(key: string): [number, string][] {
+  const runs: [number, string][] = [];
+  const first = key.search(/[*?[]/);
+  if (first < 0 || key.includes("\\", first)) return runs;
+  let start = -1;
+  let i = first;
+  for (; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c === OPEN) break;
+    if (c === STAR || c === QUESTION) {
+      if (start >= 0) runs.push([start, key.slice(start, i)]);
+      start = -1;
+    } else if (start < 0) start = i;
+  }
+  if (start >= 0) runs.push([start, key.slice(start, i)]);
+  return runs;
 }
 
 const WILDCARD_CHAR = /[*?[]/;
 const STAR = 0x2a;
 const QUESTION = 0x3f;
 const OPEN = 0x5b;
-
-/**
- * The subtree visit of index_mm_searchwild_all on the keys [low, high): every key whose rest
- * from `depth` fnmatches the string's rest; children in byte order and a node after its
- * children.
- */
-function visitSubtree(
-  keys: readonly WalkKey[],
-  low: number,
-  high: number,
-  depth: number,
-  text: string,
-  out: AliasLine[][],
-): void {
-  const rest = text.slice(depth);
-  const matched: WalkKey[] = [];
-  for (let i = low; i < high; i++) {
-    const k = keys[i] as WalkKey;
-    if (fnmatch(k.key.slice(depth), rest)) matched.push(k);
-  }
-  if (matched.length > 1) {
-    matched.sort((a, b) => compareVisitOrder({ ...a, wildcardAt: depth }, { ...b, wildcardAt: depth }));
-  }
-  for (const k of matched) out.push(k.aliases);
-}
 
 /**
  * The first index in [low, high) whose key's character at `depth` is at least `c`, in a run of
