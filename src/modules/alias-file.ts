@@ -37,8 +37,8 @@ export interface AliasSource {
   /** scan for every bus (and none) in one pass. */
   scanAll(visit: (bus: string | null, prefix: string, ref: number, literal: boolean) => void): void;
   load(ref: number): AliasLine | undefined;
-  /** Every usable line, in file order. */
-  all(): AliasLine[];
+  /** Every usable line's key (as depmod indexes it) and reference, in file order. */
+  keys(visit: (key: string, ref: number) => void): void;
 }
 
 const HAS_SPECIAL = /[-[\]]/;
@@ -110,9 +110,9 @@ export class AliasFile implements AliasSource {
   }
 
   load(offset: number): AliasLine | undefined {
-    const regex = new RegExp(FULL_LINE);
-    regex.lastIndex = offset;
-    const match = regex.exec(this.text);
+    // One sticky expression for every call (nothing else runs between lastIndex and exec).
+    FULL_LINE.lastIndex = offset;
+    const match = FULL_LINE.exec(this.text);
     if (!match) return undefined; // reported by warnings()
     const pattern = match[1] as string;
     const key = HAS_SPECIAL.test(pattern) ? normalizeAlias(pattern) : pattern;
@@ -121,13 +121,12 @@ export class AliasFile implements AliasSource {
   }
 
   /** Every alias line, in file order. */
-  all(): AliasLine[] {
-    const found: AliasLine[] = [];
+  keys(visit: (key: string, ref: number) => void): void {
     for (const match of this.text.matchAll(new RegExp(ALIAS_LINE))) {
-      const line = this.load(match.index);
-      if (line) found.push(line);
+      const pattern = match[1] as string;
+      const key = HAS_SPECIAL.test(pattern) ? normalizeAlias(pattern) : pattern;
+      if (key !== undefined) visit(key, match.index);
     }
-    return found;
   }
 
   /** Lines that are neither `alias PATTERN MODULE`, a comment, nor blank; and unusable patterns. */
@@ -190,8 +189,8 @@ export class AliasList implements AliasSource {
   load(ref: number): AliasLine | undefined {
     return this.lines[ref];
   }
-  all(): AliasLine[] {
-    return [...this.lines];
+  keys(visit: (key: string, ref: number) => void): void {
+    this.lines.forEach((line, ref) => visit(line.key, ref));
   }
 }
 

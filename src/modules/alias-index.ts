@@ -242,17 +242,22 @@ export class AliasIndex {
    */
   private sortedKeys(): WalkKey[] {
     if (!this.walkKeys) {
-      const byKey = new Map<string, AliasLine[]>();
-      for (const alias of this.source.all()) {
-        const list = byKey.get(alias.key);
-        if (list) list.push(alias);
-        else byKey.set(alias.key, [alias]);
-      }
-      this.walkKeys = [...byKey]
-        .map(([key, aliases]) => ({ key, aliases }))
-        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      const refsByKey = new Map<string, number[]>();
+      this.source.keys((key, ref) => {
+        const refs = refsByKey.get(key);
+        if (refs) refs.push(ref);
+        else refsByKey.set(key, [ref]);
+      });
+      const keys = [...refsByKey.keys()].sort();
+      this.walkKeys = keys.map((key) => ({ key, refs: refsByKey.get(key) as number[] }));
     }
     return this.walkKeys;
+  }
+
+  /** The lines of a walk key, read when it first matches. */
+  private linesOf(k: WalkKey): AliasLine[] {
+    k.aliases ??= k.refs.map((ref) => this.source.load(ref)).filter((a): a is AliasLine => a !== undefined);
+    return k.aliases;
   }
 
   /**
@@ -298,7 +303,7 @@ export class AliasIndex {
         if (from < to) this.visitSubtree(keys, from, to, depth, text, out);
       }
       if (depth === text.length) {
-        if (endsHere) out.push((keys[low] as WalkKey).aliases);
+        if (endsHere) out.push(this.linesOf(keys[low] as WalkKey));
         return out;
       }
       const c = text.charCodeAt(depth);
@@ -356,7 +361,7 @@ export class AliasIndex {
     if (matched.length > 1) {
       matched.sort((a, b) => compareVisitOrder({ ...a, wildcardAt: depth }, { ...b, wildcardAt: depth }));
     }
-    for (const k of matched) out.push(k.aliases);
+    for (const k of matched) out.push(this.linesOf(k));
   }
 
   /** The keys [low, high) filed by the rarest trigram of their runs from `depth` on. */
@@ -500,7 +505,9 @@ interface Found {
 /** An index key in the walk: a distinct pattern and its lines in file order. */
 interface WalkKey {
   key: string;
-  aliases: AliasLine[];
+  /** Its lines' references, in file order. */
+  refs: number[];
+  aliases?: AliasLine[];
   /** literalRuns(key), computed when the walk first meets the key. */
   runs?: [at: number, run: string][];
   /** The visit that last considered this key (see visitSubtree). */

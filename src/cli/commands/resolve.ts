@@ -1,9 +1,9 @@
 // flavourctl resolve: the modules libkmod would return for each modalias, in its order.
 import { release } from "node:os";
 import { excerpt } from "../../modules/files.ts";
-import { lookup } from "../../modules/lookup.ts";
+import { type LookupMatch, lookup } from "../../modules/lookup.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
-import { parseModalias } from "../../pci/modalias.ts";
+import { isModalias } from "../../pci/modalias.ts";
 import { modulesDirFrom, parseCommandLine } from "../args.ts";
 import type { Command } from "../main.ts";
 
@@ -43,19 +43,38 @@ export const command: Command = {
     const fromStdin = positionals.length === 0;
     const inputs = fromStdin ? splitLines(io.readStdin("latin1")) : positionals;
     const notes = new Notes(fromStdin ? "stdin line" : "argument");
-    const results = inputs.map((modalias, i) => {
+    const json: { modalias: string; modules: string[] }[] = [];
+    // Text lines go out in chunks as they are made: a batch of 200,000 names keeps nothing.
+    let chunk = "";
+    for (let i = 0; i < inputs.length; i++) {
+      const modalias = inputs[i] as string;
       const result = lookup(dir, modalias);
       if (result.invalid) notes.add(i, `'${excerpt(modalias)}': ${result.invalid}, no lookup`);
       else {
         const odd = oddity(modalias);
         if (odd) notes.add(i, `warning: '${excerpt(modalias)}': ${odd}`);
       }
-      return { modalias, modules: result.matches.map((m) => m.module) };
-    });
+      if (values.json) {
+        json.push({ modalias, modules: result.matches.map((m) => m.module) });
+        continue;
+      }
+      let line = `${modalias}\t`;
+      for (let m = 0; m < result.matches.length; m++) {
+        line +=
+          m === 0
+            ? (result.matches[m] as LookupMatch).module
+            : ` ${(result.matches[m] as LookupMatch).module}`;
+      }
+      chunk += `${line}\n`;
+      if (chunk.length > CHUNK) {
+        io.out(chunk, "latin1");
+        chunk = "";
+      }
+    }
+    if (chunk !== "") io.out(chunk, "latin1");
+    if (values.json) io.out(`${JSON.stringify(json, null, 2)}\n`);
     const warnings = [...notes.lines(), ...dir.allWarnings().map((w) => `warning: ${w}`)];
     if (warnings.length > 0) io.err(warnings.map((w) => `flavourctl resolve: ${w}\n`).join(""));
-    if (values.json) io.out(`${JSON.stringify(results, null, 2)}\n`);
-    else io.out(results.map((r) => `${r.modalias}\t${r.modules.join(" ")}\n`).join(""), "latin1");
     return 0;
   },
 };
@@ -67,7 +86,7 @@ export const command: Command = {
 function oddity(input: string): string | undefined {
   if (input === "") return "an empty modalias; looked up as given";
   if (input.includes("\0")) return "holds a NUL byte; libkmod reads it only up to there";
-  if (/^vfio[-_]pci:|^pci:/.test(input) && !parseModalias(input.replace(/^vfio-/, "vfio_"))) {
+  if (/^vfio[-_]pci:|^pci:/.test(input) && !isModalias(input.replace(/^vfio-/, "vfio_"))) {
     return "not a modalias of the kernel's form pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X (upper-case hex); looked up as given";
   }
   return undefined;
@@ -91,6 +110,8 @@ class Notes {
 }
 
 const MAX_NOTES = 50;
+/** Bytes of output gathered before a write. */
+const CHUNK = 1 << 16;
 
 function splitLines(text: string): string[] {
   const all = text.split("\n");
