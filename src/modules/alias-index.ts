@@ -54,9 +54,9 @@ const BIG_BUCKET = 32;
 interface Bucket {
   refs: number[];
   /** The parsed lines, once the bucket has been probed. */
-  entries?: IndexedAlias[];
-  /** For big buckets: entries by the first three characters of their required literal. */
-  grams?: GramIndex<IndexedAlias>;
+  entries: IndexedAlias[] | undefined;
+  /** For big buckets: entries by a trigram of their required literal. */
+  grams: GramIndex<IndexedAlias> | undefined;
 }
 
 /**
@@ -66,9 +66,16 @@ interface Bucket {
  */
 interface RadixNode {
   label: string;
-  children?: Map<number, RadixNode>;
-  bucket?: Bucket;
+  children: Map<number, RadixNode> | undefined;
+  bucket: Bucket | undefined;
 }
+
+/** Every node with the same fields in the same order: one hidden class, fast property reads. */
+const radixNode = (label: string, bucket: Bucket | undefined): RadixNode => ({
+  label,
+  children: undefined,
+  bucket,
+});
 /** The patterns of one bus (or of none): the literal ones by key, the others by literal prefix. */
 interface PrefixGroup {
   /** Patterns without a wildcard, by key (file order within one key): one probe finds them. */
@@ -114,7 +121,7 @@ function addToGroup(group: PrefixGroup, prefix: string, ref: number, literal: bo
   }
   const bucket = group.byPrefix.get(prefix);
   if (bucket) bucket.refs.push(ref);
-  else group.byPrefix.set(prefix, { refs: [ref] });
+  else group.byPrefix.set(prefix, { refs: [ref], entries: undefined, grams: undefined });
 }
 
 function finishGroup(group: PrefixGroup): PrefixGroup {
@@ -125,7 +132,7 @@ function finishGroup(group: PrefixGroup): PrefixGroup {
 const EMPTY_GROUP: PrefixGroup = finishGroup(newGroup());
 
 function buildTrie(byPrefix: Map<string, Bucket>): RadixNode {
-  const root: RadixNode = { label: "" };
+  const root = radixNode("", undefined);
   for (const [prefix, bucket] of byPrefix) {
     let node = root;
     let at = 0;
@@ -137,16 +144,16 @@ function buildTrie(byPrefix: Map<string, Bucket>): RadixNode {
       node.children ??= new Map();
       const child = node.children.get(prefix.charCodeAt(at));
       if (!child) {
-        node.children.set(prefix.charCodeAt(at), { label: prefix.slice(at), bucket });
+        node.children.set(prefix.charCodeAt(at), radixNode(prefix.slice(at), bucket));
         break;
       }
       let common = 1;
       while (common < child.label.length && child.label[common] === prefix[at + common]) common++;
       if (common < child.label.length) {
         // Split the edge: a new node for the shared part, the old child below it.
-        const middle: RadixNode = { label: child.label.slice(0, common), children: new Map() };
+        const middle = radixNode(child.label.slice(0, common), undefined);
         child.label = child.label.slice(common);
-        middle.children?.set(child.label.charCodeAt(0), child);
+        middle.children = new Map([[child.label.charCodeAt(0), child]]);
         node.children.set(middle.label.charCodeAt(0), middle);
         node = middle;
       } else node = child;
@@ -249,7 +256,15 @@ export class AliasIndex {
         else refsByKey.set(key, [ref]);
       });
       const keys = [...refsByKey.keys()].sort();
-      this.walkKeys = keys.map((key) => ({ key, refs: refsByKey.get(key) as number[] }));
+      this.walkKeys = keys.map(
+        (key): WalkKey => ({
+          key,
+          refs: refsByKey.get(key) as number[],
+          aliases: undefined,
+          runs: undefined,
+          stamp: 0,
+        }),
+      );
     }
     return this.walkKeys;
   }
@@ -507,11 +522,12 @@ interface WalkKey {
   key: string;
   /** Its lines' references, in file order. */
   refs: number[];
-  aliases?: AliasLine[];
+  /** Its lines, read when it first matches. */
+  aliases: AliasLine[] | undefined;
   /** literalRuns(key), computed when the walk first meets the key. */
-  runs?: [at: number, run: string][];
+  runs: [at: number, run: string][] | undefined;
   /** The visit that last considered this key (see visitSubtree). */
-  stamp?: number;
+  stamp: number;
 }
 
 /** A key's character at `depth`, -1 past its end (or for no key). */
