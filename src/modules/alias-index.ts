@@ -95,9 +95,11 @@ interface PrefixGroup {
 const TRIE_AFTER = 256;
 
 /**
- * After this many lookups the whole file is read in one pass for every bus at once (instead of
- * one pass per bus met, which a batch of odd names would repeat for each made-up bus).
+ * A lookup reads the file for its own bus (and for patterns with none): two passes. The third
+ * bus met, or the 257th lookup, reads it once for every bus instead (a batch of names, or of
+ * odd names with made-up buses, would otherwise read it again for each bus).
  */
+const SCANS_BEFORE_ALL = 2;
 const SCAN_ALL_AFTER = 256;
 
 /** libkmod's alias keys end at PATH_MAX - 1 bytes (alias_normalize). */
@@ -216,7 +218,8 @@ export class AliasIndex {
   private group(bus: string | null): PrefixGroup {
     let group = this.groups.get(bus);
     if (!group) {
-      if (this.allScanned) return EMPTY_GROUP;
+      if (!this.allScanned && this.groups.size >= SCANS_BEFORE_ALL) this.scanAll();
+      if (this.allScanned) return this.groups.get(bus) ?? EMPTY_GROUP;
       const built = newGroup();
       this.source.scan(bus, (prefix, ref, literal) => addToGroup(built, prefix, ref, literal));
       group = finishGroup(built);
