@@ -24,8 +24,8 @@ interface IndexedAlias {
    * it, so `includes` rejects most candidates before fnmatch runs. Empty when unusable.
    */
   required: string;
-  /** fnmatch(suffix, ·), compiled. */
-  matches: (rest: string) => boolean;
+  /** fnmatch(suffix, ·), compiled when first needed. */
+  matcher: ((rest: string) => boolean) | undefined;
   /** The search that last collected this entry as a candidate (to collect it once). */
   stamp: number;
   /**
@@ -182,14 +182,16 @@ function requiredLiteral(suffix: string): string {
 function indexed(alias: AliasLine): IndexedAlias {
   const found = alias.key.search(/[*?[]/);
   const wildcardAt = found < 0 ? alias.key.length : found;
-  const fields = PCI_PATTERN.exec(alias.key);
+  const first = alias.key.charCodeAt(0);
+  // Only pci: and vfio_pci: patterns can be canonical PCI ones.
+  const fields = first === 0x70 || first === 0x76 ? PCI_PATTERN.exec(alias.key) : null;
   const suffix = alias.key.slice(wildcardAt);
   return {
     alias,
     wildcardAt,
     suffix,
     required: fields ? "" : requiredLiteral(suffix),
-    matches: compileMatcher(suffix),
+    matcher: undefined,
     stamp: 0,
     pciFields: fields
       ? fields
@@ -208,6 +210,8 @@ export class AliasIndex {
   private searches = 0;
   private stamp = 0;
   private allScanned = false;
+  /** Whether any pattern holds a wildcard (known once allScanned). */
+  private anyWildcard = true;
   private walkKeys: WalkKey[] | undefined;
   private readonly subtrees = new Map<string, GramIndex<WalkKey>>();
 
@@ -242,6 +246,7 @@ export class AliasIndex {
     this.groups.clear();
     for (const [bus, group] of groups) this.groups.set(bus, finishGroup(group));
     this.allScanned = true;
+    this.anyWildcard = [...groups.values()].some((group) => group.byPrefix.size > 0);
   }
 
   /**
@@ -287,6 +292,10 @@ export class AliasIndex {
    * string's first `depth` characters, narrowed by binary search one character at a time.
    */
   private walk(text: string): AliasLine[][] {
+    // With no wildcard pattern (modules.symbols) the walk can only end on a key equal to the
+    // string, and no such key exists: patterns without wildcards hold no `*`, `?` or `[`.
+    if (!this.allScanned) this.scanAll();
+    if (!this.anyWildcard) return [];
     const keys = this.sortedKeys();
     const out: AliasLine[][] = [];
     let low = 0;
@@ -501,7 +510,7 @@ export class AliasIndex {
       if (pciBase >= 0 && entry.pciFields) matches = fieldsMatch(entry.pciFields, key, pciBase);
       else {
         rest ??= key.slice(length);
-        matches = rest.includes(entry.required) && entry.matches(rest);
+        matches = rest.includes(entry.required) && (entry.matcher ??= compileMatcher(entry.suffix))(rest);
       }
       if (!matches) continue;
       // Lines with the same pattern are one trie node: keep them together, in file order.
