@@ -558,29 +558,41 @@ interface GramIndex<T> {
  * string it matches): `v00` starts nearly every hid pattern's literal, `52B` almost none.
  */
 function gramIndex<T>(items: readonly T[], required: (item: T) => string[]): GramIndex<T> {
-  const counts = new Map<number, number>();
+  // How common each trigram is, counted under a 16-bit hash (a collision only makes a trigram
+  // look commoner than it is; the filing itself uses the exact trigram).
+  const counts = new Uint32Array(1 << 16);
+  const hash = (key: number) => (key ^ (key >>> 13)) & 0xffff;
   const runsOf = items.map(required);
   for (const runs of runsOf) {
     for (const run of runs) {
-      for (let i = 0; i + 3 <= run.length; i++) counts.set(gram(run, i), (counts.get(gram(run, i)) ?? 0) + 1);
+      for (let i = 0; i + 3 <= run.length; i++) {
+        const at = hash(gram(run, i));
+        counts[at] = (counts[at] as number) + 1;
+      }
     }
   }
   const index: GramIndex<T> = { byGram: new Map(), always: [] };
-  items.forEach((item, n) => {
+  for (let n = 0; n < items.length; n++) {
     let rarest = -1;
+    let rarestCount = 0;
     for (const run of runsOf[n] as string[]) {
       for (let i = 0; i + 3 <= run.length; i++) {
         const key = gram(run, i);
-        if (rarest < 0 || (counts.get(key) ?? 0) < (counts.get(rarest) ?? 0)) rarest = key;
+        const count = counts[hash(key)] as number;
+        if (rarest < 0 || count < rarestCount) {
+          rarest = key;
+          rarestCount = count;
+        }
       }
     }
+    const item = items[n] as T;
     if (rarest < 0) index.always.push(item);
     else {
       const list = index.byGram.get(rarest);
       if (list) list.push(item);
       else index.byGram.set(rarest, [item]);
     }
-  });
+  }
   return index;
 }
 
