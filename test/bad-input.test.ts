@@ -105,8 +105,48 @@ const cases: Case[] = [
     expectCode: 2,
     message: /modules\.alias: cannot read \(EISDIR\)/,
   },
-  { name: "empty modalias", alias: valid, input: "\n", expectCode: 0, message: /^$/ },
-  { name: "1 MB modalias", alias: valid, input: `pci:${megabyte}\n`, expectCode: 0, message: /^$/ },
+  {
+    name: "empty modalias",
+    alias: valid,
+    input: "\n",
+    expectCode: 0,
+    message: /stdin line 1: warning: '': an empty modalias/,
+  },
+  {
+    name: "1 MB modalias",
+    alias: valid,
+    input: `pci:${megabyte}\n`,
+    expectCode: 0,
+    message: /stdin line 1: warning: 'pci:x+… \(1048580 bytes\)': not a modalias of the kernel's form/,
+  },
+  {
+    name: "1 MB modalias matching a catch-all (too long for libkmod)",
+    alias: `alias pci:* catchall\n${valid}`,
+    input: `pci:${megabyte}\n${e1000e}\n`,
+    expectCode: 0,
+    message: /stdin line 1: 'pci:x+… \(1048580 bytes\)': too long for libkmod \(ENAMETOOLONG\), no lookup/,
+  },
+  {
+    name: "truncated modalias",
+    alias: valid,
+    input: `${e1000e.slice(0, 20)}\n`,
+    expectCode: 0,
+    message: /stdin line 1: warning: 'pci:v00008086d000010': not a modalias of the kernel's form/,
+  },
+  {
+    name: "modalias with bad hex",
+    alias: valid,
+    input: `${e1000e.replace("8086", "80G6")}\n`,
+    expectCode: 0,
+    message: /warning: 'pci:v000080G6d.*': not a modalias of the kernel's form/,
+  },
+  {
+    name: "flavoured modalias with a short field",
+    alias: valid,
+    input: "vfio_pci:v8086d10D3sv0sd0bc02sc00i00\n",
+    expectCode: 0,
+    message: /warning: 'vfio_pci:v8086d10D3sv0sd0bc02sc00i00': not a modalias/,
+  },
   {
     name: "']' in a modalias",
     alias: valid,
@@ -126,16 +166,22 @@ const cases: Case[] = [
     alias: valid,
     input: `${garbage.replaceAll("\n", "")}\n`,
     expectCode: 0,
-    message: /unbalanced brackets|^$/,
+    message: /stdin line 1: .*(unbalanced brackets|holds a NUL byte)/,
   },
   {
     name: "lower-case hex modalias",
     alias: valid,
     input: `${e1000e.toLowerCase()}\n`,
     expectCode: 0,
-    message: /^$/,
+    message: /warning: 'pci:v00008086d000010d3.*': not a modalias of the kernel's form/,
   },
-  { name: "NUL in a modalias", alias: valid, input: `${e1000e}\0tail\n`, expectCode: 0, message: /^$/ },
+  {
+    name: "NUL in a modalias",
+    alias: valid,
+    input: `${e1000e}\0tail\n`,
+    expectCode: 0,
+    message: /stdin line 1: warning: '.*\?tail': holds a NUL byte; libkmod reads it only up to there/,
+  },
   {
     name: "config: alias without module",
     alias: valid,
@@ -200,6 +246,27 @@ const cases: Case[] = [
     message: /local\.conf:1: ignoring bad line/,
   },
   {
+    name: "config: 1 MB line",
+    alias: valid,
+    config: `alias ${megabyte}\n`,
+    expectCode: 0,
+    message: /local\.conf:1: ignoring bad line starting with 'alias'/,
+  },
+  {
+    name: "config: truncated continuation",
+    alias: valid,
+    config: "# ok\noptions e1000e \\\n",
+    expectCode: 0,
+    message: /local\.conf:2: ignoring bad line starting with 'options'/,
+  },
+  {
+    name: "config: ']' outside brackets",
+    alias: valid,
+    config: "alias a]b x\n",
+    expectCode: 0,
+    message: /local\.conf:1: ignoring bad line starting with 'alias'/,
+  },
+  {
     name: "builtin.modinfo garbage record",
     files: { "modules.alias": valid, "modules.builtin.modinfo": "noequals\0" },
     input: "nothing-here\n",
@@ -208,8 +275,10 @@ const cases: Case[] = [
   },
 ];
 
-test(`bad input: ${cases.length} malformed inputs each give a clear message and no crash`, async () => {
-  assert.ok(cases.length >= 30);
+const malformed = cases.filter((c) => c.message.source !== "^$").length;
+
+test(`bad input: ${malformed} malformed inputs each give a clear message, ${cases.length - malformed} odd but valid ones none; no crash`, async () => {
+  assert.ok(malformed >= 30);
   for (const c of cases) {
     const dir = tempDir("bad");
     const files = c.files ?? { "modules.alias": c.alias ?? "" };
@@ -246,4 +315,18 @@ test(`bad input: ${cases.length} malformed inputs each give a clear message and 
       }
     }
   }
+});
+
+test("resolve prints at most 50 messages about inputs, then how many more there were", async () => {
+  const dir = tempDir("bad-many");
+  writeFileSync(join(dir, "modules.alias"), valid);
+  const inputs = Array.from({ length: 60 }, () => e1000e.toLowerCase());
+  const { io, recorded } = recordingIo(`${inputs.join("\n")}\n${e1000e}\n`);
+  assert.equal(await main(["resolve", "--modules", dir, "--config", "/dev/null"], io), 0);
+  const lines = recorded.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 51);
+  assert.match(lines[49] ?? "", /^flavourctl resolve: stdin line 50: warning: /);
+  assert.equal(lines[50], "flavourctl resolve: … and 10 more inputs with messages");
+  assert.equal(recorded.stdout.split("\n").length, 62);
+  assert.match(recorded.stdout, /\te1000e\n$/);
 });

@@ -29,16 +29,25 @@ export interface AliasLine {
  * patterns with no `:` before their first wildcard), each with a reference, and the whole line
  * behind a reference, read only when a lookup needs it.
  */
+/** A pattern's literal prefix (normalised), its reference, and whether that is the whole pattern. */
+export type PrefixVisitor = (prefix: string, ref: number, literal: boolean) => void;
+
 export interface AliasSource {
-  scan(bus: string | null, visit: (prefix: string, ref: number) => void): void;
+  scan(bus: string | null, visit: PrefixVisitor): void;
+  /** scan for every bus (and none) in one pass. */
+  scanAll(visit: (bus: string | null, prefix: string, ref: number, literal: boolean) => void): void;
   load(ref: number): AliasLine | undefined;
+  /** Every usable line's key (as depmod indexes it) and reference, in file order. */
+  keys(visit: (key: string, ref: number) => void): void;
 }
 
 const HAS_SPECIAL = /[-[\]]/;
 const WILDCARD = /[*?[]/;
 const ALIAS_LINE = /^alias ([^ \n\0]+) ([A-Za-z0-9_-]+)$/gm;
 const MALFORMED_LINE = /^(?!alias [^ \n\0]+ [A-Za-z0-9_-]+$|#|$)[^\n]*/gm;
-const BUSLESS_PREFIX = /^alias ([^ \n\0:*?[]*)(?=[ *?[])/gm;
+const BUSLESS_PREFIX = /^alias ([^ \n\0:*?[]*)([ *?[])/gm;
+/** Any line's literal prefix (up to its first wildcard) and what ends it: a space when none. */
+const ANY_PREFIX = /^alias ([^ \n\0*?[]*)([ \0*?[]|$)/gm;
 const FULL_LINE = /alias ([^ \n\0]+) ([A-Za-z0-9_-]+)$/my;
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
@@ -75,23 +84,35 @@ export class AliasFile implements AliasSource {
     this.text = file.text;
   }
 
-  scan(bus: string | null, visit: (prefix: string, ref: number) => void): void {
+  scan(bus: string | null, visit: PrefixVisitor): void {
     if (bus !== null && WILDCARD.test(bus)) return; // a pattern's bus never holds a wildcard
     // The index holds normalised patterns ('-' → '_'), the file the raw ones.
     const regex =
       bus === null
         ? new RegExp(BUSLESS_PREFIX)
-        : new RegExp(`^alias (${escapeRegExp(bus).replaceAll("_", "[_-]")}:[^ \\n\\0*?[]*)`, "gm");
+        : new RegExp(
+            `^alias (${escapeRegExp(bus).replaceAll("_", "[_-]")}:[^ \\n\\0*?[]*)([ \\0*?[]|$)`,
+            "gm",
+          );
     for (const match of this.text.matchAll(regex)) {
       const raw = match[1] as string;
-      visit(raw.includes("-") ? raw.replaceAll("-", "_") : raw, match.index);
+      visit(raw.includes("-") ? raw.replaceAll("-", "_") : raw, match.index, match[2] === " ");
+    }
+  }
+
+  scanAll(visit: (bus: string | null, prefix: string, ref: number, literal: boolean) => void): void {
+    for (const match of this.text.matchAll(new RegExp(ANY_PREFIX))) {
+      const raw = match[1] as string;
+      const prefix = raw.includes("-") ? raw.replaceAll("-", "_") : raw;
+      const colon = prefix.indexOf(":");
+      visit(colon < 0 ? null : prefix.slice(0, colon), prefix, match.index, match[2] === " ");
     }
   }
 
   load(offset: number): AliasLine | undefined {
-    const regex = new RegExp(FULL_LINE);
-    regex.lastIndex = offset;
-    const match = regex.exec(this.text);
+    // One sticky expression for every call (nothing else runs between lastIndex and exec).
+    FULL_LINE.lastIndex = offset;
+    const match = FULL_LINE.exec(this.text);
     if (!match) return undefined; // reported by warnings()
     const pattern = match[1] as string;
     const key = HAS_SPECIAL.test(pattern) ? normalizeAlias(pattern) : pattern;
@@ -100,13 +121,12 @@ export class AliasFile implements AliasSource {
   }
 
   /** Every alias line, in file order. */
-  all(): AliasLine[] {
-    const found: AliasLine[] = [];
+  keys(visit: (key: string, ref: number) => void): void {
     for (const match of this.text.matchAll(new RegExp(ALIAS_LINE))) {
-      const line = this.load(match.index);
-      if (line) found.push(line);
+      const pattern = match[1] as string;
+      const key = HAS_SPECIAL.test(pattern) ? normalizeAlias(pattern) : pattern;
+      if (key !== undefined) visit(key, match.index);
     }
-    return found;
   }
 
   /** Lines that are neither `alias PATTERN MODULE`, a comment, nor blank; and unusable patterns. */
@@ -153,16 +173,24 @@ export class AliasList implements AliasSource {
   constructor(lines: readonly AliasLine[]) {
     this.lines = lines;
   }
-  scan(bus: string | null, visit: (prefix: string, ref: number) => void): void {
+  scan(bus: string | null, visit: PrefixVisitor): void {
+    this.scanAll((lineBus, prefix, ref, literal) => {
+      if (lineBus === bus) visit(prefix, ref, literal);
+    });
+  }
+  scanAll(visit: (bus: string | null, prefix: string, ref: number, literal: boolean) => void): void {
     this.lines.forEach((line, ref) => {
       const wildcard = line.key.search(WILDCARD);
       const prefix = wildcard < 0 ? line.key : line.key.slice(0, wildcard);
       const colon = prefix.indexOf(":");
-      if (bus === null ? colon < 0 : prefix.startsWith(`${bus}:`)) visit(prefix, ref);
+      visit(colon < 0 ? null : prefix.slice(0, colon), prefix, ref, wildcard < 0);
     });
   }
   load(ref: number): AliasLine | undefined {
     return this.lines[ref];
+  }
+  keys(visit: (key: string, ref: number) => void): void {
+    this.lines.forEach((line, ref) => visit(line.key, ref));
   }
 }
 

@@ -11,7 +11,7 @@
 // modalias, by comparing the seven fields, which is the same test (both are fixed-width hex
 // separated by distinct lower-case markers) and far cheaper.
 import type { AliasLine, AliasSource } from "./alias-file.ts";
-import { compileMatcher, fnmatch } from "./fnmatch.ts";
+import { compileMatcher, fnmatchBytes } from "./fnmatch.ts";
 
 interface IndexedAlias {
   alias: AliasLine;
@@ -24,8 +24,8 @@ interface IndexedAlias {
    * it, so `includes` rejects most candidates before fnmatch runs. Empty when unusable.
    */
   required: string;
-  /** fnmatch(suffix, ·), compiled. */
-  matches: (rest: string) => boolean;
+  /** fnmatch(suffix, ·), compiled when first needed. */
+  matcher: ((rest: string) => boolean) | undefined;
   /** The search that last collected this entry as a candidate (to collect it once). */
   stamp: number;
   /**
@@ -54,55 +54,113 @@ const BIG_BUCKET = 32;
 interface Bucket {
   refs: number[];
   /** The parsed lines, once the bucket has been probed. */
-  entries?: IndexedAlias[];
-  /** For big buckets: entries by the first three characters of their required literal. */
-  grams?: { byGram: Map<number, IndexedAlias[]>; always: IndexedAlias[] };
+  entries: IndexedAlias[] | undefined;
+  /** For big buckets: entries by a trigram of their required literal. */
+  grams: GramIndex<IndexedAlias> | undefined;
 }
 
 /**
- * A level of the prefix chain: the literal prefixes of a group are cut at the lengths that
- * occur among them (for PCI: `pci:v` | `00008086d` | `000010D3sv` | …), so a lookup walks the
- * string piece by piece and stops at the first piece no prefix has.
+ * A node of a group's radix trie of literal prefixes (libkmod's own index is one): the edge
+ * into it is `label`, children are keyed by their label's first character, so a lookup walks
+ * the string with startsWith and small-integer map probes, allocating nothing.
  */
-interface Level {
-  children?: Map<string, Level>;
-  bucket?: Bucket;
+interface RadixNode {
+  label: string;
+  children: Map<number, RadixNode> | undefined;
+  bucket: Bucket | undefined;
 }
 
-/** The patterns of one bus (or of none), by literal prefix. */
+/** Every node with the same fields in the same order: one hidden class, fast property reads. */
+const radixNode = (label: string, bucket: Bucket | undefined): RadixNode => ({
+  label,
+  children: undefined,
+  bucket,
+});
+/** The patterns of one bus (or of none): the literal ones by key, the others by literal prefix. */
 interface PrefixGroup {
+  /** Patterns without a wildcard, by key (file order within one key): one probe finds them. */
+  exact: Map<string, number[]>;
   byPrefix: Map<string, Bucket>;
   /** Distinct literal-prefix lengths present, ascending. */
   lengths: number[];
-  /** The prefix chain, built once the group has served CHAIN_AFTER lookups. */
-  root?: Level;
+  /** The radix trie of the prefixes, built once the group has served TRIE_AFTER lookups. */
+  root?: RadixNode;
   searches: number;
 }
 
 /**
- * Building a group's prefix chain costs about as much as a few hundred lookups save: a
- * command that looks up a few devices probes the prefix map directly, a batch builds the chain.
+ * Building a group's trie costs about as much as a few hundred lookups save: a command that
+ * looks up a few devices probes the prefix map directly, a batch builds the trie.
  */
-const CHAIN_AFTER = 256;
+const TRIE_AFTER = 256;
 
-function buildChain(byPrefix: Map<string, Bucket>, lengths: number[]): Level {
-  const root: Level = {};
+/**
+ * A lookup reads the file for its own bus (and for patterns with none): two passes. The third
+ * bus met, or the 257th lookup, reads it once for every bus instead (a batch of names, or of
+ * odd names with made-up buses, would otherwise read it again for each bus).
+ */
+const SCANS_BEFORE_ALL = 2;
+const SCAN_ALL_AFTER = 256;
+
+/** libkmod's alias keys end at PATH_MAX - 1 bytes (alias_normalize). */
+const KEY_MAX = 4095;
+
+function newGroup(): PrefixGroup {
+  return { exact: new Map(), byPrefix: new Map(), lengths: [], searches: 0 };
+}
+
+function addToGroup(group: PrefixGroup, prefix: string, ref: number, literal: boolean): void {
+  if (prefix.length > KEY_MAX) {
+    // depmod cuts the key: what is left of it is all literal.
+    prefix = prefix.slice(0, KEY_MAX);
+    literal = true;
+  }
+  if (literal) {
+    const refs = group.exact.get(prefix);
+    if (refs) refs.push(ref);
+    else group.exact.set(prefix, [ref]);
+    return;
+  }
+  const bucket = group.byPrefix.get(prefix);
+  if (bucket) bucket.refs.push(ref);
+  else group.byPrefix.set(prefix, { refs: [ref], entries: undefined, grams: undefined });
+}
+
+function finishGroup(group: PrefixGroup): PrefixGroup {
+  group.lengths = [...new Set([...group.byPrefix.keys()].map((p) => p.length))].sort((a, b) => a - b);
+  return group;
+}
+
+const EMPTY_GROUP: PrefixGroup = finishGroup(newGroup());
+
+function buildTrie(byPrefix: Map<string, Bucket>): RadixNode {
+  const root = radixNode("", undefined);
   for (const [prefix, bucket] of byPrefix) {
     let node = root;
-    let cut = 0;
-    for (const length of lengths) {
-      if (length > prefix.length) break;
-      node.children ??= new Map();
-      const piece = prefix.slice(cut, length);
-      let child = node.children.get(piece);
-      if (!child) {
-        child = {};
-        node.children.set(piece, child);
+    let at = 0;
+    for (;;) {
+      if (at === prefix.length) {
+        node.bucket = bucket;
+        break;
       }
-      node = child;
-      cut = length;
+      node.children ??= new Map();
+      const child = node.children.get(prefix.charCodeAt(at));
+      if (!child) {
+        node.children.set(prefix.charCodeAt(at), radixNode(prefix.slice(at), bucket));
+        break;
+      }
+      let common = 1;
+      while (common < child.label.length && child.label[common] === prefix[at + common]) common++;
+      if (common < child.label.length) {
+        // Split the edge: a new node for the shared part, the old child below it.
+        const middle = radixNode(child.label.slice(0, common), undefined);
+        child.label = child.label.slice(common);
+        middle.children = new Map([[child.label.charCodeAt(0), child]]);
+        node.children.set(middle.label.charCodeAt(0), middle);
+        node = middle;
+      } else node = child;
+      at += common;
     }
-    node.bucket = bucket;
   }
   return root;
 }
@@ -124,14 +182,16 @@ function requiredLiteral(suffix: string): string {
 function indexed(alias: AliasLine): IndexedAlias {
   const found = alias.key.search(/[*?[]/);
   const wildcardAt = found < 0 ? alias.key.length : found;
-  const fields = PCI_PATTERN.exec(alias.key);
+  const first = alias.key.charCodeAt(0);
+  // Only pci: and vfio_pci: patterns can be canonical PCI ones.
+  const fields = first === 0x70 || first === 0x76 ? PCI_PATTERN.exec(alias.key) : null;
   const suffix = alias.key.slice(wildcardAt);
   return {
     alias,
     wildcardAt,
     suffix,
     required: fields ? "" : requiredLiteral(suffix),
-    matches: compileMatcher(suffix),
+    matcher: undefined,
     stamp: 0,
     pciFields: fields
       ? fields
@@ -146,7 +206,14 @@ export class AliasIndex {
   private readonly source: AliasSource;
   private readonly groups = new Map<string | null, PrefixGroup>();
   private readonly loaded = new Map<number, IndexedAlias | null>();
+  /** Lookups so far, and a counter stamping candidates (see candidates). */
   private searches = 0;
+  private stamp = 0;
+  private allScanned = false;
+  /** Whether any pattern holds a wildcard (known once allScanned). */
+  private anyWildcard = true;
+  private walkKeys: WalkKey[] | undefined;
+  private readonly subtrees = new Map<string, GramIndex<WalkKey>>();
 
   constructor(source: AliasSource) {
     this.source = source;
@@ -155,70 +222,193 @@ export class AliasIndex {
   private group(bus: string | null): PrefixGroup {
     let group = this.groups.get(bus);
     if (!group) {
-      const byPrefix = new Map<string, Bucket>();
-      this.source.scan(bus, (prefix, ref) => {
-        const bucket = byPrefix.get(prefix);
-        if (bucket) bucket.refs.push(ref);
-        else byPrefix.set(prefix, { refs: [ref] });
-      });
-      const lengths = [...new Set([...byPrefix.keys()].map((p) => p.length))].sort((a, b) => a - b);
-      group = { byPrefix, lengths, searches: 0 };
+      if (!this.allScanned && this.groups.size >= SCANS_BEFORE_ALL) this.scanAll();
+      if (this.allScanned) return this.groups.get(bus) ?? EMPTY_GROUP;
+      const built = newGroup();
+      this.source.scan(bus, (prefix, ref, literal) => addToGroup(built, prefix, ref, literal));
+      group = finishGroup(built);
       this.groups.set(bus, group);
     }
     return group;
+  }
+
+  /** Every group at once, in one pass over the source; afterwards an unknown bus has no patterns. */
+  private scanAll(): void {
+    const groups = new Map<string | null, PrefixGroup>();
+    this.source.scanAll((bus, prefix, ref, literal) => {
+      let group = groups.get(bus);
+      if (!group) {
+        group = newGroup();
+        groups.set(bus, group);
+      }
+      addToGroup(group, prefix, ref, literal);
+    });
+    this.groups.clear();
+    for (const [bus, group] of groups) this.groups.set(bus, finishGroup(group));
+    this.allScanned = true;
+    this.anyWildcard = [...groups.values()].some((group) => group.byPrefix.size > 0);
+  }
+
+  /**
+   * Every distinct key of the source in byte order, with its lines in file order: libkmod's
+   * radix trie, kept implicit. The keys below a trie node are a run of this array, a node sits
+   * where a key ends or the run's keys part ways, and a key that is a prefix of others comes
+   * first in its run. Built on the first walk.
+   */
+  private sortedKeys(): WalkKey[] {
+    if (!this.walkKeys) {
+      const refsByKey = new Map<string, number[]>();
+      this.source.keys((key, ref) => {
+        const refs = refsByKey.get(key);
+        if (refs) refs.push(ref);
+        else refsByKey.set(key, [ref]);
+      });
+      const keys = [...refsByKey.keys()].sort();
+      this.walkKeys = keys.map(
+        (key): WalkKey => ({
+          key,
+          refs: refsByKey.get(key) as number[],
+          aliases: undefined,
+          runs: undefined,
+          stamp: 0,
+        }),
+      );
+    }
+    return this.walkKeys;
+  }
+
+  /** The lines of a walk key, read when it first matches. */
+  private linesOf(k: WalkKey): AliasLine[] {
+    k.aliases ??= k.refs.map((ref) => this.source.load(ref)).filter((a): a is AliasLine => a !== undefined);
+    return k.aliases;
   }
 
   /**
    * The exact emulation of index_mm_searchwild_node for a string that itself holds `*`, `?` or
    * `[`: the walk follows the string's characters literally, so it can step into a pattern's
    * wildcard child and find a pattern a second time (modprobe -R 'a:x*' lists a module twice).
-   * Where the radix trie has a node depends on all the keys, so this works on all of them;
-   * such strings are rare and this path is slow.
+   * Where the trie has a node depends on every key (`dmi` is one because of `dmi:` and `dmi*`
+   * patterns), so this walks all of them: the run [low, high) of keys that start with the
+   * string's first `depth` characters, narrowed by binary search one character at a time.
    */
   private walk(text: string): AliasLine[][] {
-    const byKey = new Map<string, AliasLine[]>();
-    const colon = text.indexOf(":");
-    for (const group of colon < 0
-      ? [this.group(null)]
-      : [this.group(null), this.group(text.slice(0, colon))]) {
-      for (const bucket of group.byPrefix.values()) {
-        for (const ref of bucket.refs) {
-          const entry = this.entry(ref);
-          if (!entry) continue;
-          const list = byKey.get(entry.alias.key);
-          if (list) list.push(entry.alias);
-          else byKey.set(entry.alias.key, [entry.alias]);
-        }
-      }
-    }
-    let keys: WalkKey[] = [...byKey].map(([key, aliases]) => ({ key, aliases }));
+    // With no wildcard pattern (modules.symbols) the walk can only end on a key equal to the
+    // string, and no such key exists: patterns without wildcards hold no `*`, `?` or `[`.
+    if (!this.allScanned) this.scanAll();
+    if (!this.anyWildcard) return [];
+    const keys = this.sortedKeys();
     const out: AliasLine[][] = [];
-    for (let depth = 0; ; depth++) {
-      keys = keys.filter((k) => k.key.startsWith(text.slice(0, depth)));
-      if (keys.length === 0) return out;
-      const endsHere = keys.some((k) => k.key.length === depth);
-      const next = new Set(keys.filter((k) => k.key.length > depth).map((k) => k.key[depth]));
-      const isNode = depth === 0 || endsHere || next.size > 1;
+    let low = 0;
+    let high = keys.length;
+    for (let depth = 0; low < high; depth++) {
+      const first = (keys[low] as WalkKey).key;
+      const endsHere = first.length === depth;
+      const isNode =
+        depth === 0 ||
+        endsHere ||
+        first.charCodeAt(depth) !== (keys[high - 1] as WalkKey).key.charCodeAt(depth);
       if (!isNode) {
         // Inside a node's prefix: one way on. A wildcard there sends the whole subtree to fnmatch.
-        const c = [...next][0];
-        if (isWildcard(c)) {
-          visitSubtree(keys, depth, text, out);
+        const c = first.charCodeAt(depth);
+        if (c === STAR || c === QUESTION || c === OPEN) {
+          this.visitSubtree(keys, low, high, depth, text, out);
           return out;
         }
-        if (c !== text[depth]) return out;
+        if (c !== text.charCodeAt(depth)) return out;
         continue;
       }
-      for (const wildcard of ["*", "?", "["]) {
-        const child = keys.filter((k) => k.key[depth] === wildcard);
-        if (child.length > 0) visitSubtree(child, depth, text, out);
+      // A node: its `*`, `?` and `[` children first, then the node itself when the string ends
+      // here, else the child of the string's next character.
+      // The children's characters run from the first key's (or, when that key ends here, the
+      // second's) to the last key's: most nodes have no wildcard child to look for.
+      const lowest = charAt(keys[endsHere ? low + 1 : low], depth);
+      const highest = charAt(keys[high - 1], depth);
+      for (const wildcard of [STAR, QUESTION, OPEN]) {
+        if (wildcard < lowest || wildcard > highest) continue;
+        const from = firstAtLeast(keys, low, high, depth, wildcard);
+        const to = firstAtLeast(keys, from, high, depth, wildcard + 1);
+        if (from < to) this.visitSubtree(keys, from, to, depth, text, out);
       }
       if (depth === text.length) {
-        const here = keys.find((k) => k.key.length === depth);
-        if (here) out.push(here.aliases);
+        if (endsHere) out.push(this.linesOf(keys[low] as WalkKey));
         return out;
       }
+      const c = text.charCodeAt(depth);
+      // index_mm_readchild takes a (signed) char: a byte above 0x7f finds no child.
+      if (c > 0x7f) return out;
+      low = firstAtLeast(keys, low, high, depth, c);
+      high = firstAtLeast(keys, low, high, depth, c + 1);
     }
+    return out;
+  }
+
+  /**
+   * The subtree visit of index_mm_searchwild_all on the keys [low, high): every key whose rest
+   * from `depth` fnmatches the string's rest; children in byte order and a node after its
+   * children. A key can match only if the rest holds each of its literal runs from `depth` on;
+   * a big subtree (of:N's `*` child holds 1,974 keys) is indexed once by a trigram of each key's
+   * runs, and only keys whose trigram occurs in the rest are tried.
+   */
+  private visitSubtree(
+    keys: readonly WalkKey[],
+    low: number,
+    high: number,
+    depth: number,
+    text: string,
+    out: AliasLine[][],
+  ): void {
+    const rest = text.slice(depth);
+    const matched: WalkKey[] = [];
+    const consider = (k: WalkKey) => {
+      for (const [at, run] of k.runs as [number, string][]) {
+        if (at >= depth && !rest.includes(run)) return;
+      }
+      if (fnmatchBytes(k.key.slice(depth), rest)) matched.push(k);
+    };
+    if (high - low < BIG_BUCKET) {
+      for (let i = low; i < high; i++) {
+        const k = keys[i] as WalkKey;
+        k.runs ??= literalRuns(k.key);
+        consider(k);
+      }
+    } else {
+      const index = this.subtreeIndex(keys, low, high, depth);
+      const stamp = ++this.stamp;
+      for (const k of index.always) consider(k);
+      for (let i = 0; i + 3 <= rest.length; i++) {
+        const list = index.byGram.get(gram(rest, i));
+        if (!list) continue;
+        for (const k of list) {
+          if (k.stamp === stamp) continue;
+          k.stamp = stamp;
+          consider(k);
+        }
+      }
+    }
+    if (matched.length > 1) {
+      matched.sort((a, b) => compareVisitOrder({ ...a, wildcardAt: depth }, { ...b, wildcardAt: depth }));
+    }
+    for (const k of matched) out.push(this.linesOf(k));
+  }
+
+  /** The keys [low, high) filed by the rarest trigram of their runs from `depth` on. */
+  private subtreeIndex(
+    keys: readonly WalkKey[],
+    low: number,
+    high: number,
+    depth: number,
+  ): GramIndex<WalkKey> {
+    const id = `${low} ${high} ${depth}`;
+    let index = this.subtrees.get(id);
+    if (!index) {
+      const range = keys.slice(low, high);
+      for (const k of range) k.runs ??= literalRuns(k.key);
+      index = gramIndex(range, (k) =>
+        (k.runs as [number, string][]).filter(([at]) => at >= depth).map(([, run]) => run),
+      );
+      this.subtrees.set(id, index);
+    }
+    return index;
   }
 
   /**
@@ -226,40 +416,13 @@ export class AliasIndex {
    * acpi 769) is indexed once by a trigram of each pattern's required literal, and only entries
    * whose trigram occurs in `rest` are tried.
    */
-  private candidates(bucket: Bucket, rest: string, canonicalPci: boolean): IndexedAlias[] {
+  private candidates(bucket: Bucket, rest: string | undefined, canonicalPci: boolean): IndexedAlias[] {
     bucket.entries ??= bucket.refs.map((ref) => this.entry(ref)).filter((e): e is IndexedAlias => e !== null);
     // Canonical PCI patterns are compared field by field, which is cheaper than any index.
-    if (bucket.entries.length < BIG_BUCKET || canonicalPci) return bucket.entries;
-    let grams = bucket.grams;
-    if (!grams) {
-      grams = { byGram: new Map(), always: [] };
-      // Each entry is filed under the rarest trigram of its required literal (any of them must
-      // occur in a string it matches): `v00` starts nearly every hid pattern's literal, `52B`
-      // almost none.
-      const counts = new Map<number, number>();
-      for (const entry of bucket.entries) {
-        for (let i = 0; i + 3 <= entry.required.length; i++) {
-          const key = gram(entry.required, i);
-          counts.set(key, (counts.get(key) ?? 0) + 1);
-        }
-      }
-      for (const entry of bucket.entries) {
-        if (entry.required.length < 3) {
-          grams.always.push(entry);
-          continue;
-        }
-        let rarest = gram(entry.required, 0);
-        for (let i = 1; i + 3 <= entry.required.length; i++) {
-          const key = gram(entry.required, i);
-          if ((counts.get(key) ?? 0) < (counts.get(rarest) ?? 0)) rarest = key;
-        }
-        const list = grams.byGram.get(rarest);
-        if (list) list.push(entry);
-        else grams.byGram.set(rarest, [entry]);
-      }
-      bucket.grams = grams;
-    }
-    const stamp = ++this.searches;
+    if (bucket.entries.length < BIG_BUCKET || canonicalPci || rest === undefined) return bucket.entries;
+    bucket.grams ??= gramIndex(bucket.entries, (entry) => [entry.required]);
+    const grams = bucket.grams;
+    const stamp = ++this.stamp;
     const found: IndexedAlias[] = [];
     for (const entry of grams.always) {
       entry.stamp = stamp;
@@ -293,56 +456,62 @@ export class AliasIndex {
    */
   search(key: string): AliasLine[][] {
     if (WILDCARD_CHAR.test(key)) return this.walk(key);
-    const found: { key: string; wildcardAt: number; aliases: AliasLine[] }[] = [];
+    const found: Found[] = [];
+    if (++this.searches > SCAN_ALL_AFTER && !this.allScanned) this.scanAll();
     const colon = key.indexOf(":");
-    const groups = colon < 0 ? [this.group(null)] : [this.group(null), this.group(key.slice(0, colon))];
     // A canonical PCI modalias: its fields are compared in place (-1: not one).
     const pciBase = (colon === 3 || colon === 8) && PCI_MODALIAS.test(key) ? colon + 1 : -1;
-    for (const group of groups) {
-      if (group.root === undefined && ++group.searches > CHAIN_AFTER) {
-        group.root = buildChain(group.byPrefix, group.lengths);
-      }
-      if (group.root === undefined) {
-        for (const length of group.lengths) {
-          if (length > key.length) break;
-          const bucket = group.byPrefix.get(key.slice(0, length));
-          if (bucket) this.searchBucket(bucket, key, length, pciBase, found);
-        }
-        continue;
-      }
-      let node: Level | undefined = group.root;
-      if (node.bucket) this.searchBucket(node.bucket, key, 0, pciBase, found);
-      let cut = 0;
-      for (const length of group.lengths) {
-        if (length === 0) continue;
-        if (length > key.length) break;
-        node = node.children?.get(key.slice(cut, length));
-        if (!node) break;
-        if (node.bucket) this.searchBucket(node.bucket, key, length, pciBase, found);
-        cut = length;
-      }
-    }
+    this.searchGroup(this.group(null), key, pciBase, found);
+    if (colon >= 0) this.searchGroup(this.group(key.slice(0, colon)), key, pciBase, found);
     if (found.length > 1) found.sort(compareVisitOrder);
     // Lines of one pattern in file order (a trigram index yields candidates out of order).
     for (const f of found) if (f.aliases.length > 1) f.aliases.sort((a, b) => a.priority - b.priority);
     return found.map((f) => f.aliases);
   }
 
-  private searchBucket(
-    bucket: Bucket,
-    key: string,
-    length: number,
-    pciBase: number,
-    found: { key: string; wildcardAt: number; aliases: AliasLine[] }[],
-  ): void {
-    const rest = key.slice(length);
+  private searchGroup(group: PrefixGroup, key: string, pciBase: number, found: Found[]): void {
+    const exact = group.exact.get(key);
+    if (exact) {
+      const aliases: AliasLine[] = [];
+      for (const ref of exact) {
+        const entry = this.entry(ref);
+        if (entry) aliases.push(entry.alias);
+      }
+      if (aliases.length > 0) found.push({ key, wildcardAt: key.length, aliases });
+    }
+    if (group.lengths.length === 0) return;
+    if (group.root === undefined && ++group.searches > TRIE_AFTER) group.root = buildTrie(group.byPrefix);
+    if (group.root === undefined) {
+      for (const length of group.lengths) {
+        if (length > key.length) break;
+        const bucket = group.byPrefix.get(key.slice(0, length));
+        if (bucket) this.searchBucket(bucket, key, length, pciBase, found);
+      }
+      return;
+    }
+    let node: RadixNode | undefined = group.root;
+    let at = 0;
+    for (;;) {
+      if (node.bucket) this.searchBucket(node.bucket, key, at, pciBase, found);
+      if (at >= key.length) return;
+      node = node.children?.get(key.charCodeAt(at));
+      if (!node || !key.startsWith(node.label, at)) return;
+      at += node.label.length;
+    }
+  }
+
+  private searchBucket(bucket: Bucket, key: string, length: number, pciBase: number, found: Found[]): void {
+    // A canonical PCI modalias is compared field by field in place: no rest to cut then.
+    let rest = pciBase >= 0 ? undefined : key.slice(length);
     const candidates = this.candidates(bucket, rest, pciBase >= 0);
     for (let i = 0; i < candidates.length; i++) {
       const entry = candidates[i] as IndexedAlias;
-      const matches =
-        pciBase >= 0 && entry.pciFields
-          ? fieldsMatch(entry.pciFields, key, pciBase)
-          : rest.includes(entry.required) && entry.matches(rest);
+      let matches: boolean;
+      if (pciBase >= 0 && entry.pciFields) matches = fieldsMatch(entry.pciFields, key, pciBase);
+      else {
+        rest ??= key.slice(length);
+        matches = rest.includes(entry.required) && (entry.matcher ??= compileMatcher(entry.suffix))(rest);
+      }
       if (!matches) continue;
       // Lines with the same pattern are one trie node: keep them together, in file order.
       let same: (typeof found)[number] | undefined;
@@ -353,24 +522,124 @@ export class AliasIndex {
   }
 }
 
-/** An index key in the walk: a distinct pattern and its lines in file order. */
-interface WalkKey {
+/** A pattern that matched a lookup: its key, where its first wildcard is, its lines. */
+interface Found {
   key: string;
+  wildcardAt: number;
   aliases: AliasLine[];
 }
 
-const WILDCARD_CHAR = /[*?[]/;
-const isWildcard = (c: string | undefined) => c === "*" || c === "?" || c === "[";
+/** An index key in the walk: a distinct pattern and its lines in file order. */
+interface WalkKey {
+  key: string;
+  /** Its lines' references, in file order. */
+  refs: number[];
+  /** Its lines, read when it first matches. */
+  aliases: AliasLine[] | undefined;
+  /** literalRuns(key), computed when the walk first meets the key. */
+  runs: [at: number, run: string][] | undefined;
+  /** The visit that last considered this key (see visitSubtree). */
+  stamp: number;
+}
+
+/** A key's character at `depth`, -1 past its end (or for no key). */
+function charAt(k: WalkKey | undefined, depth: number): number {
+  return k && depth < k.key.length ? k.key.charCodeAt(depth) : -1;
+}
+
+/** Items filed by a trigram that any string they can match contains; `always` for the others. */
+interface GramIndex<T> {
+  byGram: Map<number, T[]>;
+  always: T[];
+}
 
 /**
- * The subtree visit of index_mm_searchwild_all: every key below depth i whose rest fnmatches
- * the string's rest, children in byte order and a node after its children.
+ * Files each item under the rarest trigram of its required runs (any of them must occur in a
+ * string it matches): `v00` starts nearly every hid pattern's literal, `52B` almost none.
  */
-function visitSubtree(keys: WalkKey[], depth: number, text: string, out: AliasLine[][]): void {
-  const rest = text.slice(depth);
-  const matched = keys.filter((k) => fnmatch(k.key.slice(depth), rest));
-  matched.sort((a, b) => compareVisitOrder({ ...a, wildcardAt: depth }, { ...b, wildcardAt: depth }));
-  for (const k of matched) out.push(k.aliases);
+function gramIndex<T>(items: readonly T[], required: (item: T) => string[]): GramIndex<T> {
+  // How common each trigram is, counted under a 16-bit hash (a collision only makes a trigram
+  // look commoner than it is; the filing itself uses the exact trigram).
+  const counts = new Uint32Array(1 << 16);
+  const hash = (key: number) => (key ^ (key >>> 13)) & 0xffff;
+  const runsOf = items.map(required);
+  for (const runs of runsOf) {
+    for (const run of runs) {
+      for (let i = 0; i + 3 <= run.length; i++) {
+        const at = hash(gram(run, i));
+        counts[at] = (counts[at] as number) + 1;
+      }
+    }
+  }
+  const index: GramIndex<T> = { byGram: new Map(), always: [] };
+  for (let n = 0; n < items.length; n++) {
+    let rarest = -1;
+    let rarestCount = 0;
+    for (const run of runsOf[n] as string[]) {
+      for (let i = 0; i + 3 <= run.length; i++) {
+        const key = gram(run, i);
+        const count = counts[hash(key)] as number;
+        if (rarest < 0 || count < rarestCount) {
+          rarest = key;
+          rarestCount = count;
+        }
+      }
+    }
+    const item = items[n] as T;
+    if (rarest < 0) index.always.push(item);
+    else {
+      const list = index.byGram.get(rarest);
+      if (list) list.push(item);
+      else index.byGram.set(rarest, [item]);
+    }
+  }
+  return index;
+}
+
+/**
+ * The runs of plain characters after a key's first wildcard, with their positions, up to its
+ * first bracket: the part of the key from any depth on matches a string only if that string
+ * contains every run that starts at or after that depth. None when a backslash makes escapes
+ * matter.
+ */
+function literalRuns(key: string): [number, string][] {
+  const runs: [number, string][] = [];
+  const first = key.search(/[*?[]/);
+  if (first < 0 || key.includes("\\", first)) return runs;
+  let start = -1;
+  let i = first;
+  for (; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c === OPEN) break;
+    if (c === STAR || c === QUESTION) {
+      if (start >= 0) runs.push([start, key.slice(start, i)]);
+      start = -1;
+    } else if (start < 0) start = i;
+  }
+  if (start >= 0) runs.push([start, key.slice(start, i)]);
+  return runs;
+}
+
+const WILDCARD_CHAR = /[*?[]/;
+const STAR = 0x2a;
+const QUESTION = 0x3f;
+const OPEN = 0x5b;
+
+/**
+ * The first index in [low, high) whose key's character at `depth` is at least `c`, in a run of
+ * keys sharing their first `depth` characters (a key that ends at `depth` counts as -1).
+ */
+function firstAtLeast(keys: readonly WalkKey[], low: number, high: number, depth: number, c: number): number {
+  let lo = low;
+  let hi = high;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const key = (keys[mid] as WalkKey).key;
+    const at = depth < key.length ? key.charCodeAt(depth) : -1;
+    if (at < c) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function fieldsMatch(fields: [number, string][], modalias: string, base: number): boolean {

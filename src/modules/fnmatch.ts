@@ -9,8 +9,9 @@
 // - `[` opens a set; `!` or `^` right after it negates; the first member is taken literally even
 //   when it is `]`; `a-z` ranges compare byte values; `\` escapes inside sets; `[:class:]`,
 //   `[=c=]`, `[.c.]` as in the C locale; an unknown class name makes the set fail;
-// - a set that is never closed is the literal character `[` — but only when none of its
-//   members matched: a member that matched and then runs into the end fails.
+// - a set that is never closed is the literal character `[`, whether or not one of its members
+//   matched before the end (glibc 2.36, Debian 12; glibc 2.29 still failed a set whose member
+//   matched: `[\\[` against `[\[`).
 // Each element matches one character and depends only on that character, so the classic
 // backtrack-to-the-last-star loop gives the same answers as glibc's recursion.
 
@@ -205,14 +206,17 @@ function readClassName(p: string, colon: number): { name: string | null; end: nu
   }
 }
 
-/** After a member matched: skip to the closing `]` the way glibc does, failing where it fails. */
+/**
+ * After a member matched: skip to the closing `]` the way glibc does, failing where it fails;
+ * UNTERMINATED when the pattern ends first.
+ */
 function skipRest(p: string, from: number, negated: boolean): number {
   const at = (i: number) => (i < p.length ? p.charCodeAt(i) : NUL);
   let i = from;
   for (;;) {
     const c = at(i++);
     if (c === CLOSE) break;
-    if (c === NUL) return NO_MATCH;
+    if (c === NUL) return UNTERMINATED; // glibc: "[ unterminated, treat as normal character"
     if (c === BACKSLASH) {
       if (at(i) === NUL) return NO_MATCH;
       i++;

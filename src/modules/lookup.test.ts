@@ -109,3 +109,26 @@ test("a string holding wildcards is walked literally, finding a pattern twice as
   });
   assert.deepEqual(names(dir, "a:x*"), ["mod1", "mod4", "mod1", "mod2"]);
 });
+
+test("the walk sees every key: `dmi` is a trie node (dmi: and dmi* patterns), so dmi*… is found twice", () => {
+  // Given to Debian's depmod, `modprobe -C /dev/null -R 'dmi*:rvn*Kon*:'` printed
+  // mod3 mod2 mod3 mod2: once through the node's `*` child, once walking the `*` literally.
+  const dir = modulesDir({
+    "modules.alias": "",
+    "modules.builtin.modinfo":
+      "mod1.alias=dmi:bv*\0mod2.alias=dmi*:rvn*Kon*:\0mod3.alias=dmi*:svn*\0mod3.alias=dmi*:rvn*\0",
+  });
+  assert.deepEqual(names(dir, "dmi*:rvn*Kon*:"), ["mod3", "mod2", "mod3", "mod2"]);
+  assert.deepEqual(names(dir, "dmi:bvX"), ["mod1"]);
+});
+
+test("a match whose module and alias overflow libkmod's PATH_MAX key fails the lookup (ENAMETOOLONG)", () => {
+  // modprobe -R on `a:` + 4088 x printed mod1; on `a:` + 4089 x: "Could not create module".
+  const dir = modulesDir({ "modules.alias": "", "modules.builtin.modinfo": "mod1.alias=a:*\0" });
+  assert.deepEqual(names(dir, `a:${"x".repeat(4088)}`), ["mod1"]);
+  assert.deepEqual(lookup(dir, `a:${"x".repeat(4089)}`), {
+    stage: null,
+    matches: [],
+    invalid: "too long for libkmod (ENAMETOOLONG)",
+  });
+});

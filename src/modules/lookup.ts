@@ -30,7 +30,10 @@ export interface LookupResult {
   /** The stage that answered; null when none found anything (or the name is invalid). */
   stage: LookupStage | null;
   matches: LookupMatch[];
-  /** Set when libkmod would refuse the name (unbalanced brackets): EINVAL. */
+  /**
+   * Set when libkmod's lookup fails: EINVAL for unbalanced brackets, ENAMETOOLONG when a
+   * match's module name and alias do not fit its PATH_MAX key.
+   */
   invalid?: string;
 }
 
@@ -40,20 +43,38 @@ export function lookup(dir: ModulesDir, name: string): LookupResult {
   // Module names never hold a ':', so a modalias skips the name stages without reading them.
   const hasColon = key.includes(":");
   let matches = configAliases(dir, key);
-  if (matches.length > 0) return { stage: "modprobe.d alias", matches };
+  if (matches.length > 0) return answer("modprobe.d alias", matches);
   if (!hasColon && dir.moduleOrder.has(key)) return { stage: "module name", matches: [{ module: key }] };
   if (key.startsWith("symbol:")) {
     matches = symbols(dir, key);
-    if (matches.length > 0) return { stage: "symbol", matches };
+    if (matches.length > 0) return answer("symbol", matches, key);
   }
   matches = commands(dir, key);
   if (matches.length > 0) return { stage: "install/remove command", matches };
   matches = byPriority(dir.aliases, key, (line) => line.priority);
-  if (matches.length > 0) return { stage: "modules.alias", matches };
+  if (matches.length > 0) return answer("modules.alias", matches, key);
   if (!hasColon && dir.builtinNames.has(key)) return { stage: "built-in module", matches: [{ module: key }] };
   matches = builtinAliases(dir, key);
-  if (matches.length > 0) return { stage: "built-in alias", matches };
+  if (matches.length > 0) return answer("built-in alias", matches, key);
   return { stage: null, matches: [] };
+}
+
+/** libkmod's PATH_MAX. */
+const PATH_MAX = 4096;
+
+/**
+ * The answer of an alias stage. kmod_module_new_from_alias keys each module "NAME\\ALIAS" in a
+ * PATH_MAX buffer and fails with ENAMETOOLONG when it does not fit; the stage then fails and
+ * so does the whole lookup (the alias is the looked-up key, or the modprobe.d pattern).
+ */
+function answer(stage: LookupStage, matches: LookupMatch[], key?: string): LookupResult {
+  for (const match of matches) {
+    const alias = key ?? match.config?.pattern ?? "";
+    if (match.module.length + alias.length + 2 > PATH_MAX) {
+      return { stage: null, matches: [], invalid: "too long for libkmod (ENAMETOOLONG)" };
+    }
+  }
+  return { stage, matches };
 }
 
 /** kmod_lookup_alias_from_config: every modprobe.d alias whose pattern matches, in file order. */

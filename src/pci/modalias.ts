@@ -19,6 +19,11 @@ export function formatModalias(ids: PciIds, prefix: ModaliasPrefix = "pci"): str
 const MODALIAS =
   /^(pci|vfio_pci):v([0-9A-F]{8})d([0-9A-F]{8})sv([0-9A-F]{8})sd([0-9A-F]{8})bc([0-9A-F]{2})sc([0-9A-F]{2})i([0-9A-F]{2})$/;
 
+/** Whether TEXT is a pci/vfio_pci modalias of the kernel's exact form. */
+export function isModalias(text: string): boolean {
+  return MODALIAS.test(text);
+}
+
 /** Parses a canonical pci/vfio_pci modalias; undefined for anything else. */
 export function parseModalias(text: string): { prefix: ModaliasPrefix; ids: PciIds } | undefined {
   const m = MODALIAS.exec(text);

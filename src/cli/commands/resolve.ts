@@ -1,7 +1,9 @@
 // flavourctl resolve: the modules libkmod would return for each modalias, in its order.
 import { release } from "node:os";
-import { lookup } from "../../modules/lookup.ts";
+import { excerpt } from "../../modules/files.ts";
+import { type LookupMatch, lookup } from "../../modules/lookup.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
+import { isModalias } from "../../pci/modalias.ts";
 import { modulesDirFrom, parseCommandLine } from "../args.ts";
 import type { Command } from "../main.ts";
 
@@ -38,18 +40,78 @@ export const command: Command = {
       values.config ? { configPaths: values.config } : {},
     );
     dir.aliases; // load now so that a missing modules.alias fails before any output
-    const inputs = positionals.length > 0 ? positionals : splitLines(io.readStdin("latin1"));
-    const results = inputs.map((modalias) => {
+    const fromStdin = positionals.length === 0;
+    const inputs = fromStdin ? splitLines(io.readStdin("latin1")) : positionals;
+    const notes = new Notes(fromStdin ? "stdin line" : "argument");
+    const json: { modalias: string; modules: string[] }[] = [];
+    // Text lines go out in chunks as they are made: a batch of 200,000 names keeps nothing.
+    let chunk = "";
+    for (let i = 0; i < inputs.length; i++) {
+      const modalias = inputs[i] as string;
       const result = lookup(dir, modalias);
-      if (result.invalid) io.err(`flavourctl resolve: '${modalias}': ${result.invalid}, no lookup\n`);
-      return { modalias, modules: result.matches.map((m) => m.module) };
-    });
-    for (const warning of dir.allWarnings()) io.err(`flavourctl resolve: warning: ${warning}\n`);
-    if (values.json) io.out(`${JSON.stringify(results, null, 2)}\n`);
-    else io.out(results.map((r) => `${r.modalias}\t${r.modules.join(" ")}\n`).join(""), "latin1");
+      if (result.invalid) notes.add(i, `'${excerpt(modalias)}': ${result.invalid}, no lookup`);
+      else {
+        const odd = oddity(modalias);
+        if (odd) notes.add(i, `warning: '${excerpt(modalias)}': ${odd}`);
+      }
+      if (values.json) {
+        json.push({ modalias, modules: result.matches.map((m) => m.module) });
+        continue;
+      }
+      let line = `${modalias}\t`;
+      for (let m = 0; m < result.matches.length; m++) {
+        line +=
+          m === 0
+            ? (result.matches[m] as LookupMatch).module
+            : ` ${(result.matches[m] as LookupMatch).module}`;
+      }
+      chunk += `${line}\n`;
+      if (chunk.length > CHUNK) {
+        io.out(chunk, "latin1");
+        chunk = "";
+      }
+    }
+    if (chunk !== "") io.out(chunk, "latin1");
+    if (values.json) io.out(`${JSON.stringify(json, null, 2)}\n`);
+    const warnings = [...notes.lines(), ...dir.allWarnings().map((w) => `warning: ${w}`)];
+    if (warnings.length > 0) io.err(warnings.map((w) => `flavourctl resolve: ${w}\n`).join(""));
     return 0;
   },
 };
+
+/**
+ * What is wrong with an input that libkmod still looks up as given (its answer is printed all
+ * the same): a NUL byte, or a pci:/vfio_pci: string that is not the kernel's modalias form.
+ */
+function oddity(input: string): string | undefined {
+  if (input === "") return "an empty modalias; looked up as given";
+  if (input.includes("\0")) return "holds a NUL byte; libkmod reads it only up to there";
+  if (/^vfio[-_]pci:|^pci:/.test(input) && !isModalias(input.replace(/^vfio-/, "vfio_"))) {
+    return "not a modalias of the kernel's form pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X (upper-case hex); looked up as given";
+  }
+  return undefined;
+}
+
+/** Messages about inputs, each naming the input; at most MAX_NOTES, then a count of the rest. */
+class Notes {
+  private readonly shown: string[] = [];
+  private more = 0;
+  private readonly where: string;
+  constructor(where: string) {
+    this.where = where;
+  }
+  add(index: number, message: string): void {
+    if (this.shown.length < MAX_NOTES) this.shown.push(`${this.where} ${index + 1}: ${message}`);
+    else this.more++;
+  }
+  lines(): string[] {
+    return this.more > 0 ? [...this.shown, `… and ${this.more} more inputs with messages`] : this.shown;
+  }
+}
+
+const MAX_NOTES = 50;
+/** Bytes of output gathered before a write. */
+const CHUNK = 1 << 16;
 
 function splitLines(text: string): string[] {
   const all = text.split("\n");
