@@ -120,7 +120,17 @@ export class AliasFile implements AliasSource {
     return new FileAliasLine(pattern, key, match[2] as string, this, offset);
   }
 
-  /** Every alias line, in file order. */
+  /** Every alias line, in file order (whole-file users: the simulator's snapshot machines, analysis). */
+  all(): AliasLine[] {
+    const found: AliasLine[] = [];
+    this.keys((_key, ref) => {
+      const line = this.load(ref);
+      if (line) found.push(line);
+    });
+    return found;
+  }
+
+  /** The key of every alias line, in file order. */
   keys(visit: (key: string, ref: number) => void): void {
     for (const match of this.text.matchAll(new RegExp(ALIAS_LINE))) {
       const pattern = match[1] as string;
