@@ -200,7 +200,7 @@ export class AliasList implements AliasSource {
     return this.lines[ref];
   }
   keys(visit: (key: string, ref: number) => void): void {
-    this.lines.forEach((line, ref) => visit(line.key, ref));
+    for (const [ref, line] of this.lines.entries()) visit(line.key, ref);
   }
 }
 

@@ -510,7 +510,10 @@ export class AliasIndex {
       if (pciBase >= 0 && entry.pciFields) matches = fieldsMatch(entry.pciFields, key, pciBase);
       else {
         rest ??= key.slice(length);
-        matches = rest.includes(entry.required) && (entry.matcher ??= compileMatcher(entry.suffix))(rest);
+        if (rest.includes(entry.required)) {
+          entry.matcher ??= compileMatcher(entry.suffix);
+          matches = entry.matcher(rest);
+        } else matches = false;
       }
       if (!matches) continue;
       // Lines with the same pattern are one trie node: keep them together, in file order.

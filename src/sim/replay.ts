@@ -152,7 +152,7 @@ export function bindOrder(events: readonly { vars?: Record<string, string> }[]):
   const order: Record<string, string[]> = {};
   for (const e of events) {
     const v = e.vars;
-    if (!v || v.SUBSYSTEM !== "pci" || (v.ACTION !== "bind" && v.ACTION !== "unbind")) continue;
+    if (v?.SUBSYSTEM !== "pci" || (v.ACTION !== "bind" && v.ACTION !== "unbind")) continue;
     const address = v.PCI_SLOT_NAME ?? basename(v.DEVPATH ?? "");
     order[address] ??= [];
     order[address].push(v.ACTION === "bind" ? `bind ${v.DRIVER}` : "unbind");
