@@ -10,14 +10,14 @@
 # share's state/ directory ($FLAVOURCTL_KERNEL_STATE in the guest) survives from one boot to
 # the next. Usage: run.sh [FILTER] (only guest test files whose name contains FILTER).
 # Env: FLAVOURCTL_CACHE (downloads and builds; default <repo>/.cache),
-#      FLAVOURCTL_KERNEL_TIMEOUT (seconds per boot, default 420),
+#      FLAVOURCTL_KERNEL_TIMEOUT (seconds per boot, default 900),
 #      FLAVOURCTL_KERNEL_KEEP=1 (keep the run directory: console logs, TAP, timings).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=test/kernel/version.sh
 source "$repo/test/kernel/version.sh"
 filter=${1:-}
-boot_timeout=${FLAVOURCTL_KERNEL_TIMEOUT:-420}
+boot_timeout=${FLAVOURCTL_KERNEL_TIMEOUT:-900}
 started=$(date +%s.%N)
 say() { echo "kernel-suite: $*" >&2; }
 die() {
