@@ -18,6 +18,7 @@ if ((${#missing[@]} > 0)); then
 fi
 
 npm ci --no-audit --no-fund
+# build-variants.sh also fetches the bench kernel: the unit tests read its modules tree with lspci.
 for fetch in test/oracle/fetch-trees.sh test/analysis/fetch-source.sh test/kernel/build-variants.sh; do
   if [[ -x $fetch || -f $fetch ]]; then bash "$fetch"; fi
 done

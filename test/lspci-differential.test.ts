@@ -13,8 +13,8 @@ import { test } from "node:test";
 import type { DeviceReport } from "../src/cli/device-report.ts";
 import { recordingIo } from "../src/cli/io.ts";
 import { main } from "../src/cli/main.ts";
-import { lspciKernel, oracleModules } from "./support/lspci.ts";
-import { DEBIAN_61, DEBIAN_612 } from "./support/modules.ts";
+import { benchOracleModules, lspciKernel, oracleModules } from "./support/lspci.ts";
+import { BENCH_MODULES, DEBIAN_61, DEBIAN_612, debianModules } from "./support/modules.ts";
 import { SYSFS_FIXTURES, sysfsTree } from "./support/sysfs-trees.ts";
 import { tempDir } from "./support/tmp.ts";
 
@@ -32,13 +32,20 @@ const cases = [
   { tree: SYSFS_FIXTURES.firecracker, kernel: DEBIAN_612, devices: 6, withModules: 0 },
   { tree: SYSFS_FIXTURES.q35, kernel: DEBIAN_61, devices: 25, withModules: 17 },
   { tree: SYSFS_FIXTURES.firecracker, kernel: DEBIAN_61, devices: 6, withModules: 5 },
+  { tree: SYSFS_FIXTURES.bench, kernel: DEBIAN_612, devices: 26, withModules: 9 },
 ];
+
+// The bench's tree is also read as its guest read it: list with the committed copy of the
+// guest's modules files (BENCH_MODULES, virtio_vfio_pci's vfio_pci: alias included), lspci
+// with the guest's modules tree itself.
+cases.push({ tree: SYSFS_FIXTURES.bench, kernel: BENCH_MODULES, devices: 26, withModules: 9 });
 
 for (const { tree: name, kernel, devices, withModules: expectedWithModules } of cases) {
   test(`list equals lspci -k: ${name} with ${kernel} modules`, async (t) => {
     const tree = sysfsTree(name);
-    const modules = oracleModules(kernel);
-    const ours = await listJson(tree, modules);
+    const bench = kernel === BENCH_MODULES;
+    const modules = bench ? benchOracleModules() : oracleModules(kernel);
+    const ours = await listJson(tree, bench ? debianModules(BENCH_MODULES) : modules);
     const theirs = lspciKernel(tree, modules);
     assert.equal(ours.length, devices);
     assert.deepEqual(
@@ -112,4 +119,16 @@ test("list equals lspci -k where several modules claim a device (order, folded r
     picked.map((p) => p.ours),
     picked.map((p) => p.lspci),
   );
+});
+
+test("the bench tree with its guest's modules: the virtio-net's vfio module is virtio_vfio_pci, from its vfio_pci: alias", async () => {
+  const ours = await listJson(sysfsTree(SYSFS_FIXTURES.bench), debianModules(BENCH_MODULES));
+  const vfio = (vendor: string, device: string) =>
+    ours.find((d) => d.vendor === vendor && d.device === device)?.vfio;
+  assert.equal(vfio("1af4", "1041")?.module, "virtio_vfio_pci");
+  assert.deepEqual(vfio("1af4", "1041")?.candidates, ["virtio_vfio_pci", "vfio_pci"]);
+  assert.equal(vfio("1af4", "1042")?.module, "vfio_pci", "virtio_vfio_pci's table has the net device only");
+  const plain = await listJson(sysfsTree(SYSFS_FIXTURES.bench), debianModules(DEBIAN_612));
+  const net = plain.find((d) => d.vendor === "1af4" && d.device === "1041");
+  assert.equal(net?.vfio?.module, "vfio_pci", "without the guest's aliases there is no variant");
 });

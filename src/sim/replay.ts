@@ -5,10 +5,11 @@
 // flavourctl commands, remove, waits), reads the final bindings, parses what
 // `udevadm monitor --kernel --property` printed meanwhile, and compares the two runs.
 import { execFileSync } from "node:child_process";
-import { readdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Uevent } from "../host/sim/kernel.ts";
 import type { TraceEvent } from "../host/sim/trace.ts";
+import { blacklistFile, exitDiffers } from "./run.ts";
 import type { Action, Scenario } from "./scenario.ts";
 
 /** What replaying needs from the real machine. */
@@ -16,6 +17,8 @@ export interface RealMachine {
   /** `echo VALUE > PATH`; the errno name when the write fails. */
   write(path: string, value: string): string | undefined;
   modprobe(args: string[]): { ok: boolean; message: string };
+  /** Writes (or with `remove`, deletes) a modprobe.d file blacklisting the module. */
+  blacklist(module: string, remove: boolean): void;
   flavourctl(args: string[]): Promise<number>;
   sleep(ms: number): void;
   /** Every PCI device's driver now. */
@@ -41,6 +44,11 @@ export function realMachine(root: string, flavourctl: RealMachine["flavourctl"])
         return { ok: false, message: String((error as { stderr?: Buffer }).stderr ?? error).trim() };
       }
     },
+    blacklist(module, remove) {
+      const file = join(root, "etc/modprobe.d", blacklistFile(module));
+      if (remove) rmSync(file, { force: true });
+      else writeFileSync(file, `blacklist ${module}\n`);
+    },
     flavourctl,
     sleep: (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms),
     bindings() {
@@ -63,6 +71,7 @@ const REPLAYABLE = new Set<Action["do"]>([
   "write",
   "modprobe",
   "modprobe -r",
+  "blacklist",
   "flavourctl",
   "remove",
   "wait",
@@ -103,8 +112,11 @@ async function perform(action: Action, real: RealMachine): Promise<string | unde
     case "modprobe":
     case "modprobe -r": {
       const run = real.modprobe(action.do === "modprobe" ? [action.module] : ["-r", action.module]);
-      return run.ok ? undefined : run.message;
+      return exitDiffers(run.ok ? 0 : 1, action.exit, run.message);
     }
+    case "blacklist":
+      real.blacklist(action.module, action.remove === true);
+      return;
     case "flavourctl": {
       const code = await real.flavourctl(action.args);
       return code === (action.exit ?? 0) ? undefined : `exit ${code}, expected ${action.exit ?? 0}`;

@@ -86,6 +86,10 @@ function describe(action: Action): string {
       return `modprobe ${action.module}`;
     case "modprobe -r":
       return `modprobe -r ${action.module}`;
+    case "blacklist":
+      return action.remove
+        ? `rm /etc/modprobe.d/${blacklistFile(action.module)}`
+        : `echo "blacklist ${action.module}" > /etc/modprobe.d/${blacklistFile(action.module)}`;
     case "write":
       return `echo ${JSON.stringify(action.value)} > ${action.path}`;
     case "flavourctl":
@@ -103,6 +107,15 @@ function describe(action: Action): string {
         .map(([a, d]) => `${a}=${d ?? "(none)"}`)
         .join(" ")}`;
   }
+}
+
+/** The file a `blacklist` action writes in /etc/modprobe.d on a real machine. */
+export const blacklistFile = (module: string) => `flavourctl-scenario-${module}.conf`;
+
+/** modprobe's exit status against the scenario's (0 unless it says otherwise). */
+export function exitDiffers(code: number, expected: number | undefined, message: string): string | undefined {
+  if (code === (expected ?? 0)) return undefined;
+  return code === 0 ? `exit 0, expected ${expected}` : message || `exit ${code}`;
 }
 
 /** Carries out one action; returns why it went otherwise than the scenario said, if it did. */
@@ -132,15 +145,20 @@ async function perform(
     case "remove":
       machine.write(`/sys/bus/pci/devices/${action.address}/remove`, "1");
       return;
-    case "modprobe": {
-      const run = machine.modprobe.run(action.module, { blacklist: false });
-      machine.udev.settle();
-      return run.ok ? undefined : run.message;
-    }
+    case "modprobe":
     case "modprobe -r": {
-      const run = machine.modprobe.remove(action.module);
+      const run =
+        action.do === "modprobe"
+          ? machine.modprobe.run(action.module, { blacklist: false })
+          : machine.modprobe.remove(action.module);
       machine.udev.settle();
-      return run.ok ? undefined : run.message;
+      return exitDiffers(run.ok ? 0 : 1, action.exit, run.message);
+    }
+    case "blacklist": {
+      const blacklist = modules.config.blacklist;
+      if (action.remove) blacklist.delete(action.module);
+      else blacklist.add(action.module);
+      return;
     }
     case "write": {
       let code: string | undefined;

@@ -11,8 +11,9 @@ export type Action =
   | { do: "note"; text: string }
   | { do: "hotplug"; device: DeviceSpec }
   | { do: "remove"; address: PciAddress }
-  | { do: "modprobe"; module: string }
-  | { do: "modprobe -r"; module: string }
+  | { do: "modprobe"; module: string; exit?: number }
+  | { do: "modprobe -r"; module: string; exit?: number }
+  | { do: "blacklist"; module: string; remove?: boolean }
   | { do: "write"; path: string; value: string; fails?: string }
   | { do: "flavourctl"; args: string[]; exit?: number }
   | { do: "fault"; fault: Fault }
@@ -36,8 +37,9 @@ const ACTIONS: Record<string, string[]> = {
   note: ["text"],
   hotplug: ["device"],
   remove: ["address"],
-  modprobe: ["module"],
-  "modprobe -r": ["module"],
+  modprobe: ["module", "exit"],
+  "modprobe -r": ["module", "exit"],
+  blacklist: ["module", "remove"],
   write: ["path", "value", "fails"],
   flavourctl: ["args", "exit"],
   fault: ["fault"],
@@ -68,7 +70,8 @@ export function readScenario(value: unknown, file: string): Scenario {
     for (const key of Object.keys(action))
       if (key !== "do" && !fields?.includes(key)) fail(`${path}.${key}`, "unknown field");
     for (const key of fields ?? [])
-      if (action[key] === undefined && !["fails", "exit"].includes(key)) fail(`${path}.${key}`, "missing");
+      if (action[key] === undefined && !["fails", "exit", "remove"].includes(key))
+        fail(`${path}.${key}`, "missing");
     if (action.do === "hotplug") {
       // The device alone (its bridge is on the machine, not in this list).
       const { parent, ...alone } = action.device as Record<string, unknown>;

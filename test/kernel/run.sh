@@ -10,14 +10,14 @@
 # share's state/ directory ($FLAVOURCTL_KERNEL_STATE in the guest) survives from one boot to
 # the next. Usage: run.sh [FILTER] (only guest test files whose name contains FILTER).
 # Env: FLAVOURCTL_CACHE (downloads and builds; default <repo>/.cache),
-#      FLAVOURCTL_KERNEL_TIMEOUT (seconds per boot, default 420),
+#      FLAVOURCTL_KERNEL_TIMEOUT (seconds per boot, default 900),
 #      FLAVOURCTL_KERNEL_KEEP=1 (keep the run directory: console logs, TAP, timings).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=test/kernel/version.sh
 source "$repo/test/kernel/version.sh"
 filter=${1:-}
-boot_timeout=${FLAVOURCTL_KERNEL_TIMEOUT:-420}
+boot_timeout=${FLAVOURCTL_KERNEL_TIMEOUT:-900}
 started=$(date +%s.%N)
 say() { echo "kernel-suite: $*" >&2; }
 die() {
@@ -144,7 +144,7 @@ ENV
     -machine q35,kernel-irqchip=split "${accel[@]}" -smp 2 -m 1024 \
     -bios /usr/share/qemu/qboot.rom \
     -kernel "$kernel" -initrd "$work/initramfs.cpio" \
-    -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 quiet loglevel=4" \
+    -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 no_timer_check quiet loglevel=4" \
     -serial "file:$dir/console.log" -monitor none \
     "${devices[@]}" </dev/null >"$dir/qemu.log" 2>&1 || qemu_rc=$?
   t1=$(date +%s.%N)

@@ -24,6 +24,17 @@ export function oracleModules(version: string): string {
   return dir;
 }
 
+/** The QEMU bench guest's own modules tree (test/kernel/build-variants.sh adds the vfio-pci variants and runs depmod). */
+export function benchOracleModules(): string {
+  const dir = join(cacheRoot, "kernel/root/lib/modules/6.12.117+deb12-amd64");
+  if (!existsSync(join(dir, "updates/virtio_vfio_pci.ko")) || !existsSync(join(dir, "modules.alias.bin"))) {
+    throw new Error(
+      `${dir} lacks updates/virtio_vfio_pci.ko or modules.alias.bin: run 'bash test/kernel/build-variants.sh' (FLAVOURCTL_CACHE=${cacheRoot})`,
+    );
+  }
+  return dir;
+}
+
 const SCRIPT = `set -e
 scratch=$1 lib=$2 modules=$3 tree=$4; shift 4
 mount -t tmpfs flavourctl-test "$scratch"
@@ -70,9 +81,14 @@ export interface LspciDevice {
 
 /** `lspci -k -D` parsed: "Kernel driver in use" and "Kernel modules" of every device. */
 export function lspciKernel(tree: string, modules: string): Map<string, LspciDevice> {
+  return parseLspciKernel(lspci(tree, modules, ["-k", "-D", "-n"]));
+}
+
+/** The output of `lspci -k -D -n` parsed (also read inside the QEMU guest). */
+export function parseLspciKernel(text: string): Map<string, LspciDevice> {
   const devices = new Map<string, LspciDevice>();
   let current: LspciDevice | undefined;
-  for (const line of lspci(tree, modules, ["-k", "-D", "-n"]).split("\n")) {
+  for (const line of text.split("\n")) {
     const head = /^([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]) /.exec(line);
     if (head) {
       current = { driver: null, modules: [] };

@@ -188,7 +188,7 @@ export class SimKernel {
         `pci ${d.address}: [${d.ids.vendor.toString(16).padStart(4, "0")}:${d.ids.device.toString(16).padStart(4, "0")}] type ${hex2(d.headerType)} class 0x${d.ids.classCode.toString(16).padStart(6, "0")}${d.physfn ? ` (VF of ${d.physfn})` : ""}`,
     );
     this.emit("add", d);
-    if (this.driversAutoprobe) this.deviceAttach(d);
+    if (this.driversAutoprobe) this.deviceAttach(d, true);
     return d;
   }
 
@@ -261,10 +261,19 @@ export class SimKernel {
     return found;
   }
 
-  /** __device_attach: the first driver, in list order, that matches and probes successfully. */
-  deviceAttach(d: SimDevice): boolean {
+  /**
+   * __device_attach: the first driver, in list order, that matches and probes successfully.
+   * With allowAsync (a device added, deferred probing: bus_probe_device) drivers preferring
+   * asynchronous probe (nvme: PROBE_PREFER_ASYNCHRONOUS) are skipped in the first pass and
+   * tried in a second one only if nothing bound (__device_attach_driver's check_async).
+   */
+  deviceAttach(d: SimDevice, allowAsync = false): boolean {
     if (d.driver || d.probing) return d.driver !== null;
-    for (const drv of this.candidateDrivers(d)) {
+    const candidates = this.candidateDrivers(d);
+    const ordered = allowAsync
+      ? [...candidates.filter((x) => !x.spec.asyncProbe), ...candidates.filter((x) => x.spec.asyncProbe)]
+      : candidates;
+    for (const drv of ordered) {
       if (!this.matches(drv, d)) continue;
       if (this.probe(drv, d) === 0) return d.driver !== null || d.probing !== null;
     }
@@ -324,6 +333,9 @@ export class SimKernel {
       (f) => f.driver === drv.name && (f.address ?? d.address) === d.address,
     );
     if (fault) return fault.errno ?? "ENXIO";
+    // A probe the captured machine saw refused (lpc_ich with no function enabled, pcieport and
+    // shpchp on a PCIe-to-PCI bridge): the driver returns -ENODEV for that device again.
+    if (drv.spec.refuses?.includes(d.address)) return "ENODEV";
     if (drv.spec.defersUntil && !this.modules.get(drv.spec.defersUntil)?.loaded) return "EPROBE_DEFER";
     if (drv.spec.vfio) {
       // vfio_pci_probe / vfio_pci_core_register_device (drivers/vfio/pci/vfio_pci.c, vfio_pci_core.c).
@@ -355,7 +367,7 @@ export class SimKernel {
       for (const address of [...this.deferred]) {
         const d = this.devices.get(address);
         this.deferred.delete(address);
-        if (d && !d.driver) this.deviceAttach(d);
+        if (d && !d.driver) this.deviceAttach(d, true);
       }
     } finally {
       this.retryingDeferred = false;
@@ -366,7 +378,12 @@ export class SimKernel {
   release(d: SimDevice): void {
     const drv = d.driver;
     if (!drv) return;
-    if (d.sriov && d.sriov.numVfs > 0 && drv.spec.sriov) this.disableVfs(d); // the PF driver's remove disables SR-IOV
+    if (d.sriov && d.sriov.numVfs > 0) {
+      // The PF driver's remove disables SR-IOV (mlx5's remove_one → mlx5_sriov_disable), unless
+      // it keeps the VFs: pci_device_remove → pci_iov_remove only warns (nvme, seen on the bench).
+      if (drv.spec.sriov && !drv.spec.keepsVfsOnRemove) this.disableVfs(d);
+      else this.log(`pci ${d.address}: driver left SR-IOV enabled after remove`);
+    }
     d.driver = null;
     d.vfioMinor = null;
     this.log(`${drv.name} ${d.address}: unbound`);
@@ -513,6 +530,26 @@ export class SimKernel {
     }
     if (drv.idTable.length > 0 && !drv.idTable.some((e) => e.driverData === id.entry.driverData))
       throw new KernelError("EINVAL", `${drv.name}/new_id (driver_data)`);
+    // do_pci_add_dynid(check_dup = fields != 7): a dynamic id already matching the new one
+    // (pci_match_one_id, the new id read as a device) is -EEXIST (seen on the QEMU bench).
+    if (id.fields !== 7) {
+      const e = id.entry;
+      const probe = {
+        vendor: e.vendor,
+        device: e.device,
+        subvendor: e.subvendor,
+        subdevice: e.subdevice,
+        classCode: e.classCode,
+      };
+      if (
+        drv.dynamicIds.some(
+          (x) =>
+            matchDevice({ ...drv, dynamicIds: [], idTable: [{ ...x, overrideOnly: false }] }, probe, null)
+              .matched,
+        )
+      )
+        throw new KernelError("EEXIST", `${drv.name}/new_id (already a dynamic id)`);
+    }
     drv.dynamicIds.push(id.entry);
     this.driverIndex.add(drv, [id.entry]);
     this.driverAttach(drv);

@@ -22,6 +22,15 @@ export interface DriverSpec {
   sriov: boolean;
   /** Probe returns -EPROBE_DEFER until this module is loaded. */
   defersUntil: string | null;
+  /**
+   * Devices whose probe this driver refuses (-ENODEV). Snapshots only: a device left unbound
+   * in the captured tree though this driver was registered and matches it.
+   */
+  refuses?: PciAddress[];
+  /** Its remove leaves SR-IOV enabled (nvme: no pci_disable_sriov in nvme_remove); others disable it. */
+  keepsVfsOnRemove?: boolean;
+  /** probe_type PROBE_PREFER_ASYNCHRONOUS: tried after the synchronous drivers when a device is added. */
+  asyncProbe?: boolean;
 }
 
 export interface ModuleSpec {

@@ -13,7 +13,7 @@ import { InputError } from "../../errors.ts";
 import { lookup } from "../../modules/lookup.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
 import { isAddress, type PciAddress } from "../../pci/address.ts";
-import { idEntry, type PciDeviceId } from "../../pci/id-entry.ts";
+import { idEntry, matchDevice, type PciDeviceId } from "../../pci/id-entry.ts";
 import { PCI_ANY_ID } from "../../pci/ids.ts";
 import { formatModalias } from "../../pci/modalias.ts";
 import type { DeviceSpec, DriverSpec, MachineSpec, ModuleSpec } from "./machine-format.ts";
@@ -27,6 +27,12 @@ const DRIVER_NAMES: Record<string, string> = {
   ehci_pci: "ehci-pci",
   qat_4xxx: "4xxx",
 };
+
+/**
+ * Drivers whose pci_driver sets .probe_type = PROBE_PREFER_ASYNCHRONOUS (drivers/nvme/host/pci.c);
+ * nvme is also the driver known to leave SR-IOV enabled when unbound (keepsVfsOnRemove).
+ */
+const ASYNC_PROBE = new Set(["nvme"]);
 
 const PATTERN =
   /^(pci|vfio_pci):v([0-9A-F]{8}|\*)d([0-9A-F]{8}|\*)sv([0-9A-F]{8}|\*)sd([0-9A-F]{8}|\*)bc([0-9A-F]{2}|\*)sc([0-9A-F]{2}|\*)i([0-9A-F]{2}\*|\*)$/;
@@ -132,15 +138,69 @@ export function snapshotMachine(argument: string): { spec: MachineSpec; modules:
     const driver = link(join(path, "driver"));
     if (driver) boundTo.set(basename(driver), [...(boundTo.get(basename(driver)) ?? []), spec]);
   }
+  const machineModules = modulesFromAliases(modules, boundTo);
+  noteRefusals(machineModules, devices, boundTo, registeredDrivers(dir));
   const spec: MachineSpec = {
     name: `snapshot-${basename(dir)}`,
     description: `captured sysfs ${dir} with modules ${modulesPath}`,
     kernel: basename(modulesPath),
-    modules: modulesFromAliases(modules, boundTo),
+    modules: machineModules,
     blacklist: [],
     devices,
   };
   return { spec, modules, path: `${dir},${modulesPath}` };
+}
+
+/**
+ * Probes that refuse a device by its ids and revision, from the driver's source: 8139too
+ * leaves an RTL8139C+ (10ec:8139, revision >= 0x20) to 8139cp (rtl8139_init_one,
+ * drivers/net/ethernet/realtek/8139too.c) — seen on the QEMU bench's rtl8139.
+ */
+const REFUSED_BY_SOURCE: Record<string, (d: DeviceSpec) => boolean> = {
+  "8139too": (d) => d.vendor === 0x10ec && d.device === 0x8139 && d.revision >= 0x20,
+};
+
+function registeredDrivers(dir: string): Set<string> {
+  try {
+    return new Set(readdirSync(join(dir, "bus/pci/drivers")));
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * A device the snapshot shows unbound although a registered driver matches it was refused by
+ * that driver's probe (lpc_ich with no function enabled, pcieport and shpchp on a
+ * PCIe-to-PCI bridge, on the QEMU bench): the driver refuses it again on the machine.
+ * Unbound VFs are left alone (sriov_drivers_autoprobe=0 explains them).
+ */
+function noteRefusals(
+  modules: ModuleSpec[],
+  devices: DeviceSpec[],
+  boundTo: Map<string, DeviceSpec[]>,
+  registered: Set<string>,
+): void {
+  for (const driver of modules.flatMap((m) => m.drivers)) {
+    const refuses = REFUSED_BY_SOURCE[driver.name];
+    if (refuses) driver.refuses = devices.filter(refuses).map((d) => d.address);
+  }
+  const bound = new Set([...boundTo.values()].flat());
+  for (const d of devices) {
+    if (bound.has(d) || d.physfn !== null) continue;
+    const ids = {
+      vendor: d.vendor,
+      device: d.device,
+      subvendor: d.subvendor,
+      subdevice: d.subdevice,
+      classCode: d.classCode,
+    };
+    for (const driver of modules.flatMap((m) => m.drivers)) {
+      if (!registered.has(driver.name)) continue;
+      if (!matchDevice({ name: driver.name, idTable: driver.ids, dynamicIds: [] }, ids, null).matched)
+        continue;
+      if (!driver.refuses?.includes(d.address)) driver.refuses = [...(driver.refuses ?? []), d.address];
+    }
+  }
 }
 
 function modulesFromAliases(modules: ModulesDir, boundTo: Map<string, DeviceSpec[]>): ModuleSpec[] {
@@ -226,6 +286,8 @@ function moduleSpec(
     managedDma: vfio || driver === "pcieport" || driver === "pci-stub" || driver === "shpchp",
     sriov: (bound ?? []).some((d) => d.sriov !== null),
     defersUntil: null,
+    asyncProbe: ASYNC_PROBE.has(driver),
+    keepsVfsOnRemove: driver === "nvme",
   };
   return { name, source: null, builtin, loaded: builtin, depends: [], softdep: null, drivers: [spec] };
 }
