@@ -24,6 +24,20 @@ export interface MachineOptions {
   "run-dir"?: string | boolean;
 }
 
+/** How long a writing command waits for another flavourctl's host lock (--wait SECONDS). */
+export const lockOption = { wait: { type: "string" } } as const;
+
+export const LOCK_HELP = `  --wait SECONDS  how long to wait for another flavourctl holding the host lock (default 30),
+                  then exit 5
+`;
+
+export function lockWaitMs(values: { wait?: string | boolean }): number {
+  if (typeof values.wait !== "string") return 30_000;
+  if (!/^\d{1,4}(\.\d{1,3})?$/.test(values.wait))
+    throw new UsageError(`--wait must be a number of seconds, not '${values.wait.slice(0, 40)}'`);
+  return Math.round(Number(values.wait) * 1000);
+}
+
 /** The option every command that works on a machine takes. */
 export const machineOption = { machine: { type: "string" } } as const;
 

@@ -4,7 +4,14 @@ import { applyRules } from "../../flavour/apply-rules.ts";
 import { loadRules } from "../../flavour/rules-store.ts";
 import { printable } from "../../pci/address.ts";
 import { parseCommandLine } from "../args.ts";
-import { MACHINE_HELP, machineOption, openCommandMachine } from "../host.ts";
+import {
+  LOCK_HELP,
+  lockOption,
+  lockWaitMs,
+  MACHINE_HELP,
+  machineOption,
+  openCommandMachine,
+} from "../host.ts";
 import type { Command } from "../main.ts";
 import { exitCodeOf, printGive, worstExitCode } from "../report.ts";
 
@@ -14,7 +21,7 @@ Brings every present device that a saved rule names to that rule's flavour. A de
 already has it is left alone, so a second run reports nothing to do. A damaged rule file is
 reported (exit 2) and the other rules are still applied: one broken file must not leave every
 other device on its host driver after a reboot.
-${MACHINE_HELP}`;
+${MACHINE_HELP}${LOCK_HELP}`;
 
 export const command: Command = {
   summary: "bring every present device to its saved flavour",
@@ -23,6 +30,7 @@ export const command: Command = {
       config: { type: "string" },
       sysfs: { type: "string" },
       ...machineOption,
+      ...lockOption,
       modules: { type: "string" },
       kernel: { type: "string" },
       "dry-run": { type: "boolean" },
@@ -39,7 +47,7 @@ export const command: Command = {
     const { modules, host, rulesDir } = await openCommandMachine(values, io);
     const { rules, errors } = loadRules(rulesDir);
     for (const error of errors) io.err(`flavourctl apply: ${error.message} (this rule is not applied)\n`);
-    const release = values["dry-run"] ? () => {} : host.lock(5000);
+    const release = values["dry-run"] ? () => {} : host.lock(lockWaitMs(values));
     try {
       const outcomes = applyRules({ modules, host }, rules, host.addresses(), {
         dryRun: values["dry-run"],

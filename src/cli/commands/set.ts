@@ -17,7 +17,14 @@ import { FLAVOURS, type Flavour, type TargetRequest } from "../../flavour/target
 import { type PciAddress, parseAddress, printable } from "../../pci/address.ts";
 import { hex } from "../../pci/ids.ts";
 import { parseCommandLine } from "../args.ts";
-import { MACHINE_HELP, machineOption, openCommandMachine } from "../host.ts";
+import {
+  LOCK_HELP,
+  lockOption,
+  lockWaitMs,
+  MACHINE_HELP,
+  machineOption,
+  openCommandMachine,
+} from "../host.ts";
 import type { Io } from "../io.ts";
 import type { Command } from "../main.ts";
 import { exitCodeOf, printGive } from "../report.ts";
@@ -25,6 +32,7 @@ import { exitCodeOf, printGive } from "../report.ts";
 const commonOptions = {
   sysfs: { type: "string" },
   ...machineOption,
+  ...lockOption,
   modules: { type: "string" },
   kernel: { type: "string" },
   config: { type: "string" },
@@ -57,7 +65,7 @@ udev hook gives it again after a reboot, hotplug or VF re-creation:
   --sysfs DIR     work on the sysfs tree at DIR instead of /sys
   --modules DIR   the modules directory (default /lib/modules/$(uname -r))
   --kernel VER    use /lib/modules/VER
-${MACHINE_HELP}`;
+${MACHINE_HELP}${LOCK_HELP}`;
 
 const unsetHelp = `usage: flavourctl unset ADDRESS [--dry-run] [--force] [--json] [--config DIR] [--sysfs DIR | --machine M] [--modules DIR]
 
@@ -106,7 +114,7 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
   const opened = await openCommandMachine(values, io);
   const { modules, host, rulesDir } = opened;
   const machine = { modules, host };
-  const release = values["dry-run"] ? () => {} : host.lock(5000);
+  const release = values["dry-run"] ? () => {} : host.lock(lockWaitMs(values));
   try {
     if (values.group === true) {
       return setGroup(io, machine, address, { flavour, driver }, { ...values, save, rulesDir });

@@ -4,7 +4,14 @@ import { loadRules } from "../../flavour/rules-store.ts";
 import { createVfs } from "../../flavour/vfs.ts";
 import { parseAddress, printable } from "../../pci/address.ts";
 import { parseCommandLine } from "../args.ts";
-import { MACHINE_HELP, machineOption, openCommandMachine } from "../host.ts";
+import {
+  LOCK_HELP,
+  lockOption,
+  lockWaitMs,
+  MACHINE_HELP,
+  machineOption,
+  openCommandMachine,
+} from "../host.ts";
 import type { Command } from "../main.ts";
 import { exitCodeOf, printGive, worstExitCode } from "../report.ts";
 
@@ -14,7 +21,7 @@ Creates N SR-IOV VFs on the PF with sriov_drivers_autoprobe off, gives each its 
 --flavour/--driver, else from the saved rules, else the kernel's own driver), then puts
 autoprobe back. 'vfs PF 0' removes the VFs, refusing while a process holds one of their
 /dev/vfio groups unless --force.
-${MACHINE_HELP}`;
+${MACHINE_HELP}${LOCK_HELP}`;
 
 export const command: Command = {
   summary: "create SR-IOV VFs that bind straight to their flavour",
@@ -25,6 +32,7 @@ export const command: Command = {
       config: { type: "string" },
       sysfs: { type: "string" },
       ...machineOption,
+      ...lockOption,
       modules: { type: "string" },
       force: { type: "boolean" },
       json: { type: "boolean" },
@@ -52,7 +60,7 @@ export const command: Command = {
     const { modules, host, rulesDir } = await openCommandMachine(values, io);
     const { rules, errors } = loadRules(rulesDir);
     for (const error of errors) io.err(`flavourctl vfs: ${error.message} (this rule is not applied)\n`);
-    const release = host.lock(5000);
+    const release = host.lock(lockWaitMs(values));
     try {
       const result = createVfs({ modules, host }, parseAddress(pfText), Number(countText), request, rules, {
         force: values.force,
