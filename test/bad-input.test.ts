@@ -334,7 +334,10 @@ test("resolve prints at most 50 messages about inputs, then how many more there 
 test("--wait: a malformed value is a usage error; a held host lock is waited for that long, then exit 5", async () => {
   const env = { XDG_STATE_HOME: tempDir("wait-state") };
   const bad = recordingIo("", env);
-  assert.equal(await main(["set", "0000:03:00.0", "vfio", "--machine", "demo", "--wait", "soon"], bad.io), 64);
+  assert.equal(
+    await main(["set", "0000:03:00.0", "vfio", "--machine", "demo", "--wait", "soon"], bad.io),
+    64,
+  );
   assert.match(bad.recorded.stderr, /^flavourctl set: --wait must be a number of seconds, not 'soon'\n$/);
   const lock = join(env.XDG_STATE_HOME, "flavourctl/machines/demo/lock");
   writeFileSync(lock, `${process.pid}\n`); // this process, alive: the lock is held
