@@ -7,7 +7,18 @@ import { spawn, spawnSync } from "node:child_process";
 import { closeSync, copyFileSync, openSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { test } from "node:test";
-import { dev, driverOf, flavourctl, one, overrideOf, run, sleep, stateDir } from "./support.ts";
+import {
+  dev,
+  driverOf,
+  flavourctl,
+  one,
+  overrideOf,
+  run,
+  sleep,
+  stateDir,
+  waitForDriver,
+  write,
+} from "./support.ts";
 
 const INTEL = 0x8086;
 const mellanox = () => one(INTEL, 0x10d3, 0x15b3);
@@ -70,6 +81,19 @@ function captureUevents(action: () => void): Uevent[] {
 function kernelLog(): string {
   return run("dmesg", []).stdout;
 }
+
+/** Kernel log lines added while `action` runs. */
+function newKernelLines(action: () => void): string[] {
+  const before = kernelLog().split("\n").length;
+  action();
+  return kernelLog()
+    .split("\n")
+    .slice(before - 1);
+}
+
+/** nvme_probe's first line (drivers/nvme/host/pci.c): it was called for this device. */
+const nvmeProbed = (lines: string[], address: string) =>
+  lines.some((l) => l.includes(`: pci function ${address}`));
 
 test("the rules file is in /etc and udev runs the hook before 80-drivers.rules' kmod load", () => {
   const text = readFileSync("/etc/udev/rules.d/60-flavourctl.rules", "utf8");
@@ -145,8 +169,11 @@ test("vfs PF 2 with a vfs-of rule: both VFs on vfio-pci, never nvme; again after
   const pf = nvme();
   for (const round of [1, 2]) {
     let created = { status: -1, stdout: "", stderr: "" };
-    const events = captureUevents(() => {
-      created = flavourctl("vfs", pf, "2");
+    let events: Uevent[] = [];
+    const log = newKernelLines(() => {
+      events = captureUevents(() => {
+        created = flavourctl("vfs", pf, "2");
+      });
     });
     assert.equal(created.status, 0, created.stdout + created.stderr);
     const vfs = [0, 1].map((i) => basename(readlinkSync(dev(pf, `virtfn${i}`))));
@@ -157,11 +184,33 @@ test("vfs PF 2 with a vfs-of rule: both VFs on vfio-pci, never nvme; again after
         `round ${round}: no add uevent of ${vf}`,
       );
       assert.deepEqual(binds(events, vf), ["vfio-pci"], `round ${round}: ${vf}: its binds`);
+      assert.ok(!nvmeProbed(log, vf), `round ${round}: nvme's probe ran for ${vf}`);
     }
     t.diagnostic(`round ${round}: ${vfs.map((vf) => `${vf} binds ${binds(events, vf)}`).join("; ")}`);
     const removed = flavourctl("vfs", pf, "0");
     assert.equal(removed.status, 0, removed.stdout + removed.stderr);
   }
+});
+
+test("the contrast: a VF made by writing sriov_numvfs (autoprobe on) goes to nvme's probe first; the hook then gives it vfio-pci", (t) => {
+  const pf = nvme();
+  let vf = "";
+  let events: Uevent[] = [];
+  const log = newKernelLines(() => {
+    events = captureUevents(() => {
+      write(dev(pf, "sriov_numvfs"), "1");
+      vf = basename(readlinkSync(dev(pf, "virtfn0")));
+      waitForDriver(vf, "vfio-pci", 30_000);
+    });
+  });
+  const history = binds(events, vf);
+  t.diagnostic(`${vf} binds ${history.join(", ")}`);
+  for (const line of log.filter((l) => l.includes(vf))) t.diagnostic(`kernel log: ${line.trim()}`);
+  assert.ok(nvmeProbed(log, vf), "nvme's probe did not run: the contrast shows nothing");
+  assert.equal(driverOf(vf), "vfio-pci", "the hook did not give the VF its flavour");
+  assert.equal(history.at(-1), "vfio-pci");
+  const removed = flavourctl("vfs", pf, "0");
+  assert.equal(removed.status, 0, removed.stdout + removed.stderr);
 });
 
 function medianMs(times: number[]): number {
