@@ -123,5 +123,12 @@ test("power loss between write and rename leaves the old rule intact", () => {
   assert.equal(readFileSync(join(dir, "nic.rule"), "utf8"), before);
   const loaded = loadRules(dir);
   assert.deepEqual(loaded.errors, []);
-  assert.equal(loaded.rules[0]?.driver, "old_driver");
+  assert.deepEqual(
+    loaded.rules.map((r) => [r.name, r.driver]),
+    [["nic", "old_driver"]],
+    "the half-saved temp file is not read as a rule",
+  );
+  // The next save (after the reboot) goes through despite the leftover temp file.
+  saveRule(dir, { ...rule("nic", "id 15b3:101e"), driver: "new_driver" });
+  assert.equal(loadRules(dir).rules[0]?.driver, "new_driver");
 });

@@ -10,6 +10,14 @@ import type { DeviceState, GroupMember, HostControl, ModprobeOutcome } from "./c
 import { sleep, takeLock } from "./lock.ts";
 
 /** Driver and module names that may appear in a path: no slash, no dot-dot. */
+/**
+ * Where modprobe is looked up when the environment has no PATH. udev runs RUN programs with
+ * only the event's properties as their environment (systemd's udev_event_spawn), and without a
+ * PATH Node looks in /usr/bin:/bin only, where Debian has no modprobe (/usr/sbin/modprobe): the
+ * hook failed to load vfio-pci at boot until this.
+ */
+const SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:+-]*$/;
 
 function checkName(kind: string, name: string): string {
@@ -211,6 +219,7 @@ export class SysfsControl implements HostControl {
     // loads nothing, which the caller sees in /sys/module afterwards.
     const result = spawnSync(command as string, [...args, "-b", checkName("module", module)], {
       encoding: "utf8",
+      env: process.env.PATH ? process.env : { ...process.env, PATH: SBIN_PATH },
     });
     if (result.error) return { ok: false, message: `cannot run ${command}: ${result.error.message}` };
     if (result.status !== 0) {

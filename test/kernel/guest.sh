@@ -22,14 +22,27 @@ mkdir -p "/lib/modules/$KERNEL_RELEASE"
 mount --bind "$KERNEL_ROOT/lib/modules/$KERNEL_RELEASE" "/lib/modules/$KERNEL_RELEASE" ||
   fail "cannot bind the guest modules tree $KERNEL_ROOT/lib/modules/$KERNEL_RELEASE"
 
+# A persistent disk's /etc: what a test of an earlier boot left in state/etc is this boot's
+# /etc, in place before udevd starts (udev rules and flavourctl rules at coldplug).
+if [ -d "$results/state/etc" ]; then
+  cp -R "$results/state/etc/." /etc/ || fail "cannot copy state/etc over /etc"
+fi
+
 # systemd's tools refuse to act in a chroot unless told otherwise (udevadm too).
 export SYSTEMD_IGNORE_CHROOT=1
 /lib/systemd/systemd-udevd --daemon --resolve-names=never ||
   fail "systemd-udevd did not start"
+# Every kernel uevent of the coldplug (add, bind, module loads), for tests that must show what
+# bound when: the monitor listens before the trigger (its header is printed once it does).
+export FLAVOURCTL_COLDPLUG_UEVENTS=/run/coldplug.uevents
+stdbuf -oL udevadm monitor --kernel --property >"$FLAVOURCTL_COLDPLUG_UEVENTS" 2>&1 &
+monitor=$!
+for _ in $(seq 50); do grep -q '^KERNEL - ' "$FLAVOURCTL_COLDPLUG_UEVENTS" && break; sleep 0.1; done
 # Coldplug the PCI devices only: udev loads their drivers from MODALIAS (the CPU's crypto and
 # kvm modules would only cost boot time under TCG).
 udevadm trigger --subsystem-match=pci --action=add
 udevadm settle --timeout=120 || echo "guest.sh: udevadm settle timed out" >&2
+kill "$monitor"
 echo "tests_start $(uptime)" >>"$results/timing"
 
 cd "$FLAVOURCTL_REPO" || fail "no repository at $FLAVOURCTL_REPO"

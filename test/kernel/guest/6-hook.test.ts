@@ -1,0 +1,48 @@
+// Boot 1 half of the udev hook proof (issue 6); 6-hook.boot2.test.ts is the other half. Boot 1
+// saves, with the CLI, what a machine's disk would keep: a vfio rule for the e1000e with the
+// Mellanox subsystem, a vfs-of rule for the nvme's VFs, and flavourctl's udev rules file. They
+// go to state/etc, which guest.sh copies over /etc at the start of the next boot, before udevd
+// starts (the guest's /etc is a tmpfs overlay, gone with the reboot). Nothing here stays
+// changed in boot 1 itself (8-restored checks that).
+import assert from "node:assert/strict";
+import { readFileSync, readlinkSync } from "node:fs";
+import { basename, join } from "node:path";
+import { test } from "node:test";
+import { dev, driverOf, flavourctl, one, overrideOf, stateDir } from "./support.ts";
+
+const INTEL = 0x8086;
+/** What the next boot sees as /etc/flavourctl/rules.d, the default rules directory. */
+const rulesDir = join(stateDir, "etc/flavourctl/rules.d");
+const udevRule = join(stateDir, "etc/udev/rules.d/60-flavourctl.rules");
+
+test("boot 1 saves a subsystem rule for the Mellanox e1000e, a vfs-of rule for the nvme VFs and the udev rule", () => {
+  const mellanox = one(INTEL, 0x10d3, 0x15b3);
+  const set = flavourctl("set", mellanox, "vfio", "--match", "subsystem", "--config", rulesDir);
+  assert.equal(set.status, 0, set.stdout + set.stderr);
+  assert.equal(driverOf(mellanox), "vfio-pci");
+  const back = flavourctl("set", mellanox, "default", "--no-save");
+  assert.equal(back.status, 0, back.stdout + back.stderr);
+  assert.equal(driverOf(mellanox), "e1000e");
+  assert.equal(overrideOf(mellanox), null);
+
+  // A vfs-of rule is made from a VF: create one (no rule yet, so it probes nvme), save, remove.
+  const pf = one(0x1b36, 0x0010);
+  const created = flavourctl("vfs", pf, "1", "--config", rulesDir);
+  assert.equal(created.status, 0, created.stdout + created.stderr);
+  const vf = basename(readlinkSync(dev(pf, "virtfn0")));
+  const vfRule = flavourctl("set", vf, "vfio", "--match", "vfs-of", "--config", rulesDir);
+  assert.equal(vfRule.status, 0, vfRule.stdout + vfRule.stderr);
+  assert.equal(driverOf(vf), "vfio-pci");
+  const removed = flavourctl("vfs", pf, "0", "--config", rulesDir);
+  assert.equal(removed.status, 0, removed.stdout + removed.stderr);
+
+  const listed = flavourctl("rules", "--config", rulesDir);
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.match(listed.stdout, /id 8086:10d3:15b3:0001/);
+  assert.match(listed.stdout, new RegExp(`vfs-of ${pf}`));
+
+  const written = flavourctl("udev-rule", "--output", udevRule);
+  assert.equal(written.status, 0, written.stderr);
+  const text = readFileSync(udevRule, "utf8");
+  assert.match(text, /^ACTION=="add", SUBSYSTEM=="pci", RUN\+=".*\/dist\/flavourctl\.js hook"$/m);
+});

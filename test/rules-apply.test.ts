@@ -1,0 +1,52 @@
+// A damaged rule file at apply time and at hook time (issue 6): a clear error naming the file
+// and line, exit 2, and every other rule still applied — a reboot must not leave all devices on
+// their host drivers because one file is broken. Runs on the simulated demo machine.
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { recordingIo } from "../src/cli/io.ts";
+import { main } from "../src/cli/main.ts";
+import { ExitCode } from "../src/errors.ts";
+import { tempDir } from "./support/tmp.ts";
+
+async function cli(args: string[], env: Record<string, string>) {
+  const { io, recorded } = recordingIo("", env);
+  const code = await main(args, io);
+  return { code, ...recorded };
+}
+
+const NET = "0000:03:00.0";
+
+test("a corrupt rule file: apply and the hook name it with its line, exit 2, and apply the other rules", async () => {
+  const env = { XDG_STATE_HOME: tempDir("state") };
+  const rules = join(tempDir("rules"), "rules.d");
+  mkdirSync(rules);
+  writeFileSync(join(rules, "net.rule"), `match address ${NET}\nflavour vfio\n`);
+  writeFileSync(join(rules, "bad.rule"), "match id 15b3:101e\nflavour gpu\n");
+  const machine = ["--machine", "demo", "--config", rules];
+
+  const first = await cli(["apply", ...machine], env);
+  assert.equal(first.code, ExitCode.badInput, first.stderr);
+  assert.equal(
+    first.stderr.split("\n")[0],
+    `flavourctl apply: ${rules}/bad.rule:2: flavour must be vfio or driver, not 'gpu' (this rule is not applied)`,
+  );
+  assert.match(first.stdout, /rule net:/);
+  assert.match((await cli(["sim", "devices", "demo"], env)).stdout, /0000:03:00.0 .* virtio_vfio_pci/);
+
+  // Still reported on every run (never silently skipped), and the good rule is already met.
+  const second = await cli(["apply", ...machine], env);
+  assert.equal(second.code, ExitCode.badInput);
+  assert.match(second.stderr, /bad\.rule:2:/);
+  assert.equal(second.stdout, "nothing to do: every device named by a rule has its flavour\n");
+
+  // The hook after a reboot: its boot pass applies the good rule despite the bad file.
+  assert.equal((await cli(["sim", "reset", "demo"], env)).code, 0);
+  assert.match((await cli(["sim", "devices", "demo"], env)).stdout, /0000:03:00.0 .* virtio-pci /);
+  const hook = await cli(["hook", ...machine], { ...env, ACTION: "add", PCI_SLOT_NAME: "0000:00:01.0" });
+  assert.equal(hook.code, ExitCode.badInput, hook.stderr);
+  assert.match(hook.stderr, /^flavourctl hook: .*bad\.rule:2: .*\(this rule is not applied\)$/m);
+  assert.match((await cli(["sim", "devices", "demo"], env)).stdout, /0000:03:00.0 .* virtio_vfio_pci/);
+  assert.equal(readFileSync(join(rules, "bad.rule"), "utf8"), "match id 15b3:101e\nflavour gpu\n");
+});
