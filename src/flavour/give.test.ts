@@ -177,7 +177,7 @@ test("the hook's boot pass flavours every device before a host driver module loa
   assert.deepEqual(binds(sim, NIC2), ["vfio-pci"], "the second NIC was never bound to e1000e");
   assert.ok(
     sim.kernel.trace.events.some((e) =>
-      /hook: 0000:02:00.0: rule second-nic: done → vfio-pci \(boot pass\)/.test(e.text),
+      /hook: 0000:02:00.0: rule second-nic: done -> vfio-pci \(boot pass\)/.test(e.text),
     ),
   );
   // Later events handle only their own device.

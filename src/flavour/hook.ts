@@ -46,3 +46,19 @@ export function runHook(
     release();
   }
 }
+
+/**
+ * One line for what the hook did to one device, the same in the kernel log (a real host) and
+ * in a simulated machine's trace. Plain ASCII: dmesg escapes other bytes outside a UTF-8 locale.
+ */
+export function describeHookOutcome(outcome: RuleOutcome, bootPass: boolean): string {
+  const give = outcome.give;
+  const what = outcome.error
+    ? `error: ${outcome.error}`
+    : give?.refused.length
+      ? `refused: ${give.refused.join("; ")}`
+      : give?.plan.done
+        ? `already ${give.plan.from.driver}`
+        : `${give?.result?.outcome} -> ${give?.result?.final.driver ?? "no driver"}`;
+  return `${outcome.address}: rule ${outcome.rule}: ${what}${bootPass ? " (boot pass)" : ""}`;
+}

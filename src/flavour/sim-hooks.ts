@@ -5,7 +5,7 @@ import type { SimControl } from "../host/sim/control.ts";
 import type { SimMachine } from "../host/sim/machine.ts";
 import type { ModulesDir } from "../modules/modules-dir.ts";
 import { giveFlavour } from "./give.ts";
-import { runHook } from "./hook.ts";
+import { describeHookOutcome, runHook } from "./hook.ts";
 import { loadRules } from "./rules-store.ts";
 
 export function wireSimHooks(
@@ -20,12 +20,7 @@ export function wireSimHooks(
     onAdd: (address) => {
       const { rules } = loadRules(dirs.rulesDir);
       const run = runHook({ modules, host: control }, rules, address, dirs.runDir);
-      for (const o of run.outcomes) {
-        const give = o.give;
-        say(
-          `hook: ${o.address}: rule ${o.rule}: ${o.error ?? (give?.refused.length ? `refused: ${give.refused.join("; ")}` : give?.plan.done ? "already has its flavour" : `${give?.result?.outcome} → ${give?.result?.final.driver ?? "no driver"}`)}${run.bootPass ? " (boot pass)" : ""}`,
-        );
-      }
+      for (const outcome of run.outcomes) say(`hook: ${describeHookOutcome(outcome, run.bootPass)}`);
     },
     onFlavour: (address) => {
       const machineView = { modules, host: control };
@@ -38,7 +33,7 @@ export function wireSimHooks(
         say(`driver_flavour hook: ${address}: refused: ${give.refused.join("; ")}`);
       else
         say(
-          `driver_flavour hook: ${address}: ${give.result?.outcome} → ${give.result?.final.driver ?? "no driver"}`,
+          `driver_flavour hook: ${address}: ${give.result?.outcome} -> ${give.result?.final.driver ?? "no driver"}`,
         );
     },
   };

@@ -61,7 +61,7 @@ test("driver_flavour=vfio: unbind, change uevent with the flavoured modalias, th
     /^modprobe insmod .*virtio_vfio_pci\.ko/,
     /^sysfs echo "virtio_vfio_pci" > .*driver_override/,
     /^kernel virtio_vfio_pci 0000:00:03.0: bound \(vfio-dev\/vfio0, \/dev\/vfio\/3\)/,
-    /^flavourctl driver_flavour hook: 0000:00:03.0: done → virtio_vfio_pci/,
+    /^flavourctl driver_flavour hook: 0000:00:03.0: done -> virtio_vfio_pci/,
   ]);
   const change = trace.find((e) => e.vars?.ACTION === "change");
   assert.equal(change?.vars?.MODALIAS, "vfio_pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00");

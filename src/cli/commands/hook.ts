@@ -2,7 +2,7 @@
 import { appendFileSync } from "node:fs";
 import { basename } from "node:path";
 import { ExitCode, UsageError } from "../../errors.ts";
-import { runHook } from "../../flavour/hook.ts";
+import { describeHookOutcome, runHook } from "../../flavour/hook.ts";
 import { loadRules } from "../../flavour/rules-store.ts";
 import { isAddress } from "../../pci/address.ts";
 import { parseCommandLine } from "../args.ts";
@@ -47,14 +47,7 @@ export const command: Command = {
     const codes: number[] = errors.length > 0 ? [ExitCode.badInput] : [];
     for (const outcome of run.outcomes) {
       const give = outcome.give;
-      const what = outcome.error
-        ? `error: ${outcome.error}`
-        : give?.refused.length
-          ? `refused: ${give.refused.join("; ")}`
-          : give?.plan.done
-            ? `already ${give.plan.from.driver}`
-            : `${give?.result?.outcome} → ${give?.result?.final.driver ?? "no driver"}`;
-      const line = `flavourctl: ${outcome.address}: rule ${outcome.rule}: ${what}${run.bootPass ? " (boot pass)" : ""}`;
+      const line = `flavourctl: ${describeHookOutcome(outcome, run.bootPass)}`;
       io.err(`${line}\n`);
       if (typeof values.sysfs !== "string" && !opened.simulated) logToKernel(line);
       codes.push(outcome.error ? ExitCode.failedRolledBack : give ? exitCodeOf(give) : 0);
