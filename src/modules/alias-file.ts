@@ -25,17 +25,20 @@ export interface AliasLine {
 }
 
 /**
- * What an AliasIndex asks of its lines: the literal prefixes of one bus's patterns (bus null:
- * patterns with no `:` before their first wildcard), each with a reference, and the whole line
- * behind a reference, read only when a lookup needs it.
+ * A pattern's bus (null: no `:` before its first wildcard), its literal prefix (normalised), its
+ * reference, and whether that prefix is the whole pattern.
  */
-/** A pattern's literal prefix (normalised), its reference, and whether that is the whole pattern. */
-export type PrefixVisitor = (prefix: string, ref: number, literal: boolean) => void;
+export type PrefixVisitor = (bus: string | null, prefix: string, ref: number, literal: boolean) => void;
 
+/**
+ * What an AliasIndex asks of its lines: the literal prefixes of some buses' patterns, each with
+ * a reference, and the whole line behind a reference, read only when a lookup needs it.
+ */
 export interface AliasSource {
-  scan(bus: string | null, visit: PrefixVisitor): void;
+  /** The patterns of `buses`, and with `busless` those of no bus, in one pass. */
+  scan(buses: readonly string[], busless: boolean, visit: PrefixVisitor): void;
   /** scan for every bus (and none) in one pass. */
-  scanAll(visit: (bus: string | null, prefix: string, ref: number, literal: boolean) => void): void;
+  scanAll(visit: PrefixVisitor): void;
   load(ref: number): AliasLine | undefined;
   /** Every usable line's key (as depmod indexes it) and reference, in file order. */
   keys(visit: (key: string, ref: number) => void): void;
@@ -45,10 +48,17 @@ const HAS_SPECIAL = /[-[\]]/;
 const WILDCARD = /[*?[]/;
 const ALIAS_LINE = /^alias ([^ \n\0]+) ([A-Za-z0-9_-]+)$/gm;
 const MALFORMED_LINE = /^(?!alias [^ \n\0]+ [A-Za-z0-9_-]+$|#|$)[^\n]*/gm;
-const BUSLESS_PREFIX = /^alias ([^ \n\0:*?[]*)([ *?[])/gm;
 /** Any line's literal prefix (up to its first wildcard) and what ends it: a space when none. */
 const ANY_PREFIX = /^alias ([^ \n\0*?[]*)([ \0*?[]|$)/gm;
 const FULL_LINE = /alias ([^ \n\0]+) ([A-Za-z0-9_-]+)$/my;
+
+/** A match of ANY_PREFIX's shape (prefix, then what ends it) handed to a PrefixVisitor. */
+function visitPrefix(match: RegExpExecArray, visit: PrefixVisitor): void {
+  const raw = match[1] as string;
+  const prefix = raw.includes("-") ? raw.replaceAll("-", "_") : raw;
+  const colon = prefix.indexOf(":");
+  visit(colon < 0 ? null : prefix.slice(0, colon), prefix, match.index, match[2] === " ");
+}
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
@@ -84,29 +94,21 @@ export class AliasFile implements AliasSource {
     this.text = file.text;
   }
 
-  scan(bus: string | null, visit: PrefixVisitor): void {
-    if (bus !== null && WILDCARD.test(bus)) return; // a pattern's bus never holds a wildcard
-    // The index holds normalised patterns ('-' → '_'), the file the raw ones.
-    const regex =
-      bus === null
-        ? new RegExp(BUSLESS_PREFIX)
-        : new RegExp(
-            `^alias (${escapeRegExp(bus).replaceAll("_", "[_-]")}:[^ \\n\\0*?[]*)([ \\0*?[]|$)`,
-            "gm",
-          );
-    for (const match of this.text.matchAll(regex)) {
-      const raw = match[1] as string;
-      visit(raw.includes("-") ? raw.replaceAll("-", "_") : raw, match.index, match[2] === " ");
-    }
+  scan(buses: readonly string[], busless: boolean, visit: PrefixVisitor): void {
+    // A pattern's bus never holds a wildcard; the file holds raw buses, the index normalised
+    // ones ('-' → '_').
+    const named = buses
+      .filter((bus) => !WILDCARD.test(bus))
+      .map((bus) => escapeRegExp(bus).replaceAll("_", "[_-]"));
+    const alternatives = named.length > 0 ? [`(?:${named.join("|")}):[^ \\n\\0*?[]*`] : [];
+    if (busless) alternatives.push("[^ \\n\\0:*?[]*");
+    if (alternatives.length === 0) return;
+    const regex = new RegExp(`^alias (${alternatives.join("|")})([ \\0*?[]|$)`, "gm");
+    for (const match of this.text.matchAll(regex)) visitPrefix(match, visit);
   }
 
-  scanAll(visit: (bus: string | null, prefix: string, ref: number, literal: boolean) => void): void {
-    for (const match of this.text.matchAll(new RegExp(ANY_PREFIX))) {
-      const raw = match[1] as string;
-      const prefix = raw.includes("-") ? raw.replaceAll("-", "_") : raw;
-      const colon = prefix.indexOf(":");
-      visit(colon < 0 ? null : prefix.slice(0, colon), prefix, match.index, match[2] === " ");
-    }
+  scanAll(visit: PrefixVisitor): void {
+    for (const match of this.text.matchAll(new RegExp(ANY_PREFIX))) visitPrefix(match, visit);
   }
 
   load(offset: number): AliasLine | undefined {
@@ -183,12 +185,12 @@ export class AliasList implements AliasSource {
   constructor(lines: readonly AliasLine[]) {
     this.lines = lines;
   }
-  scan(bus: string | null, visit: PrefixVisitor): void {
-    this.scanAll((lineBus, prefix, ref, literal) => {
-      if (lineBus === bus) visit(prefix, ref, literal);
+  scan(buses: readonly string[], busless: boolean, visit: PrefixVisitor): void {
+    this.scanAll((bus, prefix, ref, literal) => {
+      if (bus === null ? busless : buses.includes(bus)) visit(bus, prefix, ref, literal);
     });
   }
-  scanAll(visit: (bus: string | null, prefix: string, ref: number, literal: boolean) => void): void {
+  scanAll(visit: PrefixVisitor): void {
     this.lines.forEach((line, ref) => {
       const wildcard = line.key.search(WILDCARD);
       const prefix = wildcard < 0 ? line.key : line.key.slice(0, wildcard);
@@ -200,7 +202,7 @@ export class AliasList implements AliasSource {
     return this.lines[ref];
   }
   keys(visit: (key: string, ref: number) => void): void {
-    for (const [ref, line] of this.lines.entries()) visit(line.key, ref);
+    for (let ref = 0; ref < this.lines.length; ref++) visit((this.lines[ref] as AliasLine).key, ref);
   }
 }
 

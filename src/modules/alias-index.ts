@@ -95,12 +95,21 @@ interface PrefixGroup {
 const TRIE_AFTER = 256;
 
 /**
- * A lookup reads the file for its own bus (and for patterns with none): two passes. The third
- * bus met, or the 257th lookup, reads it once for every bus instead (a batch of names, or of
- * odd names with made-up buses, would otherwise read it again for each bus).
+ * A lookup reads the file for its own bus and for patterns with none, in one pass. The third
+ * pass, or the 257th lookup, reads it once for every bus instead (a batch of names, or of odd
+ * names with made-up buses, would otherwise read it again for each bus).
  */
 const SCANS_BEFORE_ALL = 2;
 const SCAN_ALL_AFTER = 256;
+
+/**
+ * Buses read together: every device is looked up under its modalias and its vfio flavour
+ * (vfio_pci:, cc6711b0bf36), so one pass serves both.
+ */
+const READ_TOGETHER: Record<string, readonly string[]> = {
+  pci: ["pci", "vfio_pci"],
+  vfio_pci: ["pci", "vfio_pci"],
+};
 
 /** libkmod's alias keys end at PATH_MAX - 1 bytes (alias_normalize). */
 const KEY_MAX = 4095;
@@ -210,6 +219,8 @@ export class AliasIndex {
   private searches = 0;
   private stamp = 0;
   private allScanned = false;
+  /** Passes over the source so far (before allScanned). */
+  private scans = 0;
   /** Whether any pattern holds a wildcard (known once allScanned). */
   private anyWildcard = true;
   private walkKeys: WalkKey[] | undefined;
@@ -219,17 +230,24 @@ export class AliasIndex {
     this.source = source;
   }
 
+  /** The group of `bus` (null: patterns with no bus), read with the busless one if not yet read. */
   private group(bus: string | null): PrefixGroup {
-    let group = this.groups.get(bus);
-    if (!group) {
-      if (!this.allScanned && this.groups.size >= SCANS_BEFORE_ALL) this.scanAll();
-      if (this.allScanned) return this.groups.get(bus) ?? EMPTY_GROUP;
-      const built = newGroup();
-      this.source.scan(bus, (prefix, ref, literal) => addToGroup(built, prefix, ref, literal));
-      group = finishGroup(built);
-      this.groups.set(bus, group);
-    }
-    return group;
+    const known = this.groups.get(bus);
+    if (known) return known;
+    if (!this.allScanned && this.scans >= SCANS_BEFORE_ALL) this.scanAll();
+    if (this.allScanned) return this.groups.get(bus) ?? EMPTY_GROUP;
+    this.scans++;
+    const buses = bus === null ? [] : (READ_TOGETHER[bus] ?? [bus]).filter((b) => !this.groups.has(b));
+    const busless = !this.groups.has(null);
+    const built = new Map<string | null, PrefixGroup>();
+    for (const b of buses) built.set(b, newGroup());
+    if (busless) built.set(null, newGroup());
+    this.source.scan(buses, busless, (lineBus, prefix, ref, literal) => {
+      const group = built.get(lineBus);
+      if (group) addToGroup(group, prefix, ref, literal);
+    });
+    for (const [b, group] of built) this.groups.set(b, finishGroup(group));
+    return this.groups.get(bus) as PrefixGroup;
   }
 
   /** Every group at once, in one pass over the source; afterwards an unknown bus has no patterns. */
@@ -461,8 +479,10 @@ export class AliasIndex {
     const colon = key.indexOf(":");
     // A canonical PCI modalias: its fields are compared in place (-1: not one).
     const pciBase = (colon === 3 || colon === 8) && PCI_MODALIAS.test(key) ? colon + 1 : -1;
+    // The bus's group first: reading it reads the busless one in the same pass.
+    const busGroup = colon >= 0 ? this.group(key.slice(0, colon)) : undefined;
     this.searchGroup(this.group(null), key, pciBase, found);
-    if (colon >= 0) this.searchGroup(this.group(key.slice(0, colon)), key, pciBase, found);
+    if (busGroup) this.searchGroup(busGroup, key, pciBase, found);
     if (found.length > 1) found.sort(compareVisitOrder);
     // Lines of one pattern in file order (a trigram index yields candidates out of order).
     for (const f of found) if (f.aliases.length > 1) f.aliases.sort((a, b) => a.priority - b.priority);
@@ -510,10 +530,11 @@ export class AliasIndex {
       if (pciBase >= 0 && entry.pciFields) matches = fieldsMatch(entry.pciFields, key, pciBase);
       else {
         rest ??= key.slice(length);
-        if (rest.includes(entry.required)) {
+        matches = rest.includes(entry.required);
+        if (matches) {
           entry.matcher ??= compileMatcher(entry.suffix);
           matches = entry.matcher(rest);
-        } else matches = false;
+        }
       }
       if (!matches) continue;
       // Lines with the same pattern are one trie node: keep them together, in file order.

@@ -31,7 +31,6 @@ export class ModulesDir {
   readonly warnings: string[] = [];
   private readonly configPaths: readonly string[];
   private readonly files: ReadonlyMap<string, string> | undefined;
-  private cache = new Map<string, unknown>();
 
   constructor(path: string, options: ModulesDirOptions = {}) {
     this.path = path;
@@ -52,80 +51,89 @@ export class ModulesDir {
     return file;
   }
 
-  private once<T>(name: string, load: () => T): T {
-    const known = this.cache.get(name);
-    if (known !== undefined || this.cache.has(name)) return known as T;
-    const value = load();
-    this.cache.set(name, value);
-    return value;
-  }
+  // Each file is read once, into a field (a lookup reads several of these getters: no closure
+  // or map probe per call). null: the optional file is absent.
+  private aliasFileRead: AliasFile | undefined;
+  private aliasesRead: AliasIndex | undefined;
+  private symbolsRead: { file: AliasFile; index: AliasIndex } | null | undefined;
+  private builtinAliasesRead: AliasIndex | null | undefined;
+  private moduleOrderRead: Map<string, number> | undefined;
+  private builtinNamesRead: Set<string> | undefined;
+  private configRead: ModprobeConfig | undefined;
 
   /** modules.alias: required — without it nothing can be resolved. */
   get aliasFile(): AliasFile {
-    return this.once("aliasFile", () => new AliasFile(this.required("modules.alias")));
+    this.aliasFileRead ??= new AliasFile(this.required("modules.alias"));
+    return this.aliasFileRead;
   }
 
   get aliases(): AliasIndex {
-    return this.once("aliases", () => new AliasIndex(this.aliasFile));
+    this.aliasesRead ??= new AliasIndex(this.aliasFile);
+    return this.aliasesRead;
   }
 
   /** modules.symbols; its lines' priorities are positions in that file, not module priorities. */
   get symbols(): { file: AliasFile; index: AliasIndex } | undefined {
-    return this.once("symbols", () => {
+    if (this.symbolsRead === undefined) {
       const text = this.optional("modules.symbols");
-      if (!text) return undefined;
-      const file = new AliasFile(text);
-      return { file, index: new AliasIndex(file) };
-    });
+      const file = text ? new AliasFile(text) : undefined;
+      this.symbolsRead = file ? { file, index: new AliasIndex(file) } : null;
+    }
+    return this.symbolsRead ?? undefined;
   }
 
   /** Aliases of built-in modules (modules.builtin.modinfo), all of equal priority. */
   get builtinAliases(): AliasIndex | undefined {
-    return this.once("builtinAliases", () => {
+    if (this.builtinAliasesRead === undefined) {
       const file = this.optional("modules.builtin.modinfo");
-      if (!file) return undefined;
-      const parsed = parseBuiltinModinfo(file);
-      this.warnings.push(...parsed.warnings);
-      return new AliasIndex(new AliasList(parsed.aliases));
-    });
+      if (file) {
+        const parsed = parseBuiltinModinfo(file);
+        this.warnings.push(...parsed.warnings);
+        this.builtinAliasesRead = new AliasIndex(new AliasList(parsed.aliases));
+      } else this.builtinAliasesRead = null;
+    }
+    return this.builtinAliasesRead ?? undefined;
   }
 
   /** Every warning about the files read so far. */
   allWarnings(): string[] {
-    const fromFiles = this.cache.has("aliasFile") ? this.aliasFile.warnings() : [];
+    const fromFiles = this.aliasFileRead ? this.aliasFileRead.warnings() : [];
     return [...fromFiles, ...this.warnings];
   }
 
   /** Module names in modules.dep order (depmod writes it in priority order). */
   get moduleOrder(): Map<string, number> {
-    return this.once("moduleOrder", () => {
+    if (!this.moduleOrderRead) {
       const file = this.optional("modules.dep");
       const names = file
         ? lines(file.text).map((line) => moduleNameFromPath(line.slice(0, line.indexOf(":"))))
         : [];
-      return orderMap(names);
-    });
+      this.moduleOrderRead = orderMap(names);
+    }
+    return this.moduleOrderRead;
   }
 
   get builtinNames(): Set<string> {
-    return this.once("builtinNames", () => {
+    if (!this.builtinNamesRead) {
       const file = this.optional("modules.builtin");
-      return new Set(
+      this.builtinNamesRead = new Set(
         file
           ? lines(file.text)
               .filter((l) => l !== "")
               .map(moduleNameFromPath)
           : [],
       );
-    });
+    }
+    return this.builtinNamesRead;
   }
 
   get config(): ModprobeConfig {
-    return this.once("config", () => {
+    if (!this.configRead) {
       const config = this.files ? this.memoryConfig(this.files) : loadConfig(this.path, this.configPaths);
       this.warnings.push(...config.warnings);
-      return config;
-    });
+      this.configRead = config;
+    }
+    return this.configRead;
   }
 
   /** loadConfig's order on in-memory files: modules.softdep and modprobe.d/*.conf by file name. */

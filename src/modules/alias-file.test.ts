@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { AliasFile } from "./alias-file.ts";
+
+const text =
+  "alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci\n" +
+  "alias vfio-pci:v00001AF4d00001041sv*sd*bc*sc*i* virtio_vfio_pci\n" +
+  "alias usb:v0BDAp8179d*dc*dsc*dp*ic*isc*ip*in* rtl8xxxu\n" +
+  "alias char-major-10-* misc\n" +
+  "alias pcspkr pcspkr\n" +
+  "alias pci:v*d*sv*sd*bc01sc06i01* ahci\n";
+
+function visited(
+  scan: (visit: (bus: string | null, prefix: string, ref: number, literal: boolean) => void) => void,
+) {
+  const seen: string[] = [];
+  scan((bus, prefix, ref, literal) =>
+    seen.push(`${bus} ${prefix} ${text.slice(ref, text.indexOf("\n", ref)).split(" ")[2]} ${literal}`),
+  );
+  return seen;
+}
+
+test("one pass reads the asked buses (raw '-' in the file, normalised) and the busless patterns", () => {
+  const file = new AliasFile({ path: "modules.alias", text });
+  const asked = visited((visit) => file.scan(["pci", "vfio_pci"], true, visit));
+  assert.deepEqual(asked, [
+    "pci pci:v00001AF4d virtio_pci false",
+    "vfio_pci vfio_pci:v00001AF4d00001041sv virtio_vfio_pci false",
+    "null char_major_10_ misc false",
+    "null pcspkr pcspkr true",
+    "pci pci:v ahci false",
+  ]);
+  // The same lines scanAll finds for those buses, and nothing else.
+  const all = visited((visit) => file.scanAll(visit)).filter((line) => !line.startsWith("usb "));
+  assert.deepEqual(asked, all);
+  assert.deepEqual(
+    visited((visit) => file.scan(["usb"], false, visit)),
+    ["usb usb:v0BDAp8179d rtl8xxxu false"],
+  );
+  // A bus holding a wildcard names no pattern's bus; nothing asked, nothing read.
+  assert.deepEqual(
+    visited((visit) => file.scan(["p*"], false, visit)),
+    [],
+  );
+});
