@@ -10,6 +10,8 @@ export interface Io {
   env: Record<string, string | undefined>;
   /** True when stdout is a terminal: colour and progress bars only then. */
   stdoutIsTty: boolean;
+  /** True when stderr is a terminal: progress bars only then. */
+  stderrIsTty: boolean;
 }
 
 export function processIo(): Io {
@@ -19,6 +21,7 @@ export function processIo(): Io {
     readStdin: (encoding = "utf8") => readFileSync(0, encoding),
     env: process.env,
     stdoutIsTty: process.stdout.isTTY === true,
+    stderrIsTty: process.stderr.isTTY === true,
   };
 }
 
@@ -35,6 +38,7 @@ export function recordingIo(stdin = "", env: Record<string, string | undefined> 
     readStdin: () => stdin,
     env,
     stdoutIsTty: false,
+    stderrIsTty: false,
   };
   return { io, recorded };
 }

@@ -17,6 +17,9 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   hook: () => import("./commands/hook.ts"),
   "udev-rule": () => import("./commands/udev-rule.ts"),
   vfs: () => import("./commands/vfs.ts"),
+  overlaps: () => import("./commands/overlaps.ts"),
+  aliases: () => import("./commands/aliases.ts"),
+  upgrade: () => import("./commands/upgrade.ts"),
 };
 
 const usage = `usage: flavourctl COMMAND [OPTIONS] [ARGS]
@@ -30,6 +33,9 @@ Commands:
   vfs PF N                create N SR-IOV VFs born with their flavour (0 removes them)
   udev-rule [--install]   the udev rule that runs the hook on PCI add events
   hook                    (run by udev) give an added device its saved flavour
+  overlaps                module pairs whose alias patterns can match the same device
+  aliases --source TREE   the pci aliases a kernel source tree's id tables produce
+  upgrade --from A --to B what changes for each device between two modules trees
 
 Run 'flavourctl COMMAND --help' for a command's options. See README.md for the manual.
 `;
