@@ -68,7 +68,16 @@ interface PciItem {
   pci: PciPattern;
 }
 
-export function findOverlaps(inputs: readonly AliasInput[], buses?: ReadonlySet<string>): OverlapReport {
+/**
+ * `buses`: the buses to compare (undefined: all). `listGeneric`: false leaves the generic
+ * pairs out of `overlaps` (they are still counted) — thousands of them, which a terminal
+ * report does not print.
+ */
+export function findOverlaps(
+  inputs: readonly AliasInput[],
+  buses?: ReadonlySet<string>,
+  listGeneric = true,
+): OverlapReport {
   const byPair = new Map<string, ModuleOverlap>();
   const add = (overlap: PatternOverlap, bus: string, generic: boolean, count = 1) => {
     const [first, second] = [overlap.a.module, overlap.b.module].sort() as [string, string];
@@ -128,14 +137,15 @@ export function findOverlaps(inputs: readonly AliasInput[], buses?: ReadonlySet<
       (x.bus < y.bus ? -1 : x.bus > y.bus ? 1 : 0) ||
       (x.modules.join(" ") < y.modules.join(" ") ? -1 : 1),
   );
+  const counts = { identical: 0, shadows: 0, partial: 0, "flavour-separated": 0, generic: 0 };
+  counts.generic = overlaps.filter((o) => o.generic).length;
+  if (!listGeneric) overlaps.splice(overlaps.length - counts.generic);
   for (const overlap of overlaps) {
     for (const pair of overlap.pairs) addExample(pair);
   }
-  const counts = { identical: 0, shadows: 0, partial: 0, "flavour-separated": 0, generic: 0 };
   for (const overlap of overlaps) {
     overlap.kernel = kernelNote(overlap);
-    if (overlap.generic) counts.generic++;
-    else counts[overlap.class]++;
+    if (!overlap.generic) counts[overlap.class]++;
   }
   return { overlaps, counts, patterns: inputs.length };
 }

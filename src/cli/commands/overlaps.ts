@@ -1,13 +1,13 @@
 // flavourctl overlaps: which modules' alias patterns can claim the same device.
 import type { AliasInput, ModuleOverlap, OverlapReport } from "../../analysis/overlaps.ts";
 import { UsageError } from "../../errors.ts";
-import { AliasFile, parseBuiltinModinfo } from "../../modules/alias-file.ts";
+import { AliasFile, type AliasLine, parseBuiltinModinfo } from "../../modules/alias-file.ts";
 import { readOptionalText, readRequiredText } from "../../modules/files.ts";
 import { parseCommandLine } from "../args.ts";
 import type { Io } from "../io.ts";
 import type { Command } from "../main.ts";
 
-const help = `usage: flavourctl overlaps [--modules DIR] [--alias FILE]... [--source TREE] [--bus BUS]...
+const help = `usage: flavourctl overlaps [--modules DIR] [--alias FILE]... [--source TREE [--config FILE]] [--bus BUS]...
                           [--generic] [--json]
 
 Every pair of modules whose alias patterns can match one common device, grouped by pair and
@@ -18,6 +18,7 @@ comes with one modalias both patterns match (checked with fnmatch) and what the 
   --modules DIR   read DIR/modules.alias and DIR/modules.builtin.modinfo (or their .gz)
   --alias FILE    read FILE, lines 'alias PATTERN MODULE' (repeatable; adds to --modules)
   --source TREE   the pci aliases a kernel source tree declares (see 'aliases --source')
+  --config FILE   with --source: the kernel .config deciding #if CONFIG_... (plain or .gz)
   --bus BUS       buses to compare (repeatable; default pci, which covers vfio_pci:);
                   'all' compares every bus by exact glob intersection (slow on buses whose
                   modaliases are lists: acpi, of, usb, pcmcia)
@@ -33,6 +34,7 @@ export const command: Command = {
       modules: { type: "string" },
       alias: { type: "string", multiple: true },
       source: { type: "string" },
+      config: { type: "string" },
       bus: { type: "string", multiple: true },
       generic: { type: "boolean" },
       json: { type: "boolean" },
@@ -42,23 +44,29 @@ export const command: Command = {
       io.out(help);
       return 0;
     }
+    const buses = values.bus?.includes("all") ? undefined : new Set(values.bus ?? ["pci"]);
     const inputs: AliasInput[] = [];
     if (values.modules !== undefined) {
-      inputs.push(...readAliases(values.modules, "modules.alias", io), ...builtinAliases(values.modules, io));
+      inputs.push(
+        ...readAliases(values.modules, "modules.alias", buses, io),
+        ...builtinAliases(values.modules, io),
+      );
     }
-    for (const file of values.alias ?? []) inputs.push(...readAliases(file, undefined, io));
+    for (const file of values.alias ?? []) inputs.push(...readAliases(file, undefined, buses, io));
     if (values.source !== undefined) {
       const { sourceAliases } = await import("../../analysis/source-aliases.ts");
-      const result = await sourceAliases(values.source, { progress: progressFor(io) });
+      const result = await sourceAliases(values.source, {
+        ...(values.config !== undefined ? { config: values.config } : {}),
+        progress: progressFor(io),
+      });
       for (const problem of result.problems) io.err(`flavourctl overlaps: ${problem}\n`);
       for (const line of result.lines) inputs.push(line);
     }
     if (values.modules === undefined && values.alias === undefined && values.source === undefined) {
       throw new UsageError("give --modules DIR, --alias FILE or --source TREE");
     }
-    const buses = values.bus?.includes("all") ? undefined : new Set(values.bus ?? ["pci"]);
     const { findOverlaps } = await import("../../analysis/overlaps.ts");
-    const report = findOverlaps(inputs, buses);
+    const report = findOverlaps(inputs, buses, values.json === true || values.generic === true);
     if (values.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
     else io.out(formatReport(report, values.generic === true), "latin1");
     return 0;
@@ -80,13 +88,35 @@ export function progressFor(io: Io): ((done: number, total: number) => void) | u
   };
 }
 
-function readAliases(path: string, name: string | undefined, io: Io): AliasInput[] {
+/**
+ * The alias lines of a file, only those of the buses compared when they are named: the
+ * file's per-bus scan (alias-file.ts) reads a third of modules.alias for pci.
+ */
+function readAliases(
+  path: string,
+  name: string | undefined,
+  buses: ReadonlySet<string> | undefined,
+  io: Io,
+): AliasInput[] {
   const file =
     name === undefined
       ? new AliasFile(readRequiredText(dirOf(path), baseOf(path)))
       : new AliasFile(readRequiredText(path, name));
   for (const warning of file.warnings()) io.err(`flavourctl overlaps: warning: ${warning}\n`);
-  return file.all().map((line) => ({
+  let lines: AliasLine[];
+  if (buses === undefined) lines = file.all();
+  else {
+    const refs: number[] = [];
+    for (const bus of buses) {
+      file.scan(bus, (_, ref) => refs.push(ref));
+      if (bus === "pci") file.scan("vfio_pci", (_, ref) => refs.push(ref));
+    }
+    lines = refs
+      .sort((a, b) => a - b)
+      .map((ref) => file.load(ref))
+      .filter((line): line is AliasLine => line !== undefined);
+  }
+  return lines.map((line) => ({
     pattern: line.pattern,
     module: line.module,
     origin: `${line.file}:${line.line}`,
