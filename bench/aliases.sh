@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 [[ -f dist/flavourctl.js ]] || npm run build >/dev/null
 tree=$(bash test/analysis/fetch-source.sh)
 config=test/fixtures/modules/6.12.117+deb12-amd64/config.gz
-hyperfine -N --warmup 1 --runs "${RUNS:-3}" --export-json /tmp/bench-aliases.json \
-  "grep -rlE --include=*.c MODULE_DEVICE_TABLE\\(pci $tree" \
+hyperfine -N -i --warmup 1 --runs "${RUNS:-3}" --export-json /tmp/bench-aliases.json \
+  "grep -rlsF --include=*.c MODULE_DEVICE_TABLE(pci $tree" \
   "node dist/flavourctl.js aliases --source $tree --config $config" >&2
 node -e '
 const r = require("/tmp/bench-aliases.json").results;

@@ -460,10 +460,11 @@ export function evaluate(tokens: Token[]): bigint | ExprError {
   };
   const unary = (): bigint => {
     const t = peek();
-    if (t === "-") return (pos++, -unary());
-    if (t === "+") return (pos++, unary());
-    if (t === "~") return (pos++, ~unary());
-    if (t === "!") return (pos++, unary() === 0n ? 1n : 0n);
+    if (t === "-" || t === "+" || t === "~" || t === "!") {
+      pos++;
+      const operand = unary();
+      return t === "-" ? -operand : t === "~" ? ~operand : t === "!" ? BigInt(operand === 0n) : operand;
+    }
     if (t === "(") {
       // a cast: `(` type words `)` followed by an operand
       let k = pos + 1;

@@ -84,7 +84,6 @@ function splitTopLevel(tokens: Token[]): Token[][] {
 
 function readEntry(table: string, element: Token[], scope: MacroScope): TableEntry {
   const at = { table, line: element[0]?.line ?? 0, ...(element[0]?.file ? { file: element[0].file } : {}) };
-  const line = at.line;
   let inner = element;
   if (inner[0]?.text === "{" && inner[inner.length - 1]?.text === "}") inner = inner.slice(1, -1);
   const values = new Map<string, Token[]>();
