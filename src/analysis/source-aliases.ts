@@ -72,7 +72,7 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
     options.progress?.(n + 1, files.length);
     const file = files[n] as string;
     const text = readFileSync(file, "latin1");
-    if (!TABLE.test(text)) continue;
+    if (!TABLE.test(text) && !includesTable(text, file)) continue;
     const module = moduleOf(file, tree, makefiles);
     if (options.module !== undefined && module !== options.module.replaceAll("-", "_")) continue;
     withTables++;
@@ -95,6 +95,21 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
     }
   }
   return { lines, problems, files: withTables };
+}
+
+/**
+ * Whether a file #includes a .c file holding a table: sound/pci/ens1371.c is
+ * `#define CHIP1371` + `#include "ens1370.c"`, au8810.c includes au88x0.c, each echoaudio
+ * card its shared code — one source, several modules, each with its own table.
+ */
+function includesTable(text: string, file: string, depth = 0): boolean {
+  if (depth > 4) return false; // some files include themselves, under an #if
+  for (const m of text.matchAll(/^\s*#\s*include\s*"([^"]+\.c)"/gm)) {
+    const included = readLocal(m[1] as string, file);
+    if (included && (TABLE.test(included.text) || includesTable(included.text, included.path, depth + 1)))
+      return true;
+  }
+  return false;
 }
 
 /** A "local" include, as cpp finds it: beside the including file. */
