@@ -31,12 +31,14 @@ export interface TableEntry {
 /** Every entry of every pci table of a file, or problems naming the line. */
 export function pciTables(tokens: Token[], scope: MacroScope): TableEntry[] {
   const out: TableEntry[] = [];
+  let expanded: Token[] | undefined;
   for (let i = 0; i < tokens.length; i++) {
     if (tokens[i]?.text !== "MODULE_DEVICE_TABLE" || tokens[i + 1]?.text !== "(") continue;
     if (tokens[i + 2]?.text !== "pci" || tokens[i + 3]?.text !== ",") continue;
     const name = tokens[i + 4]?.text as string;
     const line = tokens[i]?.line as number;
-    const body = tableBody(tokens, name);
+    // the declaration itself may come out of macros (cxgb4's CH_PCI_DEVICE_ID_TABLE_DEFINE_BEGIN)
+    const body = tableBody(tokens, name) ?? tableBody((expanded ??= expand(tokens, scope)), name);
     if (!body) {
       out.push({ table: name, line, problem: `table '${name}' not found in this file` });
       continue;

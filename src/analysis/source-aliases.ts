@@ -62,6 +62,8 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
     ["PCI_ID_F_VFIO_DRIVER_OVERRIDE", { params: undefined, variadic: false, body: [{ text: "1", line: 0 }] }],
     // Kbuild passes -DMODULE to the objects of a module, which is what modules.alias is made of
     ["MODULE", { params: undefined, variadic: false, body: [{ text: "1", line: 0 }] }],
+    // and -D__KERNEL__ to every object
+    ["__KERNEL__", { params: undefined, variadic: false, body: [{ text: "1", line: 0 }] }],
   ]);
   const globals = chainScope(enums, ...GLOBAL_HEADERS.map((h) => header(join(tree, h))));
   const makefiles = makefileCache();
@@ -79,7 +81,7 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
     const name = relative(tree, file);
     const includeDirs = makefileIncludes(dirname(file), tree);
     const scope = chainScope(includedScope(text, file, tree, includeDirs, header), globals);
-    const pre = preprocess(text, config, scope, readLocal, file);
+    const pre = preprocess(text, config, scope, (n, from) => readLocal(n, from, includeDirs), file);
     for (const entry of pciTables(pre.tokens, chainScope(pre.macros, scope, pre.retired))) {
       const where = `${entry.file ? relative(tree, entry.file) : name}:${entry.line}`;
       if (!entry.id) {
@@ -112,10 +114,17 @@ function includesTable(text: string, file: string, depth = 0): boolean {
   return false;
 }
 
-/** A "local" include, as cpp finds it: beside the including file. */
-function readLocal(name: string, from: string): { path: string; text: string } | undefined {
-  const path = join(dirname(from), name);
-  return existsSync(path) ? { path, text: readFileSync(path, "latin1") } : undefined;
+/** A "local" include, as cpp finds it: beside the including file, then in the -I directories. */
+function readLocal(
+  name: string,
+  from: string,
+  includeDirs: string[] = [],
+): { path: string; text: string } | undefined {
+  for (const dir of [dirname(from), ...includeDirs]) {
+    const path = join(dir, name);
+    if (existsSync(path)) return { path, text: readFileSync(path, "latin1") };
+  }
+  return undefined;
 }
 
 /**
@@ -131,19 +140,21 @@ function includedScope(
 ): MacroScope {
   const tables: MacroTable[] = [];
   const seen = new Set<string>();
-  const visit = (source: string, from: string, depth: number) => {
+  // viaGlobal: reached through a <header>; the file's own "local" chain is read in place by
+  // preprocess() (with its include guards and #ifs), so its macros must not come from here
+  const visit = (source: string, from: string, depth: number, viaGlobal: boolean) => {
     for (const m of source.matchAll(/^\s*#\s*include\s*(?:"([^"]+)"|<([^>]+)>)/gm)) {
       const local = m[1] !== undefined;
       const name = (m[1] ?? m[2]) as string;
       const path = local ? join(dirname(from), name) : systemHeader(name, from, tree, includeDirs);
       if (seen.has(path) || !existsSync(path)) continue;
       seen.add(path);
-      if (!local) tables.push(header(path));
+      if (!local || viaGlobal) tables.push(header(path));
       const follow = local || (!/^(linux|asm|uapi|asm-generic|vdso)\//.test(name) && depth < 3);
-      if (follow && depth < 8) visit(readFileSync(path, "latin1"), path, depth + 1);
+      if (follow && depth < 8) visit(readFileSync(path, "latin1"), path, depth + 1, viaGlobal || !local);
     }
   };
-  visit(text, file, 0);
+  visit(text, file, 0, false);
   return chainScope(...tables);
 }
 

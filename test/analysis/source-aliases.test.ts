@@ -20,17 +20,14 @@ const fixtures = join(repo, "test/fixtures/modules", version);
  * or joining this list fails the test: a regression, or an improvement to record here.
  */
 const KNOWN_EXCEPTIONS: Record<string, string> = {
-  sisfb: "ids behind SIS300/SIS315 switches the driver's own headers derive from CONFIG_",
-  mb862xxfb: "PCI_VENDOR_ID_FUJITSU_LIMITED comes from a header the file reaches only through another",
-  bfa: "BFA_PCI_VENDOR_ID_BROCADE is defined in a header included through bfa's include path chain",
-  bna: "BFA_PCI_DEVICE_ID_CT2 defined in a header we do not reach",
-  csiostor: "table expanded from cxgb4's t4_pci_id_tbl.h with macros defined before its inclusion",
-  cxgb4: "table built by t4_pci_id_tbl.h's CH_PCI_DEVICE_ID_TABLE_DEFINE_BEGIN macros",
-  cxgb4vf: "table built by t4_pci_id_tbl.h's CH_PCI_DEVICE_ID_TABLE_DEFINE_BEGIN macros",
-  dl2k: "table in dl2k.h; entries under conditionals we decide differently",
-  mana: "MANA_PF_DEVICE_ID / MANA_VF_DEVICE_ID from include/net/mana, not reached",
-  intel_ipu6: "table in a header included under a path we do not resolve",
-  habanalabs: "ids are enum constants (enum hl_pci_ids_devices)",
+  sisfb:
+    "12 ids missing, none reported: behind SIS300/SIS315 switches its own headers derive from CONFIG_ (not traced)",
+  bfa: "BFA_PCI_VENDOR_ID_BROCADE: defined in a header reached through bfa's include chain we do not follow (reported)",
+  bna: "BFA_PCI_DEVICE_ID_CT2: same header as bfa (reported)",
+  dl2k: "MODULE_DEVICE_TABLE is in dl2k.h, and only .c files (and the .c files they include) are read: missed, not reported",
+  intel_ipu6: "table 'ipu6_pci_tbl' not found: declared in a way the reader does not follow (reported)",
+  habanalabs:
+    "4 ids missing, none reported: entries dropped by a conditional we decide differently (not traced)",
 };
 
 let generated: Promise<SourceAliases> | undefined;
@@ -66,7 +63,7 @@ test("aliases --source: Debian 6.12's pci aliases, module by module, against its
   const rate = (real.size - differing.length) / real.size;
   assert.ok(real.size > 600, `only ${real.size} modules with pci aliases in the fixture`);
   assert.deepEqual(differing.sort(), Object.keys(KNOWN_EXCEPTIONS).sort());
-  assert.ok(rate >= 0.98, `equal for ${(rate * 100).toFixed(1)}% of modules`);
+  assert.ok(rate >= 0.99, `equal for ${(rate * 100).toFixed(1)}% of modules`);
   // nothing is dropped silently: every entry we could not read is reported with file:line
   for (const problem of result.problems) assert.match(problem, /^[\w./+-]+:\d+: \w+: /);
 });
