@@ -38,7 +38,11 @@ export function pciTables(tokens: Token[], scope: MacroScope): TableEntry[] {
     const name = tokens[i + 4]?.text as string;
     const line = tokens[i]?.line as number;
     // the declaration itself may come out of macros (cxgb4's CH_PCI_DEVICE_ID_TABLE_DEFINE_BEGIN)
-    const body = tableBody(tokens, name) ?? tableBody((expanded ??= expand(tokens, scope)), name);
+    let body = tableBody(tokens, name);
+    if (!body) {
+      expanded ??= expand(tokens, scope);
+      body = tableBody(expanded, name);
+    }
     if (!body) {
       out.push({ table: name, line, problem: `table '${name}' not found in this file` });
       continue;
