@@ -13,6 +13,8 @@ export interface Io {
   stdoutIsTty: boolean;
   /** A simulated machine already open in this process: commands work on it (sim run). */
   machine?: InProcessMachine;
+  /** True when stderr is a terminal: progress bars only then. */
+  stderrIsTty: boolean;
 }
 
 export function processIo(): Io {
@@ -22,6 +24,7 @@ export function processIo(): Io {
     readStdin: (encoding = "utf8") => readFileSync(0, encoding),
     env: process.env,
     stdoutIsTty: process.stdout.isTTY === true,
+    stderrIsTty: process.stderr.isTTY === true,
   };
 }
 
@@ -38,6 +41,7 @@ export function recordingIo(stdin = "", env: Record<string, string | undefined> 
     readStdin: () => stdin,
     env,
     stdoutIsTty: false,
+    stderrIsTty: false,
   };
   return { io, recorded };
 }

@@ -21,6 +21,9 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   "udev-rule": () => import("./commands/udev-rule.ts"),
   vfs: () => import("./commands/vfs.ts"),
   sim: () => import("./commands/sim.ts"),
+  overlaps: () => import("./commands/overlaps.ts"),
+  aliases: () => import("./commands/aliases.ts"),
+  upgrade: () => import("./commands/upgrade.ts"),
 };
 
 const usage = `usage: flavourctl COMMAND [OPTIONS] [ARGS]
@@ -38,6 +41,9 @@ Commands:
   udev-rule [--install]   the udev rule that runs the hook on PCI add events
   hook                    (run by udev) give an added device its saved flavour
   sim run SCENARIO        run a scenario on a simulated machine and print its event trace
+  overlaps                module pairs whose alias patterns can match the same device
+  aliases --source TREE   the pci aliases a kernel source tree's id tables produce
+  upgrade --from A --to B what changes for each device between two modules trees
 
 Every command that works on a machine takes --machine demo (a simulated server).
 Run 'flavourctl COMMAND --help' for a command's options. See README.md for the manual.

@@ -176,6 +176,7 @@ async function perform(
         out: (text) => output.push(text),
         err: (text) => output.push(text),
         readStdin: () => "",
+        stderrIsTty: false,
         env: {},
         stdoutIsTty: false,
         machine: { opened, modules },

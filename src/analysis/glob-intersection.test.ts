@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { fnmatch } from "../modules/fnmatch.ts";
+import { parseGlob } from "./glob.ts";
+import { commonString, contains } from "./glob-intersection.ts";
+
+// Small patterns over a small alphabet, answered by brute force over every string up to 6
+// bytes: two patterns of at most 3 elements that share a string share one of at most 6
+// (head + both middles + tail), so the brute force sees every answer.
+const element = fc.constantFrom("a", "b", "*", "?", "[ab]", "[!a]", "[a-b]", "\\a", "c");
+const pattern = fc.array(element, { minLength: 0, maxLength: 3 }).map((parts) => parts.join(""));
+
+function strings(maxLength: number): string[] {
+  const out = [""];
+  let frontier = [""];
+  for (let n = 1; n <= maxLength; n++) {
+    frontier = frontier.flatMap((s) => ["a", "b", "c", "d"].map((c) => s + c));
+    out.push(...frontier);
+  }
+  return out;
+}
+const universe = strings(6);
+
+test("glob intersection and inclusion agree with brute force over fnmatch", () => {
+  fc.assert(
+    fc.property(pattern, pattern, (a, b) => {
+      const ga = parseGlob(a);
+      const gb = parseGlob(b);
+      const both = universe.some((s) => fnmatch(a, s) && fnmatch(b, s));
+      const common = commonString(ga, gb);
+      assert.equal(common !== undefined, both, `${a} ∩ ${b}: ${common}`);
+      const inside = universe.every((s) => !fnmatch(b, s) || fnmatch(a, s));
+      assert.equal(contains(ga, gb), inside, `${b} ⊆ ${a}`);
+    }),
+    { numRuns: 600 },
+  );
+});

@@ -1,0 +1,262 @@
+// Exact questions about two fnmatch(3) patterns: is there a string both match (with one such
+// string), and does every string one matches also match the other. Both are searches over
+// the patterns' automata — a pattern of n elements is an NFA with states 0..n, where `*`
+// loops on any byte — never sampling; every string returned is checked with fnmatch().
+import { fnmatch } from "../modules/fnmatch.ts";
+import { CharSet, type Glob, type GlobElement } from "./glob.ts";
+
+const ANY = CharSet.any();
+
+function setOf(e: GlobElement): CharSet {
+  return e.star ? ANY : e.chars;
+}
+
+/**
+ * A necessary condition, cheap enough to run on every candidate pair: the elements before
+ * either pattern's first `*` must pairwise share a character, and so must the elements after
+ * either's last `*`. When both patterns hold a `*` it is also sufficient (see commonString).
+ */
+export function endsCompatible(a: Glob, b: Glob): boolean {
+  const head = Math.min(a.firstStar, b.firstStar);
+  for (let k = 0; k < head; k++) {
+    if (
+      setOf(a.elements[k] as GlobElement)
+        .intersect(setOf(b.elements[k] as GlobElement))
+        .isEmpty()
+    )
+      return false;
+  }
+  const aTail = a.elements.length - a.afterLastStar;
+  const bTail = b.elements.length - b.afterLastStar;
+  for (let k = 1; k <= Math.min(aTail, bTail); k++) {
+    const x = a.elements[a.elements.length - k] as GlobElement;
+    const y = b.elements[b.elements.length - k] as GlobElement;
+    if (!meets(x, y)) return false;
+  }
+  // Without a `*`, a pattern has one length; the other must be able to reach it.
+  if (a.firstStar === a.elements.length && b.firstStar === b.elements.length)
+    return a.elements.length === b.elements.length;
+  return true;
+}
+
+/** Whether two elements accept a common byte (a `*` accepts every byte). */
+function meets(x: GlobElement, y: GlobElement): boolean {
+  return x.star || y.star || x.chars.meets(y.chars);
+}
+
+/** A string both patterns match, or undefined when there is none. */
+export function commonString(a: Glob, b: Glob): string | undefined {
+  if (!endsCompatible(a, b)) return undefined;
+  const found =
+    a.firstStar < a.elements.length && b.firstStar < b.elements.length ? bothStarred(a, b) : search(a, b);
+  if (found === undefined) return undefined;
+  if (!fnmatch(a.pattern, found) || !fnmatch(b.pattern, found)) {
+    throw new Error(`glob intersection: '${found}' does not match both ${a.pattern} and ${b.pattern}`);
+  }
+  return found;
+}
+
+/**
+ * Both patterns hold a `*`: with compatible heads and tails, head + every middle element of a
+ * + every middle element of b + tail is matched by both — each pattern's stars swallow the
+ * other's middle. Empty sets (a trailing backslash, a bad class) match nothing.
+ */
+function bothStarred(a: Glob, b: Glob): string | undefined {
+  const pick = (set: CharSet) => set.pick();
+  const chars: number[] = [];
+  const longer = a.firstStar >= b.firstStar ? a : b;
+  const other = longer === a ? b : a;
+  for (let k = 0; k < longer.firstStar; k++) {
+    const set = setOf(longer.elements[k] as GlobElement);
+    chars.push(pick(k < other.firstStar ? set.intersect(setOf(other.elements[k] as GlobElement)) : set));
+  }
+  const middle = (g: Glob, from: number) => {
+    for (let k = from; k < g.afterLastStar; k++) {
+      const e = g.elements[k] as GlobElement;
+      if (!e.star) chars.push(pick(e.chars));
+    }
+  };
+  middle(longer, longer.firstStar);
+  middle(other, other.firstStar);
+  const aTail = a.elements.length - a.afterLastStar;
+  const bTail = b.elements.length - b.afterLastStar;
+  const tailOwner = aTail >= bTail ? a : b;
+  const tailOther = tailOwner === a ? b : a;
+  const shortTail = Math.min(aTail, bTail);
+  const ownerTail = tailOwner.elements.length - tailOwner.afterLastStar;
+  for (let k = ownerTail; k >= 1; k--) {
+    const set = setOf(tailOwner.elements[tailOwner.elements.length - k] as GlobElement);
+    const otherSet =
+      k <= shortTail ? setOf(tailOther.elements[tailOther.elements.length - k] as GlobElement) : ANY;
+    chars.push(pick(set.intersect(otherSet)));
+  }
+  if (chars.includes(-1)) return undefined;
+  return String.fromCharCode(...chars);
+}
+
+/**
+ * Breadth-first search of the product automaton: state (i, j) = elements of a and b consumed;
+ * a `*` may be skipped (ε) or consume any byte; the shortest common string comes first.
+ */
+function search(a: Glob, b: Glob): string | undefined {
+  const n = a.elements.length;
+  const m = b.elements.length;
+  const width = m + 1;
+  const previous = new Int32Array((n + 1) * width).fill(-2);
+  const via = new Int16Array((n + 1) * width).fill(-1);
+  const queue: number[] = [];
+  const visit = (state: number, from: number, code: number) => {
+    if (previous[state] !== -2) return;
+    previous[state] = from;
+    via[state] = code;
+    queue.push(state);
+  };
+  visit(0, -1, -1);
+  for (let head = 0; head < queue.length; head++) {
+    const state = queue[head] as number;
+    const i = Math.floor(state / width);
+    const j = state % width;
+    if (i === n && j === m) return spell(state, previous, via);
+    const x = a.elements[i];
+    const y = b.elements[j];
+    if (x?.star) visit((i + 1) * width + j, state, -1);
+    if (y?.star) visit(i * width + j + 1, state, -1);
+    if (x === undefined || y === undefined || (x.star && y.star)) continue;
+    const code = setOf(x).intersect(setOf(y)).pick();
+    if (code < 0) continue;
+    visit((x.star ? i : i + 1) * width + (y.star ? j : j + 1), state, code);
+  }
+  return undefined;
+}
+
+function spell(end: number, previous: Int32Array, via: Int16Array): string {
+  const codes: number[] = [];
+  for (let s = end; s >= 0; s = previous[s] as number)
+    if ((via[s] as number) >= 0) codes.push(via[s] as number);
+  return String.fromCharCode(...codes.reverse());
+}
+
+/** A pattern's automaton as bit masks over its positions 0..n (bit n: the end). */
+interface Automaton {
+  star: bigint;
+  end: bigint;
+  /** Per alphabet byte: the positions whose element accepts it. */
+  accepts: bigint[];
+}
+
+function automaton(g: Glob, alphabet: number[]): Automaton {
+  let star = 0n;
+  const accepts = alphabet.map(() => 0n);
+  g.elements.forEach((e, p) => {
+    const bit = 1n << BigInt(p);
+    if (e.star) star |= bit;
+    else
+      alphabet.forEach((code, k) => {
+        if (e.chars.has(code)) accepts[k] = (accepts[k] as bigint) | bit;
+      });
+  });
+  return { star, end: 1n << BigInt(g.elements.length), accepts };
+}
+
+/** A `*` may be skipped; stars never follow stars (parseGlob folds them), so one shift closes. */
+const close = (a: Automaton, x: bigint) => x | ((x & a.star) << 1n);
+/** One byte: a star stays, an element that accepts it moves on. */
+const advance = (a: Automaton, x: bigint, k: number) =>
+  close(a, ((x & (a.accepts[k] as bigint)) << 1n) | (x & a.star));
+
+/**
+ * A string `inner` matches and `outer` does not, or undefined when every string matching
+ * `inner` matches `outer` (inner's language is inside outer's). Subset construction on both
+ * automata (position sets as bit masks), over one byte from each class of bytes the patterns
+ * cannot tell apart.
+ */
+export function stringOnlyIn(inner: Glob, outer: Glob): string | undefined {
+  const alphabet = representatives([...inner.elements, ...outer.elements]);
+  const a = automaton(inner, alphabet);
+  const b = automaton(outer, alphabet);
+  const shift = BigInt(outer.elements.length + 1);
+  const startX = close(a, 1n);
+  const startY = close(b, 1n);
+  const seen = new Set<bigint>([(startX << shift) | startY]);
+  const queue: [bigint, bigint, number[]][] = [[startX, startY, []]];
+  for (let head = 0; head < queue.length; head++) {
+    const [x, y, codes] = queue[head] as [bigint, bigint, number[]];
+    if ((x & a.end) !== 0n && (y & b.end) === 0n) {
+      const found = String.fromCharCode(...codes);
+      if (!fnmatch(inner.pattern, found) || fnmatch(outer.pattern, found)) {
+        throw new Error(
+          `glob inclusion: '${found}' does not separate ${inner.pattern} from ${outer.pattern}`,
+        );
+      }
+      return found;
+    }
+    for (let k = 0; k < alphabet.length; k++) {
+      const nx = advance(a, x, k);
+      if (nx === 0n) continue;
+      const ny = advance(b, y, k);
+      const key = (nx << shift) | ny;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      queue.push([nx, ny, [...codes, alphabet[k] as number]]);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * One byte per class of bytes that every element treats alike, readable bytes preferred:
+ * the classes are refined by each distinct set in turn.
+ */
+function representatives(elements: GlobElement[]): number[] {
+  let classes: CharSet[] = [ANY];
+  const seen = new Set<string>();
+  for (const e of elements) {
+    if (e.star) continue;
+    const signature = e.chars.words.join(",");
+    if (seen.has(signature)) continue;
+    seen.add(signature);
+    const next: CharSet[] = [];
+    for (const cls of classes) {
+      const inside = cls.intersect(e.chars);
+      const outside = cls.minus(e.chars);
+      if (!inside.isEmpty()) next.push(inside);
+      if (!outside.isEmpty()) next.push(outside);
+    }
+    classes = next;
+  }
+  return classes.map((cls) => cls.pick());
+}
+
+/**
+ * Every string `inner` matches, `outer` matches too. Decided without a search for the
+ * shapes modules.alias is made of (no `*` in either; `outer` a prefix and a `*`; the same
+ * shape with wider sets), by stringOnlyIn's exact search otherwise.
+ */
+export function contains(outer: Glob, inner: Glob): boolean {
+  const o = outer.elements;
+  const i = inner.elements;
+  if (i.some((e) => !e.star && e.chars.isEmpty())) return true; // inner matches nothing
+  const innerStarless = inner.firstStar === i.length;
+  const outerStarless = outer.firstStar === o.length;
+  if (outerStarless) {
+    if (!innerStarless) return false;
+    return o.length === i.length && o.every((e, k) => subset(i[k] as GlobElement, e));
+  }
+  if (outer.firstStar === o.length - 1) {
+    // `H*`: inner's strings all start with H iff its first |H| elements are single sets within H's
+    const head = o.length - 1;
+    if (inner.firstStar < head) return stringOnlyIn(inner, outer) === undefined;
+    for (let k = 0; k < head; k++) if (!subset(i[k] as GlobElement, o[k] as GlobElement)) return false;
+    return true;
+  }
+  if (o.length === i.length && o.every((e, k) => e.star === (i[k] as GlobElement).star)) {
+    if (o.every((e, k) => subset(i[k] as GlobElement, e))) return true;
+  }
+  return stringOnlyIn(inner, outer) === undefined;
+}
+
+function subset(inner: GlobElement, outer: GlobElement): boolean {
+  if (outer.star) return true;
+  if (inner.star) return false;
+  return inner.chars.minus(outer.chars).isEmpty();
+}

@@ -1,0 +1,182 @@
+// An fnmatch(3) pattern (flags 0) as a sequence of elements: `*`, or a set of characters that
+// one character of the string must be in. Literals, `\x`, `?` and bracket expressions are all
+// sets; a bracket's set is computed with src/modules/fnmatch.ts itself, one call per byte, so
+// every glibc rule it reproduces (ranges, negation, escapes, classes, malformed brackets)
+// carries over. Strings are byte strings (latin1) that never hold NUL.
+import { fnmatch } from "../modules/fnmatch.ts";
+
+/** 256 bits: which bytes an element accepts. */
+export class CharSet {
+  readonly words: Uint32Array;
+  constructor(words = new Uint32Array(8)) {
+    this.words = words;
+  }
+  static of(code: number): CharSet {
+    const set = new CharSet();
+    set.add(code);
+    return set;
+  }
+  /** Every byte but NUL: what `?` and `*` accept. */
+  static any(): CharSet {
+    const set = new CharSet(new Uint32Array(8).fill(0xffffffff));
+    set.words[0] = (set.words[0] as number) & ~1;
+    return set;
+  }
+  add(code: number): void {
+    this.words[code >> 5] = (this.words[code >> 5] as number) | (1 << (code & 31));
+  }
+  has(code: number): boolean {
+    return ((this.words[code >> 5] as number) & (1 << (code & 31))) !== 0;
+  }
+  intersect(other: CharSet): CharSet {
+    const out = new Uint32Array(8);
+    for (let i = 0; i < 8; i++) out[i] = (this.words[i] as number) & (other.words[i] as number);
+    return new CharSet(out);
+  }
+  meets(other: CharSet): boolean {
+    for (let i = 0; i < 8; i++)
+      if (((this.words[i] as number) & (other.words[i] as number)) !== 0) return true;
+    return false;
+  }
+  minus(other: CharSet): CharSet {
+    const out = new Uint32Array(8);
+    for (let i = 0; i < 8; i++) out[i] = (this.words[i] as number) & ~(other.words[i] as number);
+    return new CharSet(out);
+  }
+  isEmpty(): boolean {
+    return this.words.every((w) => w === 0);
+  }
+  /** One member, the most readable first (digits, upper, lower, `_`, other printable, any); -1 if empty. */
+  pick(): number {
+    for (const code of PREFERRED) if (this.has(code)) return code;
+    for (let code = 1; code < 256; code++) if (this.has(code)) return code;
+    return -1;
+  }
+}
+
+const PREFERRED = [
+  ..."0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_",
+  ...Array.from({ length: 95 }, (_, i) => String.fromCharCode(0x20 + i)),
+].map((c) => c.charCodeAt(0));
+
+export type GlobElement = { star: true } | { star: false; chars: CharSet; text: string };
+
+export interface Glob {
+  pattern: string;
+  elements: GlobElement[];
+  /** Index of the first `*` (elements.length when there is none). */
+  firstStar: number;
+  /** Index after the last `*` (0 when there is none). */
+  afterLastStar: number;
+  /** The plain characters before the first element that is not a single known character. */
+  literalPrefix: string;
+  /** The plain characters after the last element that is not a single known character. */
+  literalSuffix: string;
+}
+
+const bracketSets = new Map<string, CharSet>();
+
+/** Splits a pattern the way fnmatch walks it. */
+export function parseGlob(pattern: string): Glob {
+  const elements: GlobElement[] = [];
+  let i = 0;
+  while (i < pattern.length) {
+    const c = pattern[i] as string;
+    if (c === "*") {
+      if (elements[elements.length - 1]?.star !== true) elements.push({ star: true });
+      i++;
+    } else if (c === "?") {
+      elements.push({ star: false, chars: CharSet.any(), text: c });
+      i++;
+    } else if (c === "\\") {
+      // a trailing backslash never matches: an empty set
+      const next = pattern.charCodeAt(i + 1);
+      const text = pattern.slice(i, i + 2);
+      elements.push({ star: false, chars: Number.isNaN(next) ? new CharSet() : CharSet.of(next), text });
+      i += 2;
+    } else if (c === "[") {
+      const end = bracketEnd(pattern, i + 1);
+      if (end < 0) {
+        elements.push({ star: false, chars: CharSet.of(0x5b), text: c }); // unterminated: a literal `[`
+        i++;
+      } else {
+        const text = pattern.slice(i, end);
+        elements.push({ star: false, chars: bracketSet(text), text });
+        i = end;
+      }
+    } else {
+      elements.push({ star: false, chars: CharSet.of(pattern.charCodeAt(i)), text: c });
+      i++;
+    }
+  }
+  let firstStar = elements.findIndex((e) => e.star);
+  if (firstStar < 0) firstStar = elements.length;
+  let afterLastStar = 0;
+  elements.forEach((e, k) => {
+    if (e.star) afterLastStar = k + 1;
+  });
+  return {
+    pattern,
+    elements,
+    firstStar,
+    afterLastStar,
+    literalPrefix: literalRun(elements, 0, 1),
+    literalSuffix: literalRun(elements, elements.length - 1, -1),
+  };
+}
+
+/** The single characters of a run of one-character elements, from `start` going by `step`. */
+function literalRun(elements: GlobElement[], start: number, step: 1 | -1): string {
+  let out = "";
+  for (let k = start; k >= 0 && k < elements.length; k += step) {
+    const e = elements[k] as GlobElement;
+    if (e.star || !isSingle(e)) break;
+    const ch = String.fromCharCode(e.chars.pick());
+    out = step === 1 ? out + ch : ch + out;
+  }
+  return out;
+}
+
+function isSingle(e: { text: string }): boolean {
+  return e.text.length === 1 ? e.text !== "?" : e.text[0] === "\\";
+}
+
+function bracketSet(text: string): CharSet {
+  let set = bracketSets.get(text);
+  if (!set) {
+    set = new CharSet();
+    for (let code = 1; code < 256; code++) if (fnmatch(text, String.fromCharCode(code))) set.add(code);
+    bracketSets.set(text, set);
+  }
+  return set;
+}
+
+/**
+ * Where the bracket expression opened before `start` ends (the index after its `]`), or -1
+ * when it is never closed. glibc's grammar (posix/fnmatch_loop.c): `!`/`^` negates, the first
+ * member is literal even when it is `]`, `\x` escapes, `[:name:]`, `[=c=]`, `[.c.]` are one
+ * member, and `a-b` a range.
+ */
+function bracketEnd(p: string, start: number): number {
+  let i = start;
+  if (p[i] === "!" || p[i] === "^") i++;
+  let first = true;
+  while (i < p.length) {
+    const c = p[i] as string;
+    if (c === "]" && !first) return i + 1;
+    first = false;
+    if (c === "\\") i += 2;
+    else if (c === "[" && p[i + 1] === ":") {
+      // glibc reads a class name of a–y only; anything else makes this `[` an ordinary member
+      let j = i + 2;
+      while (j < p.length && p[j] !== ":" && (p[j] as string) >= "a" && (p[j] as string) < "z") j++;
+      i = p[j] === ":" && p[j + 1] === "]" ? j + 2 : i + 1;
+    } else if (c === "[" && p[i + 1] === "=") {
+      i = p[i + 3] === "=" && p[i + 4] === "]" ? i + 5 : i + 1;
+    } else if (c === "[" && p[i + 1] === ".") {
+      const close = p.indexOf(".]", i + 2);
+      i = close < 0 ? p.length : close + 2;
+    } else i++;
+  }
+  return -1;
+}

@@ -1,0 +1,60 @@
+// Canonical PCI alias patterns — what do_pci_entry (scripts/mod/file2alias.c) writes — compared
+// field by field. A device's modalias has seven fixed-width fields, so two such patterns
+// match a common device iff every field pair is equal or has a `*`, and one contains the other
+// iff each of its fields is `*` or equal to the other's. That is the semantics of
+// pci_match_one_device, and unlike plain glob intersection it knows a field cannot spill
+// into the next.
+import type { ModaliasPrefix } from "../pci/modalias.ts";
+
+export interface PciPattern {
+  prefix: ModaliasPrefix;
+  /** v, d, sv, sd (8 hex digits), bc, sc, i (2 hex digits); undefined for `*`. */
+  fields: (string | undefined)[];
+}
+
+const CANONICAL =
+  /^(pci|vfio_pci):v([0-9A-F]{8}|\*)d([0-9A-F]{8}|\*)sv([0-9A-F]{8}|\*)sd([0-9A-F]{8}|\*)bc([0-9A-F]{2}|\*)sc([0-9A-F]{2}|\*)i(?:([0-9A-F]{2})\*|\*)$/;
+const MARKERS = ["v", "d", "sv", "sd", "bc", "sc", "i"];
+const WIDTHS = [8, 8, 8, 8, 2, 2, 2];
+
+/** The fields of a pattern in do_pci_entry's form; undefined for any other pattern. */
+export function parsePciPattern(pattern: string): PciPattern | undefined {
+  const m = CANONICAL.exec(pattern);
+  if (!m) return undefined;
+  return {
+    prefix: m[1] as ModaliasPrefix,
+    fields: m.slice(2).map((f) => (f === "*" ? undefined : f)),
+  };
+}
+
+export function fieldsIntersect(a: PciPattern, b: PciPattern): boolean {
+  for (let k = 0; k < 7; k++) {
+    const x = a.fields[k];
+    const y = b.fields[k];
+    if (x !== undefined && y !== undefined && x !== y) return false;
+  }
+  return true;
+}
+
+/** Every device `inner` matches, `outer` matches too. */
+export function fieldsContain(outer: PciPattern, inner: PciPattern): boolean {
+  for (let k = 0; k < 7; k++) {
+    const o = outer.fields[k];
+    if (o !== undefined && o !== inner.fields[k]) return false;
+  }
+  return true;
+}
+
+/** A modalias both match (their fields intersect): exact fields kept, the `*`s filled with 0. */
+export function commonModalias(a: PciPattern, b: PciPattern, prefix: ModaliasPrefix = a.prefix): string {
+  let out = `${prefix}:`;
+  for (let k = 0; k < 7; k++) {
+    out += (MARKERS[k] as string) + (a.fields[k] ?? b.fields[k] ?? "0".repeat(WIDTHS[k] as number));
+  }
+  return out;
+}
+
+/** Number of `*` fields: the rank of cc6711b0bf36's rule (fewer is more specific). */
+export function wildcardFields(p: PciPattern): number {
+  return p.fields.filter((f) => f === undefined).length;
+}

@@ -1,0 +1,220 @@
+// The pci aliases a kernel source tree declares: every C file with a MODULE_DEVICE_TABLE(pci,
+// …) read through c-preprocess.ts, its tables through pci-tables.ts, each entry turned into
+// the alias modpost would write (src/modules/file2alias.ts), and the file mapped to its module
+// through the Kbuild Makefiles. What cannot be read is reported with file and line.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { InputError } from "../errors.ts";
+import { pciEntryAlias } from "../modules/file2alias.ts";
+import {
+  type Config,
+  chainScope,
+  headerMacros,
+  type MacroScope,
+  type MacroTable,
+  parseConfig,
+  preprocess,
+} from "./c-preprocess.ts";
+import { makefileCache, moduleOf } from "./kbuild.ts";
+import type { AliasInput } from "./overlaps.ts";
+import { pciTables } from "./pci-tables.ts";
+
+export interface SourceAliases {
+  /** `alias PATTERN MODULE` lines in file and table order; origin is file:line. */
+  lines: AliasInput[];
+  /** Entries or tables that could not be read, as `file:line: why`. */
+  problems: string[];
+  /** Files that hold a pci MODULE_DEVICE_TABLE. */
+  files: number;
+}
+
+export interface SourceOptions {
+  /** Only this module's aliases. */
+  module?: string;
+  /** A kernel .config (plain or .gz) deciding #if CONFIG_…; default TREE/.config when present. */
+  config?: string;
+  progress?: (done: number, total: number) => void;
+}
+
+const TABLE = /MODULE_DEVICE_TABLE\s*\(\s*pci\s*,/;
+const SKIPPED_DIRS = new Set([".git", "Documentation", "tools", "scripts", "usr", "LICENSES"]);
+/** Headers every pci table leans on: the PCI_DEVICE & co macros and the id constants. */
+const GLOBAL_HEADERS = ["include/linux/pci.h", "include/linux/pci_ids.h", "include/linux/mod_devicetable.h"];
+
+export async function sourceAliases(tree: string, options: SourceOptions = {}): Promise<SourceAliases> {
+  if (!existsSync(join(tree, "include/linux/pci_ids.h"))) {
+    throw new InputError(`${tree}: not a kernel source tree (no include/linux/pci_ids.h)`);
+  }
+  const config = readConfig(options.config ?? join(tree, ".config"), options.config !== undefined);
+  const files = cFiles(tree);
+  const headers = new Map<string, MacroTable>();
+  const header = (path: string): MacroTable => {
+    let table = headers.get(path);
+    if (!table) {
+      table = existsSync(path) ? headerMacros(readFileSync(path, "latin1")) : new Map();
+      headers.set(path, table);
+    }
+    return table;
+  };
+  const enums: MacroTable = new Map([
+    // enum in mod_devicetable.h, not a macro
+    ["PCI_ID_F_VFIO_DRIVER_OVERRIDE", { params: undefined, variadic: false, body: [{ text: "1", line: 0 }] }],
+    // Kbuild passes -DMODULE to the objects of a module, which is what modules.alias is made of
+    ["MODULE", { params: undefined, variadic: false, body: [{ text: "1", line: 0 }] }],
+    // and -D__KERNEL__ to every object
+    ["__KERNEL__", { params: undefined, variadic: false, body: [{ text: "1", line: 0 }] }],
+  ]);
+  const globals = chainScope(enums, ...GLOBAL_HEADERS.map((h) => header(join(tree, h))));
+  const makefiles = makefileCache();
+  const lines: AliasInput[] = [];
+  const problems: string[] = [];
+  let withTables = 0;
+  for (let n = 0; n < files.length; n++) {
+    options.progress?.(n + 1, files.length);
+    const file = files[n] as string;
+    const text = readFileSync(file, "latin1");
+    if (!TABLE.test(text) && !includesTable(text, file)) continue;
+    const module = moduleOf(file, tree, makefiles);
+    if (options.module !== undefined && module !== options.module.replaceAll("-", "_")) continue;
+    withTables++;
+    const name = relative(tree, file);
+    const includeDirs = makefileIncludes(dirname(file), tree);
+    const scope = chainScope(includedScope(text, file, tree, includeDirs, header), globals);
+    const pre = preprocess(text, config, scope, (n, from) => readLocal(n, from, includeDirs), file);
+    for (const entry of pciTables(pre.tokens, chainScope(pre.macros, scope, pre.retired))) {
+      const where = `${entry.file ? relative(tree, entry.file) : name}:${entry.line}`;
+      if (!entry.id) {
+        problems.push(`${where}: ${entry.table}: ${entry.problem}`);
+        continue;
+      }
+      const alias = pciEntryAlias(entry.id);
+      if (alias.pattern === undefined) {
+        problems.push(`${where}: ${entry.table}: ${alias.warning}`);
+        continue;
+      }
+      lines.push({ pattern: alias.pattern, module, origin: where });
+    }
+  }
+  return { lines, problems, files: withTables };
+}
+
+/**
+ * Whether a file #includes a .c file holding a table: sound/pci/ens1371.c is
+ * `#define CHIP1371` + `#include "ens1370.c"`, au8810.c includes au88x0.c, each echoaudio
+ * card its shared code — one source, several modules, each with its own table.
+ */
+function includesTable(text: string, file: string, depth = 0): boolean {
+  if (depth > 4) return false; // some files include themselves, under an #if
+  for (const m of text.matchAll(/^\s*#\s*include\s*"([^"]+\.c)"/gm)) {
+    const included = readLocal(m[1] as string, file);
+    if (included && (TABLE.test(included.text) || includesTable(included.text, included.path, depth + 1)))
+      return true;
+  }
+  return false;
+}
+
+/** A "local" include, as cpp finds it: beside the including file, then in the -I directories. */
+function readLocal(
+  name: string,
+  from: string,
+  includeDirs: string[] = [],
+): { path: string; text: string } | undefined {
+  for (const dir of [dirname(from), ...includeDirs]) {
+    const path = join(dir, name);
+    if (existsSync(path)) return { path, text: readFileSync(path, "latin1") };
+  }
+  return undefined;
+}
+
+/**
+ * The macros of the <headers> a file and its local headers include (one level: their own
+ * includes are not followed, except driver headers outside linux/ and asm/, as drm/intel's).
+ */
+function includedScope(
+  text: string,
+  file: string,
+  tree: string,
+  includeDirs: string[],
+  header: (path: string) => MacroTable,
+): MacroScope {
+  const tables: MacroTable[] = [];
+  const seen = new Set<string>();
+  // viaGlobal: reached through a <header>; the file's own "local" chain is read in place by
+  // preprocess() (with its include guards and #ifs), so its macros must not come from here
+  const visit = (source: string, from: string, depth: number, viaGlobal: boolean) => {
+    for (const m of source.matchAll(/^\s*#\s*include\s*(?:"([^"]+)"|<([^>]+)>)/gm)) {
+      const local = m[1] !== undefined;
+      const name = (m[1] ?? m[2]) as string;
+      const path = local ? join(dirname(from), name) : systemHeader(name, from, tree, includeDirs);
+      if (seen.has(path) || !existsSync(path)) continue;
+      seen.add(path);
+      if (!local || viaGlobal) tables.push(header(path));
+      const follow = local || (!/^(linux|asm|uapi|asm-generic|vdso)\//.test(name) && depth < 3);
+      if (follow && depth < 8) visit(readFileSync(path, "latin1"), path, depth + 1, viaGlobal || !local);
+    }
+  };
+  visit(text, file, 0, false);
+  return chainScope(...tables);
+}
+
+/**
+ * Where `#include <name>` lands: include/, include/uapi/, arch/x86/include/, else a
+ * directory above the file (drivers add theirs with ccflags -I, as qat's adf_*.h).
+ */
+function systemHeader(name: string, from: string, tree: string, includeDirs: string[]): string {
+  for (const dir of [
+    ...includeDirs,
+    ...["include", "include/uapi", "arch/x86/include"].map((d) => join(tree, d)),
+  ]) {
+    const path = join(dir, name);
+    if (existsSync(path)) return path;
+  }
+  for (let dir = dirname(from); dir.length > tree.length; dir = dirname(dir)) {
+    const path = join(dir, name);
+    if (existsSync(path)) return path;
+  }
+  return join(tree, "include", name);
+}
+
+/** `-I` directories the Makefile beside a file adds (ccflags-y, subdir-ccflags-y, CFLAGS_x.o). */
+function makefileIncludes(dir: string, tree: string): string[] {
+  const dirs: string[] = [];
+  for (const name of ["Makefile", "Kbuild"]) {
+    const path = join(dir, name);
+    if (!existsSync(path)) continue;
+    const text = readFileSync(path, "latin1");
+    for (const m of text.matchAll(/-I\s*(\S+)/g)) {
+      const raw = (m[1] as string)
+        .replace(/\$\(srctree\)\/?/, `${tree}/`)
+        .replace(/\$\((?:src|obj)\)/, relative(tree, dir));
+      dirs.push(raw.startsWith("/") ? raw : join(tree, raw));
+    }
+  }
+  return dirs;
+}
+
+function readConfig(path: string, required: boolean): Config | undefined {
+  if (!existsSync(path)) {
+    if (required) throw new InputError(`${path}: no such file`);
+    return undefined;
+  }
+  const bytes = readFileSync(path);
+  return parseConfig((path.endsWith(".gz") ? gunzipSync(bytes) : bytes).toString("latin1"));
+}
+
+/** Every .c file of the tree, sorted (the order is the report's). */
+function cFiles(tree: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name < b.name ? -1 : 1,
+    )) {
+      if (entry.isDirectory()) {
+        if (!SKIPPED_DIRS.has(entry.name) || dir !== tree) walk(join(dir, entry.name));
+      } else if (entry.name.endsWith(".c")) out.push(join(dir, entry.name));
+    }
+  };
+  walk(tree);
+  return out;
+}

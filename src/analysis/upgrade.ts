@@ -1,0 +1,71 @@
+// What a kernel upgrade changes for the devices present: the default driver and the vfio
+// flavour of each device under the old and the new modules trees, and the alias lines that
+// decide them. The default is the first module libkmod returns for the device's `pci:`
+// modalias: udev's kmod builtin (udev-builtin-kmod.c) loads every module of that lookup in
+// order, and the first to register a matching driver binds the device (drivers/base/dd.c),
+// which in modules.order priority is the first one listed. The vfio flavour follows
+// flavour/vfio-choice.ts (commit cc6711b0bf36's fewest-wildcards rule).
+import { chooseVfio } from "../flavour/vfio-choice.ts";
+import type { PresentDevice } from "../host/pci-modaliases.ts";
+import { lookup } from "../modules/lookup.ts";
+import type { ModulesDir } from "../modules/modules-dir.ts";
+
+export interface Decision {
+  /** The module; null when no line of the tree names one. */
+  module: string | null;
+  /** The alias line responsible, `FILE:LINE: alias PATTERN MODULE`, or why there is none. */
+  because: string;
+}
+
+export interface DeviceChange {
+  address: string;
+  modalias: string;
+  /** The driver bound now, for orientation. */
+  driver: string | null;
+  default?: { from: Decision; to: Decision };
+  vfio?: { from: Decision; to: Decision };
+}
+
+export function upgradeChanges(devices: PresentDevice[], from: ModulesDir, to: ModulesDir): DeviceChange[] {
+  const changes: DeviceChange[] = [];
+  for (const device of devices) {
+    const change: DeviceChange = {
+      address: device.address,
+      modalias: device.modalias,
+      driver: device.driver,
+    };
+    const defaults = { from: defaultDriver(from, device.modalias), to: defaultDriver(to, device.modalias) };
+    if (defaults.from.module !== defaults.to.module) change.default = defaults;
+    const vfio = { from: vfioFlavour(from, device.modalias), to: vfioFlavour(to, device.modalias) };
+    if (vfio.from.module !== vfio.to.module) change.vfio = vfio;
+    if (change.default || change.vfio) changes.push(change);
+  }
+  return changes;
+}
+
+function defaultDriver(dir: ModulesDir, modalias: string): Decision {
+  const result = lookup(dir, modalias);
+  const first = result.matches[0];
+  if (!first) {
+    return {
+      module: null,
+      because: `no line of ${dir.path} matches (a built-in driver has no alias line before Linux 6.18)`,
+    };
+  }
+  const line = first.alias;
+  return {
+    module: first.module,
+    because: line ? `${line.file}:${line.line}: alias ${line.pattern} ${line.module}` : `${result.stage}`,
+  };
+}
+
+function vfioFlavour(dir: ModulesDir, modalias: string): Decision {
+  const choice = chooseVfio(dir, modalias);
+  const best = choice.candidates[0];
+  if (choice.module === null)
+    return { module: choice.tie ? `tie: ${choice.tie.join(" ")}` : null, because: choice.reason };
+  return {
+    module: choice.module,
+    because: best?.file ? `${best.file}:${best.line}: alias ${best.pattern} ${best.module}` : choice.reason,
+  };
+}

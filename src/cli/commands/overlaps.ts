@@ -1,0 +1,176 @@
+// flavourctl overlaps: which modules' alias patterns can claim the same device.
+import type { AliasInput, ModuleOverlap, OverlapReport } from "../../analysis/overlaps.ts";
+import { UsageError } from "../../errors.ts";
+import { AliasFile, type AliasLine, parseBuiltinModinfo } from "../../modules/alias-file.ts";
+import { readOptionalText, readRequiredText } from "../../modules/files.ts";
+import { parseCommandLine } from "../args.ts";
+import type { Io } from "../io.ts";
+import type { Command } from "../main.ts";
+
+const help = `usage: flavourctl overlaps [--modules DIR] [--alias FILE]... [--source TREE [--config FILE]] [--bus BUS]...
+                          [--generic] [--json]
+
+Every pair of modules whose alias patterns can match one common device, grouped by pair and
+classified: identical, shadows (one module's pattern matches every device the other's does),
+partial, and flavour-separated (a pci: pattern against a vfio_pci: one: by design). Each pair
+comes with one modalias both patterns match (checked with fnmatch) and what the kernel does.
+
+  --modules DIR   read DIR/modules.alias and DIR/modules.builtin.modinfo (or their .gz)
+  --alias FILE    read FILE, lines 'alias PATTERN MODULE' (repeatable; adds to --modules)
+  --source TREE   the pci aliases a kernel source tree declares (see 'aliases --source')
+  --config FILE   with --source: the kernel .config deciding #if CONFIG_... (plain or .gz)
+  --bus BUS       buses to compare (repeatable; default pci, which covers vfio_pci:);
+                  'all' compares every bus by exact glob intersection (slow on buses whose
+                  modaliases are lists: acpi, of, usb, pcmcia)
+  --generic       also list the pairs with a generic pattern (a class match, or vfio_pci's
+                  catch-all); by default they are only counted
+  --json          the whole report as JSON
+`;
+
+export const command: Command = {
+  summary: "module pairs whose alias patterns can match the same device",
+  async run(args, io) {
+    const { values } = parseCommandLine(args, {
+      modules: { type: "string" },
+      alias: { type: "string", multiple: true },
+      source: { type: "string" },
+      config: { type: "string" },
+      bus: { type: "string", multiple: true },
+      generic: { type: "boolean" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    });
+    if (values.help) {
+      io.out(help);
+      return 0;
+    }
+    const buses = values.bus?.includes("all") ? undefined : new Set(values.bus ?? ["pci"]);
+    const inputs: AliasInput[] = [];
+    if (values.modules !== undefined) {
+      inputs.push(
+        ...readAliases(values.modules, "modules.alias", buses, io),
+        ...builtinAliases(values.modules, io),
+      );
+    }
+    for (const file of values.alias ?? []) inputs.push(...readAliases(file, undefined, buses, io));
+    if (values.source !== undefined) {
+      const { sourceAliases } = await import("../../analysis/source-aliases.ts");
+      const result = await sourceAliases(values.source, {
+        ...(values.config !== undefined ? { config: values.config } : {}),
+        progress: progressFor(io),
+      });
+      for (const problem of result.problems) io.err(`flavourctl overlaps: ${problem}\n`);
+      for (const line of result.lines) inputs.push(line);
+    }
+    if (values.modules === undefined && values.alias === undefined && values.source === undefined) {
+      throw new UsageError("give --modules DIR, --alias FILE or --source TREE");
+    }
+    const { findOverlaps } = await import("../../analysis/overlaps.ts");
+    const report = findOverlaps(inputs, buses, values.json === true || values.generic === true);
+    if (values.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
+    else io.out(formatReport(report, values.generic === true), "latin1");
+    return 0;
+  },
+};
+
+/** A progress callback drawing on stderr, only when stderr is a terminal. */
+export function progressFor(io: Io): ((done: number, total: number) => void) | undefined {
+  if (!io.stderrIsTty) return undefined;
+  let last = -1;
+  return (done, total) => {
+    const percent = Math.floor((done * 100) / Math.max(total, 1));
+    if (percent === last && done !== total) return;
+    last = percent;
+    const width = 30;
+    const filled = Math.round((width * done) / Math.max(total, 1));
+    io.err(`\r[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${done}/${total} files`);
+    if (done === total) io.err("\n");
+  };
+}
+
+/**
+ * The alias lines of a file, only those of the buses compared when they are named: the
+ * file's per-bus scan (alias-file.ts) reads a third of modules.alias for pci.
+ */
+function readAliases(
+  path: string,
+  name: string | undefined,
+  buses: ReadonlySet<string> | undefined,
+  io: Io,
+): AliasInput[] {
+  const file =
+    name === undefined
+      ? new AliasFile(readRequiredText(dirOf(path), baseOf(path)))
+      : new AliasFile(readRequiredText(path, name));
+  for (const warning of file.warnings()) io.err(`flavourctl overlaps: warning: ${warning}\n`);
+  let lines: AliasLine[];
+  if (buses === undefined) lines = file.all();
+  else {
+    const refs: number[] = [];
+    for (const bus of buses) {
+      file.scan(bus === "pci" ? ["pci", "vfio_pci"] : [bus], false, (_bus, _prefix, ref) => {
+        refs.push(ref);
+      });
+    }
+    lines = refs
+      .sort((a, b) => a - b)
+      .map((ref) => file.load(ref))
+      .filter((line): line is AliasLine => line !== undefined);
+  }
+  return lines.map((line) => ({
+    pattern: line.pattern,
+    module: line.module,
+    origin: `${line.file}:${line.line}`,
+  }));
+}
+
+/** Built-in modules' aliases (modules.builtin.modinfo): virtio_pci is one on Debian 6.12. */
+function builtinAliases(dir: string, io: Io): AliasInput[] {
+  const file = readOptionalText(dir, "modules.builtin.modinfo");
+  if (!file) return [];
+  const parsed = parseBuiltinModinfo(file);
+  for (const warning of parsed.warnings) io.err(`flavourctl overlaps: warning: ${warning}\n`);
+  return parsed.aliases.map((a) => ({
+    pattern: a.pattern,
+    module: a.module,
+    origin: `${a.file} (built in)`,
+  }));
+}
+
+const dirOf = (path: string) => (path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".");
+const baseOf = (path: string) => path.slice(path.lastIndexOf("/") + 1);
+
+export function formatReport(report: OverlapReport, listGeneric: boolean): string {
+  const c = report.counts;
+  let out =
+    `${report.patterns} patterns; module pairs: identical ${c.identical}, shadows ${c.shadows}, ` +
+    `partial ${c.partial}, flavour-separated ${c["flavour-separated"]}; ` +
+    `generic ${c.generic}${listGeneric ? "" : " (a class or catch-all pattern; list them with --generic)"}\n`;
+  const specific = report.overlaps.filter((o) => !o.generic && o.class !== "flavour-separated");
+  const separated = report.overlaps.filter((o) => !o.generic && o.class === "flavour-separated");
+  const generic = report.overlaps.filter((o) => o.generic);
+  out += section("Overlaps", specific);
+  out += section("Flavour-separated (pci: against vfio_pci:, by design)", separated);
+  if (listGeneric) out += section("Generic patterns", generic);
+  return out;
+}
+
+function section(title: string, overlaps: ModuleOverlap[]): string {
+  if (overlaps.length === 0) return "";
+  let out = `\n${title}:\n`;
+  for (const o of overlaps) {
+    const pair = o.pairs[0];
+    if (!pair) continue;
+    const wider = pair.wider ? ` (${pair.wider} is wider)` : "";
+    const more = o.pairCount > 1 ? `, ${o.pairCount} pattern pairs` : "";
+    out += `\n${o.class.padEnd(17)} ${o.modules[0]} ${o.modules[1]} [${o.bus}${more}]${wider}\n`;
+    out += `  ${pair.a.module}: ${pair.a.pattern}${pair.a.origin ? `  (${pair.a.origin})` : ""}\n`;
+    out += `  ${pair.b.module}: ${pair.b.pattern}${pair.b.origin ? `  (${pair.b.origin})` : ""}\n`;
+    out +=
+      pair.example === pair.exampleB
+        ? `  both match: ${pair.example}\n`
+        : `  both match: ${pair.example} / ${pair.exampleB}\n`;
+    out += `  kernel: ${o.kernel}\n`;
+  }
+  return out;
+}

@@ -1,0 +1,67 @@
+// flavourctl upgrade --from A --to B: what changes for each present device between two modules trees.
+import type { Decision, DeviceChange } from "../../analysis/upgrade.ts";
+import { UsageError } from "../../errors.ts";
+import { ModulesDir } from "../../modules/modules-dir.ts";
+import { parseCommandLine } from "../args.ts";
+import type { Command } from "../main.ts";
+
+const help = `usage: flavourctl upgrade --from DIR_A --to DIR_B [--sysfs DIR] [--json]
+
+For each PCI device present, the default driver (the first module libkmod returns for its
+pci: modalias: the one udev loads first, whose driver binds) and the vfio flavour (the
+vfio_pci: match with the fewest wildcard fields, or vfio_pci) under the modules tree DIR_A and
+under DIR_B. Only devices where something changes are listed, with the alias lines
+responsible. Nothing is loaded or changed.
+
+  --from DIR_A    the modules tree now (holding modules.alias), e.g. /lib/modules/6.1.0-56-amd64
+  --to DIR_B      the modules tree after the upgrade
+  --sysfs DIR     a sysfs tree to read devices from (default /sys); a captured copy works
+  --json          an array of {"address", "modalias", "driver", "default"?, "vfio"?}
+`;
+
+export const command: Command = {
+  summary: "what changes for each device between two modules trees",
+  async run(args, io) {
+    const { values } = parseCommandLine(args, {
+      from: { type: "string" },
+      to: { type: "string" },
+      sysfs: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    });
+    if (values.help) {
+      io.out(help);
+      return 0;
+    }
+    if (values.from === undefined || values.to === undefined)
+      throw new UsageError("--from and --to are required");
+    const { presentDevices } = await import("../../host/pci-modaliases.ts");
+    const { upgradeChanges } = await import("../../analysis/upgrade.ts");
+    const from = new ModulesDir(values.from, { configPaths: [] });
+    const to = new ModulesDir(values.to, { configPaths: [] });
+    from.aliases;
+    to.aliases;
+    const changes = upgradeChanges(presentDevices(values.sysfs ?? "/sys"), from, to);
+    if (values.json) io.out(`${JSON.stringify(changes, null, 2)}\n`);
+    else io.out(format(changes), "latin1");
+    return 0;
+  },
+};
+
+function format(changes: DeviceChange[]): string {
+  if (changes.length === 0) return "no device changes its default driver or vfio flavour\n";
+  const name = (d: Decision) => d.module ?? "(none)";
+  let out = "";
+  for (const c of changes) {
+    out += `${c.address} ${c.modalias}${c.driver ? ` (bound to ${c.driver})` : ""}\n`;
+    for (const [label, pair] of [
+      ["default", c.default],
+      ["vfio", c.vfio],
+    ] as const) {
+      if (!pair) continue;
+      out += `  ${label}: ${name(pair.from)} -> ${name(pair.to)}\n`;
+      out += `    from: ${pair.from.because}\n    to:   ${pair.to.because}\n`;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,118 @@
+// overlaps on the real Debian 6.12 modules.alias, with the extra lines of the fixtures.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import { type AliasInput, findOverlaps, type ModuleOverlap } from "../../src/analysis/overlaps.ts";
+import { recordingIo } from "../../src/cli/io.ts";
+import { main } from "../../src/cli/main.ts";
+import { AliasFile, parseBuiltinModinfo } from "../../src/modules/alias-file.ts";
+import { pciEntryAlias } from "../../src/modules/file2alias.ts";
+import { readRequiredText } from "../../src/modules/files.ts";
+import { fnmatch } from "../../src/modules/fnmatch.ts";
+import { idEntry } from "../../src/pci/id-entry.ts";
+import { PCI_ANY_ID } from "../../src/pci/ids.ts";
+
+const repo = new URL("../..", import.meta.url).pathname;
+const modules612 = join(repo, "test/fixtures/modules/6.12.117+deb12-amd64");
+const extra = join(repo, "test/fixtures/analysis");
+
+const read = (dir: string, name: string): AliasInput[] =>
+  new AliasFile(readRequiredText(dir, name)).all().map((l) => ({ pattern: l.pattern, module: l.module }));
+const debian = [
+  ...read(modules612, "modules.alias"),
+  ...parseBuiltinModinfo(readRequiredText(modules612, "modules.builtin.modinfo")).aliases,
+];
+const PCI = new Set(["pci"]);
+
+function pair(overlaps: ModuleOverlap[], a: string, b: string): ModuleOverlap {
+  const found = overlaps.find((o) => o.modules.includes(a) && o.modules.includes(b) && !o.generic);
+  assert.ok(found, `no overlap between ${a} and ${b}`);
+  for (const p of found.pairs) {
+    assert.ok(fnmatch(p.a.pattern, p.example as string), `${p.example} vs ${p.a.pattern}`);
+    assert.ok(fnmatch(p.b.pattern, p.exampleB as string), `${p.exampleB} vs ${p.b.pattern}`);
+  }
+  return found;
+}
+
+test("overlaps: 8139cp and 8139too claim 10ec:8139 with the same pattern", () => {
+  const report = findOverlaps(debian, PCI);
+  const o = pair(report.overlaps, "8139cp", "8139too");
+  assert.equal(o.class, "identical");
+  assert.match(o.pairs[0]?.example as string, /^pci:v000010ECd00008139/);
+  assert.match(o.kernel, /registration order decides/);
+  // the report's figures for Debian 6.12 (module pairs by class)
+  assert.deepEqual(report.counts, {
+    identical: 61,
+    shadows: 14,
+    partial: 2,
+    "flavour-separated": 0,
+    generic: report.counts.generic,
+  });
+  assert.ok(report.counts.generic > 8000);
+});
+
+test("overlaps: ionic against pds_vfio_pci is flavour-separated", () => {
+  const report = findOverlaps([...debian, ...read(extra, "pds-vfio-pci.alias")], PCI);
+  const o = pair(report.overlaps, "ionic", "pds_vfio_pci");
+  assert.equal(o.class, "flavour-separated");
+  const p = o.pairs[0];
+  assert.deepEqual([p?.example, p?.exampleB].sort(), [
+    "pci:v00001DD8d00001003sv00000000sd00000000bc00sc00i00",
+    "vfio_pci:v00001DD8d00001003sv00000000sd00000000bc00sc00i00",
+  ]);
+  assert.match(o.kernel, /override_only/);
+});
+
+test("overlaps: the 2021 thread's first mlx5_vfio_pci table overlaps virtio_pci, which is wider", () => {
+  const lines = read(extra, "mlx5-vfio-pci-v1.alias");
+  // the fixture line is what do_pci_entry makes of the thread's PCI_DEVICE_SUB entry
+  const entry = idEntry({ vendor: 0x1af4, device: 0x1042, subvendor: 0x15b3, subdevice: PCI_ANY_ID });
+  assert.equal(lines[0]?.pattern, pciEntryAlias(entry).pattern);
+  const virtio = idEntry({
+    vendor: 0x1af4,
+    device: PCI_ANY_ID,
+    subvendor: PCI_ANY_ID,
+    subdevice: PCI_ANY_ID,
+  });
+  assert.equal(lines[1]?.pattern, pciEntryAlias(virtio).pattern);
+  const o = pair(findOverlaps([...debian, ...lines], PCI).overlaps, "mlx5_vfio_pci", "virtio_pci");
+  assert.equal(o.class, "shadows");
+  assert.equal(o.pairs[0]?.wider, "virtio_pci");
+  assert.equal(o.pairs[0]?.example, "pci:v00001AF4d00001042sv000015B3sd00000000bc00sc00i00");
+});
+
+test("overlaps: other buses by exact glob intersection", () => {
+  const report = findOverlaps(
+    [
+      { pattern: "usb:v1234p5678d*dc*dsc*dp*ic*isc*ip*in*", module: "a" },
+      { pattern: "usb:v*p*d*dc*dsc*dp*ic03isc01ip01in*", module: "b" },
+      { pattern: "usb:v1234p5678d*dc*dsc*dp*ic*isc*ip*in*", module: "c" },
+      { pattern: "i2c:foo[0-9]", module: "d" },
+      { pattern: "i2c:foo?", module: "e" },
+      { pattern: "i2c:fo[!o]?", module: "f" },
+    ],
+    undefined,
+  );
+  const classOf = (a: string, b: string) => pair(report.overlaps, a, b).class;
+  assert.equal(classOf("a", "c"), "identical");
+  assert.equal(classOf("a", "b"), "partial");
+  assert.equal(classOf("d", "e"), "shadows");
+  assert.equal(pair(report.overlaps, "d", "e").pairs[0]?.wider, "e");
+  assert.ok(!report.overlaps.some((o) => o.modules.includes("f") && o.modules.includes("d")));
+});
+
+test("overlaps CLI: text report names the pairs, JSON parses", async () => {
+  const { io, recorded } = recordingIo();
+  const code = await main(
+    ["overlaps", "--modules", modules612, "--alias", join(extra, "pds-vfio-pci.alias")],
+    io,
+  );
+  assert.equal(code, 0);
+  assert.match(recorded.stdout, /identical {9}8139cp 8139too/);
+  assert.match(recorded.stdout, /Flavour-separated[^\n]*\n\nflavour-separated {1}ionic pds_vfio_pci/);
+  const json = recordingIo();
+  assert.equal(await main(["overlaps", "--alias", join(extra, "pds-vfio-pci.alias"), "--json"], json.io), 0);
+  assert.equal(JSON.parse(json.recorded.stdout).overlaps.length, 0);
+  const bad = recordingIo();
+  assert.equal(await main(["overlaps"], bad.io), 64);
+});
