@@ -6,9 +6,18 @@
 // which in modules.order priority is the first one listed. The vfio flavour follows
 // flavour/vfio-choice.ts (commit cc6711b0bf36's fewest-wildcards rule).
 import { chooseVfio } from "../flavour/vfio-choice.ts";
-import type { PresentDevice } from "../host/pci-modaliases.ts";
 import { lookup } from "../modules/lookup.ts";
 import type { ModulesDir } from "../modules/modules-dir.ts";
+import type { PciAddress } from "../pci/address.ts";
+
+/** What upgrade needs of a present device (read through the host's Host interface). */
+export interface PresentDevice {
+  address: PciAddress;
+  /** The `modalias` attribute (pci-sysfs.c modalias_show). */
+  modalias: string;
+  /** The bound driver's name; null when unbound. */
+  driver: string | null;
+}
 
 export interface Decision {
   /** The module; null when no line of the tree names one. */

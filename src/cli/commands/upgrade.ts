@@ -1,6 +1,7 @@
 // flavourctl upgrade --from A --to B: what changes for each present device between two modules trees.
-import type { Decision, DeviceChange } from "../../analysis/upgrade.ts";
+import type { Decision, DeviceChange, PresentDevice } from "../../analysis/upgrade.ts";
 import { UsageError } from "../../errors.ts";
+import { type Host, UnreadableDevice } from "../../host/host.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
 import { parseCommandLine } from "../args.ts";
 import type { Command } from "../main.ts";
@@ -35,13 +36,18 @@ export const command: Command = {
     }
     if (values.from === undefined || values.to === undefined)
       throw new UsageError("--from and --to are required");
-    const { presentDevices } = await import("../../host/pci-modaliases.ts");
+    const { SysfsHost } = await import("../../host/sysfs.ts");
     const { upgradeChanges } = await import("../../analysis/upgrade.ts");
     const from = new ModulesDir(values.from, { configPaths: [] });
     const to = new ModulesDir(values.to, { configPaths: [] });
     from.aliases;
     to.aliases;
-    const changes = upgradeChanges(presentDevices(values.sysfs ?? "/sys"), from, to);
+    const warn = (message: string) => io.err(`flavourctl upgrade: warning: ${message}\n`);
+    const changes = upgradeChanges(
+      presentDevices(new SysfsHost(values.sysfs ?? "/sys", warn), warn),
+      from,
+      to,
+    );
     if (values.json) io.out(`${JSON.stringify(changes, null, 2)}\n`);
     else io.out(format(changes), "latin1");
     return 0;
@@ -64,4 +70,18 @@ function format(changes: DeviceChange[]): string {
     }
   }
   return out;
+}
+
+/** Every device whose modalias can be read, in bus order; the others are reported and left out. */
+function presentDevices(host: Host, warn: (message: string) => void): PresentDevice[] {
+  return host.devices().flatMap((address) => {
+    try {
+      const { modalias, driver } = host.device(address);
+      return modalias === null ? [] : [{ address, modalias, driver }];
+    } catch (error) {
+      if (!(error instanceof UnreadableDevice)) throw error;
+      warn(error.message);
+      return [];
+    }
+  });
 }
