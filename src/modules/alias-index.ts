@@ -24,8 +24,8 @@ interface IndexedAlias {
    * it, so `includes` rejects most candidates before fnmatch runs. Empty when unusable.
    */
   required: string;
-  /** fnmatch(suffix, ·), compiled when first needed. */
-  matcher: ((rest: string) => boolean) | undefined;
+  /** fnmatch(suffix, the string from an offset on), compiled when first needed. */
+  matcher: ((text: string, from: number) => boolean) | undefined;
   /** The search that last collected this entry as a candidate (to collect it once). */
   stamp: number;
   /**
@@ -430,14 +430,14 @@ export class AliasIndex {
   }
 
   /**
-   * The entries of a bucket that may match `rest`. A big bucket (of:N holds 1,974 patterns,
-   * acpi 769) is indexed once by a trigram of each pattern's required literal, and only entries
-   * whose trigram occurs in `rest` are tried.
+   * The entries of a bucket that may match `key` from `from` on. A big bucket (of:N holds 1,974
+   * patterns, acpi 769) is indexed once by a trigram of each pattern's required literal, and only
+   * entries whose trigram occurs in that rest of the key are tried.
    */
-  private candidates(bucket: Bucket, rest: string | undefined, canonicalPci: boolean): IndexedAlias[] {
+  private candidates(bucket: Bucket, key: string, from: number, canonicalPci: boolean): IndexedAlias[] {
     bucket.entries ??= bucket.refs.map((ref) => this.entry(ref)).filter((e): e is IndexedAlias => e !== null);
     // Canonical PCI patterns are compared field by field, which is cheaper than any index.
-    if (bucket.entries.length < BIG_BUCKET || canonicalPci || rest === undefined) return bucket.entries;
+    if (bucket.entries.length < BIG_BUCKET || canonicalPci) return bucket.entries;
     bucket.grams ??= gramIndex(bucket.entries, (entry) => [entry.required]);
     const grams = bucket.grams;
     const stamp = ++this.stamp;
@@ -446,8 +446,8 @@ export class AliasIndex {
       entry.stamp = stamp;
       found.push(entry);
     }
-    for (let i = 0; i + 3 <= rest.length; i++) {
-      const list = grams.byGram.get(gram(rest, i));
+    for (let i = from; i + 3 <= key.length; i++) {
+      const list = grams.byGram.get(gram(key, i));
       if (!list) continue;
       for (const entry of list) {
         if (entry.stamp === stamp) continue; // its trigram occurs twice in rest
@@ -521,19 +521,17 @@ export class AliasIndex {
   }
 
   private searchBucket(bucket: Bucket, key: string, length: number, pciBase: number, found: Found[]): void {
-    // A canonical PCI modalias is compared field by field in place: no rest to cut then.
-    let rest = pciBase >= 0 ? undefined : key.slice(length);
-    const candidates = this.candidates(bucket, rest, pciBase >= 0);
+    // The rest of the key from `length` on is matched in place, never cut out.
+    const candidates = this.candidates(bucket, key, length, pciBase >= 0);
     for (let i = 0; i < candidates.length; i++) {
       const entry = candidates[i] as IndexedAlias;
       let matches: boolean;
       if (pciBase >= 0 && entry.pciFields) matches = fieldsMatch(entry.pciFields, key, pciBase);
       else {
-        rest ??= key.slice(length);
-        matches = rest.includes(entry.required);
+        matches = entry.required === "" || key.indexOf(entry.required, length) >= 0;
         if (matches) {
           entry.matcher ??= compileMatcher(entry.suffix);
-          matches = entry.matcher(rest);
+          matches = entry.matcher(key, length);
         }
       }
       if (!matches) continue;
