@@ -61,21 +61,44 @@ interface Bucket {
 
 /**
  * A node of a group's radix trie of literal prefixes (libkmod's own index is one): the edge
- * into it is `label`, children are keyed by their label's first character, so a lookup walks
- * the string with startsWith and small-integer map probes, allocating nothing.
+ * into it is `label`, children are keyed by their label's first character. Once built, the
+ * children sit in `table` at their character minus `low` (hex digits span 23 slots), so a
+ * lookup walks the string with one array read and a few character compares per node,
+ * allocating nothing.
  */
 interface RadixNode {
   label: string;
+  /** The children while the trie is built. */
   children: Map<number, RadixNode> | undefined;
   bucket: Bucket | undefined;
+  low: number;
+  table: (RadixNode | undefined)[];
 }
+
+const NO_CHILDREN: (RadixNode | undefined)[] = [];
 
 /** Every node with the same fields in the same order: one hidden class, fast property reads. */
 const radixNode = (label: string, bucket: Bucket | undefined): RadixNode => ({
   label,
   children: undefined,
   bucket,
+  low: 0,
+  table: NO_CHILDREN,
 });
+
+/** Moves each node's children from their map into its table, all the way down. */
+function tabulate(node: RadixNode): void {
+  if (!node.children) return;
+  const chars = [...node.children.keys()];
+  node.low = Math.min(...chars);
+  const table: (RadixNode | undefined)[] = Array.from({ length: Math.max(...chars) - node.low + 1 }, () => undefined);
+  for (const [c, child] of node.children) {
+    table[c - node.low] = child;
+    tabulate(child);
+  }
+  node.table = table;
+  node.children = undefined;
+}
 /** The patterns of one bus (or of none): the literal ones by key, the others by literal prefix. */
 interface PrefixGroup {
   /** Patterns without a wildcard, by key (file order within one key): one probe finds them. */
@@ -171,6 +194,7 @@ function buildTrie(byPrefix: Map<string, Bucket>): RadixNode {
       at += common;
     }
   }
+  tabulate(root);
   return root;
 }
 
@@ -509,14 +533,21 @@ export class AliasIndex {
       }
       return;
     }
-    let node: RadixNode | undefined = group.root;
+    let node: RadixNode = group.root;
     let at = 0;
     for (;;) {
       if (node.bucket) this.searchBucket(node.bucket, key, at, pciBase, found);
       if (at >= key.length) return;
-      node = node.children?.get(key.charCodeAt(at));
-      if (!node || !key.startsWith(node.label, at)) return;
-      at += node.label.length;
+      const slot = key.charCodeAt(at) - node.low;
+      const child = slot >= 0 && slot < node.table.length ? node.table[slot] : undefined;
+      if (child === undefined) return;
+      // The first character chose the child; the rest of its label must follow in the key.
+      const label = child.label;
+      for (let j = 1; j < label.length; j++) {
+        if (key.charCodeAt(at + j) !== label.charCodeAt(j)) return;
+      }
+      at += label.length;
+      node = child;
     }
   }
 
