@@ -91,7 +91,10 @@ function tabulate(node: RadixNode): void {
   if (!node.children) return;
   const chars = [...node.children.keys()];
   node.low = Math.min(...chars);
-  const table: (RadixNode | undefined)[] = Array.from({ length: Math.max(...chars) - node.low + 1 }, () => undefined);
+  const table: (RadixNode | undefined)[] = Array.from(
+    { length: Math.max(...chars) - node.low + 1 },
+    () => undefined,
+  );
   for (const [c, child] of node.children) {
     table[c - node.low] = child;
     tabulate(child);
