@@ -24,8 +24,8 @@ interface IndexedAlias {
    * it, so `includes` rejects most candidates before fnmatch runs. Empty when unusable.
    */
   required: string;
-  /** fnmatch(suffix, the string from an offset on), compiled when first needed. */
-  matcher: ((text: string, from: number) => boolean) | undefined;
+  /** fnmatch(suffix, ·), compiled when first needed. */
+  matcher: ((rest: string) => boolean) | undefined;
   /** The search that last collected this entry as a candidate (to collect it once). */
   stamp: number;
   /**
@@ -61,47 +61,21 @@ interface Bucket {
 
 /**
  * A node of a group's radix trie of literal prefixes (libkmod's own index is one): the edge
- * into it is `label`, children are keyed by their label's first character. Once built, the
- * children sit in `table` at their character minus `low` (hex digits span 23 slots), so a
- * lookup walks the string with one array read and a few character compares per node,
- * allocating nothing.
+ * into it is `label`, children are keyed by their label's first character, so a lookup walks
+ * the string with startsWith and small-integer map probes, allocating nothing.
  */
 interface RadixNode {
   label: string;
-  /** The children while the trie is built. */
   children: Map<number, RadixNode> | undefined;
   bucket: Bucket | undefined;
-  low: number;
-  table: (RadixNode | undefined)[];
 }
-
-const NO_CHILDREN: (RadixNode | undefined)[] = [];
 
 /** Every node with the same fields in the same order: one hidden class, fast property reads. */
 const radixNode = (label: string, bucket: Bucket | undefined): RadixNode => ({
   label,
   children: undefined,
   bucket,
-  low: 0,
-  table: NO_CHILDREN,
 });
-
-/** Moves each node's children from their map into its table, all the way down. */
-function tabulate(node: RadixNode): void {
-  if (!node.children) return;
-  const chars = [...node.children.keys()];
-  node.low = Math.min(...chars);
-  const table: (RadixNode | undefined)[] = Array.from(
-    { length: Math.max(...chars) - node.low + 1 },
-    () => undefined,
-  );
-  for (const [c, child] of node.children) {
-    table[c - node.low] = child;
-    tabulate(child);
-  }
-  node.table = table;
-  node.children = undefined;
-}
 /** The patterns of one bus (or of none): the literal ones by key, the others by literal prefix. */
 interface PrefixGroup {
   /** Patterns without a wildcard, by key (file order within one key): one probe finds them. */
@@ -197,7 +171,6 @@ function buildTrie(byPrefix: Map<string, Bucket>): RadixNode {
       at += common;
     }
   }
-  tabulate(root);
   return root;
 }
 
@@ -457,14 +430,14 @@ export class AliasIndex {
   }
 
   /**
-   * The entries of a bucket that may match `key` from `from` on. A big bucket (of:N holds 1,974
-   * patterns, acpi 769) is indexed once by a trigram of each pattern's required literal, and only
-   * entries whose trigram occurs in that rest of the key are tried.
+   * The entries of a bucket that may match `rest`. A big bucket (of:N holds 1,974 patterns,
+   * acpi 769) is indexed once by a trigram of each pattern's required literal, and only entries
+   * whose trigram occurs in `rest` are tried.
    */
-  private candidates(bucket: Bucket, key: string, from: number, canonicalPci: boolean): IndexedAlias[] {
+  private candidates(bucket: Bucket, rest: string | undefined, canonicalPci: boolean): IndexedAlias[] {
     bucket.entries ??= bucket.refs.map((ref) => this.entry(ref)).filter((e): e is IndexedAlias => e !== null);
     // Canonical PCI patterns are compared field by field, which is cheaper than any index.
-    if (bucket.entries.length < BIG_BUCKET || canonicalPci) return bucket.entries;
+    if (bucket.entries.length < BIG_BUCKET || canonicalPci || rest === undefined) return bucket.entries;
     bucket.grams ??= gramIndex(bucket.entries, (entry) => [entry.required]);
     const grams = bucket.grams;
     const stamp = ++this.stamp;
@@ -473,8 +446,8 @@ export class AliasIndex {
       entry.stamp = stamp;
       found.push(entry);
     }
-    for (let i = from; i + 3 <= key.length; i++) {
-      const list = grams.byGram.get(gram(key, i));
+    for (let i = 0; i + 3 <= rest.length; i++) {
+      const list = grams.byGram.get(gram(rest, i));
       if (!list) continue;
       for (const entry of list) {
         if (entry.stamp === stamp) continue; // its trigram occurs twice in rest
@@ -536,36 +509,31 @@ export class AliasIndex {
       }
       return;
     }
-    let node: RadixNode = group.root;
+    let node: RadixNode | undefined = group.root;
     let at = 0;
     for (;;) {
       if (node.bucket) this.searchBucket(node.bucket, key, at, pciBase, found);
       if (at >= key.length) return;
-      const slot = key.charCodeAt(at) - node.low;
-      const child = slot >= 0 && slot < node.table.length ? node.table[slot] : undefined;
-      if (child === undefined) return;
-      // The first character chose the child; the rest of its label must follow in the key.
-      const label = child.label;
-      for (let j = 1; j < label.length; j++) {
-        if (key.charCodeAt(at + j) !== label.charCodeAt(j)) return;
-      }
-      at += label.length;
-      node = child;
+      node = node.children?.get(key.charCodeAt(at));
+      if (!node || !key.startsWith(node.label, at)) return;
+      at += node.label.length;
     }
   }
 
   private searchBucket(bucket: Bucket, key: string, length: number, pciBase: number, found: Found[]): void {
-    // The rest of the key from `length` on is matched in place, never cut out.
-    const candidates = this.candidates(bucket, key, length, pciBase >= 0);
+    // A canonical PCI modalias is compared field by field in place: no rest to cut then.
+    let rest = pciBase >= 0 ? undefined : key.slice(length);
+    const candidates = this.candidates(bucket, rest, pciBase >= 0);
     for (let i = 0; i < candidates.length; i++) {
       const entry = candidates[i] as IndexedAlias;
       let matches: boolean;
       if (pciBase >= 0 && entry.pciFields) matches = fieldsMatch(entry.pciFields, key, pciBase);
       else {
-        matches = entry.required === "" || key.indexOf(entry.required, length) >= 0;
+        rest ??= key.slice(length);
+        matches = rest.includes(entry.required);
         if (matches) {
           entry.matcher ??= compileMatcher(entry.suffix);
-          matches = entry.matcher(key, length);
+          matches = entry.matcher(rest);
         }
       }
       if (!matches) continue;

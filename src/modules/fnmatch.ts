@@ -276,27 +276,23 @@ const CLASSES: Record<string, (c: number) => boolean> = {
 };
 
 /**
- * A matcher for one pattern, compiled once, applied to `text` from `from` on (the caller's
- * string is not cut: a lookup then allocates nothing). Most alias patterns are literals and `*`
- * only (`*dc*dsc*dp*ic*isc*ip*in*`): for those, matching the pieces leftmost with indexOf is the
- * same as fnmatch and runs in native code. Anything else goes through fnmatchBytes.
+ * A matcher for one pattern, compiled once. Most alias patterns are literals and `*` only
+ * (`*dc*dsc*dp*ic*isc*ip*in*`): for those, matching the pieces leftmost with indexOf is the same
+ * as fnmatch and runs in native code. Anything else goes through fnmatchBytes.
  */
-export function compileMatcher(pattern: string): (text: string, from: number) => boolean {
-  if (/[?[\\\0]/.test(pattern)) return (text, from) => fnmatchBytes(pattern, text.slice(from));
+export function compileMatcher(pattern: string): (text: string) => boolean {
+  if (/[?[\\\0]/.test(pattern)) return (text) => fnmatchBytes(pattern, text);
   const pieces = pattern.split("*");
-  if (pieces.length === 1) {
-    return (text, from) => text.length - from === pattern.length && text.startsWith(pattern, from);
-  }
+  if (pieces.length === 1) return (text) => text === pattern;
   const head = pieces[0] as string;
   const tail = pieces[pieces.length - 1] as string;
   const middle = pieces.slice(1, -1).filter((piece) => piece !== "");
   const fixed = head.length + tail.length;
-  return (text, from) => {
-    if (text.length - from < fixed || !text.startsWith(head, from) || !text.endsWith(tail)) return false;
-    let at = from + head.length;
+  return (text) => {
+    if (text.length < fixed || !text.startsWith(head) || !text.endsWith(tail)) return false;
+    let at = head.length;
     const end = text.length - tail.length;
-    for (let i = 0; i < middle.length; i++) {
-      const piece = middle[i] as string;
+    for (const piece of middle) {
       const found = text.indexOf(piece, at);
       if (found < 0 || found + piece.length > end) return false;
       at = found + piece.length;

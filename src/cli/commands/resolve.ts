@@ -41,14 +41,13 @@ export const command: Command = {
     );
     dir.aliases; // load now so that a missing modules.alias fails before any output
     const fromStdin = positionals.length === 0;
-    const inputs = fromStdin ? lines(io.readStdin("latin1")) : positionals.values();
+    const inputs = fromStdin ? splitLines(io.readStdin("latin1")) : positionals;
     const notes = new Notes(fromStdin ? "stdin line" : "argument");
     const json: { modalias: string; modules: string[] }[] = [];
     // Text lines go out in chunks as they are made: a batch of 200,000 names keeps nothing.
     let chunk = "";
-    let i = -1;
-    for (const modalias of inputs) {
-      i++;
+    for (let i = 0; i < inputs.length; i++) {
+      const modalias = inputs[i] as string;
       const result = lookup(dir, modalias);
       if (result.invalid) notes.add(i, `'${excerpt(modalias)}': ${result.invalid}, no lookup`);
       else {
@@ -114,19 +113,8 @@ const MAX_NOTES = 50;
 /** Bytes of output gathered before a write. */
 const CHUNK = 1 << 16;
 
-/**
- * The lines of `text`, each cut out only when its turn comes: a batch's names then die young
- * instead of being copied by every garbage collection while the batch runs.
- */
-function* lines(text: string): Generator<string> {
-  let start = 0;
-  while (start < text.length) {
-    const end = text.indexOf("\n", start);
-    if (end < 0) {
-      yield text.slice(start);
-      return;
-    }
-    yield text.slice(start, end);
-    start = end + 1;
-  }
+function splitLines(text: string): string[] {
+  const all = text.split("\n");
+  if (all[all.length - 1] === "") all.pop();
+  return all;
 }
