@@ -28,12 +28,25 @@ import { addresses, driverOf, flavourctl, overrideOf, run, sleep } from "./suppo
 const dir = join(process.cwd(), "test/kernel/differential");
 const work = "/run/flavourctl-differential";
 
-/** The real guest, with `udevadm settle` after each lever, as the simulator settles. */
+/**
+ * The real guest, with `udevadm settle` after each lever, as the simulator settles, and udevd
+ * told to reload after each modprobe.d change, as the simulator's udev reads modprobe.d at each
+ * event. udevd on its own notices a changed modprobe.d only at an event more than 3 s after its
+ * last check (systemd 252 udevd.c manager_reload: "check for changed config, every 3 seconds at
+ * most"; builtin-kmod.c: kmod_validate_resources): until then its kmod builtin autoloads with
+ * the config it read before, so a blacklist written less than 3 s after an event is not
+ * honoured by the next autoload.
+ */
 function guest(): RealMachine {
   const base = realMachine("/", async (args) => flavourctl(...args).status);
   const settle = () => run("udevadm", ["settle", "--timeout=30"]);
   return {
     ...base,
+    blacklist(module, remove) {
+      base.blacklist(module, remove);
+      const reload = run("udevadm", ["control", "--reload"]);
+      if (reload.status !== 0) throw new Error(`udevadm control --reload: ${reload.stderr.trim()}`);
+    },
     write(path, value) {
       const code = base.write(path, value);
       settle();
