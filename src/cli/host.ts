@@ -41,6 +41,15 @@ export function lockWaitMs(values: { wait?: string | boolean }): number {
 /** The option every command that works on a machine takes. */
 export const machineOption = { machine: { type: "string" } } as const;
 
+/** The options openCommandMachine reads: where the machine, its modules and its rules are. */
+export const commandMachineOptions = {
+  sysfs: { type: "string" },
+  ...machineOption,
+  modules: { type: "string" },
+  kernel: { type: "string" },
+  config: { type: "string" },
+} as const;
+
 export const MACHINE_HELP = `  --machine M     work on a simulated machine: a bundled one (demo), a machine JSON file, or
                   snapshot:DIR,modules=DIR (a captured sysfs tree); its state, rules and lock
                   live in ~/.local/state/flavourctl/machines/ (see 'flavourctl sim')

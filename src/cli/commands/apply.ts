@@ -5,11 +5,11 @@ import { loadRules } from "../../flavour/rules-store.ts";
 import { printable } from "../../pci/address.ts";
 import { parseCommandLine } from "../args.ts";
 import {
+  commandMachineOptions,
   LOCK_HELP,
   lockOption,
   lockWaitMs,
   MACHINE_HELP,
-  machineOption,
   openCommandMachine,
 } from "../host.ts";
 import type { Command } from "../main.ts";
@@ -27,12 +27,8 @@ export const command: Command = {
   summary: "bring every present device to its saved flavour",
   async run(args, io) {
     const { values, positionals } = parseCommandLine(args, {
-      config: { type: "string" },
-      sysfs: { type: "string" },
-      ...machineOption,
+      ...commandMachineOptions,
       ...lockOption,
-      modules: { type: "string" },
-      kernel: { type: "string" },
       "dry-run": { type: "boolean" },
       force: { type: "boolean" },
       json: { type: "boolean" },

@@ -6,7 +6,7 @@ import { describeHookOutcome, runHook } from "../../flavour/hook.ts";
 import { loadRules } from "../../flavour/rules-store.ts";
 import { isAddress } from "../../pci/address.ts";
 import { parseCommandLine } from "../args.ts";
-import { MACHINE_HELP, machineOption, openCommandMachine } from "../host.ts";
+import { commandMachineOptions, MACHINE_HELP, openCommandMachine } from "../host.ts";
 import type { Command } from "../main.ts";
 import { exitCodeOf, worstExitCode } from "../report.ts";
 
@@ -22,11 +22,8 @@ export const command: Command = {
   summary: "udev hook: give an added PCI device its saved flavour",
   async run(args, io) {
     const { values } = parseCommandLine(args, {
-      config: { type: "string" },
+      ...commandMachineOptions,
       "run-dir": { type: "string" },
-      sysfs: { type: "string" },
-      ...machineOption,
-      modules: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help) {

@@ -5,7 +5,7 @@ import { formatSelector, ruleFor } from "../../flavour/rules.ts";
 import { DEFAULT_RULES_DIR, loadRules, removeRule } from "../../flavour/rules-store.ts";
 import { printable } from "../../pci/address.ts";
 import { parseCommandLine } from "../args.ts";
-import { MACHINE_HELP, machineOption, openCommandMachine } from "../host.ts";
+import { commandMachineOptions, MACHINE_HELP, openCommandMachine } from "../host.ts";
 import type { Command } from "../main.ts";
 
 const help = `usage: flavourctl rules [--config DIR] [--sysfs DIR | --machine M] [--json]
@@ -21,10 +21,7 @@ export const command: Command = {
   summary: "list saved rules and the devices each decides",
   async run(args, io) {
     const { values, positionals } = parseCommandLine(args, {
-      config: { type: "string" },
-      sysfs: { type: "string" },
-      ...machineOption,
-      modules: { type: "string" },
+      ...commandMachineOptions,
       remove: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },

@@ -18,11 +18,11 @@ import { type PciAddress, parseAddress, printable } from "../../pci/address.ts";
 import { hex } from "../../pci/ids.ts";
 import { parseCommandLine } from "../args.ts";
 import {
+  commandMachineOptions,
   LOCK_HELP,
   lockOption,
   lockWaitMs,
   MACHINE_HELP,
-  machineOption,
   openCommandMachine,
 } from "../host.ts";
 import type { Io } from "../io.ts";
@@ -30,12 +30,8 @@ import type { Command } from "../main.ts";
 import { exitCodeOf, printGive } from "../report.ts";
 
 const commonOptions = {
-  sysfs: { type: "string" },
-  ...machineOption,
+  ...commandMachineOptions,
   ...lockOption,
-  modules: { type: "string" },
-  kernel: { type: "string" },
-  config: { type: "string" },
   "dry-run": { type: "boolean" },
   force: { type: "boolean" },
   json: { type: "boolean" },

@@ -5,11 +5,11 @@ import { createVfs } from "../../flavour/vfs.ts";
 import { parseAddress, printable } from "../../pci/address.ts";
 import { parseCommandLine } from "../args.ts";
 import {
+  commandMachineOptions,
   LOCK_HELP,
   lockOption,
   lockWaitMs,
   MACHINE_HELP,
-  machineOption,
   openCommandMachine,
 } from "../host.ts";
 import type { Command } from "../main.ts";
@@ -29,11 +29,8 @@ export const command: Command = {
     const { values, positionals } = parseCommandLine(args, {
       flavour: { type: "string" },
       driver: { type: "string" },
-      config: { type: "string" },
-      sysfs: { type: "string" },
-      ...machineOption,
+      ...commandMachineOptions,
       ...lockOption,
-      modules: { type: "string" },
       force: { type: "boolean" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
