@@ -211,19 +211,32 @@ function pciCandidates(items: PciItem[], visit: (x: PciItem, y: PciItem) => void
 /**
  * Pairs of a generic pattern (a class match, or vfio_pci's catch-all) with every other
  * module: they meet thousands of patterns, so per module only the strongest pair is kept,
- * with the number of pairs.
+ * with the number of pairs. A generic pattern leaves the device `*` and meets only patterns of
+ * its vendor or `*`, so whether it meets a pattern, and how, depends only on that pattern's
+ * prefix, which of vendor and device it leaves `*`, and its other five fields: each module's
+ * patterns are compared once per such shape (its first pattern standing for it).
  */
 function genericPairs(
   generic: PciItem[],
   all: PciItem[],
   report: (overlap: PatternOverlap, count: number) => void,
 ): void {
-  type ModuleGroup = { module: string; items: PciItem[] };
+  type Shape = { first: PciItem; count: number };
+  type ModuleGroup = { module: string; shapes: Shape[] };
   const byVendor = new Map<string | undefined, ModuleGroup[]>();
   for (const [vendor, items] of groupBy(all, (item) => item.pci.fields[0])) {
     const groups: ModuleGroup[] = [];
-    for (const [module, members] of groupBy(items, (item) => item.input.module))
-      groups.push({ module, items: members });
+    for (const [module, members] of groupBy(items, (item) => item.input.module)) {
+      const shapes = new Map<string, Shape>();
+      for (const item of members) {
+        const f = item.pci.fields;
+        const key = `${item.pci.prefix} ${f[0] === undefined} ${f[1] === undefined} ${f[2]} ${f[3]} ${f[4]} ${f[5]} ${f[6]}`;
+        const shape = shapes.get(key);
+        if (shape) shape.count++;
+        else shapes.set(key, { first: item, count: 1 });
+      }
+      groups.push({ module, shapes: [...shapes.values()] });
+    }
     byVendor.set(vendor, groups);
   }
   const everyVendor = [...byVendor.values()].flat();
@@ -233,18 +246,17 @@ function genericPairs(
       vendor === undefined
         ? everyVendor
         : [...(byVendor.get(vendor) ?? []), ...(byVendor.get(undefined) ?? [])];
-    for (const { module, items } of groups) {
+    for (const { module, shapes } of groups) {
       if (module === g.input.module) continue;
       let best: PciItem | undefined;
       let bestRank = -1;
       let count = 0;
-      for (const item of items) {
-        if (!fieldsIntersect(g.pci, item.pci)) continue;
-        count++;
-        if (bestRank === RANK.identical) continue;
-        const rank = RANK[pciClass(g.pci, item.pci)];
+      for (const shape of shapes) {
+        if (!fieldsIntersect(g.pci, shape.first.pci)) continue;
+        count += shape.count;
+        const rank = RANK[pciClass(g.pci, shape.first.pci)];
         if (rank > bestRank) {
-          best = item;
+          best = shape.first;
           bestRank = rank;
         }
       }
