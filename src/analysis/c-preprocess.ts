@@ -108,7 +108,12 @@ export function preprocess(
   text: string,
   config: Config | undefined,
   outer: MacroScope,
-  readLocal: (name: string, from: string) => { path: string; text: string } | undefined = () => undefined,
+  /** Text of an #include to read in place (`local`: the "…" form), or undefined to skip it. */
+  readInclude: (
+    name: string,
+    from: string,
+    local: boolean,
+  ) => { path: string; text: string } | undefined = () => undefined,
   path = "",
 ): Preprocessed {
   const macros: MacroTable = new Map();
@@ -189,8 +194,9 @@ export function preprocess(
           const m = /^\s*(?:"([^"]+)"|<([^>]+)>)/.exec(rest);
           if (!m) break;
           includes.push(m[1] ? { name: m[1], local: true } : { name: m[2] as string, local: false });
-          // a "local" file is read in place, as cpp does: tables and macros live in such headers
-          const found = m[1] && depth < 8 ? readLocal(m[1], path) : undefined;
+          // read in place, as cpp does, what the caller asks for: tables and macros live in such headers
+          const found =
+            depth < 8 ? readInclude((m[1] ?? m[2]) as string, path, m[1] !== undefined) : undefined;
           if (found && !inlined.has(found.path)) {
             inlined.add(found.path);
             run(found.text, found.path, depth + 1);

@@ -30,12 +30,21 @@ export function compositeMembers(makefile: string): Map<string, string> {
     return members;
   }
   const dir = dirname(makefile);
-  const joined = text.replace(/\\\n/g, " ").replace(/#[^\n]*/g, "");
+  const joined = withIncludes(text, dir)
+    .replace(/\\\n/g, " ")
+    .replace(/#[^\n]*/g, "");
+  const variables = new Map<string, string>();
+  for (const m of joined.matchAll(/^\s*([A-Za-z_]\w*)\s*([:+]?)=\s*(.*)$/gm)) {
+    const name = m[1] as string;
+    variables.set(name, m[2] === "+" ? `${variables.get(name) ?? ""} ${m[3]}` : (m[3] as string));
+  }
   const composites = new Map<string, string[]>();
   for (const m of joined.matchAll(/^\s*([\w.-]+?)-(?:y|objs|\$\([\w]+\))\s*[:+]?=\s*(.*)$/gm)) {
     const name = m[1] as string;
     if (NOT_COMPOSITES.has(name) || name.endsWith("ccflags")) continue;
-    const objects = (m[2] as string).split(/\s+/).filter((o) => o.endsWith(".o"));
+    const objects = expand(m[2] as string, variables)
+      .split(/\s+/)
+      .filter((o) => o.endsWith(".o"));
     const list = composites.get(name) ?? [];
     list.push(...objects);
     composites.set(name, list);
@@ -48,6 +57,31 @@ export function compositeMembers(makefile: string): Map<string, string> {
     }
   }
   return members;
+}
+
+/**
+ * The Makefile with its `include $(src)/…` lines replaced by the files they name (paths of
+ * an included Makefile stay relative to the including one: drivers/accel/habanalabs lists its
+ * objects in common/Makefile, goya/Makefile, … as HL_*_FILES).
+ */
+function withIncludes(text: string, dir: string, depth = 0): string {
+  if (depth > 4) return text;
+  return text.replace(/^\s*include\s+\$\(src\)\/(\S+)\s*$/gm, (line, path: string) => {
+    try {
+      return withIncludes(readFileSync(join(dir, path), "latin1"), dir, depth + 1);
+    } catch {
+      return line;
+    }
+  });
+}
+
+/** `$(VAR)` replaced by the variable's value (make's recursive expansion, a few levels deep). */
+function expand(value: string, variables: Map<string, string>, depth = 0): string {
+  if (depth > 4) return value;
+  return value.replace(/\$\(([A-Za-z_]\w*)\)/g, (ref, name: string) => {
+    const v = variables.get(name);
+    return v === undefined ? ref : expand(v, variables, depth + 1);
+  });
 }
 
 export function moduleName(name: string): string {

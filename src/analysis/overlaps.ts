@@ -80,7 +80,10 @@ export function findOverlaps(
 ): OverlapReport {
   const byPair = new Map<string, ModuleOverlap>();
   const add = (overlap: PatternOverlap, bus: string, generic: boolean, count = 1) => {
-    const [first, second] = [overlap.a.module, overlap.b.module].sort() as [string, string];
+    const [first, second] =
+      overlap.a.module < overlap.b.module
+        ? [overlap.a.module, overlap.b.module]
+        : [overlap.b.module, overlap.a.module];
     const key = `${bus}\0${first}\0${second}${generic ? "\0generic" : ""}`;
     let entry = byPair.get(key);
     if (!entry) {
@@ -130,16 +133,12 @@ export function findOverlaps(
       }
     }
   }
-  const overlaps = [...byPair.values()].sort(
-    (x, y) =>
-      Number(x.generic) - Number(y.generic) ||
-      RANK[y.class] - RANK[x.class] ||
-      (x.bus < y.bus ? -1 : x.bus > y.bus ? 1 : 0) ||
-      (x.modules.join(" ") < y.modules.join(" ") ? -1 : 1),
-  );
+  const all = [...byPair.values()];
+  const specific = all.filter((o) => !o.generic);
   const counts = { identical: 0, shadows: 0, partial: 0, "flavour-separated": 0, generic: 0 };
-  counts.generic = overlaps.filter((o) => o.generic).length;
-  if (!listGeneric) overlaps.splice(overlaps.length - counts.generic);
+  counts.generic = all.length - specific.length;
+  const overlaps = sortOverlaps(specific);
+  if (listGeneric) overlaps.push(...sortOverlaps(all.filter((o) => o.generic)));
   for (const overlap of overlaps) {
     for (const pair of overlap.pairs) addExample(pair);
   }
@@ -148,6 +147,18 @@ export function findOverlaps(
     if (!overlap.generic) counts[overlap.class]++;
   }
   return { overlaps, counts, patterns: inputs.length };
+}
+
+/** Strongest class first, then by bus and module names (each entry's key built once). */
+function sortOverlaps(overlaps: ModuleOverlap[]): ModuleOverlap[] {
+  const keyed = overlaps.map((o) => ({ o, names: `${o.modules[0]} ${o.modules[1]}` }));
+  keyed.sort(
+    (x, y) =>
+      RANK[y.o.class] - RANK[x.o.class] ||
+      (x.o.bus < y.o.bus ? -1 : x.o.bus > y.o.bus ? 1 : 0) ||
+      (x.names < y.names ? -1 : 1),
+  );
+  return keyed.map((k) => k.o);
 }
 
 /** Two patterns can only meet when one's literal suffix ends the other's. */
@@ -200,44 +211,56 @@ function pciCandidates(items: PciItem[], visit: (x: PciItem, y: PciItem) => void
 /**
  * Pairs of a generic pattern (a class match, or vfio_pci's catch-all) with every other
  * module: they meet thousands of patterns, so per module only the strongest pair is kept,
- * with the number of pairs.
+ * with the number of pairs. A generic pattern leaves the device `*` and meets only patterns of
+ * its vendor or `*`, so whether it meets a pattern, and how, depends only on that pattern's
+ * prefix, which of vendor and device it leaves `*`, and its other five fields: each module's
+ * patterns are compared once per such shape (its first pattern standing for it).
  */
 function genericPairs(
   generic: PciItem[],
   all: PciItem[],
   report: (overlap: PatternOverlap, count: number) => void,
 ): void {
-  const byVendor = new Map<string | undefined, Map<string, PciItem[]>>();
+  type Shape = { first: PciItem; count: number };
+  type ModuleGroup = { module: string; shapes: Shape[] };
+  const byVendor = new Map<string | undefined, ModuleGroup[]>();
   for (const [vendor, items] of groupBy(all, (item) => item.pci.fields[0])) {
-    byVendor.set(
-      vendor,
-      groupBy(items, (item) => item.input.module),
-    );
+    const groups: ModuleGroup[] = [];
+    for (const [module, members] of groupBy(items, (item) => item.input.module)) {
+      const shapes = new Map<string, Shape>();
+      for (const item of members) {
+        const f = item.pci.fields;
+        const key = `${item.pci.prefix} ${f[0] === undefined} ${f[1] === undefined} ${f[2]} ${f[3]} ${f[4]} ${f[5]} ${f[6]}`;
+        const shape = shapes.get(key);
+        if (shape) shape.count++;
+        else shapes.set(key, { first: item, count: 1 });
+      }
+      groups.push({ module, shapes: [...shapes.values()] });
+    }
+    byVendor.set(vendor, groups);
   }
-  const none = new Map<string, PciItem[]>();
+  const everyVendor = [...byVendor.values()].flat();
   for (const g of generic) {
     const vendor = g.pci.fields[0];
     const groups =
       vendor === undefined
-        ? [...byVendor.values()]
-        : [byVendor.get(vendor) ?? none, byVendor.get(undefined) ?? none];
-    for (const byModule of groups) {
-      for (const [module, items] of byModule) {
-        if (module === g.input.module) continue;
-        let best: PciItem | undefined;
-        let bestRank = -1;
-        let count = 0;
-        for (const item of items) {
-          if (!fieldsIntersect(g.pci, item.pci)) continue;
-          count++;
-          const rank = RANK[pciClass(g.pci, item.pci)];
-          if (rank > bestRank) {
-            best = item;
-            bestRank = rank;
-          }
+        ? everyVendor
+        : [...(byVendor.get(vendor) ?? []), ...(byVendor.get(undefined) ?? [])];
+    for (const { module, shapes } of groups) {
+      if (module === g.input.module) continue;
+      let best: PciItem | undefined;
+      let bestRank = -1;
+      let count = 0;
+      for (const shape of shapes) {
+        if (!fieldsIntersect(g.pci, shape.first.pci)) continue;
+        count += shape.count;
+        const rank = RANK[pciClass(g.pci, shape.first.pci)];
+        if (rank > bestRank) {
+          best = shape.first;
+          bestRank = rank;
         }
-        if (best) report(pciOverlap(g, best) as PatternOverlap, count);
       }
+      if (best) report(pciOverlap(g, best) as PatternOverlap, count);
     }
   }
 }

@@ -81,7 +81,13 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
     const name = relative(tree, file);
     const includeDirs = makefileIncludes(dirname(file), tree);
     const scope = chainScope(includedScope(text, file, tree, includeDirs, header), globals);
-    const pre = preprocess(text, config, scope, (n, from) => readLocal(n, from, includeDirs), file);
+    const pre = preprocess(
+      text,
+      config,
+      scope,
+      (n, from, local) => (local ? readLocal(n, from, includeDirs) : tableHeader(n, from, tree, includeDirs)),
+      file,
+    );
     for (const entry of pciTables(pre.tokens, chainScope(pre.macros, scope, pre.retired))) {
       const where = `${entry.file ? relative(tree, entry.file) : name}:${entry.line}`;
       if (!entry.id) {
@@ -100,13 +106,14 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
 }
 
 /**
- * Whether a file #includes a .c file holding a table: sound/pci/ens1371.c is
+ * Whether a file #includes a local file holding a table: sound/pci/ens1371.c is
  * `#define CHIP1371` + `#include "ens1370.c"`, au8810.c includes au88x0.c, each echoaudio
- * card its shared code — one source, several modules, each with its own table.
+ * card its shared code — one source, several modules, each with its own table; dl2k.c and
+ * sisfb's sis_main.c include the header (dl2k.h, sis_main.h) that holds theirs.
  */
 function includesTable(text: string, file: string, depth = 0): boolean {
   if (depth > 4) return false; // some files include themselves, under an #if
-  for (const m of text.matchAll(/^\s*#\s*include\s*"([^"]+\.c)"/gm)) {
+  for (const m of text.matchAll(/^\s*#\s*include\s*"([^"]+\.[ch])"/gm)) {
     const included = readLocal(m[1] as string, file);
     if (included && (TABLE.test(included.text) || includesTable(included.text, included.path, depth + 1)))
       return true;
@@ -125,6 +132,27 @@ function readLocal(
     if (existsSync(path)) return { path, text: readFileSync(path, "latin1") };
   }
   return undefined;
+}
+
+const tableHeaders = new Map<string, { path: string; text: string } | undefined>();
+/**
+ * A <header> outside linux/ and asm/ that defines a pci_device_id table, read in place like a
+ * local one: intel_ipu6's table is include/media/ipu6-pci-table.h (ivsc's mei_csi.c reads it
+ * too, for its ids). Other <headers> only lend their macros (includedScope).
+ */
+function tableHeader(
+  name: string,
+  from: string,
+  tree: string,
+  includeDirs: string[],
+): { path: string; text: string } | undefined {
+  if (/^(linux|asm|uapi|asm-generic|vdso)\//.test(name)) return undefined;
+  const path = systemHeader(name, from, tree, includeDirs);
+  if (!tableHeaders.has(path)) {
+    const text = existsSync(path) ? readFileSync(path, "latin1") : "";
+    tableHeaders.set(path, /struct\s+pci_device_id\s+\w+\s*\[/.test(text) ? { path, text } : undefined);
+  }
+  return tableHeaders.get(path);
 }
 
 /**
@@ -149,7 +177,9 @@ function includedScope(
       const path = local ? join(dirname(from), name) : systemHeader(name, from, tree, includeDirs);
       if (seen.has(path) || !existsSync(path)) continue;
       seen.add(path);
-      if (!local || viaGlobal) tables.push(header(path));
+      // a header holding a table is read in place (tableHeader): its guard must not be defined here
+      if ((!local || viaGlobal) && !(!local && tableHeader(name, from, tree, includeDirs)))
+        tables.push(header(path));
       const follow = local || (!/^(linux|asm|uapi|asm-generic|vdso)\//.test(name) && depth < 3);
       if (follow && depth < 8) visit(readFileSync(path, "latin1"), path, depth + 1, viaGlobal || !local);
     }
