@@ -58,14 +58,5 @@ hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$work/result
   -n "hook, boot pass" --prepare "rm -rf $work/bootpass" \
   "$(event 0000:01:00.0) $hook --config $work/rules --run-dir $work/bootpass" >&2
 
-node -e '
-const { results } = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-const median = Object.fromEntries(results.map((r) => [r.command, r.median * 1000]));
-const cpu = Object.fromEntries(results.map((r) => [r.command, (r.user + r.system) * 1000]));
-for (const [name, ms] of Object.entries(median)) {
-  console.log(`median ${name.padEnd(24)} ${ms.toFixed(1).padStart(6)} ms   cpu (user+sys, mean) ${cpu[name].toFixed(1).padStart(6)} ms`);
-}
-const floor = "node -e 0";
-for (const name of Object.keys(median).filter((n) => n !== floor)) {
-  console.log(`ratio  ${name.padEnd(24)} / node -e 0  ${(median[name] / median[floor]).toFixed(2)} (cpu ${(cpu[name] / cpu[floor]).toFixed(2)})`);
-}' "$work/results.json"
+node "$repo/bench/hyperfine-summary.mjs" "$work/results.json" "hook, no rules / node -e 0" \
+  "hook, device not named / node -e 0" "hook, rule already met / node -e 0" "hook, boot pass / node -e 0"

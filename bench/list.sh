@@ -61,15 +61,5 @@ hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$work/result
   -n "lspci -k" "lspci -k" \
   -n "driverctl list-devices" "driverctl list-devices" >&2
 
-node -e '
-const { results } = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-const median = Object.fromEntries(results.map((r) => [r.command, r.median * 1000]));
-const cpu = Object.fromEntries(results.map((r) => [r.command, (r.user + r.system) * 1000]));
-for (const [name, ms] of Object.entries(median)) {
-  console.log(`median ${name.padEnd(24)} ${ms.toFixed(1).padStart(6)} ms   cpu (user+sys, mean) ${cpu[name].toFixed(1).padStart(6)} ms`);
-}
-const list = "flavourctl list";
-for (const peer of ["node -e 0", "lspci -k", "driverctl list-devices"]) {
-  const wall = (median[list] / median[peer]).toFixed(2);
-  console.log(`ratio  list / ${peer.padEnd(22)} ${wall} (cpu ${(cpu[list] / cpu[peer]).toFixed(2)})`);
-}' "$work/results.json"
+node "$repo/bench/hyperfine-summary.mjs" "$work/results.json" "flavourctl list / node -e 0" \
+  "flavourctl list / lspci -k" "flavourctl list / driverctl list-devices"
