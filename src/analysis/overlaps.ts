@@ -119,19 +119,24 @@ export function findOverlaps(
   );
   genericPairs(generic, pci, (overlap, count) => add(overlap, "pci", true, count));
   for (const [bus, items] of globs) {
-    items.sort((x, y) => (x.glob.literalPrefix < y.glob.literalPrefix ? -1 : 1));
-    for (let i = 0; i < items.length; i++) {
-      const x = items[i] as { input: AliasInput; glob: Glob };
-      const prefix = x.glob.literalPrefix;
-      for (let j = i + 1; j < items.length; j++) {
-        const y = items[j] as { input: AliasInput; glob: Glob };
-        if (!y.glob.literalPrefix.startsWith(prefix)) break;
-        if (x.input.module === y.input.module || !suffixesMeet(x.glob, y.glob)) continue;
-        if (!endsCompatible(x.glob, y.glob)) continue;
-        const overlap = globOverlap(x.input, x.glob, y.input, y.glob);
-        if (overlap) add(overlap, bus, false);
-      }
-    }
+    const keyed = items.map((item) => ({
+      ...item,
+      ...identity(item.input.pattern),
+      starred:
+        item.glob.firstStar < item.glob.elements.length &&
+        item.glob.elements.every((e) => e.star || !e.chars.isEmpty()),
+    }));
+    const specific = keyed.filter((item) => !item.generic);
+    globCandidates(specific, (x, y) => {
+      const overlap = globOverlap(x.input, x.glob, y.input, y.glob);
+      if (overlap) add(overlap, bus, false);
+    });
+    genericGlobPairs(
+      keyed.filter((item) => item.generic),
+      keyed,
+      listGeneric,
+      (overlap, count) => add(overlap, bus, true, count),
+    );
   }
   const all = [...byPair.values()];
   const specific = all.filter((o) => !o.generic);
@@ -147,6 +152,114 @@ export function findOverlaps(
     if (!overlap.generic) counts[overlap.class]++;
   }
   return { overlaps, counts, patterns: inputs.length };
+}
+
+interface KeyedGlob {
+  input: AliasInput;
+  glob: Glob;
+  key: string;
+  generic: boolean;
+  /** Holds a `*` and no element matching nothing: meets any such glob with compatible ends. */
+  starred: boolean;
+}
+
+/**
+ * Calls `visit` for every pair of patterns of different modules whose identity keys are
+ * compatible (one starts the other) and whose ends can meet: sorted by key, each pattern
+ * meets only the run of keys that start with its own.
+ */
+function globCandidates(items: KeyedGlob[], visit: (x: KeyedGlob, y: KeyedGlob) => void): void {
+  items.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  for (let i = 0; i < items.length; i++) {
+    const x = items[i] as KeyedGlob;
+    for (let j = i + 1; j < items.length; j++) {
+      const y = items[j] as KeyedGlob;
+      if (!y.key.startsWith(x.key)) break;
+      if (x.input.module === y.input.module || !suffixesMeet(x.glob, y.glob)) continue;
+      if (endsCompatible(x.glob, y.glob)) visit(x, y);
+    }
+  }
+}
+
+/**
+ * Pairs of a generic pattern (see identity) with the other modules of its bus whose keys are
+ * compatible with its own: per module the number of its patterns the generic one meets
+ * (exact intersections); its first meeting pattern is classified only when
+ * the pairs are listed (`classify`), else the pair stands as "partial", for the count only.
+ */
+function genericGlobPairs(
+  generic: KeyedGlob[],
+  all: KeyedGlob[],
+  classify: boolean,
+  report: (overlap: PatternOverlap, count: number) => void,
+): void {
+  if (generic.length === 0) return;
+  const byKey = groupBy(generic, (g) => g.key);
+  for (const [key, gs] of byKey) {
+    const meeting = all.filter((item) => item.key.startsWith(key) || key.startsWith(item.key));
+    const byModule = groupBy(meeting, (item) => item.input.module);
+    for (const g of gs) genericModulePairs(g, byModule, classify, report);
+  }
+}
+
+function genericModulePairs(
+  g: KeyedGlob,
+  byModule: Map<string, KeyedGlob[]>,
+  classify: boolean,
+  report: (overlap: PatternOverlap, count: number) => void,
+): void {
+  for (const [module, members] of byModule) {
+    if (module === g.input.module) continue;
+    let first: KeyedGlob | undefined;
+    let count = 0;
+    for (const item of members) {
+      if (!suffixesMeet(g.glob, item.glob) || !endsCompatible(g.glob, item.glob)) continue;
+      // both starred, no empty set: compatible ends suffice (glob-intersection.ts bothStarred)
+      if (!(g.starred && item.starred) && commonString(g.glob, item.glob) === undefined) continue;
+      first ??= item;
+      count++;
+    }
+    if (!first) continue;
+    const overlap = classify
+      ? (globOverlap(g.input, g.glob, first.input, first.glob) as PatternOverlap)
+      : { a: g.input, b: first.input, class: "partial" as const };
+    report(overlap, count);
+  }
+}
+
+/**
+ * The identifying part of a non-pci pattern: `key`, the literal candidate pairs are bucketed
+ * by (two patterns meet only when one's key starts the other's), and whether the pattern is
+ * generic (names no device; its pairs are counted apart, like pci's). After the bus prefix:
+ * acpi (`acpi*:ID:*`), of (`of:N*T*C<compatible>…`) and any-model cpu
+ * (`cpu:type:x86,ven*fam*mod*:feature:*F*`) modaliases are lists of ids (cpu: features; a
+ * model's patterns keep `type:…mod…` as key), and a `*`
+ * there absorbs any other id, so two patterns count as meeting only when they share an id:
+ * the key is the id's leading literal, generic when it is empty. usb: product `*` (a vendor's
+ * or any vendor's interface-class match) is generic, as pci's device `*` is. Elsewhere the
+ * key is the pattern's literal prefix after the bus prefix, generic when it starts with `*` or
+ * its first field's value is `*`; exact, since patterns whose literal prefixes are incompatible cannot meet. A bus
+ * prefix holding another wildcard (dmi*: a machine, no device) makes the pattern generic.
+ */
+export function identity(pattern: string): { key: string; generic: boolean } {
+  const colon = pattern.indexOf(":");
+  const bus = pattern.slice(0, Math.max(colon, 0));
+  let rest = pattern.slice(colon + 1);
+  const feature = pattern.indexOf(":feature:*");
+  if (pattern.startsWith("of:N*T*C")) rest = rest.slice("N*T*C".length);
+  else if (pattern.startsWith("cpu:type:x86,ven*fam*mod*:feature:*"))
+    rest = pattern.slice(feature + ":feature:*".length);
+  else if (bus !== "acpi*" && /[*?[\\]/.test(bus)) return { key: "", generic: true };
+  const key = literalPrefixOf(rest);
+  if (bus === "usb") return { key, generic: /^v[^*?[\\]*p$/.test(key) || key === "v" };
+  // `*` first, or a field name, its value `*` and the next field (pcmcia:m*c*, hid:b*g)
+  return { key, generic: /^([a-z]+\*[a-z]|\*)/.test(rest) };
+}
+
+/** The plain characters a pattern starts with (up to its first `*`, `?`, `[` or `\\`). */
+function literalPrefixOf(pattern: string): string {
+  const end = pattern.search(/[*?[\\]/);
+  return end < 0 ? pattern : pattern.slice(0, end);
 }
 
 /** Strongest class first, then by bus and module names (each entry's key built once). */

@@ -2,7 +2,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { type AliasInput, findOverlaps, type ModuleOverlap } from "../../src/analysis/overlaps.ts";
+import { parseGlob } from "../../src/analysis/glob.ts";
+import { commonString } from "../../src/analysis/glob-intersection.ts";
+import {
+  type AliasInput,
+  busOf,
+  findOverlaps,
+  identity,
+  type ModuleOverlap,
+} from "../../src/analysis/overlaps.ts";
 import { recordingIo } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
 import { AliasFile, parseBuiltinModinfo } from "../../src/modules/alias-file.ts";
@@ -95,7 +103,10 @@ test("overlaps: other buses by exact glob intersection", () => {
   );
   const classOf = (a: string, b: string) => pair(report.overlaps, a, b).class;
   assert.equal(classOf("a", "c"), "identical");
-  assert.equal(classOf("a", "b"), "partial");
+  // b (vendor and product *) is generic: counted apart, its first pair classified
+  const generic = report.overlaps.find((o) => o.generic && o.modules.join() === "a,b");
+  assert.equal(generic?.class, "partial");
+  assert.equal(generic?.pairCount, 1);
   assert.equal(classOf("d", "e"), "shadows");
   assert.equal(pair(report.overlaps, "d", "e").pairs[0]?.wider, "e");
   assert.ok(!report.overlaps.some((o) => o.modules.includes("f") && o.modules.includes("d")));
@@ -115,4 +126,34 @@ test("overlaps CLI: text report names the pairs, JSON parses", async () => {
   assert.equal(JSON.parse(json.recorded.stdout).overlaps.length, 0);
   const bad = recordingIo();
   assert.equal(await main(["overlaps"], bad.io), 64);
+});
+
+test("overlaps --bus all: the whole Debian 6.12 file, a real usb and acpi collision found", () => {
+  const report = findOverlaps(debian, undefined, false);
+  assert.ok(report.counts.identical > 200, JSON.stringify(report.counts));
+  // zcat modules.alias.gz | grep usb:v049Fp0032: lines 8057 (at76c50x_usb) and 12994 (ipaq)
+  const usb = pair(report.overlaps, "at76c50x_usb", "ipaq");
+  assert.equal(usb.class, "identical");
+  assert.equal(usb.bus, "usb");
+  assert.equal(usb.pairs[0]?.a.pattern, "usb:v049Fp0032d*dc*dsc*dp*ic*isc*ip*in*");
+  assert.equal(pair(report.overlaps, "adxl345_i2c", "adxl345_spi").bus, "acpi*");
+});
+
+test("overlaps: bucketing by identity key gives brute force's pairs (spi, mdio, platform)", () => {
+  for (const bus of ["spi", "mdio", "platform"]) {
+    const inputs = debian.filter((i) => busOf(i.pattern) === bus);
+    const specific = inputs.filter((i) => !identity(i.pattern).generic);
+    const brute = new Set<string>();
+    for (let i = 0; i < specific.length; i++) {
+      for (let j = i + 1; j < specific.length; j++) {
+        const [x, y] = [specific[i] as AliasInput, specific[j] as AliasInput];
+        if (x.module === y.module) continue;
+        if (commonString(parseGlob(x.pattern), parseGlob(y.pattern)) === undefined) continue;
+        brute.add([x.module, y.module].sort().join(" "));
+      }
+    }
+    const found = findOverlaps(inputs, new Set([bus]), false).overlaps.map((o) => o.modules.join(" "));
+    if (bus === "spi") assert.ok(brute.size > 0, bus);
+    assert.deepEqual(found.sort(), [...brute].sort(), bus);
+  }
 });
