@@ -1,7 +1,8 @@
 // One test process for every unit and integration test (DESIGN.md section 7): Node 20's
 // `node --test` does not find .ts files and per-file processes through tsx cost seconds.
 // The kernel suite (test/kernel/) runs inside a QEMU guest and is not imported here.
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -18,6 +19,12 @@ function findTests(dir: string): string[] {
   }
   return found;
 }
+
+// Every command a test runs, in this process or spawned, keeps its index cache here, never in
+// the machine's /var/cache or ~/.cache (src/host/cache-dir.ts).
+const cacheDir = mkdtempSync(join(tmpdir(), "flavourctl-test-cache-"));
+process.env.FLAVOURCTL_INDEX_CACHE = cacheDir;
+process.on("exit", () => rmSync(cacheDir, { recursive: true, force: true }));
 
 const filter = process.argv[2];
 const files = [...findTests(join(root, "src")), ...findTests(join(root, "test"))]

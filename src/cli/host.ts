@@ -7,6 +7,7 @@ import { InputError, UsageError } from "../errors.ts";
 import { DeviceView } from "../flavour/device-view.ts";
 import { DEFAULT_RULES_DIR } from "../flavour/rules-store.ts";
 import { wireSimHooks } from "../flavour/sim-hooks.ts";
+import { indexCacheDir } from "../host/cache-dir.ts";
 import type { HostControl } from "../host/control.ts";
 import type { OpenedMachine } from "../host/sim/open.ts";
 import { SysfsHost } from "../host/sysfs.ts";
@@ -55,8 +56,8 @@ export const MACHINE_HELP = `  --machine M     work on a simulated machine: a bu
                   live in ~/.local/state/flavourctl/machines/ (see 'flavourctl sim')
 `;
 
-export function openModules(values: MachineOptions): ModulesDir {
-  return new ModulesDir(modulesDirFrom(values, release()));
+export function openModules(values: MachineOptions, env: Io["env"]): ModulesDir {
+  return new ModulesDir(modulesDirFrom(values, release()), { cacheDir: indexCacheDir(env) });
 }
 
 /** modprobe must look where the lookup looked: `-d ROOT -S VER` for ROOT/lib/modules/VER. */
@@ -101,7 +102,10 @@ export async function openView(
   }
   const host = new SysfsHost(typeof values.sysfs === "string" ? values.sysfs : "/sys", warn);
   const configPaths = values.config ? { configPaths: values.config } : {};
-  let modules: ModulesDir | null = new ModulesDir(modulesDirFrom(values, release()), configPaths);
+  let modules: ModulesDir | null = new ModulesDir(modulesDirFrom(values, release()), {
+    ...configPaths,
+    cacheDir: indexCacheDir(io.env),
+  });
   try {
     modules.aliases; // read now: a missing modules.alias is known before any output
   } catch (error) {
@@ -153,7 +157,7 @@ export async function openCommandMachine(values: MachineOptions, io: Io): Promis
       simulated: sim.opened,
     };
   }
-  const modules = openModules(values);
+  const modules = openModules(values, io.env);
   return {
     modules,
     host: openHost(values, modules),

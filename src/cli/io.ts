@@ -28,7 +28,10 @@ export function processIo(): Io {
   };
 }
 
-/** An Io that records what a command printed, for tests. */
+/**
+ * An Io that records what a command printed, for tests. Its environment is `env` inside the test
+ * process's index cache (test/run.ts makes a temporary one), never the machine's.
+ */
 export function recordingIo(stdin = "", env: Record<string, string | undefined> = {}) {
   const recorded = { stdout: "", stderr: "" };
   const io: Io = {
@@ -39,7 +42,7 @@ export function recordingIo(stdin = "", env: Record<string, string | undefined> 
       recorded.stderr += text;
     },
     readStdin: () => stdin,
-    env,
+    env: { FLAVOURCTL_INDEX_CACHE: process.env.FLAVOURCTL_INDEX_CACHE ?? "off", ...env },
     stdoutIsTty: false,
     stderrIsTty: false,
   };

@@ -31,6 +31,19 @@ export interface AliasLine {
 export type PrefixVisitor = (bus: string | null, prefix: string, ref: number, literal: boolean) => void;
 
 /**
+ * One bus's literal prefixes as a sorted list (a cache file, alias-cache.ts): a few lookups
+ * search it in place instead of building maps of every pattern of the bus.
+ */
+export interface SortedPrefixes {
+  /** References of the lines whose whole pattern is `key` (no wildcard), in file order. */
+  exact(key: string): readonly number[] | undefined;
+  /** References of the lines whose literal prefix is `prefix`, then a wildcard; file order. */
+  prefixed(prefix: string): readonly number[] | undefined;
+  /** The distinct lengths of those prefixes, ascending. */
+  readonly lengths: readonly number[];
+}
+
+/**
  * What an AliasIndex asks of its lines: the literal prefixes of some buses' patterns, each with
  * a reference, and the whole line behind a reference, read only when a lookup needs it.
  */
@@ -42,6 +55,8 @@ export interface AliasSource {
   load(ref: number): AliasLine | undefined;
   /** Every usable line's key (as depmod indexes it) and reference, in file order. */
   keys(visit: (key: string, ref: number) => void): void;
+  /** A bus's prefixes (null: no bus) ready to search, when the source keeps them sorted. */
+  sorted?(bus: string | null): SortedPrefixes | undefined;
 }
 
 const HAS_SPECIAL = /[-[\]]/;
@@ -85,12 +100,15 @@ class FileAliasLine implements AliasLine {
 
 export class AliasFile implements AliasSource {
   readonly path: string;
+  /** The file's identity when read from disk (TextFile.identity). */
+  readonly identity: string | undefined;
   private readonly text: string;
   private newlineOffsets: number[] | undefined;
   private warningsFound: string[] | undefined;
 
   constructor(file: TextFile) {
     this.path = file.path;
+    this.identity = file.identity;
     this.text = file.text;
   }
 

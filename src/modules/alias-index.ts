@@ -10,7 +10,7 @@
 // rest is checked by fnmatch — or, for canonical PCI patterns against a canonical PCI
 // modalias, by comparing the seven fields, which is the same test (both are fixed-width hex
 // separated by distinct lower-case markers) and far cheaper.
-import type { AliasLine, AliasSource } from "./alias-file.ts";
+import type { AliasLine, AliasSource, SortedPrefixes } from "./alias-file.ts";
 import { compileMatcher, fnmatchBytes } from "./fnmatch.ts";
 
 interface IndexedAlias {
@@ -78,6 +78,8 @@ const radixNode = (label: string, bucket: Bucket | undefined): RadixNode => ({
 });
 /** The patterns of one bus (or of none): the literal ones by key, the others by literal prefix. */
 interface PrefixGroup {
+  /** The bus (null: patterns with none). */
+  bus: string | null;
   /** Patterns without a wildcard, by key (file order within one key): one probe finds them. */
   exact: Map<string, number[]>;
   byPrefix: Map<string, Bucket>;
@@ -86,6 +88,11 @@ interface PrefixGroup {
   /** The radix trie of the prefixes, built once the group has served TRIE_AFTER lookups. */
   root?: RadixNode;
   searches: number;
+  /**
+   * The source's sorted prefixes (a cache file), searched in place until the trie is built:
+   * `exact` is then unused and `byPrefix` holds only the buckets found so far.
+   */
+  sorted?: SortedPrefixes;
 }
 
 /**
@@ -112,10 +119,10 @@ const READ_TOGETHER: Record<string, readonly string[]> = {
 };
 
 /** libkmod's alias keys end at PATH_MAX - 1 bytes (alias_normalize). */
-const KEY_MAX = 4095;
+export const KEY_MAX = 4095;
 
-function newGroup(): PrefixGroup {
-  return { exact: new Map(), byPrefix: new Map(), lengths: [], searches: 0 };
+function newGroup(bus: string | null): PrefixGroup {
+  return { bus, exact: new Map(), byPrefix: new Map(), lengths: [], searches: 0 };
 }
 
 function addToGroup(group: PrefixGroup, prefix: string, ref: number, literal: boolean): void {
@@ -140,7 +147,7 @@ function finishGroup(group: PrefixGroup): PrefixGroup {
   return group;
 }
 
-const EMPTY_GROUP: PrefixGroup = finishGroup(newGroup());
+const EMPTY_GROUP: PrefixGroup = finishGroup(newGroup(null));
 
 function buildTrie(byPrefix: Map<string, Bucket>): RadixNode {
   const root = radixNode("", undefined);
@@ -234,14 +241,20 @@ export class AliasIndex {
   private group(bus: string | null): PrefixGroup {
     const known = this.groups.get(bus);
     if (known) return known;
+    const sorted = this.allScanned ? undefined : this.source.sorted?.(bus);
+    if (sorted) {
+      const group: PrefixGroup = { ...newGroup(bus), sorted };
+      this.groups.set(bus, group);
+      return group;
+    }
     if (!this.allScanned && this.scans >= SCANS_BEFORE_ALL) this.scanAll();
     if (this.allScanned) return this.groups.get(bus) ?? EMPTY_GROUP;
     this.scans++;
     const buses = bus === null ? [] : (READ_TOGETHER[bus] ?? [bus]).filter((b) => !this.groups.has(b));
     const busless = !this.groups.has(null);
     const built = new Map<string | null, PrefixGroup>();
-    for (const b of buses) built.set(b, newGroup());
-    if (busless) built.set(null, newGroup());
+    for (const b of buses) built.set(b, newGroup(b));
+    if (busless) built.set(null, newGroup(null));
     this.source.scan(buses, busless, (lineBus, prefix, ref, literal) => {
       const group = built.get(lineBus);
       if (group) addToGroup(group, prefix, ref, literal);
@@ -256,7 +269,7 @@ export class AliasIndex {
     this.source.scanAll((bus, prefix, ref, literal) => {
       let group = groups.get(bus);
       if (!group) {
-        group = newGroup();
+        group = newGroup(bus);
         groups.set(bus, group);
       }
       addToGroup(group, prefix, ref, literal);
@@ -490,7 +503,7 @@ export class AliasIndex {
   }
 
   private searchGroup(group: PrefixGroup, key: string, pciBase: number, found: Found[]): void {
-    const exact = group.exact.get(key);
+    const exact = group.sorted ? group.sorted.exact(key) : group.exact.get(key);
     if (exact) {
       const aliases: AliasLine[] = [];
       for (const ref of exact) {
@@ -499,12 +512,16 @@ export class AliasIndex {
       }
       if (aliases.length > 0) found.push({ key, wildcardAt: key.length, aliases });
     }
-    if (group.lengths.length === 0) return;
-    if (group.root === undefined && ++group.searches > TRIE_AFTER) group.root = buildTrie(group.byPrefix);
+    const lengths = group.sorted ? group.sorted.lengths : group.lengths;
+    if (lengths.length === 0) return;
+    if (group.root === undefined && ++group.searches > TRIE_AFTER) {
+      if (group.sorted) this.fill(group);
+      group.root = buildTrie(group.byPrefix);
+    }
     if (group.root === undefined) {
-      for (const length of group.lengths) {
+      for (const length of lengths) {
         if (length > key.length) break;
-        const bucket = group.byPrefix.get(key.slice(0, length));
+        const bucket = this.bucketOf(group, key.slice(0, length));
         if (bucket) this.searchBucket(bucket, key, length, pciBase, found);
       }
       return;
@@ -518,6 +535,35 @@ export class AliasIndex {
       if (!node || !key.startsWith(node.label, at)) return;
       at += node.label.length;
     }
+  }
+
+  /** The bucket of a literal prefix; for a sorted group, looked up in place and kept. */
+  private bucketOf(group: PrefixGroup, prefix: string): Bucket | undefined {
+    const known = group.byPrefix.get(prefix);
+    if (known || !group.sorted) return known;
+    const refs = group.sorted.prefixed(prefix);
+    if (!refs) return undefined;
+    const bucket: Bucket = { refs: [...refs], entries: undefined, grams: undefined };
+    group.byPrefix.set(prefix, bucket);
+    return bucket;
+  }
+
+  /**
+   * A sorted group that serves a batch gets its maps, from one read of the source's list for
+   * its bus (the buckets already found, with their parsed lines, are kept).
+   */
+  private fill(group: PrefixGroup): void {
+    const found = group.byPrefix;
+    group.byPrefix = new Map();
+    group.sorted = undefined;
+    const visit = (_bus: string | null, prefix: string, ref: number, literal: boolean) => {
+      const bucket = literal ? undefined : found.get(prefix);
+      if (bucket) group.byPrefix.set(prefix, bucket);
+      else addToGroup(group, prefix, ref, literal);
+    };
+    if (group.bus === null) this.source.scan([], true, visit);
+    else this.source.scan([group.bus], false, visit);
+    finishGroup(group);
   }
 
   private searchBucket(bucket: Bucket, key: string, length: number, pciBase: number, found: Found[]): void {

@@ -1,7 +1,7 @@
 // Reading the files of a modules directory. Text is read as latin1 so that every byte is one
 // character: libkmod compares bytes, and so must we. A `.gz` twin is read when the plain file
 // is absent (the fixtures ship gzipped).
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { InputError } from "../errors.ts";
@@ -9,16 +9,22 @@ import { InputError } from "../errors.ts";
 export interface TextFile {
   path: string;
   text: string;
+  /**
+   * Which bytes these are, from fstat of the descriptor they were read through: device, inode,
+   * size, modification and change times (ns). A persistent cache of the file is valid while its
+   * recorded identity is this one; depmod replaces a file by renaming a new one over it.
+   */
+  identity?: string;
 }
 
 /** The file or its .gz twin; undefined when neither exists; InputError when unreadable. */
 export function readOptionalText(dir: string, name: string): TextFile | undefined {
   const plain = join(dir, name);
-  const plainText = readIfPresent(plain, false);
-  if (plainText !== undefined) return { path: plain, text: plainText };
+  const plainFile = readIfPresent(plain, false);
+  if (plainFile !== undefined) return { path: plain, ...plainFile };
   const zipped = `${plain}.gz`;
-  const zippedText = readIfPresent(zipped, true);
-  if (zippedText !== undefined) return { path: zipped, text: zippedText };
+  const zippedFile = readIfPresent(zipped, true);
+  if (zippedFile !== undefined) return { path: zipped, ...zippedFile };
   return undefined;
 }
 
@@ -29,18 +35,26 @@ export function readRequiredText(dir: string, name: string): TextFile {
   return file;
 }
 
-function readIfPresent(path: string, gzipped: boolean): string | undefined {
+function readIfPresent(path: string, gzipped: boolean): { text: string; identity: string } | undefined {
   let bytes: Buffer;
+  let identity: string;
   try {
-    bytes = readFileSync(path);
+    const fd = openSync(path, "r");
+    try {
+      const stat = fstatSync(fd, { bigint: true });
+      identity = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+      bytes = readFileSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw new InputError(`${path}: cannot read (${code ?? String(error)})`);
   }
-  if (!gzipped) return bytes.toString("latin1");
+  if (!gzipped) return { text: bytes.toString("latin1"), identity };
   try {
-    return gunzipSync(bytes).toString("latin1");
+    return { text: gunzipSync(bytes).toString("latin1"), identity };
   } catch {
     throw new InputError(`${path}: not a valid gzip file`);
   }

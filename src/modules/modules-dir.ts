@@ -3,6 +3,7 @@
 // pays for modules.dep or modules.builtin (names with a `:` are never module names).
 import { join } from "node:path";
 import { InputError } from "../errors.ts";
+import { cachedPrefixes } from "./alias-cache.ts";
 import { AliasFile, AliasList, parseBuiltinModinfo } from "./alias-file.ts";
 import { AliasIndex } from "./alias-index.ts";
 import { lines, readOptionalText, readRequiredText, type TextFile } from "./files.ts";
@@ -23,6 +24,8 @@ export interface ModulesDirOptions {
    * file is read from disk, and modprobe.d is the entries named `modprobe.d/*.conf`.
    */
   files?: ReadonlyMap<string, string>;
+  /** Where the scan of modules.alias is kept between commands (alias-cache.ts); none: no cache. */
+  cacheDir?: string;
 }
 
 export class ModulesDir {
@@ -31,11 +34,13 @@ export class ModulesDir {
   readonly warnings: string[] = [];
   private readonly configPaths: readonly string[];
   private readonly files: ReadonlyMap<string, string> | undefined;
+  private readonly cacheDir: string | undefined;
 
   constructor(path: string, options: ModulesDirOptions = {}) {
     this.path = path;
     this.configPaths = options.configPaths ?? DEFAULT_CONFIG_PATHS;
     this.files = options.files;
+    this.cacheDir = options.cacheDir;
   }
 
   private optional(name: string): TextFile | undefined {
@@ -68,7 +73,11 @@ export class ModulesDir {
   }
 
   get aliases(): AliasIndex {
-    this.aliasesRead ??= new AliasIndex(this.aliasFile);
+    if (!this.aliasesRead) {
+      const file = this.aliasFile;
+      const cached = this.cacheDir === undefined ? undefined : cachedPrefixes(file, this.cacheDir);
+      this.aliasesRead = new AliasIndex(cached ?? file);
+    }
     return this.aliasesRead;
   }
 

@@ -1,5 +1,6 @@
 // flavourctl resolve: the modules libkmod would return for each modalias, in its order.
 import { release } from "node:os";
+import { indexCacheDir } from "../../host/cache-dir.ts";
 import { excerpt } from "../../modules/files.ts";
 import { type LookupMatch, lookup } from "../../modules/lookup.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
@@ -35,10 +36,10 @@ export const command: Command = {
       io.out(help);
       return 0;
     }
-    const dir = new ModulesDir(
-      modulesDirFrom(values, release()),
-      values.config ? { configPaths: values.config } : {},
-    );
+    const dir = new ModulesDir(modulesDirFrom(values, release()), {
+      ...(values.config ? { configPaths: values.config } : {}),
+      cacheDir: indexCacheDir(io.env),
+    });
     dir.aliases; // load now so that a missing modules.alias fails before any output
     const fromStdin = positionals.length === 0;
     const inputs = fromStdin ? splitLines(io.readStdin("latin1")) : positionals;

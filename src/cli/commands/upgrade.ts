@@ -1,6 +1,7 @@
 // flavourctl upgrade --from A --to B: what changes for each present device between two modules trees.
 import type { Decision, DeviceChange, PresentDevice } from "../../analysis/upgrade.ts";
 import { UsageError } from "../../errors.ts";
+import { indexCacheDir } from "../../host/cache-dir.ts";
 import { type Host, UnreadableDevice } from "../../host/host.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
 import { parseCommandLine } from "../args.ts";
@@ -38,8 +39,9 @@ export const command: Command = {
       throw new UsageError("--from and --to are required");
     const { SysfsHost } = await import("../../host/sysfs.ts");
     const { upgradeChanges } = await import("../../analysis/upgrade.ts");
-    const from = new ModulesDir(values.from, { configPaths: [] });
-    const to = new ModulesDir(values.to, { configPaths: [] });
+    const cacheDir = indexCacheDir(io.env);
+    const from = new ModulesDir(values.from, { configPaths: [], cacheDir });
+    const to = new ModulesDir(values.to, { configPaths: [], cacheDir });
     from.aliases;
     to.aliases;
     const warn = (message: string) => io.err(`flavourctl upgrade: warning: ${message}\n`);

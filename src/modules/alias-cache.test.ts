@@ -1,0 +1,145 @@
+// The modules.alias prefix cache on Debian's real 6.12 modules.alias: a lookup through the cache
+// (a few names: binary search in the file; a batch: maps and trie built from it) answers exactly
+// as a lookup without it, and a stale, damaged, foreign or unwritable cache changes no answer.
+import assert from "node:assert/strict";
+import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { generateModaliases, readModulesTree } from "../../test/oracle/generate.ts";
+import { DEBIAN_612, debianModules } from "../../test/support/modules.ts";
+import { tempDir } from "../../test/support/tmp.ts";
+import { indexCacheDir } from "../host/cache-dir.ts";
+import { aliasCachePath } from "./alias-cache.ts";
+import { lookup } from "./lookup.ts";
+import { ModulesDir } from "./modules-dir.ts";
+
+const tree = debianModules(DEBIAN_612);
+const names = generateModaliases(readModulesTree(tree), { count: 3000, seed: 7 });
+const answers = (dir: ModulesDir, inputs: readonly string[]) =>
+  inputs.map((name) =>
+    lookup(dir, name)
+      .matches.map((m) => m.module)
+      .join(" "),
+  );
+const uncached = answers(new ModulesDir(tree, { configPaths: [] }), names);
+const cached = (dir: string, cacheDir: string) => new ModulesDir(dir, { configPaths: [], cacheDir });
+
+/** A private copy of the tree's modules.alias (and nothing else: the other files are optional). */
+function aliasCopy(): string {
+  const dir = tempDir("alias-copy");
+  copyFileSync(join(tree, "modules.alias"), join(dir, "modules.alias"));
+  return dir;
+}
+
+test("a cached lookup answers as an uncached one: a few names, then a batch", () => {
+  const cacheDir = tempDir("cache");
+  answers(cached(tree, cacheDir), names.slice(0, 1)); // writes the cache
+  const file = aliasCachePath(cacheDir, join(tree, "modules.alias"));
+  const written = statSync(file);
+  // Fresh processes: 250 modaliases from all over the file (the generator follows it) stay on
+  // the sorted file (up to AliasIndex's SCAN_ALL_AFTER, and without a wildcard, which walks
+  // every key); all 3,000 names go on to maps and a trie.
+  const few = names
+    .map((name, i) => ({ name, i }))
+    .filter(({ name }) => /^[a-z0-9_]+:[^*?[]*$/.test(name))
+    .filter((_, n, all) => n % Math.floor(all.length / 250) === 0)
+    .slice(0, 250);
+  const fewAnswers = answers(
+    cached(tree, cacheDir),
+    few.map((f) => f.name),
+  );
+  assert.deepEqual(
+    fewAnswers,
+    few.map((f) => uncached[f.i]),
+  );
+  assert.ok(fewAnswers.filter((a) => a !== "").length > 100, "the few match modules");
+  assert.deepEqual(answers(cached(tree, cacheDir), names), uncached);
+  const after = statSync(file);
+  assert.equal(after.ino, written.ino, "the cache was read, not written again");
+  assert.equal(after.mtimeMs, written.mtimeMs);
+  assert.ok(uncached.filter((a) => a !== "").length > 1000, "the sample matches modules");
+});
+
+test("a cache of another modules.alias (the file changed) is rewritten, never used", () => {
+  const dir = aliasCopy();
+  const cacheDir = tempDir("cache");
+  const name = "pci:v00008086d000010D3sv00000000sd00000000bc02sc00i00";
+  assert.equal(answers(cached(dir, cacheDir), [name])[0], "e1000e");
+  // depmod writes a new file: here, e1000e's line for the device now names another module
+  const text = readFileSync(join(dir, "modules.alias"), "latin1");
+  const changed = text.replace(
+    "alias pci:v00008086d000010D3sv*sd*bc*sc*i* e1000e",
+    "alias pci:v00008086d000010D3sv*sd*bc*sc*i* e1000x",
+  );
+  assert.notEqual(changed, text);
+  writeFileSync(join(dir, "modules.alias"), changed, "latin1");
+  assert.equal(answers(cached(dir, cacheDir), [name])[0], "e1000x");
+  assert.equal(answers(cached(dir, cacheDir), [name])[0], "e1000x");
+});
+
+test("a damaged cache is deleted and the answer read from modules.alias", () => {
+  const cacheDir = tempDir("cache");
+  const file = aliasCachePath(cacheDir, join(tree, "modules.alias"));
+  const sample = names.filter((_, i) => i % 50 === 0);
+  const expected = uncached.filter((_, i) => i % 50 === 0);
+  answers(cached(tree, cacheDir), sample.slice(0, 1));
+  const text = readFileSync(file, "latin1");
+  const aliasText = readFileSync(join(tree, "modules.alias"), "latin1");
+  // After the format and header lines, every first reference shifted by a line when that keeps
+  // its number of digits: each leads to the line after its own, the blocks keep their layout.
+  const payloadAt = text.indexOf("\n", text.indexOf("\n") + 1) + 1;
+  const lineAfter = (ref: number) => {
+    const next = lines.find((start) => start > ref) as number;
+    return String(next).length === String(ref).length ? next : ref;
+  };
+  const lines = [...aliasText.matchAll(/^alias /gm)].map((m) => m.index);
+  const shifted =
+    text.slice(0, payloadAt) +
+    text.slice(payloadAt).replace(/ (\d+)(?=[,\n])/g, (_m, ref: string) => ` ${lineAfter(Number(ref))}`);
+  assert.notEqual(shifted, text);
+  const damaged = [
+    shifted,
+    text.slice(0, text.length / 2), // cut short
+    `${text.slice(0, 200)}\u0000\u00ff garbage ${text.slice(200)}`, // bytes in the header
+    "not a cache at all\n",
+  ];
+  for (const [i, content] of damaged.entries()) {
+    writeFileSync(file, content, "latin1");
+    assert.deepEqual(answers(cached(tree, cacheDir), sample), expected, `damage ${i}`);
+    assert.deepEqual(answers(cached(tree, cacheDir), sample), expected, `after damage ${i}`);
+  }
+  assert.equal(readFileSync(file, "latin1"), text, "written anew, as it was");
+});
+
+test("a cache directory that cannot be written costs nothing but speed", () => {
+  const parent = tempDir("cache");
+  const notADir = join(parent, "file");
+  writeFileSync(notADir, "");
+  assert.deepEqual(
+    answers(cached(tree, join(notADir, "cache")), names.slice(0, 300)),
+    uncached.slice(0, 300),
+  );
+});
+
+test("where the cache lives: FLAVOURCTL_INDEX_CACHE, root's /var/cache, the user's XDG cache", () => {
+  assert.equal(indexCacheDir({ FLAVOURCTL_INDEX_CACHE: "/tmp/x" }, 0), "/tmp/x");
+  assert.equal(indexCacheDir({ FLAVOURCTL_INDEX_CACHE: "off", HOME: "/home/a" }, 1000), undefined);
+  assert.equal(indexCacheDir({ HOME: "/root" }, 0), "/var/cache/flavourctl");
+  assert.equal(indexCacheDir({ XDG_CACHE_HOME: "/c", HOME: "/home/a" }, 1000), "/c/flavourctl");
+  assert.equal(indexCacheDir({ HOME: "/home/a" }, 1000), "/home/a/.cache/flavourctl");
+  assert.equal(indexCacheDir({ HOME: "/" }, 1000), undefined);
+  assert.equal(indexCacheDir({}, 1000), undefined);
+});
+
+test("a modules tree held in memory (a machine file's) is not cached", () => {
+  const cacheDir = tempDir("cache");
+  const memory = new ModulesDir("/lib/modules/x", {
+    files: new Map([["modules.alias", "alias pci:v00001234d*sv*sd*bc*sc*i* m\n"]]),
+    cacheDir,
+  });
+  assert.equal(
+    lookup(memory, "pci:v00001234d00000001sv00000000sd00000000bc00sc00i00").matches[0]?.module,
+    "m",
+  );
+  assert.deepEqual(readdirSync(cacheDir), []);
+});

@@ -1,0 +1,372 @@
+// A persistent copy of the one costly pass over a modules.alias: the literal prefix of every
+// pattern, by bus (AliasSource.scanAll), sorted. libkmod has depmod's modules.alias.bin for
+// this; we may not write in /lib/modules, so the copy lives in a cache directory of our own,
+// one file per modules.alias, valid while that file's identity (fstat: device, inode, size,
+// times) is the one recorded. The lines themselves are still read from modules.alias.
+//
+// A command that looks up a few devices (list, show, set, the udev hook) then finds a prefix by
+// binary search in the file's text, building nothing; a batch (resolve) reads a bus's whole
+// list once and goes on with maps and a trie, as without a cache.
+//
+// The file (latin1): a line naming the format, a JSON header line, then per bus two blocks of
+// lines `PREFIX REF,REF,…` sorted by PREFIX in byte order — one of patterns that are all literal,
+// one of patterns whose literal part PREFIX goes on with a wildcard — REF being a line's offset
+// in modules.alias, in file order. Patterns never hold a space (depmod splits lines on them).
+//
+// Written to a temporary file, flushed and renamed: a reader sees a whole file or none. A file
+// that is unreadable, of another format or for other bytes is ignored and written anew; one that
+// cannot be written costs nothing but the speed-up. Every line a cached reference leads to is
+// checked against its prefix: a damaged file is deleted and the bus is read from modules.alias.
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import type { AliasFile, AliasLine, AliasSource, PrefixVisitor, SortedPrefixes } from "./alias-file.ts";
+import { KEY_MAX } from "./alias-index.ts";
+
+const FORMAT = "flavourctl alias prefixes 1";
+
+/** Where a bus's blocks are in the text after the header: [start, end) each. */
+interface BusBlocks {
+  exact: [number, number];
+  prefixed: [number, number];
+  lengths: number[];
+}
+
+interface Header {
+  source: string;
+  identity: string;
+  buses: Record<string, BusBlocks>;
+  busless: BusBlocks | null;
+}
+
+type Blocks = Pick<Header, "buses" | "busless">;
+
+/** The cache file for a modules.alias (its absolute path, hashed, names it). */
+export function aliasCachePath(cacheDir: string, source: string): string {
+  const absolute = resolve(source);
+  // FNV-1a of the path: one file per modules.alias, named after its directory for people.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < absolute.length; i++) hash = Math.imul(hash ^ absolute.charCodeAt(i), 0x01000193);
+  const version = basename(dirname(absolute)).replace(/[^A-Za-z0-9._+-]/g, "_");
+  return join(cacheDir, `${version}-${(hash >>> 0).toString(16).padStart(8, "0")}.aliases`);
+}
+
+/**
+ * `file` with its prefixes from the cache in `cacheDir`, or found now (one pass over every line)
+ * and written there for the next command. Undefined when the file has no identity (in memory).
+ */
+export function cachedPrefixes(file: AliasFile, cacheDir: string): AliasSource | undefined {
+  if (file.identity === undefined) return undefined;
+  const path = aliasCachePath(cacheDir, file.path);
+  const source = resolve(file.path);
+  const found = readCache(path, source, file.identity);
+  if (found) return new CachedPrefixes(file, path, found.blocks, found.payload);
+  const built = buildBlocks(file);
+  writeCache(path, { source, identity: file.identity, ...built.blocks }, built.payload);
+  return new CachedPrefixes(file, path, built.blocks, built.payload);
+}
+
+/** The header and the blocks' text, or undefined when the file is absent, damaged or stale. */
+function readCache(
+  path: string,
+  source: string,
+  identity: string,
+): { blocks: Blocks; payload: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "latin1");
+  } catch {
+    return undefined;
+  }
+  const formatEnd = text.indexOf("\n");
+  const headerEnd = text.indexOf("\n", formatEnd + 1);
+  if (formatEnd < 0 || headerEnd < 0 || text.slice(0, formatEnd) !== FORMAT) return undefined;
+  let header: Header;
+  try {
+    header = JSON.parse(text.slice(formatEnd + 1, headerEnd));
+  } catch {
+    return undefined;
+  }
+  if (header?.source !== source || header.identity !== identity || typeof header.buses !== "object") {
+    return undefined;
+  }
+  const payload = text.slice(headerEnd + 1);
+  const fits = (blocks: BusBlocks | null) =>
+    blocks === null ||
+    (Array.isArray(blocks.lengths) &&
+      [blocks.exact, blocks.prefixed].every(
+        (span) => Array.isArray(span) && span[0] >= 0 && span[0] <= span[1] && span[1] <= payload.length,
+      ));
+  if (!Object.values(header.buses).every(fits) || !fits(header.busless)) return undefined;
+  return { blocks: { buses: header.buses, busless: header.busless }, payload };
+}
+
+type PrefixMaps = { exact: Map<string, number[]>; prefixed: Map<string, number[]> };
+
+/** What a scan visits, by bus: the references of each all-literal pattern and of each prefix. */
+function prefixMaps(scan: (visit: PrefixVisitor) => void): Map<string | null, PrefixMaps> {
+  const byBus = new Map<string | null, PrefixMaps>();
+  scan((bus, prefix, ref, literal) => {
+    // As the index files it (addToGroup): depmod cuts a key, and what is left is all literal.
+    if (prefix.length > KEY_MAX) {
+      prefix = prefix.slice(0, KEY_MAX);
+      literal = true;
+    }
+    let maps = byBus.get(bus);
+    if (!maps) {
+      maps = { exact: new Map(), prefixed: new Map() };
+      byBus.set(bus, maps);
+    }
+    const map = literal ? maps.exact : maps.prefixed;
+    const refs = map.get(prefix);
+    if (refs) refs.push(ref);
+    else map.set(prefix, [ref]);
+  });
+  return byBus;
+}
+
+/** Every bus's blocks, from one pass over the file. */
+function buildBlocks(file: AliasFile): { blocks: Blocks; payload: string } {
+  const byBus = prefixMaps((visit) => file.scanAll(visit));
+  const parts: string[] = [];
+  let length = 0;
+  const block = (map: Map<string, number[]>): [number, number] => {
+    const start = length;
+    // Default sort: UTF-16 code units, which for latin1 text is byte order.
+    for (const key of [...map.keys()].sort()) {
+      const line = `${key} ${(map.get(key) as number[]).join(",")}\n`;
+      parts.push(line);
+      length += line.length;
+    }
+    return [start, length];
+  };
+  const blocks: Blocks = { buses: {}, busless: null };
+  for (const [bus, maps] of byBus) {
+    const lengths = [...new Set([...maps.prefixed.keys()].map((p) => p.length))].sort((a, b) => a - b);
+    const busBlocks: BusBlocks = { exact: block(maps.exact), prefixed: block(maps.prefixed), lengths };
+    if (bus === null) blocks.busless = busBlocks;
+    else blocks.buses[bus] = busBlocks;
+  }
+  return { blocks, payload: parts.join("") };
+}
+
+function writeCache(path: string, header: Header, payload: string): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    const fd = openSync(temporary, "w", 0o644);
+    try {
+      writeSync(fd, `${FORMAT}\n${JSON.stringify(header)}\n${payload}`, null, "latin1");
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, path);
+  } catch {
+    // A read-only or full cache directory: the next command scans modules.alias again.
+    removeQuietly(temporary);
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone, or never made
+  }
+}
+
+/**
+ * The line `KEY REF,REF,…` of a sorted block whose KEY is `key`, by binary search on the text;
+ * its references, or undefined. null when the block is not made of such lines (damaged).
+ */
+function findRefs(text: string, [start, end]: [number, number], key: string): number[] | undefined | null {
+  let low = start;
+  let high = end;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    // The line holding `mid`: lines start at `start` and after each newline.
+    const line = Math.max(low, text.lastIndexOf("\n", mid - 1) + 1);
+    const lineEnd = text.indexOf("\n", line);
+    const space = text.indexOf(" ", line);
+    if (lineEnd < 0 || lineEnd >= end || space < 0 || space > lineEnd) return null;
+    const found = text.slice(line, space);
+    if (found === key) {
+      const refs = text
+        .slice(space + 1, lineEnd)
+        .split(",")
+        .map(Number);
+      return refs.every(Number.isSafeInteger) ? refs : null;
+    }
+    if (found < key) low = lineEnd + 1;
+    else high = line;
+  }
+  return undefined;
+}
+
+/** An AliasSource whose prefixes come from the cache file and whose lines from modules.alias. */
+class CachedPrefixes implements AliasSource {
+  private readonly file: AliasFile;
+  private readonly path: string;
+  private readonly blocks: Blocks;
+  private readonly payload: string;
+  /** Set once a cached reference led to the wrong line: everything comes from the file. */
+  private damaged = false;
+
+  constructor(file: AliasFile, path: string, blocks: Blocks, payload: string) {
+    this.file = file;
+    this.path = path;
+    this.blocks = blocks;
+    this.payload = payload;
+  }
+
+  private busBlocks(bus: string | null): BusBlocks | null | undefined {
+    if (bus === null) return this.blocks.busless;
+    return Object.hasOwn(this.blocks.buses, bus) ? this.blocks.buses[bus] : undefined;
+  }
+
+  scan(buses: readonly string[], busless: boolean, visit: PrefixVisitor): void {
+    if (this.damaged) this.file.scan(buses, busless, visit);
+    else {
+      for (const bus of buses) this.visitBus(bus, visit);
+      if (busless) this.visitBus(null, visit);
+    }
+  }
+
+  scanAll(visit: PrefixVisitor): void {
+    if (this.damaged) this.file.scanAll(visit);
+    else {
+      for (const bus of Object.keys(this.blocks.buses)) this.visitBus(bus, visit);
+      this.visitBus(null, visit);
+    }
+  }
+
+  /** Every line of a bus's blocks (a batch builds its maps from them). */
+  private visitBus(bus: string | null, visit: PrefixVisitor): void {
+    const blocks = this.busBlocks(bus);
+    if (!blocks) return;
+    for (const [span, literal] of [
+      [blocks.exact, true],
+      [blocks.prefixed, false],
+    ] as const) {
+      const text = this.payload.slice(span[0], span[1]);
+      for (let at = 0; at < text.length; ) {
+        const space = text.indexOf(" ", at);
+        const end = text.indexOf("\n", at);
+        const prefix = text.slice(at, space);
+        for (const ref of text.slice(space + 1, end).split(",")) visit(bus, prefix, Number(ref), literal);
+        at = end + 1;
+      }
+    }
+  }
+
+  sorted(bus: string | null): SortedPrefixes | undefined {
+    if (this.damaged) return undefined;
+    return new SortedBus(this, bus, this.busBlocks(bus) ?? null);
+  }
+
+  findRefs(span: [number, number], key: string): number[] | undefined | null {
+    return findRefs(this.payload, span, key);
+  }
+
+  /** Whether the line at `ref` exists and `belongs`. */
+  lineBelongs(ref: number, belongs: (line: AliasLine) => boolean): boolean {
+    const line = this.file.load(ref);
+    return line !== undefined && belongs(line);
+  }
+
+  /** A damaged cache file: deleted, and from now on everything is read from modules.alias. */
+  markDamaged(): void {
+    this.damaged = true;
+    removeQuietly(this.path);
+  }
+
+  isDamaged(): boolean {
+    return this.damaged;
+  }
+
+  /** A bus's prefixes found by scanning modules.alias itself. */
+  scanBus(bus: string | null): PrefixMaps {
+    const maps = prefixMaps((visit) =>
+      bus === null ? this.file.scan([], true, visit) : this.file.scan([bus], false, visit),
+    ).get(bus);
+    return maps ?? { exact: new Map(), prefixed: new Map() };
+  }
+
+  load(ref: number): AliasLine | undefined {
+    return this.file.load(ref);
+  }
+
+  keys(visit: (key: string, ref: number) => void): void {
+    this.file.keys(visit);
+  }
+}
+
+const DAMAGED = Symbol("damaged");
+
+/**
+ * One bus's blocks, searched in place. Every reference found is checked: the line it leads to
+ * must be one its key stands for. A mismatch means a damaged file: it is deleted, and this bus
+ * is answered from modules.alias itself, scanned as without a cache.
+ */
+class SortedBus implements SortedPrefixes {
+  private readonly owner: CachedPrefixes;
+  private readonly bus: string | null;
+  private readonly blocks: BusBlocks | null;
+  private fallback: (PrefixMaps & { lengths: number[] }) | undefined;
+
+  constructor(owner: CachedPrefixes, bus: string | null, blocks: BusBlocks | null) {
+    this.owner = owner;
+    this.bus = bus;
+    this.blocks = blocks;
+  }
+
+  exact(key: string): readonly number[] | undefined {
+    if (this.blocks === null) return undefined;
+    const found = this.search(this.blocks.exact, key, (line) => line.key === key);
+    return found === DAMAGED ? this.fromFile().exact.get(key) : found;
+  }
+
+  prefixed(prefix: string): readonly number[] | undefined {
+    if (this.blocks === null) return undefined;
+    const belongs = (line: AliasLine) => line.key.length > prefix.length && line.key.startsWith(prefix);
+    const found = this.search(this.blocks.prefixed, prefix, belongs);
+    return found === DAMAGED ? this.fromFile().prefixed.get(prefix) : found;
+  }
+
+  get lengths(): readonly number[] {
+    if (this.blocks === null) return [];
+    return this.fallback ? this.fallback.lengths : this.blocks.lengths;
+  }
+
+  /** The checked references of `key`, undefined when none, DAMAGED when the file cannot answer. */
+  private search(
+    span: [number, number],
+    key: string,
+    belongs: (line: AliasLine) => boolean,
+  ): readonly number[] | undefined | typeof DAMAGED {
+    if (this.fallback || this.owner.isDamaged()) return DAMAGED;
+    const refs = this.owner.findRefs(span, key);
+    if (refs === undefined) return undefined;
+    if (refs?.every((ref) => this.owner.lineBelongs(ref, belongs))) return refs;
+    this.owner.markDamaged();
+    return DAMAGED;
+  }
+
+  private fromFile() {
+    if (!this.fallback) {
+      const maps = this.owner.scanBus(this.bus);
+      const lengths = [...new Set([...maps.prefixed.keys()].map((p) => p.length))].sort((a, b) => a - b);
+      this.fallback = { ...maps, lengths };
+    }
+    return this.fallback;
+  }
+}
