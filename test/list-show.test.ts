@@ -295,3 +295,22 @@ test("names from pci.ids are lspci's names (-mm: class, vendor, device)", () => 
     assert.deepEqual(ours, theirs, name);
   }
 });
+
+test("names from pci.ids are UTF-8, as the file is (lspci prints its bytes)", () => {
+  // Hilscher's vendor line is pci.ids' own (with a ü); the lines around it are made up.
+  const dir = tempDir("pci-ids");
+  const path = join(dir, "pci.ids");
+  writeFileSync(
+    path,
+    "# excerpt\n15cf  Hilscher Gesellschaft für Systemautomation mbH\n\t0000  CIFX PCI/PCIe\n\t0001  CIFX 50E-DP\n" +
+      "15d1  Infineon Technologies AG\n\t0002  netX 100\n" +
+      "C 02  Network controller\n\t00  Ethernet controller\nC 0c  Serial bus controller\n\t03  USB controller\n",
+  );
+  const names = new PciNames([path]);
+  assert.equal(names.vendor(0x15cf), "Hilscher Gesellschaft für Systemautomation mbH");
+  assert.equal(names.device(0x15cf, 0x0001), "CIFX 50E-DP");
+  assert.equal(names.device(0x15cf, 0x0002), undefined, "another vendor's device is not Hilscher's");
+  assert.equal(names.className(0x020000), "Ethernet controller");
+  assert.equal(names.className(0x0c0330), "USB controller");
+  assert.equal(names.vendor(0x1234), undefined);
+});

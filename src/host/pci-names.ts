@@ -4,7 +4,7 @@
 //
 // Format (pci.ids header): `vvvv  vendor`, then `\tdddd  device`, `\t\tssss ssss  subsystem`
 // lines; classes at the end as `C cc  class`, `\tss  subclass`, `\t\tpp  prog-if`. `#` starts
-// a comment line. Ids are lower-case hex.
+// a comment line. Ids are lower-case hex. Names are UTF-8.
 import { readFileSync } from "node:fs";
 import { hex } from "../pci/ids.ts";
 
@@ -58,7 +58,12 @@ export class PciNames {
   private readBlock(key: string): Block | null {
     const file = this.data();
     if (file === null) return null;
-    const at = file.text.startsWith(`${key}  `) ? -1 : file.bytes.indexOf(`\n${key}  `, 0, "latin1");
+    // Classes come last in the file: searched from its end.
+    const at = file.text.startsWith(`${key}  `)
+      ? -1
+      : key.startsWith("C ")
+        ? file.bytes.lastIndexOf(`\n${key}  `, file.bytes.length, "latin1")
+        : file.bytes.indexOf(`\n${key}  `, 0, "latin1");
     if (at < 0 && !file.text.startsWith(`${key}  `)) return null;
     const head = at + 1;
     let lineEnd = file.text.indexOf("\n", head);
@@ -66,7 +71,7 @@ export class PciNames {
     NEXT_TOP_LEVEL.lastIndex = lineEnd;
     const next = NEXT_TOP_LEVEL.exec(file.text);
     return {
-      name: file.text.slice(head + key.length + 2, lineEnd),
+      name: file.bytes.toString("utf8", head + key.length + 2, lineEnd),
       start: lineEnd,
       end: next ? next.index : file.text.length,
     };
@@ -81,7 +86,7 @@ export class PciNames {
     if (found < 0) return undefined;
     const at = block.start + found;
     const end = file.text.indexOf("\n", at + 1);
-    return file.text.slice(at + id.length + 4, end < 0 ? file.text.length : end);
+    return file.bytes.toString("utf8", at + id.length + 4, end < 0 ? file.text.length : end);
   }
 
   vendor(vendor: number): string | undefined {

@@ -14,7 +14,7 @@ import {
   readSync,
   realpathSync,
 } from "node:fs";
-import { basename, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { ExitCode, FlavourError, InputError } from "../errors.ts";
 import { compareAddresses, isAddress, type PciAddress, printable } from "../pci/address.ts";
 import { parseModalias } from "../pci/modalias.ts";
@@ -146,7 +146,8 @@ class DeviceReader {
       this.problem(name, "not a symbolic link");
       return null;
     }
-    if (!existsSync(resolve(this.dir, target))) this.problem(name, `dangling link to ${printable(target)}`);
+    // existsSync follows the link: false when its target is missing.
+    if (!existsSync(this.file(name))) this.problem(name, `dangling link to ${printable(target)}`);
     return basename(target);
   }
 
@@ -273,8 +274,9 @@ export class SysfsHost implements Host {
     } catch {
       throw new UnreadableDevice(address, `${entry}: dangling link to ${printable(target)}`);
     }
-    const inside = relative(this.devicesDir, dir);
-    if (inside === "" || inside.startsWith("..") || isAbsolute(inside)) {
+    // Both are real paths (absolute, no `.`, `..` or links): inside means below by name.
+    const inside = dir.startsWith(`${this.devicesDir}/`) ? dir.slice(this.devicesDir.length + 1) : "";
+    if (inside === "") {
       throw new UnreadableDevice(
         address,
         `${entry} points outside ${this.path("devices")}: ${printable(target)}`,
