@@ -28,17 +28,15 @@ interface IndexedAlias {
   matcher: ((rest: string) => boolean) | undefined;
   /** The search that last collected this entry as a candidate (to collect it once). */
   stamp: number;
-  /**
-   * For canonical PCI patterns: the exact fields as [offset after the `:`, text] pairs
-   * (v, d, sv, sd, bc, sc, i; `*` fields are left out).
-   */
-  pciFields: [number, string][] | undefined;
+  /** For canonical PCI patterns: the fields v, d, sv, sd, bc, sc, i as numbers, -1 for `*`. */
+  pciValues: number[] | undefined;
 }
 
 const PCI_PATTERN =
   /^(?:vfio_)?pci:v([0-9A-F]{8}|\*)d([0-9A-F]{8}|\*)sv([0-9A-F]{8}|\*)sd([0-9A-F]{8}|\*)bc([0-9A-F]{2}|\*)sc([0-9A-F]{2}|\*)i(?:([0-9A-F]{2})\*|\*)$/;
-/** Where each field starts after the `:` of a canonical modalias: v, d, sv, sd, bc, sc, i. */
+/** Where each field starts after the `:` of a canonical modalias (v, d, sv, sd, bc, sc, i), and its width. */
 const PCI_FIELD_OFFSETS = [1, 10, 20, 30, 40, 44, 47];
+const PCI_FIELD_WIDTHS = [8, 8, 8, 8, 2, 2, 2];
 const PCI_MODALIAS =
   /^(?:vfio_)?pci:v([0-9A-F]{8})d([0-9A-F]{8})sv([0-9A-F]{8})sd([0-9A-F]{8})bc([0-9A-F]{2})sc([0-9A-F]{2})i([0-9A-F]{2})$/;
 
@@ -209,11 +207,10 @@ function indexed(alias: AliasLine): IndexedAlias {
     required: fields ? "" : requiredLiteral(suffix),
     matcher: undefined,
     stamp: 0,
-    pciFields: fields
+    pciValues: fields
       ? fields
           .slice(1)
-          .map((field, i): [number, string | undefined] => [PCI_FIELD_OFFSETS[i] as number, field])
-          .filter((pair): pair is [number, string] => pair[1] !== undefined && pair[1] !== "*")
+          .map((field) => (field === undefined || field === "*" ? -1 : Number.parseInt(field, 16)))
       : undefined,
   };
 }
@@ -224,6 +221,8 @@ export class AliasIndex {
   private readonly loaded = new Map<number, IndexedAlias | null>();
   /** Lookups so far, and a counter stamping candidates (see candidates). */
   private searches = 0;
+  /** The fields of the canonical PCI modalias being looked up (readPciValues). */
+  private readonly modaliasValues = [0, 0, 0, 0, 0, 0, 0];
   private stamp = 0;
   private allScanned = false;
   /** Passes over the source so far (before allScanned). */
@@ -235,6 +234,14 @@ export class AliasIndex {
 
   constructor(source: AliasSource) {
     this.source = source;
+  }
+
+  /**
+   * A batch of lookups is coming (resolve of many names): read every bus now, in one pass,
+   * instead of bus by bus, or in place in a cache file, as the first lookups would.
+   */
+  prepareBatch(): void {
+    if (!this.allScanned) this.scanAll();
   }
 
   /** The group of `bus` (null: patterns with no bus), read with the busless one if not yet read. */
@@ -490,19 +497,20 @@ export class AliasIndex {
     const found: Found[] = [];
     if (++this.searches > SCAN_ALL_AFTER && !this.allScanned) this.scanAll();
     const colon = key.indexOf(":");
-    // A canonical PCI modalias: its fields are compared in place (-1: not one).
-    const pciBase = (colon === 3 || colon === 8) && PCI_MODALIAS.test(key) ? colon + 1 : -1;
+    // A canonical PCI modalias: its fields are read once and compared as numbers.
+    const canonicalPci = (colon === 3 || colon === 8) && PCI_MODALIAS.test(key);
+    if (canonicalPci) readPciValues(key, colon + 1, this.modaliasValues);
     // The bus's group first: reading it reads the busless one in the same pass.
     const busGroup = colon >= 0 ? this.group(key.slice(0, colon)) : undefined;
-    this.searchGroup(this.group(null), key, pciBase, found);
-    if (busGroup) this.searchGroup(busGroup, key, pciBase, found);
+    this.searchGroup(this.group(null), key, canonicalPci, found);
+    if (busGroup) this.searchGroup(busGroup, key, canonicalPci, found);
     if (found.length > 1) found.sort(compareVisitOrder);
     // Lines of one pattern in file order (a trigram index yields candidates out of order).
     for (const f of found) if (f.aliases.length > 1) f.aliases.sort((a, b) => a.priority - b.priority);
     return found.map((f) => f.aliases);
   }
 
-  private searchGroup(group: PrefixGroup, key: string, pciBase: number, found: Found[]): void {
+  private searchGroup(group: PrefixGroup, key: string, canonicalPci: boolean, found: Found[]): void {
     const exact = group.sorted ? group.sorted.exact(key) : group.exact.get(key);
     if (exact) {
       const aliases: AliasLine[] = [];
@@ -522,14 +530,14 @@ export class AliasIndex {
       for (const length of lengths) {
         if (length > key.length) break;
         const bucket = this.bucketOf(group, key.slice(0, length));
-        if (bucket) this.searchBucket(bucket, key, length, pciBase, found);
+        if (bucket) this.searchBucket(bucket, key, length, canonicalPci, found);
       }
       return;
     }
     let node: RadixNode | undefined = group.root;
     let at = 0;
     for (;;) {
-      if (node.bucket) this.searchBucket(node.bucket, key, at, pciBase, found);
+      if (node.bucket) this.searchBucket(node.bucket, key, at, canonicalPci, found);
       if (at >= key.length) return;
       node = node.children?.get(key.charCodeAt(at));
       if (!node || !key.startsWith(node.label, at)) return;
@@ -566,14 +574,20 @@ export class AliasIndex {
     finishGroup(group);
   }
 
-  private searchBucket(bucket: Bucket, key: string, length: number, pciBase: number, found: Found[]): void {
+  private searchBucket(
+    bucket: Bucket,
+    key: string,
+    length: number,
+    canonicalPci: boolean,
+    found: Found[],
+  ): void {
     // A canonical PCI modalias is compared field by field in place: no rest to cut then.
-    let rest = pciBase >= 0 ? undefined : key.slice(length);
-    const candidates = this.candidates(bucket, rest, pciBase >= 0);
+    let rest = canonicalPci ? undefined : key.slice(length);
+    const candidates = this.candidates(bucket, rest, canonicalPci);
     for (let i = 0; i < candidates.length; i++) {
       const entry = candidates[i] as IndexedAlias;
       let matches: boolean;
-      if (pciBase >= 0 && entry.pciFields) matches = fieldsMatch(entry.pciFields, key, pciBase);
+      if (canonicalPci && entry.pciValues) matches = valuesMatch(entry.pciValues, this.modaliasValues);
       else {
         rest ??= key.slice(length);
         matches = rest.includes(entry.required);
@@ -712,10 +726,24 @@ function firstAtLeast(keys: readonly WalkKey[], low: number, high: number, depth
   return lo;
 }
 
-function fieldsMatch(fields: [number, string][], modalias: string, base: number): boolean {
-  for (let i = 0; i < fields.length; i++) {
-    const field = fields[i] as [number, string];
-    if (!modalias.startsWith(field[1], base + field[0])) return false;
+/** The seven fields of a canonical PCI modalias (upper-case hex) whose `:` ends at `base`. */
+function readPciValues(modalias: string, base: number, into: number[]): void {
+  for (let f = 0; f < 7; f++) {
+    const at = base + (PCI_FIELD_OFFSETS[f] as number);
+    let value = 0;
+    for (let i = at; i < at + (PCI_FIELD_WIDTHS[f] as number); i++) {
+      const c = modalias.charCodeAt(i);
+      value = value * 16 + (c <= 0x39 ? c - 0x30 : c - 0x37);
+    }
+    into[f] = value;
+  }
+}
+
+/** Whether a canonical PCI pattern's fields (-1: `*`) match a modalias's. */
+function valuesMatch(pattern: number[], modalias: number[]): boolean {
+  for (let f = 0; f < 7; f++) {
+    const value = pattern[f] as number;
+    if (value >= 0 && value !== modalias[f]) return false;
   }
   return true;
 }

@@ -43,6 +43,7 @@ export const command: Command = {
     dir.aliases; // load now so that a missing modules.alias fails before any output
     const fromStdin = positionals.length === 0;
     const inputs = fromStdin ? splitLines(io.readStdin("latin1")) : positionals;
+    if (inputs.length > 256) dir.aliases.prepareBatch();
     const notes = new Notes(fromStdin ? "stdin line" : "argument");
     const json: { modalias: string; modules: string[] }[] = [];
     // Text lines go out in chunks as they are made: a batch of 200,000 names keeps nothing.
