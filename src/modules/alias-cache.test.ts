@@ -22,6 +22,15 @@ const answers = (dir: ModulesDir, inputs: readonly string[]) =>
       .join(" "),
   );
 const uncached = answers(new ModulesDir(tree, { configPaths: [] }), names);
+/**
+ * 250 modaliases from all over the file (the generator follows it): they stay on the sorted
+ * file (up to AliasIndex's SCAN_ALL_AFTER, and without a wildcard, which walks every key).
+ */
+const few = names
+  .map((name, i) => ({ name, i }))
+  .filter(({ name }) => /^[a-z0-9_]+:[^*?[]*$/.test(name))
+  .filter((_, n, all) => n % Math.floor(all.length / 250) === 0)
+  .slice(0, 250);
 const cached = (dir: string, cacheDir: string) => new ModulesDir(dir, { configPaths: [], cacheDir });
 
 /** A private copy of the tree's modules.alias (and nothing else: the other files are optional). */
@@ -36,14 +45,7 @@ test("a cached lookup answers as an uncached one: a few names, then a batch", ()
   answers(cached(tree, cacheDir), names.slice(0, 1)); // writes the cache
   const file = aliasCachePath(cacheDir, join(tree, "modules.alias"));
   const written = statSync(file);
-  // Fresh processes: 250 modaliases from all over the file (the generator follows it) stay on
-  // the sorted file (up to AliasIndex's SCAN_ALL_AFTER, and without a wildcard, which walks
-  // every key); all 3,000 names go on to maps and a trie.
-  const few = names
-    .map((name, i) => ({ name, i }))
-    .filter(({ name }) => /^[a-z0-9_]+:[^*?[]*$/.test(name))
-    .filter((_, n, all) => n % Math.floor(all.length / 250) === 0)
-    .slice(0, 250);
+  // Fresh processes: the few stay on the sorted file; all 3,000 names go on to maps and a trie.
   const fewAnswers = answers(
     cached(tree, cacheDir),
     few.map((f) => f.name),
@@ -80,22 +82,28 @@ test("a cache of another modules.alias (the file changed) is rewritten, never us
 test("a damaged cache is deleted and the answer read from modules.alias", () => {
   const cacheDir = tempDir("cache");
   const file = aliasCachePath(cacheDir, join(tree, "modules.alias"));
-  const sample = names.filter((_, i) => i % 50 === 0);
-  const expected = uncached.filter((_, i) => i % 50 === 0);
+  const sample = few.map((f) => f.name);
+  const expected = few.map((f) => uncached[f.i]);
   answers(cached(tree, cacheDir), sample.slice(0, 1));
   const text = readFileSync(file, "latin1");
   const aliasText = readFileSync(join(tree, "modules.alias"), "latin1");
-  // After the format and header lines, every first reference shifted by a line when that keeps
-  // its number of digits: each leads to the line after its own, the blocks keep their layout.
-  const payloadAt = text.indexOf("\n", text.indexOf("\n") + 1) + 1;
+  // In every list's reference block, each line's first reference shifted by a line of
+  // modules.alias when that keeps its number of digits: each leads to the line after its own,
+  // and the blocks keep their places.
+  const headerAt = text.indexOf("\n") + 1;
+  const payloadAt = text.indexOf("\n", headerAt) + 1;
+  const header = JSON.parse(text.slice(headerAt, payloadAt - 1));
+  const lines = [...aliasText.matchAll(/^alias /gm)].map((m) => m.index);
   const lineAfter = (ref: number) => {
     const next = lines.find((start) => start > ref) as number;
     return String(next).length === String(ref).length ? next : ref;
   };
-  const lines = [...aliasText.matchAll(/^alias /gm)].map((m) => m.index);
-  const shifted =
-    text.slice(0, payloadAt) +
-    text.slice(payloadAt).replace(/ (\d+)(?=[,\n])/g, (_m, ref: string) => ` ${lineAfter(Number(ref))}`);
+  let shifted = text;
+  for (const bus of [...Object.values(header.buses), header.busless] as { prefixed: { refs: number[] } }[]) {
+    const [start, end] = bus.prefixed.refs.map((at) => at + payloadAt) as [number, number];
+    const block = shifted.slice(start, end).replace(/^\d+/gm, (ref) => String(lineAfter(Number(ref))));
+    shifted = shifted.slice(0, start) + block + shifted.slice(end);
+  }
   assert.notEqual(shifted, text);
   const damaged = [
     shifted,
@@ -109,6 +117,39 @@ test("a damaged cache is deleted and the answer read from modules.alias", () => 
     assert.deepEqual(answers(cached(tree, cacheDir), sample), expected, `after damage ${i}`);
   }
   assert.equal(readFileSync(file, "latin1"), text, "written anew, as it was");
+
+  // One list entry damaged alone, each time in a way only one check sees.
+  const damageOne = (bus: string, key: string, damage: (refs: number[]) => number[]) => {
+    const list = header.buses[bus].prefixed as { keys: [number, number]; refs: [number, number] };
+    const [keysAt, keysEnd, refsAt, refsEnd] = [...list.keys, ...list.refs].map((at) => at + payloadAt);
+    const index = text.slice(keysAt, keysEnd).split("\n").indexOf(key);
+    const refLines = text.slice(refsAt, refsEnd).split("\n");
+    const refs = damage((refLines[index] as string).split(",").map(Number));
+    const line = refs.join(",");
+    assert.equal(line.length, (refLines[index] as string).length, "the blocks keep their places");
+    refLines[index] = line;
+    return `${text.slice(0, refsAt)}${refLines.join("\n")}${text.slice(refsEnd)}`;
+  };
+  const cases = [
+    // e1000e's 82574L: a prefix of one line, its reference moved to the next line
+    {
+      name: "pci:v00008086d000010D3sv00000000sd00000000bc02sc00i00",
+      damaged: damageOne("pci", "pci:v00008086d000010D3sv", (refs) => refs.map(lineAfter)),
+    },
+    // `dax:t0*` is two lines (device_dax, kmem): the first reference replaced by the second
+    {
+      name: "dax:t0",
+      damaged: damageOne("dax", "dax:t0", (refs) => [refs[1] as number, refs[1] as number]),
+    },
+  ];
+  for (const { name, damaged } of cases) {
+    const expectedModules = answers(new ModulesDir(tree, { configPaths: [] }), [name])[0];
+    assert.notEqual(damaged, text);
+    writeFileSync(file, damaged, "latin1");
+    assert.equal(answers(cached(tree, cacheDir), [name])[0], expectedModules, name);
+    assert.equal(answers(cached(tree, cacheDir), [name])[0], expectedModules, `${name}, the next command`);
+    assert.equal(readFileSync(file, "latin1"), text, "written anew, as it was");
+  }
 });
 
 test("a cache directory that cannot be written costs nothing but speed", () => {

@@ -5,13 +5,15 @@
 // times) is the one recorded. The lines themselves are still read from modules.alias.
 //
 // A command that looks up a few devices (list, show, set, the udev hook) then finds a prefix by
-// binary search in the file's text, building nothing; a batch (resolve) reads a bus's whole
-// list once and goes on with maps and a trie, as without a cache.
+// bisection in the file's sorted keys, building nothing; a batch (resolve) scans modules.alias
+// and goes on with maps and a trie, as without a cache.
 //
-// The file (latin1): a line naming the format, a JSON header line, then per bus two blocks of
-// lines `PREFIX REF,REF,…` sorted by PREFIX in byte order — one of patterns that are all literal,
-// one of patterns whose literal part PREFIX goes on with a wildcard — REF being a line's offset
-// in modules.alias, in file order. Patterns never hold a space (depmod splits lines on them).
+// The file (latin1): a line naming the format, a JSON header line, then per bus two lists — of
+// patterns that are all literal, of the literal parts PREFIX of patterns that go on with a
+// wildcard — each as two blocks of as many lines: the keys sorted in byte order, then on the
+// same line numbers their references `REF,REF,…`, REF being a line's offset in modules.alias,
+// in file order. A few lookups split a bus's key block (one native call) and search it by
+// bisection. Patterns never hold a newline (they are lines).
 //
 // Written to a temporary file, flushed and renamed: a reader sees a whole file or none. A file
 // that is unreadable, of another format or for other bytes is ignored and written anew; one that
@@ -31,12 +33,19 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { AliasFile, AliasLine, AliasSource, PrefixVisitor, SortedPrefixes } from "./alias-file.ts";
 import { KEY_MAX } from "./alias-index.ts";
 
-const FORMAT = "flavourctl alias prefixes 1";
+const FORMAT = "flavourctl alias prefixes 2";
 
-/** Where a bus's blocks are in the text after the header: [start, end) each. */
+/** Where a list's blocks are in the text after the header: [start, end) each, no final newline. */
+interface ListBlocks {
+  /** How many keys (a block of one empty key and an empty block look alike). */
+  count: number;
+  keys: [number, number];
+  refs: [number, number];
+}
+
 interface BusBlocks {
-  exact: [number, number];
-  prefixed: [number, number];
+  exact: ListBlocks;
+  prefixed: ListBlocks;
   lengths: number[];
 }
 
@@ -99,12 +108,12 @@ function readCache(
     return undefined;
   }
   const payload = text.slice(headerEnd + 1);
+  const inside = (span: unknown) =>
+    Array.isArray(span) && span[0] >= 0 && span[0] <= span[1] && span[1] <= payload.length;
   const fits = (blocks: BusBlocks | null) =>
     blocks === null ||
     (Array.isArray(blocks.lengths) &&
-      [blocks.exact, blocks.prefixed].every(
-        (span) => Array.isArray(span) && span[0] >= 0 && span[0] <= span[1] && span[1] <= payload.length,
-      ));
+      [blocks.exact, blocks.prefixed].every((list) => inside(list?.keys) && inside(list?.refs)));
   if (!Object.values(header.buses).every(fits) || !fits(header.busless)) return undefined;
   return { blocks: { buses: header.buses, busless: header.busless }, payload };
 }
@@ -138,20 +147,24 @@ function buildBlocks(file: AliasFile): { blocks: Blocks; payload: string } {
   const byBus = prefixMaps((visit) => file.scanAll(visit));
   const parts: string[] = [];
   let length = 0;
-  const block = (map: Map<string, number[]>): [number, number] => {
-    const start = length;
-    // Default sort: UTF-16 code units, which for latin1 text is byte order.
-    for (const key of [...map.keys()].sort()) {
-      const line = `${key} ${(map.get(key) as number[]).join(",")}\n`;
-      parts.push(line);
-      length += line.length;
-    }
-    return [start, length];
+  const add = (text: string): [number, number] => {
+    parts.push(text, "\n");
+    length += text.length + 1;
+    return [length - text.length - 1, length - 1];
+  };
+  // Default sort: UTF-16 code units, which for latin1 text is byte order.
+  const list = (map: Map<string, number[]>): ListBlocks => {
+    const keys = [...map.keys()].sort();
+    return {
+      count: keys.length,
+      keys: add(keys.join("\n")),
+      refs: add(keys.map((key) => (map.get(key) as number[]).join(",")).join("\n")),
+    };
   };
   const blocks: Blocks = { buses: {}, busless: null };
   for (const [bus, maps] of byBus) {
     const lengths = [...new Set([...maps.prefixed.keys()].map((p) => p.length))].sort((a, b) => a - b);
-    const busBlocks: BusBlocks = { exact: block(maps.exact), prefixed: block(maps.prefixed), lengths };
+    const busBlocks: BusBlocks = { exact: list(maps.exact), prefixed: list(maps.prefixed), lengths };
     if (bus === null) blocks.busless = busBlocks;
     else blocks.buses[bus] = busBlocks;
   }
@@ -184,32 +197,39 @@ function removeQuietly(path: string): void {
   }
 }
 
-/**
- * The line `KEY REF,REF,…` of a sorted block whose KEY is `key`, by binary search on the text;
- * its references, or undefined. null when the block is not made of such lines (damaged).
- */
-function findRefs(text: string, [start, end]: [number, number], key: string): number[] | undefined | null {
-  let low = start;
-  let high = end;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    // The line holding `mid`: lines start at `start` and after each newline.
-    const line = Math.max(low, text.lastIndexOf("\n", mid - 1) + 1);
-    const lineEnd = text.indexOf("\n", line);
-    const space = text.indexOf(" ", line);
-    if (lineEnd < 0 || lineEnd >= end || space < 0 || space > lineEnd) return null;
-    const found = text.slice(line, space);
-    if (found === key) {
-      const refs = text
-        .slice(space + 1, lineEnd)
-        .split(",")
-        .map(Number);
-      return refs.every(Number.isSafeInteger) ? refs : null;
-    }
-    if (found < key) low = lineEnd + 1;
-    else high = line;
+/** A list's keys and references, split into lines when first searched. */
+class SortedList {
+  private readonly keys: readonly string[];
+  private readonly refs: readonly string[];
+  private readonly count: number;
+
+  constructor(payload: string, blocks: ListBlocks) {
+    this.count = blocks.count;
+    const lines = (span: [number, number]) =>
+      blocks.count === 0 ? [] : payload.slice(span[0], span[1]).split("\n");
+    this.keys = lines(blocks.keys);
+    this.refs = lines(blocks.refs);
   }
-  return undefined;
+
+  /** The references of `key` by bisection; undefined when absent, null when the list is damaged. */
+  find(key: string): number[] | undefined | null {
+    if (this.keys.length !== this.refs.length || this.keys.length !== this.count) return null;
+    let low = 0;
+    let high = this.keys.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      const found = this.keys[mid] as string;
+      if (found === key) return this.refsAt(mid);
+      if (found < key) low = mid + 1;
+      else high = mid;
+    }
+    return undefined;
+  }
+
+  private refsAt(index: number): number[] | null {
+    const refs = (this.refs[index] as string).split(",").map(Number);
+    return refs.every(Number.isSafeInteger) ? refs : null;
+  }
 }
 
 /** An AliasSource whose prefixes come from the cache file and whose lines from modules.alias. */
@@ -220,6 +240,8 @@ class CachedPrefixes implements AliasSource {
   private readonly payload: string;
   /** Set once a cached reference led to the wrong line: everything comes from the file. */
   private damaged = false;
+  private readonly lists = new Map<ListBlocks, SortedList>();
+  private readonly checkedLines = new Map<number, AliasLine>();
 
   constructor(file: AliasFile, path: string, blocks: Blocks, payload: string) {
     this.file = file;
@@ -233,39 +255,24 @@ class CachedPrefixes implements AliasSource {
     return Object.hasOwn(this.blocks.buses, bus) ? this.blocks.buses[bus] : undefined;
   }
 
+  // A batch reads every line of a bus anyway: it scans modules.alias itself, trusting the cache
+  // only where each reference it gives is checked (sorted()).
   scan(buses: readonly string[], busless: boolean, visit: PrefixVisitor): void {
-    if (this.damaged) this.file.scan(buses, busless, visit);
-    else {
-      for (const bus of buses) this.visitBus(bus, visit);
-      if (busless) this.visitBus(null, visit);
-    }
+    this.file.scan(buses, busless, visit);
   }
 
   scanAll(visit: PrefixVisitor): void {
-    if (this.damaged) this.file.scanAll(visit);
-    else {
-      for (const bus of Object.keys(this.blocks.buses)) this.visitBus(bus, visit);
-      this.visitBus(null, visit);
-    }
+    this.file.scanAll(visit);
   }
 
-  /** Every line of a bus's blocks (a batch builds its maps from them). */
-  private visitBus(bus: string | null, visit: PrefixVisitor): void {
-    const blocks = this.busBlocks(bus);
-    if (!blocks) return;
-    for (const [span, literal] of [
-      [blocks.exact, true],
-      [blocks.prefixed, false],
-    ] as const) {
-      const text = this.payload.slice(span[0], span[1]);
-      for (let at = 0; at < text.length; ) {
-        const space = text.indexOf(" ", at);
-        const end = text.indexOf("\n", at);
-        const prefix = text.slice(at, space);
-        for (const ref of text.slice(space + 1, end).split(",")) visit(bus, prefix, Number(ref), literal);
-        at = end + 1;
-      }
+  /** A list of the payload, split once. */
+  list(blocks: ListBlocks): SortedList {
+    let list = this.lists.get(blocks);
+    if (!list) {
+      list = new SortedList(this.payload, blocks);
+      this.lists.set(blocks, list);
     }
+    return list;
   }
 
   sorted(bus: string | null): SortedPrefixes | undefined {
@@ -273,14 +280,12 @@ class CachedPrefixes implements AliasSource {
     return new SortedBus(this, bus, this.busBlocks(bus) ?? null);
   }
 
-  findRefs(span: [number, number], key: string): number[] | undefined | null {
-    return findRefs(this.payload, span, key);
-  }
-
   /** Whether the line at `ref` exists and `belongs`. */
   lineBelongs(ref: number, belongs: (line: AliasLine) => boolean): boolean {
     const line = this.file.load(ref);
-    return line !== undefined && belongs(line);
+    if (line === undefined) return false;
+    this.checkedLines.set(ref, line);
+    return belongs(line);
   }
 
   /** A damaged cache file: deleted, and from now on everything is read from modules.alias. */
@@ -301,8 +306,12 @@ class CachedPrefixes implements AliasSource {
     return maps ?? { exact: new Map(), prefixed: new Map() };
   }
 
+  /** A line; one the check read is handed over (the index keeps the lines it loads). */
   load(ref: number): AliasLine | undefined {
-    return this.file.load(ref);
+    const checked = this.checkedLines.get(ref);
+    if (checked === undefined) return this.file.load(ref);
+    this.checkedLines.delete(ref);
+    return checked;
   }
 
   keys(visit: (key: string, ref: number) => void): void {
@@ -311,6 +320,7 @@ class CachedPrefixes implements AliasSource {
 }
 
 const DAMAGED = Symbol("damaged");
+const WILDCARDS = "*?[";
 
 /**
  * One bus's blocks, searched in place. Every reference found is checked: the line it leads to
@@ -337,7 +347,9 @@ class SortedBus implements SortedPrefixes {
 
   prefixed(prefix: string): readonly number[] | undefined {
     if (this.blocks === null) return undefined;
-    const belongs = (line: AliasLine) => line.key.length > prefix.length && line.key.startsWith(prefix);
+    // The line's literal part is this prefix exactly: a wildcard follows it.
+    const belongs = (line: AliasLine) =>
+      line.key.startsWith(prefix) && WILDCARDS.includes(line.key.charAt(prefix.length));
     const found = this.search(this.blocks.prefixed, prefix, belongs);
     return found === DAMAGED ? this.fromFile().prefixed.get(prefix) : found;
   }
@@ -349,14 +361,22 @@ class SortedBus implements SortedPrefixes {
 
   /** The checked references of `key`, undefined when none, DAMAGED when the file cannot answer. */
   private search(
-    span: [number, number],
+    blocks: ListBlocks,
     key: string,
     belongs: (line: AliasLine) => boolean,
   ): readonly number[] | undefined | typeof DAMAGED {
     if (this.fallback || this.owner.isDamaged()) return DAMAGED;
-    const refs = this.owner.findRefs(span, key);
+    const refs = this.owner.list(blocks).find(key);
     if (refs === undefined) return undefined;
-    if (refs?.every((ref) => this.owner.lineBelongs(ref, belongs))) return refs;
+    // Each line its key stands for, once, in file order: a wrong reference either leads to a line
+    // of another key or repeats one that is listed already.
+    if (
+      refs?.every(
+        (ref, i) => (i === 0 || ref > (refs[i - 1] as number)) && this.owner.lineBelongs(ref, belongs),
+      )
+    ) {
+      return refs;
+    }
     this.owner.markDamaged();
     return DAMAGED;
   }
