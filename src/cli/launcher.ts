@@ -1,0 +1,84 @@
+// The executable dist/flavourctl.js: the bundled CLI (entry.ts and all it imports, as text, put
+// here by scripts/build.mjs) compiled through a V8 code cache. Node 20 has no compile cache of its
+// own (module.enableCompileCache came in 22.1), and compiling the bundle is a good part of every
+// command's start-up, the udev hook's included: with a cache, V8 takes the top level and every
+// function the command ran before, already compiled, instead of parsing 400 kB of source.
+//
+// One cache per build and verb (each verb runs other functions), written once when the command
+// ends, in the index cache directory (host/cache-dir.ts); only a file owned by this user and
+// writable by no one else is used, since it holds code. No directory, an unreadable or foreign
+// file, or one V8 rejects (another node): the bundle is compiled from source, as without a cache.
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { Script } from "node:vm";
+import { indexCacheDir } from "../host/cache-dir.ts";
+
+declare const FLAVOURCTL_BUNDLE: string;
+declare const FLAVOURCTL_BUILD: string;
+
+const verb = /^[a-z][a-z-]{0,19}$/.test(process.argv[2] ?? "") ? (process.argv[2] as string) : "other";
+const cacheDir = indexCacheDir(process.env);
+const cachePath = cacheDir && join(cacheDir, `code-${FLAVOURCTL_BUILD}-${verb}.v8`);
+const cached = cachePath ? readOwnFile(cachePath) : undefined;
+const script = new Script(
+  `(function (exports, require, module, __filename, __dirname) {${FLAVOURCTL_BUNDLE}\n})`,
+  {
+    filename: __filename,
+    cachedData: cached,
+  },
+);
+if (cachePath && (cached === undefined || script.cachedDataRejected)) {
+  process.once("exit", () => saveCache(cachePath, script.createCachedData()));
+}
+script.runInThisContext()(exports, require, module, __filename, __dirname);
+
+/** The file's bytes if this user owns it and no one else may write it; else undefined. */
+function readOwnFile(path: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (stat.uid !== process.getuid?.() || (stat.mode & 0o022) !== 0) return undefined;
+    return readFileSync(fd);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Written beside a temporary name and renamed; caches of other builds are removed. */
+function saveCache(path: string, data: Buffer): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    mkdirSync(cacheDir as string, { recursive: true, mode: 0o755 });
+    writeFileSync(temporary, data, { mode: 0o644 });
+    renameSync(temporary, path);
+    for (const name of readdirSync(cacheDir as string)) {
+      if (name.startsWith("code-") && !name.startsWith(`code-${FLAVOURCTL_BUILD}-`)) {
+        unlinkSync(join(cacheDir as string, name));
+      }
+    }
+  } catch {
+    // No cache this time: the next command compiles from source again.
+    try {
+      unlinkSync(temporary);
+    } catch {
+      // never made
+    }
+  }
+}

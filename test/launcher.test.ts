@@ -1,0 +1,67 @@
+// The executable's V8 code cache (src/cli/launcher.ts) on the built dist/flavourctl.js: the
+// first command writes a cache for its verb, the next one runs from it (the file is read, not
+// written again), and a damaged, foreign or disabled cache changes nothing but speed.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { tempDir } from "./support/tmp.ts";
+
+const bundle = new URL("../dist/flavourctl.js", import.meta.url).pathname;
+
+function run(cacheDir: string, stateDir: string) {
+  const result = spawnSync(process.execPath, [bundle, "list", "--machine", "demo"], {
+    encoding: "utf8",
+    env: { ...process.env, FLAVOURCTL_INDEX_CACHE: cacheDir, XDG_STATE_HOME: stateDir, NO_COLOR: "1" },
+  });
+  assert.equal(result.status, 0, result.stderr);
+  return result.stdout;
+}
+
+test("the executable runs from a code cache of its own, per verb, and survives a bad one", () => {
+  assert.ok(existsSync(bundle), `${bundle} is missing: run npm run build`);
+  const cacheDir = tempDir("code-cache");
+  const stateDir = tempDir("code-cache-state");
+  const expected = run(cacheDir, stateDir);
+  assert.match(expected, /ADDRESS/);
+  const caches = readdirSync(cacheDir).filter((name) => name.startsWith("code-"));
+  assert.equal(caches.length, 1, `one cache, for list: ${caches}`);
+  assert.match(caches[0] as string, /^code-[0-9a-f]{16}-list\.v8$/);
+  const path = join(cacheDir, caches[0] as string);
+  const written = statSync(path);
+  assert.equal(written.mode & 0o777, 0o644);
+
+  assert.equal(run(cacheDir, stateDir), expected);
+  const reused = statSync(path);
+  assert.equal(reused.ino, written.ino, "read, not written again");
+  assert.equal(reused.mtimeMs, written.mtimeMs);
+
+  // Damaged: V8 rejects it, the bundle is compiled from source and the cache written anew.
+  writeFileSync(path, "not a code cache");
+  assert.equal(run(cacheDir, stateDir), expected);
+  assert.notEqual(readFileSync(path, "latin1"), "not a code cache");
+
+  // Writable by others: it could hold anyone's code, so it is not run, and is replaced.
+  chmodSync(path, 0o666);
+  const foreign = statSync(path);
+  assert.equal(run(cacheDir, stateDir), expected);
+  const replaced = statSync(path);
+  assert.notEqual(replaced.ino, foreign.ino);
+  assert.equal(replaced.mode & 0o777, 0o644);
+
+  // Off: nothing written.
+  const none = tempDir("code-cache-off");
+  const offResult = spawnSync(process.execPath, [bundle, "list", "--machine", "demo"], {
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      FLAVOURCTL_INDEX_CACHE: "off",
+      XDG_STATE_HOME: stateDir,
+      HOME: none,
+      NO_COLOR: "1",
+    },
+  });
+  assert.equal(offResult.stdout, expected);
+  assert.deepEqual(readdirSync(none), []);
+});
