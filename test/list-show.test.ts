@@ -3,13 +3,13 @@
 // driver_override), the vfio driver read from the host and never guessed from the module
 // name, colour only on a terminal without NO_COLOR.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { DeviceReport } from "../src/cli/device-report.ts";
 import { type Io, recordingIo } from "../src/cli/io.ts";
 import { main } from "../src/cli/main.ts";
-import { PciNames } from "../src/host/pci-names.ts";
+import { PCI_IDS_PATHS, PciNames } from "../src/host/pci-names.ts";
 import { SysfsHost } from "../src/host/sysfs.ts";
 import { hex } from "../src/pci/ids.ts";
 import { lspci, oracleModules } from "./support/lspci.ts";
@@ -275,28 +275,31 @@ test("list without a modules directory: modules unknown, said once, the rest lis
   assert.equal(usage.code, 64);
 });
 
-test("names from pci.ids are lspci's names (-mm: class, vendor, device)", () => {
-  const names = new PciNames();
-  for (const name of Object.values(SYSFS_FIXTURES)) {
-    const tree = sysfsTree(name);
-    const host = new SysfsHost(tree, () => {});
-    const theirs = lspci(tree, oracleModules(DEBIAN_612), ["-mm", "-D"])
-      .trimEnd()
-      .split("\n")
-      .map((line) => [...line.matchAll(/"([^"]*)"/g)].slice(0, 3).map((m) => m[1]));
-    const ours = host.devices().map((address) => {
-      const info = host.device(address);
-      return [
-        names.className(info.classCode) ?? `Class ${hex(info.classCode >> 8, 4)}`,
-        names.vendor(info.vendor) ?? `Vendor ${hex(info.vendor, 4)}`,
-        names.device(info.vendor, info.device) ?? `Device ${hex(info.device, 4)}`,
-      ];
-    });
-    assert.deepEqual(ours, theirs, name);
-  }
+test("names from pci.ids are lspci's names (-mm: class, vendor, device), with or without the index cache", () => {
+  const cacheDir = tempDir("pci-ids-cache");
+  new PciNames(PCI_IDS_PATHS, cacheDir).vendor(0x8086); // writes the index
+  assert.equal(readdirSync(cacheDir).filter((n) => n.endsWith(".pci-ids")).length, 1);
+  for (const names of [new PciNames(), new PciNames(PCI_IDS_PATHS, cacheDir)])
+    for (const name of Object.values(SYSFS_FIXTURES)) {
+      const tree = sysfsTree(name);
+      const host = new SysfsHost(tree, () => {});
+      const theirs = lspci(tree, oracleModules(DEBIAN_612), ["-mm", "-D"])
+        .trimEnd()
+        .split("\n")
+        .map((line) => [...line.matchAll(/"([^"]*)"/g)].slice(0, 3).map((m) => m[1]));
+      const ours = host.devices().map((address) => {
+        const info = host.device(address);
+        return [
+          names.className(info.classCode) ?? `Class ${hex(info.classCode >> 8, 4)}`,
+          names.vendor(info.vendor) ?? `Vendor ${hex(info.vendor, 4)}`,
+          names.device(info.vendor, info.device) ?? `Device ${hex(info.device, 4)}`,
+        ];
+      });
+      assert.deepEqual(ours, theirs, name);
+    }
 });
 
-test("names from pci.ids are UTF-8, as the file is (lspci prints its bytes)", () => {
+test("names from pci.ids are UTF-8, as the file is (lspci prints its bytes); a wrong index is dropped", () => {
   // Hilscher's vendor line is pci.ids' own (with a ü); the lines around it are made up.
   const dir = tempDir("pci-ids");
   const path = join(dir, "pci.ids");
@@ -306,11 +309,34 @@ test("names from pci.ids are UTF-8, as the file is (lspci prints its bytes)", ()
       "15d1  Infineon Technologies AG\n\t0002  netX 100\n" +
       "C 02  Network controller\n\t00  Ethernet controller\nC 0c  Serial bus controller\n\t03  USB controller\n",
   );
-  const names = new PciNames([path]);
-  assert.equal(names.vendor(0x15cf), "Hilscher Gesellschaft für Systemautomation mbH");
-  assert.equal(names.device(0x15cf, 0x0001), "CIFX 50E-DP");
-  assert.equal(names.device(0x15cf, 0x0002), undefined, "another vendor's device is not Hilscher's");
-  assert.equal(names.className(0x020000), "Ethernet controller");
-  assert.equal(names.className(0x0c0330), "USB controller");
-  assert.equal(names.vendor(0x1234), undefined);
+  const cacheDir = tempDir("pci-ids-cache");
+  const check = (names: PciNames) => {
+    assert.equal(names.vendor(0x15cf), "Hilscher Gesellschaft für Systemautomation mbH");
+    assert.equal(names.device(0x15cf, 0x0001), "CIFX 50E-DP");
+    assert.equal(names.device(0x15cf, 0x0002), undefined, "another vendor's device is not Hilscher's");
+    assert.equal(names.className(0x020000), "Ethernet controller");
+    assert.equal(names.className(0x0c0330), "USB controller");
+    assert.equal(names.vendor(0x1234), undefined);
+  };
+  check(new PciNames([path]));
+  check(new PciNames([path], cacheDir)); // makes the index
+  const [indexFile] = readdirSync(cacheDir);
+  const index = readFileSync(join(cacheDir, indexFile as string), "latin1");
+  check(new PciNames([path], cacheDir)); // reads it
+  // Offsets off by one: each block read from the wrong place; the index is dropped and made again.
+  writeFileSync(
+    join(cacheDir, indexFile as string),
+    index.replace(
+      /"offsets":\[(.*)\]/,
+      (_m, list: string) =>
+        `"offsets":[${list
+          .split(",")
+          .map((n) => Number(n) + 1)
+          .join(",")}]`,
+    ),
+  );
+  check(new PciNames([path], cacheDir));
+  assert.deepEqual(readdirSync(cacheDir), [], "the wrong index is removed");
+  check(new PciNames([path], cacheDir));
+  assert.equal(readFileSync(join(cacheDir, indexFile as string), "latin1"), index, "and made again");
 });

@@ -1,48 +1,103 @@
 // Human names from the PCI ID database (pci.ids, as lspci shows them; pciutils lib/names*.c).
-// The file is 1.3 MB and optional: it is read the first time a name is asked for, and names
-// are found with native searches on the bytes (Buffer.indexOf), never by splitting it into lines.
+// The file is 1.3 MB and optional. Its top-level lines (vendors, classes) are found once, by one
+// regular expression over the text, and that index is kept in the cache directory
+// (cache-file.ts): a command then reads only the blocks of the vendors and classes it names.
 //
 // Format (pci.ids header): `vvvv  vendor`, then `\tdddd  device`, `\t\tssss ssss  subsystem`
 // lines; classes at the end as `C cc  class`, `\tss  subclass`, `\t\tpp  prog-if`. `#` starts
 // a comment line. Ids are lower-case hex. Names are UTF-8.
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { cachePath, identityOf, readCacheFile, removeQuietly, writeCacheFile } from "../cache-file.ts";
 import { hex } from "../pci/ids.ts";
 
 export const PCI_IDS_PATHS = ["/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids"];
 
-/** A vendor's or a class's name, and where the lines under it start and end. */
-type Block = { name: string; start: number; end: number };
+const FORMAT = "flavourctl pci.ids index 1";
 
-/** The start of a line that begins a new vendor or class. */
-const NEXT_TOP_LEVEL = /\n[^\t#\n]/g;
+/** Every line that starts with neither a tab nor `#`: a vendor, a class (or the unknown). */
+const TOP_LEVEL = /^[^\t#\n][^\n]*/gm;
+
+/** The top-level lines: their keys (the text before two spaces) and where they start. */
+interface Index {
+  keys: string[];
+  offsets: number[];
+}
+
+/** A vendor's or class's lines, from its own line up to the next top-level one. */
+interface Block {
+  name: string;
+  bytes: Buffer;
+}
+
+interface Database {
+  path: string;
+  size: number;
+  index: Index;
+  /** The whole file, when it was read to make the index. */
+  bytes: Buffer | undefined;
+  /** Where the index came from, to drop it if it proves wrong. */
+  cacheFile: string | undefined;
+}
+
+function indexOf(text: string): Index {
+  const index: Index = { keys: [], offsets: [] };
+  for (const match of text.matchAll(TOP_LEVEL)) {
+    const separator = match[0].indexOf("  ");
+    index.keys.push(separator < 0 ? match[0] : match[0].slice(0, separator));
+    index.offsets.push(match.index);
+  }
+  return index;
+}
 
 export class PciNames {
   private readonly paths: readonly string[];
-  private file: { bytes: Buffer; text: string } | null | undefined;
+  private readonly cacheDir: string | undefined;
+  private database: Database | null | undefined;
   private readonly blocks = new Map<string, Block | null>();
 
-  constructor(paths: readonly string[] = PCI_IDS_PATHS) {
+  /** `cacheDir`: where the index of pci.ids is kept (host/cache-dir.ts); none: made every time. */
+  constructor(paths: readonly string[] = PCI_IDS_PATHS, cacheDir?: string) {
     this.paths = paths;
+    this.cacheDir = cacheDir;
   }
 
-  /** The database, read on first use; null when no file can be read (names are optional). */
-  private data(): { bytes: Buffer; text: string } | null {
-    if (this.file === undefined) {
-      this.file = null;
+  /** The database, opened on first use; null when no file can be read (names are optional). */
+  private data(): Database | null {
+    if (this.database === undefined) {
+      this.database = null;
       for (const path of this.paths) {
         try {
-          const bytes = readFileSync(path);
-          this.file = { bytes, text: bytes.toString("latin1") };
+          this.database = this.open(path);
           break;
         } catch {
           // try the next place
         }
       }
     }
-    return this.file;
+    return this.database;
   }
 
-  /** The top-level line `key  name` and where the lines under it end. */
+  private open(path: string): Database {
+    const fd = openSync(path, "r");
+    try {
+      const stat = fstatSync(fd, { bigint: true });
+      const identity = identityOf(stat);
+      const size = Number(stat.size);
+      const cacheFile = this.cacheDir === undefined ? undefined : cachePath(this.cacheDir, path, "pci-ids");
+      const cached = cacheFile === undefined ? undefined : readIndex(cacheFile, path, identity);
+      if (cached) return { path, size, index: cached, bytes: undefined, cacheFile };
+      const bytes = readFileSync(fd);
+      const index = indexOf(bytes.toString("latin1"));
+      if (cacheFile !== undefined) {
+        writeCacheFile(cacheFile, FORMAT, { source: path, identity }, JSON.stringify(index));
+      }
+      return { path, size, index, bytes, cacheFile };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The top-level line `key  name` and the lines under it. */
   private block(key: string): Block | null {
     const known = this.blocks.get(key);
     if (known !== undefined) return known;
@@ -51,42 +106,42 @@ export class PciNames {
     return found;
   }
 
-  /**
-   * Searches the bytes (Buffer.indexOf: about 3x faster than on the string) for the head line,
-   * and the text, from there, for the next line that starts with neither a tab nor `#`.
-   */
   private readBlock(key: string): Block | null {
-    const file = this.data();
-    if (file === null) return null;
-    // Classes come last in the file: searched from its end.
-    const at = file.text.startsWith(`${key}  `)
-      ? -1
-      : key.startsWith("C ")
-        ? file.bytes.lastIndexOf(`\n${key}  `, file.bytes.length, "latin1")
-        : file.bytes.indexOf(`\n${key}  `, 0, "latin1");
-    if (at < 0 && !file.text.startsWith(`${key}  `)) return null;
-    const head = at + 1;
-    let lineEnd = file.text.indexOf("\n", head);
-    if (lineEnd < 0) lineEnd = file.text.length;
-    NEXT_TOP_LEVEL.lastIndex = lineEnd;
-    const next = NEXT_TOP_LEVEL.exec(file.text);
-    return {
-      name: file.bytes.toString("utf8", head + key.length + 2, lineEnd),
-      start: lineEnd,
-      end: next ? next.index : file.text.length,
-    };
+    const data = this.data();
+    if (data === null) return null;
+    const i = data.index.keys.indexOf(key);
+    if (i < 0) return null;
+    const start = data.index.offsets[i] as number;
+    const end = data.index.offsets[i + 1] ?? data.size;
+    const bytes = data.bytes ? data.bytes.subarray(start, end) : readRange(data.path, start, end);
+    const head = `${key}  `;
+    if (bytes === undefined || bytes.toString("latin1", 0, head.length) !== head) {
+      if (data.bytes) return null; // a top-level line that is not `key  name`
+      // A cached index that does not fit the file: dropped, and the file read and indexed again.
+      if (data.cacheFile !== undefined) removeQuietly(data.cacheFile);
+      let whole: Buffer;
+      try {
+        whole = readFileSync(data.path);
+      } catch {
+        return null;
+      }
+      this.database = { ...data, size: whole.length, index: indexOf(whole.toString("latin1")), bytes: whole };
+      this.blocks.clear();
+      return this.readBlock(key);
+    }
+    let lineEnd = bytes.indexOf(0x0a);
+    if (lineEnd < 0) lineEnd = bytes.length;
+    return { name: bytes.toString("utf8", head.length, lineEnd), bytes };
   }
 
   /** The name on the one-tab line `id  name` of a block. */
   private child(block: Block | null, id: string): string | undefined {
-    const file = this.file;
-    if (block === null || !file) return undefined;
-    // Searched within the block only: an id the vendor does not list costs nothing past it.
-    const found = file.bytes.subarray(block.start, block.end).indexOf(`\n\t${id}  `, 0, "latin1");
-    if (found < 0) return undefined;
-    const at = block.start + found;
-    const end = file.text.indexOf("\n", at + 1);
-    return file.bytes.toString("utf8", at + id.length + 4, end < 0 ? file.text.length : end);
+    if (block === null) return undefined;
+    const at = block.bytes.indexOf(`\n\t${id}  `, 0, "latin1");
+    if (at < 0) return undefined;
+    let end = block.bytes.indexOf(0x0a, at + 1);
+    if (end < 0) end = block.bytes.length;
+    return block.bytes.toString("utf8", at + id.length + 4, end);
   }
 
   vendor(vendor: number): string | undefined {
@@ -105,5 +160,34 @@ export class PciNames {
     const block = this.block(`C ${hex(classCode >> 16, 2)}`);
     const subclass = this.child(block, hex((classCode >> 8) & 0xff, 2));
     return subclass ?? (block ? `${block.name} [${hex(classCode >> 8, 4)}]` : undefined);
+  }
+}
+
+/** The index of a cache file, if it is one for these bytes and is well formed. */
+function readIndex(cacheFile: string, path: string, identity: string): Index | undefined {
+  const read = readCacheFile(cacheFile, FORMAT, path, identity);
+  if (!read) return undefined;
+  try {
+    const index: Index = JSON.parse(read.payload);
+    const fits =
+      Array.isArray(index.keys) && Array.isArray(index.offsets) && index.keys.length === index.offsets.length;
+    return fits ? index : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes [start, end) of a file; undefined when they cannot all be read. */
+function readRange(path: string, start: number, end: number): Buffer | undefined {
+  if (!(start >= 0 && end > start)) return undefined;
+  const bytes = Buffer.alloc(end - start);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    return readSync(fd, bytes, 0, bytes.length, start) === bytes.length ? bytes : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

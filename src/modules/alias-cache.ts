@@ -15,21 +15,9 @@
 // in file order. A few lookups split a bus's key block (one native call) and search it by
 // bisection. Patterns never hold a newline (they are lines).
 //
-// Written to a temporary file, flushed and renamed: a reader sees a whole file or none. A file
-// that is unreadable, of another format or for other bytes is ignored and written anew; one that
-// cannot be written costs nothing but the speed-up. Every line a cached reference leads to is
-// checked against its prefix: a damaged file is deleted and the bus is read from modules.alias.
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+// Written and read as every cache file (cache-file.ts). Every line a cached reference leads to is
+// checked against its key: a damaged file is deleted and the bus is read from modules.alias.
+import { type CacheHeader, cachePath, readCacheFile, removeQuietly, writeCacheFile } from "../cache-file.ts";
 import type { AliasFile, AliasLine, AliasSource, PrefixVisitor, SortedPrefixes } from "./alias-file.ts";
 import { KEY_MAX } from "./alias-index.ts";
 
@@ -49,23 +37,16 @@ interface BusBlocks {
   lengths: number[];
 }
 
-interface Header {
-  source: string;
-  identity: string;
+interface Header extends CacheHeader {
   buses: Record<string, BusBlocks>;
   busless: BusBlocks | null;
 }
 
 type Blocks = Pick<Header, "buses" | "busless">;
 
-/** The cache file for a modules.alias (its absolute path, hashed, names it). */
+/** The cache file for a modules.alias. */
 export function aliasCachePath(cacheDir: string, source: string): string {
-  const absolute = resolve(source);
-  // FNV-1a of the path: one file per modules.alias, named after its directory for people.
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < absolute.length; i++) hash = Math.imul(hash ^ absolute.charCodeAt(i), 0x01000193);
-  const version = basename(dirname(absolute)).replace(/[^A-Za-z0-9._+-]/g, "_");
-  return join(cacheDir, `${version}-${(hash >>> 0).toString(16).padStart(8, "0")}.aliases`);
+  return cachePath(cacheDir, source, "aliases");
 }
 
 /**
@@ -75,11 +56,15 @@ export function aliasCachePath(cacheDir: string, source: string): string {
 export function cachedPrefixes(file: AliasFile, cacheDir: string): AliasSource | undefined {
   if (file.identity === undefined) return undefined;
   const path = aliasCachePath(cacheDir, file.path);
-  const source = resolve(file.path);
-  const found = readCache(path, source, file.identity);
+  const found = readCache(path, file.path, file.identity);
   if (found) return new CachedPrefixes(file, path, found.blocks, found.payload);
   const built = buildBlocks(file);
-  writeCache(path, { source, identity: file.identity, ...built.blocks }, built.payload);
+  writeCacheFile(
+    path,
+    FORMAT,
+    { source: file.path, identity: file.identity, ...built.blocks },
+    built.payload,
+  );
   return new CachedPrefixes(file, path, built.blocks, built.payload);
 }
 
@@ -89,25 +74,9 @@ function readCache(
   source: string,
   identity: string,
 ): { blocks: Blocks; payload: string } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, "latin1");
-  } catch {
-    return undefined;
-  }
-  const formatEnd = text.indexOf("\n");
-  const headerEnd = text.indexOf("\n", formatEnd + 1);
-  if (formatEnd < 0 || headerEnd < 0 || text.slice(0, formatEnd) !== FORMAT) return undefined;
-  let header: Header;
-  try {
-    header = JSON.parse(text.slice(formatEnd + 1, headerEnd));
-  } catch {
-    return undefined;
-  }
-  if (header?.source !== source || header.identity !== identity || typeof header.buses !== "object") {
-    return undefined;
-  }
-  const payload = text.slice(headerEnd + 1);
+  const read = readCacheFile<Header>(path, FORMAT, source, identity);
+  if (!read || typeof read.header.buses !== "object" || read.header.buses === null) return undefined;
+  const { header, payload } = read;
   const inside = (span: unknown) =>
     Array.isArray(span) && span[0] >= 0 && span[0] <= span[1] && span[1] <= payload.length;
   const fits = (blocks: BusBlocks | null) =>
@@ -169,32 +138,6 @@ function buildBlocks(file: AliasFile): { blocks: Blocks; payload: string } {
     else blocks.buses[bus] = busBlocks;
   }
   return { blocks, payload: parts.join("") };
-}
-
-function writeCache(path: string, header: Header, payload: string): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-    const fd = openSync(temporary, "w", 0o644);
-    try {
-      writeSync(fd, `${FORMAT}\n${JSON.stringify(header)}\n${payload}`, null, "latin1");
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, path);
-  } catch {
-    // A read-only or full cache directory: the next command scans modules.alias again.
-    removeQuietly(temporary);
-  }
-}
-
-function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone, or never made
-  }
 }
 
 /** A list's keys and references, split into lines when first searched. */

@@ -4,15 +4,16 @@
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { identityOf } from "../cache-file.ts";
 import { InputError } from "../errors.ts";
 
 export interface TextFile {
   path: string;
   text: string;
   /**
-   * Which bytes these are, from fstat of the descriptor they were read through: device, inode,
-   * size, modification and change times (ns). A persistent cache of the file is valid while its
-   * recorded identity is this one; depmod replaces a file by renaming a new one over it.
+   * Which bytes these are (cache-file.ts identityOf), from fstat of the descriptor they were
+   * read through: a cache of the file is valid while its recorded identity is this one (depmod
+   * replaces a file by renaming a new one over it).
    */
   identity?: string;
 }
@@ -42,7 +43,7 @@ function readIfPresent(path: string, gzipped: boolean): { text: string; identity
     const fd = openSync(path, "r");
     try {
       const stat = fstatSync(fd, { bigint: true });
-      identity = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+      identity = identityOf(stat);
       bytes = readFileSync(fd);
     } finally {
       closeSync(fd);

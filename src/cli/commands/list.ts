@@ -2,8 +2,9 @@
 // "Kernel modules"), its vfio flavour and its IOMMU group; a table, or JSON for scripts.
 import { ExitCode } from "../../errors.ts";
 import type { DeviceView } from "../../flavour/device-view.ts";
+import { indexCacheDir } from "../../host/cache-dir.ts";
 import type { DeviceInfo } from "../../host/host.ts";
-import { PciNames } from "../../host/pci-names.ts";
+import { PCI_IDS_PATHS, PciNames } from "../../host/pci-names.ts";
 import { hex } from "../../pci/ids.ts";
 import { parseCommandLine } from "../args.ts";
 import { deviceReport } from "../device-report.ts";
@@ -72,7 +73,7 @@ export const command: Command = {
         )}\n`,
       );
     } else {
-      io.out(listTable(view, infos, painter(io)));
+      io.out(listTable(view, infos, painter(io), new PciNames(PCI_IDS_PATHS, indexCacheDir(io.env))));
     }
     // modprobe.d and modules.builtin.modinfo problems met; `resolve` checks modules.alias line by line.
     for (const warning of view.modules?.warnings ?? []) warn(warning);
@@ -82,8 +83,7 @@ export const command: Command = {
 
 type Cell = readonly [string, Style?];
 
-function listTable(view: DeviceView, infos: DeviceInfo[], paint: Paint): string {
-  const names = new PciNames();
+function listTable(view: DeviceView, infos: DeviceInfo[], paint: Paint, names: PciNames): string {
   const header: Cell[] = ["ADDRESS", "CLASS", "DRIVER", "MODULES", "VFIO", "GROUP", "DEVICE"].map(
     (title) => [title, "bold"] as const,
   );

@@ -4,9 +4,10 @@
 import { ExitCode, InputError } from "../../errors.ts";
 import type { DeviceView, GroupMember } from "../../flavour/device-view.ts";
 import type { VfioChoice } from "../../flavour/vfio-choice.ts";
+import { indexCacheDir } from "../../host/cache-dir.ts";
 import type { DeviceInfo } from "../../host/host.ts";
 import { UnreadableDevice } from "../../host/host.ts";
-import { PciNames } from "../../host/pci-names.ts";
+import { PCI_IDS_PATHS, PciNames } from "../../host/pci-names.ts";
 import type { LookupResult } from "../../modules/lookup.ts";
 import { parseAddress } from "../../pci/address.ts";
 import { hex } from "../../pci/ids.ts";
@@ -68,7 +69,8 @@ export const command: Command = {
       };
       io.out(`${JSON.stringify({ ...deviceReport(view, info), explain }, null, 2)}\n`);
     } else {
-      io.out(showText(view, info, modules?.lookup ?? null, choice, group, painter(io)));
+      const names = new PciNames(PCI_IDS_PATHS, indexCacheDir(io.env));
+      io.out(showText(view, info, modules?.lookup ?? null, choice, group, painter(io), names));
     }
     // modprobe.d and modules.builtin.modinfo problems met; `resolve` checks modules.alias line by line.
     for (const warning of view.modules?.warnings ?? []) warn(warning);
@@ -111,13 +113,14 @@ function showText(
   choice: VfioChoice | null,
   group: GroupMember[],
   paint: Paint,
+  names: PciNames,
 ): string {
   const lines: string[] = [];
   const field = (name: string, value: string) => lines.push(`  ${paint("bold", name.padEnd(13))} ${value}`);
   const detail = (text: string) => lines.push(`                ${text}`);
   const optional = (value: number | null, width: number) => (value === null ? "?" : hex(value, width));
 
-  lines.push(`${paint("bold", info.address)}  ${deviceTitle(new PciNames(), info)}`);
+  lines.push(`${paint("bold", info.address)}  ${deviceTitle(names, info)}`);
   field(
     "ids",
     `${hex(info.vendor, 4)}:${hex(info.device, 4)}  subsystem ${optional(info.subsystemVendor, 4)}:${optional(info.subsystemDevice, 4)}  class ${hex(info.classCode, 6)}  revision ${optional(info.revision, 2)}`,

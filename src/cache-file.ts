@@ -1,0 +1,91 @@
+// Files in flavourctl's cache directory (host/cache-dir.ts) that save re-reading a big input:
+// the modules.alias prefixes (modules/alias-cache.ts), the pci.ids index (host/pci-names.ts).
+// Each is: a line naming its format, a JSON header line that names the input by absolute path
+// and identity (fstat of the bytes it was made from), then a payload. Written beside a temporary
+// name, flushed and renamed: a reader sees a whole file or none. One that is absent, of another
+// format, unreadable or made from other bytes is not used; one that cannot be written costs only
+// the speed-up.
+import type { BigIntStats } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+
+/** Which bytes a file holds (device, inode, size, modification and change times), from fstat. */
+export function identityOf(stat: BigIntStats): string {
+  return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+}
+
+/** The cache file for `source` (its absolute path, hashed, names it; its directory, for people). */
+export function cachePath(cacheDir: string, source: string, suffix: string): string {
+  const absolute = resolve(source);
+  let hash = 0x811c9dc5; // FNV-1a
+  for (let i = 0; i < absolute.length; i++) hash = Math.imul(hash ^ absolute.charCodeAt(i), 0x01000193);
+  const name = basename(dirname(absolute)).replace(/[^A-Za-z0-9._+-]/g, "_");
+  return join(cacheDir, `${name}-${(hash >>> 0).toString(16).padStart(8, "0")}.${suffix}`);
+}
+
+export interface CacheHeader {
+  source: string;
+  identity: string;
+}
+
+/** The header and payload of a cache file made in `format` from these bytes of `source`. */
+export function readCacheFile<H extends CacheHeader>(
+  path: string,
+  format: string,
+  source: string,
+  identity: string,
+): { header: H; payload: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "latin1");
+  } catch {
+    return undefined;
+  }
+  const formatEnd = text.indexOf("\n");
+  const headerEnd = text.indexOf("\n", formatEnd + 1);
+  if (formatEnd < 0 || headerEnd < 0 || text.slice(0, formatEnd) !== format) return undefined;
+  let header: H;
+  try {
+    header = JSON.parse(text.slice(formatEnd + 1, headerEnd));
+  } catch {
+    return undefined;
+  }
+  if (header?.source !== resolve(source) || header.identity !== identity) return undefined;
+  return { header, payload: text.slice(headerEnd + 1) };
+}
+
+export function writeCacheFile(path: string, format: string, header: CacheHeader, payload: string): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    const fd = openSync(temporary, "w", 0o644);
+    try {
+      const full: CacheHeader = { ...header, source: resolve(header.source) };
+      writeSync(fd, `${format}\n${JSON.stringify(full)}\n${payload}`, null, "latin1");
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, path);
+  } catch {
+    // A read-only or full cache directory: the next command reads the input again.
+    removeQuietly(temporary);
+  }
+}
+
+export function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone, or never made
+  }
+}
