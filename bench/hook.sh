@@ -40,7 +40,9 @@ echo e1000e >"$tree/bus/pci/devices/0000:07:00.0/driver_override"
 touch "$work/run/boot-pass-done"
 
 hook="$node $repo/dist/flavourctl.js hook --sysfs $tree --modules $modules"
-event() { echo "env -i ACTION=add SUBSYSTEM=pci PCI_SLOT_NAME=$1"; }
+# udev's environment: the event's properties only; flavourctl's caches (README "Caches") in the
+# bench's own directory (for root they would be in /var/cache/flavourctl), made by the warm-up runs
+event() { echo "env -i ACTION=add SUBSYSTEM=pci PCI_SLOT_NAME=$1 FLAVOURCTL_INDEX_CACHE=$work/cache"; }
 # the hook must succeed and do nothing in each case, or the timings mean nothing
 for check in "$(event 0000:01:00.0) $hook --config $work/empty" \
   "$(event 0000:01:00.0) $hook --config $work/rules --run-dir $work/run" \

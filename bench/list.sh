@@ -13,6 +13,7 @@
 # for CPU time (user+system), which a machine shared with other jobs disturbs less.
 #
 #   bash bench/list.sh [RUNS]        (default 30 runs each, 3 warm-ups; npm run build first)
+# When NODE_EXTRA_CA_CERTS is set, node -e 0 and list are measured once more without it.
 #
 # Needs hyperfine, pciutils, driverctl and the oracle's modules tree (bash test/oracle/fetch-trees.sh).
 set -euo pipefail
@@ -49,6 +50,8 @@ mount -t overlay flavourctl-bench -o "lowerdir=$lib,upperdir=$work/scratch/upper
 # which node reads at start-up) stays the machine's
 for dir in bus devices kernel/iommu_groups; do mount --bind "$tree/$dir" "/sys/$dir"; done
 
+# flavourctl's caches (README "Caches") in the bench's own directory; the warm-up runs make them
+export FLAVOURCTL_INDEX_CACHE=$work/cache
 list="node $repo/dist/flavourctl.js list --sysfs $tree --modules $modules"
 # the same answers, or the comparison means nothing
 [[ $(driverctl list-devices | wc -l) == 25 ]] || { echo "bench/list.sh: driverctl does not see the tree" >&2; exit 1; }
@@ -63,3 +66,14 @@ hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$work/result
 
 node "$repo/bench/hyperfine-summary.mjs" "$work/results.json" "flavourctl list / node -e 0" \
   "flavourctl list / lspci -k" "flavourctl list / driverctl list-devices"
+
+# Node's own start-up depends on its environment: NODE_EXTRA_CA_CERTS (set on this project's
+# machines) makes every node read and parse a certificate bundle first, about 29 ms. The same
+# pair once more without it.
+if [[ -n ${NODE_EXTRA_CA_CERTS:-} ]]; then
+  echo "without NODE_EXTRA_CA_CERTS (set here to $NODE_EXTRA_CA_CERTS):"
+  hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$work/results-bare.json" \
+    -n "node -e 0" "env -u NODE_EXTRA_CA_CERTS node -e 0" \
+    -n "flavourctl list" "env -u NODE_EXTRA_CA_CERTS $list" >&2
+  node "$repo/bench/hyperfine-summary.mjs" "$work/results-bare.json" "flavourctl list / node -e 0"
+fi
