@@ -11,16 +11,23 @@ export class CharSet {
   constructor(words = new Uint32Array(8)) {
     this.words = words;
   }
+  /** The set of one byte, shared: parsed globs' sets are never changed. */
   static of(code: number): CharSet {
-    const set = new CharSet();
-    set.add(code);
+    let set = SINGLES[code];
+    if (!set) {
+      set = new CharSet();
+      set.add(code);
+      SINGLES[code] = set;
+    }
     return set;
   }
-  /** Every byte but NUL: what `?` and `*` accept. */
+  /** Every byte but NUL: what `?` and `*` accept (shared, like `of`). */
   static any(): CharSet {
-    const set = new CharSet(new Uint32Array(8).fill(0xffffffff));
-    set.words[0] = (set.words[0] as number) & ~1;
-    return set;
+    if (!ANY_BYTE) {
+      ANY_BYTE = new CharSet(new Uint32Array(8).fill(0xffffffff));
+      ANY_BYTE.words[0] = (ANY_BYTE.words[0] as number) & ~1;
+    }
+    return ANY_BYTE;
   }
   add(code: number): void {
     this.words[code >> 5] = (this.words[code >> 5] as number) | (1 << (code & 31));
@@ -53,6 +60,9 @@ export class CharSet {
     return -1;
   }
 }
+
+const SINGLES: (CharSet | undefined)[] = [];
+let ANY_BYTE: CharSet | undefined;
 
 const PREFERRED = [
   ..."0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_",

@@ -5,15 +5,18 @@
 // n² pairs: PCI patterns by vendor then device, globs by literal prefix (two patterns can
 // only meet when one's literal prefix starts the other's).
 import { fnmatch } from "../modules/fnmatch.ts";
-import { type Glob, parseGlob } from "./glob.ts";
-import { commonString, contains, endsCompatible } from "./glob-intersection.ts";
 import {
-  commonModalias,
+  commonFieldModalias,
+  FIELD_FORMATS,
+  type FieldFormat,
+  type FieldPattern,
   fieldsContain,
   fieldsIntersect,
-  type PciPattern,
-  parsePciPattern,
-} from "./pci-pattern.ts";
+  parseFieldPattern,
+} from "./field-pattern.ts";
+import { type Glob, parseGlob } from "./glob.ts";
+import { commonString, contains, endsCompatible } from "./glob-intersection.ts";
+import { commonModalias, type PciPattern, parsePciPattern } from "./pci-pattern.ts";
 
 /** One alias line as an input of the analysis. */
 export interface AliasInput {
@@ -63,10 +66,18 @@ export interface OverlapReport {
 
 const RANK: Record<PairClass, number> = { identical: 3, shadows: 2, partial: 1, "flavour-separated": 0 };
 
-interface PciItem {
+interface FieldItem {
   input: AliasInput;
-  pci: PciPattern;
+  pci: FieldPattern;
 }
+
+/** do_pci_entry's form (pci-pattern.ts): candidates bucketed by vendor and device. */
+const PCI_FORMAT: FieldFormat = {
+  markers: ["v", "d", "sv", "sd", "bc", "sc", "i"],
+  widths: [8, 8, 8, 8, 2, 2, 2],
+  keys: [0, 1],
+  generic: (fields) => isGeneric(fields),
+};
 
 /**
  * `buses`: the buses to compare (undefined: all). `listGeneric`: false leaves the generic
@@ -79,12 +90,17 @@ export function findOverlaps(
   listGeneric = true,
 ): OverlapReport {
   const byPair = new Map<string, ModuleOverlap>();
+  const countedOnly = new Set<string>();
   const add = (overlap: PatternOverlap, bus: string, generic: boolean, count = 1) => {
     const [first, second] =
       overlap.a.module < overlap.b.module
         ? [overlap.a.module, overlap.b.module]
         : [overlap.b.module, overlap.a.module];
     const key = `${bus}\0${first}\0${second}${generic ? "\0generic" : ""}`;
+    if (generic && !listGeneric) {
+      countedOnly.add(key); // neither listed nor classified: only counted
+      return;
+    }
     let entry = byPair.get(key);
     if (!entry) {
       const modules: [string, string] = [first, second];
@@ -95,29 +111,57 @@ export function findOverlaps(
     entry.pairCount += count;
     if (RANK[overlap.class] > RANK[entry.class]) entry.class = overlap.class;
   };
-  const pci: PciItem[] = [];
+  const fieldBuses = new Map<string, { format: FieldFormat; items: FieldItem[] }>();
   const globs = new Map<string, { input: AliasInput; glob: Glob }[]>();
+  const addGlob = (bus: string, input: AliasInput) => {
+    const list = globs.get(bus) ?? [];
+    if (list.length === 0) globs.set(bus, list);
+    list.push({ input, glob: parseGlob(input.pattern) });
+  };
+  const addField = (bus: string, format: FieldFormat, item: FieldItem) => {
+    const group = fieldBuses.get(bus) ?? { format, items: [] };
+    if (group.items.length === 0) fieldBuses.set(bus, group);
+    group.items.push(item);
+  };
+  // buses with a pattern not in file2alias's form: every pattern of the bus compared as a glob
+  const globOnly = new Set<string>();
+  const deviceless: AliasInput[] = [];
   for (const input of inputs) {
     const parsed = parsePciPattern(input.pattern);
     if (parsed) {
-      if (!buses || buses.has("pci")) pci.push({ input, pci: parsed });
+      if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, { input, pci: parsed });
       continue;
     }
     const bus = busOf(input.pattern);
     if (buses && !buses.has(bus)) continue;
-    const list = globs.get(bus) ?? [];
-    if (list.length === 0) globs.set(bus, list);
-    list.push({ input, glob: parseGlob(input.pattern) });
+    const format = FIELD_FORMATS.get(bus);
+    const fields = format && !globOnly.has(bus) ? parseFieldPattern(input.pattern, bus, format) : undefined;
+    if (format && fields) addField(bus, format, { input, pci: fields });
+    else if (format && fields === null)
+      deviceless.push(input); // matches no device
+    else {
+      if (format && !globOnly.has(bus)) {
+        globOnly.add(bus);
+        for (const item of fieldBuses.get(bus)?.items ?? []) addGlob(bus, item.input);
+        fieldBuses.delete(bus);
+      }
+      addGlob(bus, input);
+    }
   }
-  const generic = pci.filter((item) => isGeneric(item.pci));
-  pciCandidates(
-    pci.filter((item) => !isGeneric(item.pci)),
-    (x, y) => {
-      const overlap = pciOverlap(x, y);
-      if (overlap) add(overlap, "pci", false);
-    },
-  );
-  genericPairs(generic, pci, (overlap, count) => add(overlap, "pci", true, count));
+  for (const input of deviceless)
+    if (globOnly.has(busOf(input.pattern))) addGlob(busOf(input.pattern), input);
+  for (const [bus, { format, items }] of fieldBuses) {
+    const generic = items.filter((item) => format.generic(item.pci.fields));
+    fieldCandidates(
+      items.filter((item) => !format.generic(item.pci.fields)),
+      format,
+      (x, y) => {
+        const overlap = fieldOverlap(x, y);
+        if (overlap) add(overlap, bus, false);
+      },
+    );
+    genericPairs(generic, items, format, listGeneric, (overlap, count) => add(overlap, bus, true, count));
+  }
   for (const [bus, items] of globs) {
     const keyed = items.map((item) => ({
       ...item,
@@ -141,11 +185,11 @@ export function findOverlaps(
   const all = [...byPair.values()];
   const specific = all.filter((o) => !o.generic);
   const counts = { identical: 0, shadows: 0, partial: 0, "flavour-separated": 0, generic: 0 };
-  counts.generic = all.length - specific.length;
+  counts.generic = all.length - specific.length + countedOnly.size;
   const overlaps = sortOverlaps(specific);
   if (listGeneric) overlaps.push(...sortOverlaps(all.filter((o) => o.generic)));
   for (const overlap of overlaps) {
-    for (const pair of overlap.pairs) addExample(pair);
+    for (const pair of overlap.pairs) addExample(pair, overlap.bus);
   }
   for (const overlap of overlaps) {
     overlap.kernel = kernelNote(overlap);
@@ -291,8 +335,7 @@ export function busOf(pattern: string): string {
  * Intel SATA). Their overlaps with device-specific patterns exist only if such a device
  * reports that class, so they are counted apart.
  */
-function isGeneric(p: PciPattern): boolean {
-  const f = p.fields;
+function isGeneric(f: readonly (string | undefined)[]): boolean {
   return (
     f[1] === undefined &&
     (f[0] === undefined || f[4] !== undefined || f[5] !== undefined || f[6] !== undefined)
@@ -300,15 +343,20 @@ function isGeneric(p: PciPattern): boolean {
 }
 
 /**
- * Calls `visit` once for every pair of patterns of different modules whose vendor and device
- * fields agree or hold a `*`: patterns grouped by vendor, then device; a `*` group meets every
- * group of its level.
+ * Calls `visit` once for every pair of patterns of different modules whose two key fields
+ * (pci: vendor and device) agree or hold a `*`: patterns grouped by the first, then the
+ * second; a `*` group meets every group of its level. (A usb bcdDevice range is never a key.)
  */
-function pciCandidates(items: PciItem[], visit: (x: PciItem, y: PciItem) => void): void {
-  const byVendor = groupBy(items, (item) => item.pci.fields[0]);
+function fieldCandidates(
+  items: FieldItem[],
+  format: FieldFormat,
+  visit: (x: FieldItem, y: FieldItem) => void,
+): void {
+  const [first, second] = format.keys;
+  const byVendor = groupBy(items, (item) => item.pci.fields[first]);
   const anyVendor = byVendor.get(undefined) ?? [];
-  const pairWithin = (group: PciItem[]) => {
-    const byDevice = groupBy(group, (item) => item.pci.fields[1]);
+  const pairWithin = (group: FieldItem[]) => {
+    const byDevice = groupBy(group, (item) => item.pci.fields[second]);
     const anyDevice = byDevice.get(undefined) ?? [];
     for (const [device, members] of byDevice) {
       allPairs(members, visit);
@@ -324,26 +372,36 @@ function pciCandidates(items: PciItem[], visit: (x: PciItem, y: PciItem) => void
 /**
  * Pairs of a generic pattern (a class match, or vfio_pci's catch-all) with every other
  * module: they meet thousands of patterns, so per module only the strongest pair is kept,
- * with the number of pairs. A generic pattern leaves the device `*` and meets only patterns of
- * its vendor or `*`, so whether it meets a pattern, and how, depends only on that pattern's
- * prefix, which of vendor and device it leaves `*`, and its other five fields: each module's
- * patterns are compared once per such shape (its first pattern standing for it).
+ * with the number of pairs. Whether a generic pattern meets another, and how, depends only on
+ * that pattern's prefix, its first key field (the vendor: patterns are grouped by it), the
+ * values of the fields some generic pattern of the bus fixes, and which other fields it
+ * leaves `*`: each module's patterns are compared once per such shape (its first pattern
+ * standing for it). Unless `classify`, the first meeting shape is reported, for the count only.
  */
 function genericPairs(
-  generic: PciItem[],
-  all: PciItem[],
+  generic: FieldItem[],
+  all: FieldItem[],
+  format: FieldFormat,
+  classify: boolean,
   report: (overlap: PatternOverlap, count: number) => void,
 ): void {
-  type Shape = { first: PciItem; count: number };
+  if (generic.length === 0) return;
+  const vendorField = format.keys[0];
+  const fixed = format.widths.map(
+    (_, k) => k !== vendorField && generic.some((g) => g.pci.fields[k] !== undefined),
+  );
+  type Shape = { first: FieldItem; count: number };
   type ModuleGroup = { module: string; shapes: Shape[] };
   const byVendor = new Map<string | undefined, ModuleGroup[]>();
-  for (const [vendor, items] of groupBy(all, (item) => item.pci.fields[0])) {
+  for (const [vendor, items] of groupBy(all, (item) => item.pci.fields[vendorField])) {
     const groups: ModuleGroup[] = [];
     for (const [module, members] of groupBy(items, (item) => item.input.module)) {
       const shapes = new Map<string, Shape>();
       for (const item of members) {
-        const f = item.pci.fields;
-        const key = `${item.pci.prefix} ${f[0] === undefined} ${f[1] === undefined} ${f[2]} ${f[3]} ${f[4]} ${f[5]} ${f[6]}`;
+        let key = `${item.pci.prefix} ${vendor === undefined}`;
+        item.pci.fields.forEach((f, k) => {
+          if (k !== vendorField) key += fixed[k] ? ` ${f}` : ` ${f === undefined}`;
+        });
         const shape = shapes.get(key);
         if (shape) shape.count++;
         else shapes.set(key, { first: item, count: 1 });
@@ -354,26 +412,30 @@ function genericPairs(
   }
   const everyVendor = [...byVendor.values()].flat();
   for (const g of generic) {
-    const vendor = g.pci.fields[0];
+    const vendor = g.pci.fields[vendorField];
     const groups =
       vendor === undefined
         ? everyVendor
         : [...(byVendor.get(vendor) ?? []), ...(byVendor.get(undefined) ?? [])];
     for (const { module, shapes } of groups) {
       if (module === g.input.module) continue;
-      let best: PciItem | undefined;
+      let best: FieldItem | undefined;
       let bestRank = -1;
       let count = 0;
       for (const shape of shapes) {
         if (!fieldsIntersect(g.pci, shape.first.pci)) continue;
+        if (!classify) {
+          report({ a: g.input, b: shape.first.input, class: "partial" }, 1);
+          break;
+        }
         count += shape.count;
-        const rank = RANK[pciClass(g.pci, shape.first.pci)];
+        const rank = RANK[fieldClass(g.pci, shape.first.pci)];
         if (rank > bestRank) {
           best = shape.first;
           bestRank = rank;
         }
       }
-      if (best) report(pciOverlap(g, best) as PatternOverlap, count);
+      if (best) report(fieldOverlap(g, best) as PatternOverlap, count);
     }
   }
 }
@@ -389,29 +451,29 @@ function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
   return groups;
 }
 
-function allPairs(items: PciItem[], visit: (x: PciItem, y: PciItem) => void): void {
+function allPairs(items: FieldItem[], visit: (x: FieldItem, y: FieldItem) => void): void {
   for (let i = 0; i < items.length; i++)
     for (let j = i + 1; j < items.length; j++) {
-      const x = items[i] as PciItem;
-      const y = items[j] as PciItem;
+      const x = items[i] as FieldItem;
+      const y = items[j] as FieldItem;
       if (x.input.module !== y.input.module) visit(x, y);
     }
 }
 
-function crossPairs(xs: PciItem[], ys: PciItem[], visit: (x: PciItem, y: PciItem) => void): void {
+function crossPairs(xs: FieldItem[], ys: FieldItem[], visit: (x: FieldItem, y: FieldItem) => void): void {
   for (const x of xs) for (const y of ys) if (x.input.module !== y.input.module) visit(x, y);
 }
 
-function pciOverlap(x: PciItem, y: PciItem): PatternOverlap | undefined {
+function fieldOverlap(x: FieldItem, y: FieldItem): PatternOverlap | undefined {
   if (!fieldsIntersect(x.pci, y.pci)) return undefined;
-  const overlap: PatternOverlap = { a: x.input, b: y.input, class: pciClass(x.pci, y.pci) };
+  const overlap: PatternOverlap = { a: x.input, b: y.input, class: fieldClass(x.pci, y.pci) };
   if (overlap.class === "shadows")
     overlap.wider = fieldsContain(x.pci, y.pci) ? x.input.module : y.input.module;
   return overlap;
 }
 
-/** The relation of two intersecting pci patterns. */
-function pciClass(x: PciPattern, y: PciPattern): PairClass {
+/** The relation of two intersecting field patterns (pci: `pci:` against `vfio_pci:` apart). */
+function fieldClass(x: FieldPattern, y: FieldPattern): PairClass {
   if (x.prefix !== y.prefix) return "flavour-separated";
   const xWider = fieldsContain(x, y);
   const yWider = fieldsContain(y, x);
@@ -432,9 +494,20 @@ function globOverlap(a: AliasInput, ga: Glob, b: AliasInput, gb: Glob): PatternO
   return { ...base, class: "partial" };
 }
 
-/** Fills in a pci pair's example: the fields both fix, zeros for the `*`s, checked with fnmatch. */
-function addExample(pair: PatternOverlap): void {
+/**
+ * Fills in a field pair's example: the fields both fix, the lowest value both accept
+ * elsewhere (zeros for the `*`s), checked with fnmatch.
+ */
+function addExample(pair: PatternOverlap, bus: string): void {
   if (pair.example !== undefined) return;
+  const format = FIELD_FORMATS.get(bus);
+  if (format) {
+    const x = parseFieldPattern(pair.a.pattern, bus, format) as FieldPattern;
+    const y = parseFieldPattern(pair.b.pattern, bus, format) as FieldPattern;
+    pair.example = checked(commonFieldModalias(x, y, format), pair.a.pattern);
+    pair.exampleB = checked(pair.example, pair.b.pattern);
+    return;
+  }
   const x = parsePciPattern(pair.a.pattern) as PciPattern;
   const y = parsePciPattern(pair.b.pattern) as PciPattern;
   pair.example = checked(commonModalias(x, y, x.prefix), pair.a.pattern);
