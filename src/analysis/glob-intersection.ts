@@ -39,6 +39,13 @@ function meets(x: GlobElement, y: GlobElement): boolean {
   return x.star || y.star || x.chars.meets(y.chars);
 }
 
+/** Whether some string matches both (commonString without building it when both hold a `*`). */
+export function intersects(a: Glob, b: Glob): boolean {
+  if (a.firstStar < a.elements.length && b.firstStar < b.elements.length && !a.empty && !b.empty)
+    return endsCompatible(a, b); // bothStarred's condition
+  return commonString(a, b) !== undefined;
+}
+
 /** A string both patterns match, or undefined when there is none. */
 export function commonString(a: Glob, b: Glob): string | undefined {
   if (!endsCompatible(a, b)) return undefined;
@@ -230,7 +237,7 @@ function representatives(elements: GlobElement[]): number[] {
 export function contains(outer: Glob, inner: Glob): boolean {
   const o = outer.elements;
   const i = inner.elements;
-  if (i.some((e) => !e.star && e.chars.isEmpty())) return true; // inner matches nothing
+  if (inner.empty) return true; // inner matches nothing
   const innerStarless = inner.firstStar === i.length;
   const outerStarless = outer.firstStar === o.length;
   if (outerStarless) {

@@ -8,6 +8,8 @@ import { fnmatch } from "../modules/fnmatch.ts";
 /** 256 bits: which bytes an element accepts. */
 export class CharSet {
   readonly words: Uint32Array;
+  /** pick()'s answer, once asked (-2: not yet). */
+  private picked = -2;
   constructor(words = new Uint32Array(8)) {
     this.words = words;
   }
@@ -31,6 +33,7 @@ export class CharSet {
   }
   add(code: number): void {
     this.words[code >> 5] = (this.words[code >> 5] as number) | (1 << (code & 31));
+    this.picked = -2;
   }
   has(code: number): boolean {
     return ((this.words[code >> 5] as number) & (1 << (code & 31))) !== 0;
@@ -51,10 +54,15 @@ export class CharSet {
     return new CharSet(out);
   }
   isEmpty(): boolean {
-    return this.words.every((w) => w === 0);
+    for (let i = 0; i < 8; i++) if (this.words[i] !== 0) return false;
+    return true;
   }
   /** One member, the most readable first (digits, upper, lower, `_`, other printable, any); -1 if empty. */
   pick(): number {
+    if (this.picked === -2) this.picked = this.firstPreferred();
+    return this.picked;
+  }
+  private firstPreferred(): number {
     for (const code of PREFERRED) if (this.has(code)) return code;
     for (let code = 1; code < 256; code++) if (this.has(code)) return code;
     return -1;
@@ -82,6 +90,8 @@ export interface Glob {
   literalPrefix: string;
   /** The plain characters after the last element that is not a single known character. */
   literalSuffix: string;
+  /** An element accepts no byte (a trailing backslash, a bad class): the glob matches nothing. */
+  empty: boolean;
 }
 
 const bracketSets = new Map<string, CharSet>();
@@ -132,6 +142,7 @@ export function parseGlob(pattern: string): Glob {
     afterLastStar,
     literalPrefix: literalRun(elements, 0, 1),
     literalSuffix: literalRun(elements, elements.length - 1, -1),
+    empty: elements.some((e) => !e.star && e.chars.isEmpty()),
   };
 }
 

@@ -15,8 +15,8 @@ import {
   parseFieldPattern,
 } from "./field-pattern.ts";
 import { type Glob, parseGlob } from "./glob.ts";
-import { commonString, contains, endsCompatible } from "./glob-intersection.ts";
-import { commonModalias, type PciPattern, parsePciPattern } from "./pci-pattern.ts";
+import { commonString, contains, endsCompatible, intersects } from "./glob-intersection.ts";
+import { commonModalias, parsePciPattern } from "./pci-pattern.ts";
 
 /** One alias line as an input of the analysis. */
 export interface AliasInput {
@@ -38,7 +38,8 @@ export interface PatternOverlap {
   /**
    * A modalias both match: `a` matches `example`, `b` matches `exampleB` (the same unless
    * flavour-separated). Computed (and checked with fnmatch) for every pair of a specific
-   * overlap, and for the first pair of a generic one (thousands of pairs share its answer).
+   * overlap, and for the first pair of a generic one (thousands of pairs share its answer);
+   * only for the first pair unless findOverlaps is asked for every example.
    */
   example?: string;
   exampleB?: string;
@@ -82,12 +83,14 @@ const PCI_FORMAT: FieldFormat = {
 /**
  * `buses`: the buses to compare (undefined: all). `listGeneric`: false leaves the generic
  * pairs out of `overlaps` (they are still counted) — thousands of them, which a terminal
- * report does not print.
+ * report does not print. `everyExample`: false gives only each overlap's first pair an
+ * example (the one a terminal report prints).
  */
 export function findOverlaps(
   inputs: readonly AliasInput[],
   buses?: ReadonlySet<string>,
   listGeneric = true,
+  everyExample = true,
 ): OverlapReport {
   const byPair = new Map<string, ModuleOverlap>();
   const countedOnly = new Set<string>();
@@ -112,11 +115,11 @@ export function findOverlaps(
     if (RANK[overlap.class] > RANK[entry.class]) entry.class = overlap.class;
   };
   const fieldBuses = new Map<string, { format: FieldFormat; items: FieldItem[] }>();
-  const globs = new Map<string, { input: AliasInput; glob: Glob }[]>();
+  const globs = new Map<string, GlobItem[]>();
   const addGlob = (bus: string, input: AliasInput) => {
     const list = globs.get(bus) ?? [];
     if (list.length === 0) globs.set(bus, list);
-    list.push({ input, glob: parseGlob(input.pattern) });
+    list.push(new GlobItem(input));
   };
   const addField = (bus: string, format: FieldFormat, item: FieldItem) => {
     const group = fieldBuses.get(bus) ?? { format, items: [] };
@@ -163,22 +166,18 @@ export function findOverlaps(
     genericPairs(generic, items, format, listGeneric, (overlap, count) => add(overlap, bus, true, count));
   }
   for (const [bus, items] of globs) {
-    const keyed = items.map((item) => ({
-      ...item,
-      ...identity(item.input.pattern),
-      starred:
-        item.glob.firstStar < item.glob.elements.length &&
-        item.glob.elements.every((e) => e.star || !e.chars.isEmpty()),
-    }));
+    const keyed = items;
     const specific = keyed.filter((item) => !item.generic);
+    const memo = new Map<string, GlobRelation>();
     globCandidates(specific, (x, y) => {
-      const overlap = globOverlap(x.input, x.glob, y.input, y.glob);
+      const overlap = globOverlap(x.input, x.glob, y.input, y.glob, memo);
       if (overlap) add(overlap, bus, false);
     });
     genericGlobPairs(
       keyed.filter((item) => item.generic),
       keyed,
       listGeneric,
+      memo,
       (overlap, count) => add(overlap, bus, true, count),
     );
   }
@@ -188,8 +187,13 @@ export function findOverlaps(
   counts.generic = all.length - specific.length + countedOnly.size;
   const overlaps = sortOverlaps(specific);
   if (listGeneric) overlaps.push(...sortOverlaps(all.filter((o) => o.generic)));
+  const parsed = new Map<string, GlobItem>();
+  for (const list of globs.values()) for (const item of list) parsed.set(item.input.pattern, item);
+  const globOf = (pattern: string) => parsed.get(pattern)?.glob ?? parseGlob(pattern);
+  const globExamples = new Map<string, string | undefined>();
   for (const overlap of overlaps) {
-    for (const pair of overlap.pairs) addExample(pair, overlap.bus);
+    for (const pair of everyExample ? overlap.pairs : overlap.pairs.slice(0, 1))
+      addExample(pair, overlap.bus, globOf, globExamples);
   }
   for (const overlap of overlaps) {
     overlap.kernel = kernelNote(overlap);
@@ -198,13 +202,26 @@ export function findOverlaps(
   return { overlaps, counts, patterns: inputs.length };
 }
 
-interface KeyedGlob {
-  input: AliasInput;
-  glob: Glob;
-  key: string;
-  generic: boolean;
-  /** Holds a `*` and no element matching nothing: meets any such glob with compatible ends. */
-  starred: boolean;
+/** A pattern compared as a glob, parsed only when a comparison needs its elements. */
+class GlobItem {
+  readonly input: AliasInput;
+  /** See identity. */
+  readonly key: string;
+  readonly generic: boolean;
+  /** The plain characters after its last `*`, `?`, bracket or backslash: they end every match. */
+  readonly tail: string;
+  private parsed: Glob | undefined;
+  constructor(input: AliasInput) {
+    this.input = input;
+    const { key, generic } = identity(input.pattern);
+    this.key = key;
+    this.generic = generic;
+    this.tail = input.pattern.slice(input.pattern.search(/[^*?[\]\\]*$/));
+  }
+  get glob(): Glob {
+    this.parsed ??= parseGlob(this.input.pattern);
+    return this.parsed;
+  }
 }
 
 /**
@@ -212,14 +229,14 @@ interface KeyedGlob {
  * compatible (one starts the other) and whose ends can meet: sorted by key, each pattern
  * meets only the run of keys that start with its own.
  */
-function globCandidates(items: KeyedGlob[], visit: (x: KeyedGlob, y: KeyedGlob) => void): void {
+function globCandidates(items: GlobItem[], visit: (x: GlobItem, y: GlobItem) => void): void {
   items.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
   for (let i = 0; i < items.length; i++) {
-    const x = items[i] as KeyedGlob;
+    const x = items[i] as GlobItem;
     for (let j = i + 1; j < items.length; j++) {
-      const y = items[j] as KeyedGlob;
+      const y = items[j] as GlobItem;
       if (!y.key.startsWith(x.key)) break;
-      if (x.input.module === y.input.module || !suffixesMeet(x.glob, y.glob)) continue;
+      if (x.input.module === y.input.module || !suffixesMeet(x.tail, y.tail)) continue;
       if (endsCompatible(x.glob, y.glob)) visit(x, y);
     }
   }
@@ -232,9 +249,10 @@ function globCandidates(items: KeyedGlob[], visit: (x: KeyedGlob, y: KeyedGlob) 
  * the pairs are listed (`classify`), else the pair stands as "partial", for the count only.
  */
 function genericGlobPairs(
-  generic: KeyedGlob[],
-  all: KeyedGlob[],
+  generic: GlobItem[],
+  all: GlobItem[],
   classify: boolean,
+  memo: Map<string, GlobRelation>,
   report: (overlap: PatternOverlap, count: number) => void,
 ): void {
   if (generic.length === 0) return;
@@ -242,30 +260,30 @@ function genericGlobPairs(
   for (const [key, gs] of byKey) {
     const meeting = all.filter((item) => item.key.startsWith(key) || key.startsWith(item.key));
     const byModule = groupBy(meeting, (item) => item.input.module);
-    for (const g of gs) genericModulePairs(g, byModule, classify, report);
+    for (const g of gs) genericModulePairs(g, byModule, classify, memo, report);
   }
 }
 
 function genericModulePairs(
-  g: KeyedGlob,
-  byModule: Map<string, KeyedGlob[]>,
+  g: GlobItem,
+  byModule: Map<string, GlobItem[]>,
   classify: boolean,
+  memo: Map<string, GlobRelation>,
   report: (overlap: PatternOverlap, count: number) => void,
 ): void {
   for (const [module, members] of byModule) {
     if (module === g.input.module) continue;
-    let first: KeyedGlob | undefined;
+    let first: GlobItem | undefined;
     let count = 0;
     for (const item of members) {
-      if (!suffixesMeet(g.glob, item.glob) || !endsCompatible(g.glob, item.glob)) continue;
-      // both starred, no empty set: compatible ends suffice (glob-intersection.ts bothStarred)
-      if (!(g.starred && item.starred) && commonString(g.glob, item.glob) === undefined) continue;
+      if (!suffixesMeet(g.tail, item.tail) || !intersects(g.glob, item.glob)) continue;
       first ??= item;
       count++;
+      if (!classify) break; // counted only: one meeting pattern makes the pair
     }
     if (!first) continue;
     const overlap = classify
-      ? (globOverlap(g.input, g.glob, first.input, first.glob) as PatternOverlap)
+      ? (globOverlap(g.input, g.glob, first.input, first.glob, memo) as PatternOverlap)
       : { a: g.input, b: first.input, class: "partial" as const };
     report(overlap, count);
   }
@@ -318,9 +336,9 @@ function sortOverlaps(overlaps: ModuleOverlap[]): ModuleOverlap[] {
   return keyed.map((k) => k.o);
 }
 
-/** Two patterns can only meet when one's literal suffix ends the other's. */
-function suffixesMeet(x: Glob, y: Glob): boolean {
-  return x.literalSuffix.endsWith(y.literalSuffix) || y.literalSuffix.endsWith(x.literalSuffix);
+/** Two patterns can only meet when one's literal tail ends the other's. */
+function suffixesMeet(x: string, y: string): boolean {
+  return x.endsWith(y) || y.endsWith(x);
 }
 
 /** The bus of a pattern: what comes before its first `:` (`acpi*` for `acpi*:…`). */
@@ -390,41 +408,66 @@ function genericPairs(
   const fixed = format.widths.map(
     (_, k) => k !== vendorField && generic.some((g) => g.pci.fields[k] !== undefined),
   );
+  const ids = new Map<string, number>();
+  const idOf = (module: string) => {
+    let id = ids.get(module);
+    if (id === undefined) {
+      id = ids.size;
+      ids.set(module, id);
+    }
+    return id;
+  };
   type Shape = { first: FieldItem; count: number };
-  type ModuleGroup = { module: string; shapes: Shape[] };
-  const byVendor = new Map<string | undefined, ModuleGroup[]>();
-  for (const [vendor, items] of groupBy(all, (item) => item.pci.fields[vendorField])) {
+  type ModuleGroup = { module: string; id: number; shapes: Shape[] };
+  const shapeKeys = new Map<FieldItem, string>();
+  for (const item of all) {
+    const fields = item.pci.fields;
+    let key = item.pci.prefix;
+    for (let k = 0; k < fields.length; k++) {
+      const f = fields[k];
+      key += k === vendorField || !fixed[k] ? (f === undefined ? " *" : " ") : ` ${f}`;
+    }
+    shapeKeys.set(item, key);
+  }
+  const moduleGroups = (items: FieldItem[]): ModuleGroup[] => {
     const groups: ModuleGroup[] = [];
     for (const [module, members] of groupBy(items, (item) => item.input.module)) {
       const shapes = new Map<string, Shape>();
       for (const item of members) {
-        let key = `${item.pci.prefix} ${vendor === undefined}`;
-        item.pci.fields.forEach((f, k) => {
-          if (k !== vendorField) key += fixed[k] ? ` ${f}` : ` ${f === undefined}`;
-        });
+        const key = shapeKeys.get(item) as string;
         const shape = shapes.get(key);
         if (shape) shape.count++;
         else shapes.set(key, { first: item, count: 1 });
       }
-      groups.push({ module, shapes: [...shapes.values()] });
+      groups.push({ module, id: idOf(module), shapes: [...shapes.values()] });
     }
-    byVendor.set(vendor, groups);
+    return groups;
+  };
+  const byVendor = new Map<string | undefined, ModuleGroup[]>();
+  for (const [vendor, items] of groupBy(all, (item) => item.pci.fields[vendorField])) {
+    byVendor.set(vendor, moduleGroups(items));
   }
-  const everyVendor = [...byVendor.values()].flat();
+  // A generic pattern of any vendor meets a pattern whatever its vendor: when only counting,
+  // each module's patterns are grouped across vendors and each module pair is looked at once.
+  const everyVendor = classify ? [...byVendor.values()].flat() : moduleGroups(all);
+  const seen = new Set<number>();
   for (const g of generic) {
     const vendor = g.pci.fields[vendorField];
     const groups =
       vendor === undefined
         ? everyVendor
         : [...(byVendor.get(vendor) ?? []), ...(byVendor.get(undefined) ?? [])];
-    for (const { module, shapes } of groups) {
+    const gid = idOf(g.input.module) * ids.size; // small integers: fast Set keys
+    for (const { module, id, shapes } of groups) {
       if (module === g.input.module) continue;
+      if (!classify && seen.has(gid + id)) continue;
       let best: FieldItem | undefined;
       let bestRank = -1;
       let count = 0;
       for (const shape of shapes) {
         if (!fieldsIntersect(g.pci, shape.first.pci)) continue;
         if (!classify) {
+          seen.add(gid + id);
           report({ a: g.input, b: shape.first.input, class: "partial" }, 1);
           break;
         }
@@ -481,35 +524,66 @@ function fieldClass(x: FieldPattern, y: FieldPattern): PairClass {
   return xWider || yWider ? "shadows" : "partial";
 }
 
-function globOverlap(a: AliasInput, ga: Glob, b: AliasInput, gb: Glob): PatternOverlap | undefined {
-  const example = commonString(ga, gb);
-  if (example === undefined) return undefined;
-  const base = { a, b, example, exampleB: example };
-  if (a.pattern === b.pattern) return { ...base, class: "identical" };
-  const aWider = contains(ga, gb);
-  const bWider = contains(gb, ga);
-  if (aWider && bWider) return { ...base, class: "identical" };
-  if (aWider) return { ...base, class: "shadows", wider: a.module };
-  if (bWider) return { ...base, class: "shadows", wider: b.module };
-  return { ...base, class: "partial" };
+/** How two globs relate (undefined: they never meet); kept by pattern text, which modules share. */
+type GlobRelation = { aWider: boolean; bWider: boolean } | undefined;
+
+function globOverlap(
+  a: AliasInput,
+  ga: Glob,
+  b: AliasInput,
+  gb: Glob,
+  memo: Map<string, GlobRelation>,
+): PatternOverlap | undefined {
+  const key = `${a.pattern}\0${b.pattern}`;
+  let relation = memo.get(key);
+  if (relation === undefined && !memo.has(key)) {
+    relation = !intersects(ga, gb)
+      ? undefined
+      : a.pattern === b.pattern
+        ? { aWider: true, bWider: true }
+        : { aWider: contains(ga, gb), bWider: contains(gb, ga) };
+    memo.set(key, relation);
+  }
+  if (!relation) return undefined;
+  if (relation.aWider && relation.bWider) return { a, b, class: "identical" };
+  if (relation.aWider) return { a, b, class: "shadows", wider: a.module };
+  if (relation.bWider) return { a, b, class: "shadows", wider: b.module };
+  return { a, b, class: "partial" };
 }
 
 /**
- * Fills in a field pair's example: the fields both fix, the lowest value both accept
- * elsewhere (zeros for the `*`s), checked with fnmatch.
+ * Fills in a pair's example: for field patterns the fields both fix, the lowest value both
+ * accept elsewhere (zeros for the `*`s), checked with fnmatch; for globs commonString's.
  */
-function addExample(pair: PatternOverlap, bus: string): void {
+function addExample(
+  pair: PatternOverlap,
+  bus: string,
+  globOf: (pattern: string) => Glob,
+  globExamples: Map<string, string | undefined>,
+): void {
   if (pair.example !== undefined) return;
+  const x = parsePciPattern(pair.a.pattern);
+  const y = parsePciPattern(pair.b.pattern);
   const format = FIELD_FORMATS.get(bus);
-  if (format) {
-    const x = parseFieldPattern(pair.a.pattern, bus, format) as FieldPattern;
-    const y = parseFieldPattern(pair.b.pattern, bus, format) as FieldPattern;
-    pair.example = checked(commonFieldModalias(x, y, format), pair.a.pattern);
+  const fx = format && parseFieldPattern(pair.a.pattern, bus, format);
+  const fy = format && parseFieldPattern(pair.b.pattern, bus, format);
+  if (format && fx && fy) {
+    pair.example = checked(commonFieldModalias(fx, fy, format), pair.a.pattern);
     pair.exampleB = checked(pair.example, pair.b.pattern);
     return;
   }
-  const x = parsePciPattern(pair.a.pattern) as PciPattern;
-  const y = parsePciPattern(pair.b.pattern) as PciPattern;
+  if (!x || !y) {
+    // a glob pair (the same pattern pair recurs across modules): commonString checks its answer
+    const key = `${pair.a.pattern}\0${pair.b.pattern}`;
+    let example = globExamples.get(key);
+    if (example === undefined) {
+      example = commonString(globOf(pair.a.pattern), globOf(pair.b.pattern));
+      globExamples.set(key, example);
+    }
+    pair.example = example;
+    pair.exampleB = example;
+    return;
+  }
   pair.example = checked(commonModalias(x, y, x.prefix), pair.a.pattern);
   pair.exampleB = checked(`${y.prefix}:${pair.example.slice(pair.example.indexOf(":") + 1)}`, pair.b.pattern);
 }

@@ -66,7 +66,8 @@ export const command: Command = {
       throw new UsageError("give --modules DIR, --alias FILE or --source TREE");
     }
     const { findOverlaps } = await import("../../analysis/overlaps.ts");
-    const report = findOverlaps(inputs, buses, values.json === true || values.generic === true);
+    const json = values.json === true;
+    const report = findOverlaps(inputs, buses, json || values.generic === true, json);
     if (values.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
     else io.out(formatReport(report, values.generic === true), "latin1");
     return 0;
