@@ -75,7 +75,6 @@ export const FIELD_FORMATS: ReadonlyMap<string, FieldFormat> = new Map<string, F
 ]);
 
 const HEX = "0123456789ABCDEF";
-const EXACT = /^[0-9A-F]*$/;
 const expressions = new Map<string, RegExp>();
 
 /**
@@ -111,7 +110,8 @@ export function parseFieldPattern(
     const value = m[k + 1] as string;
     const width = format.widths[k] as number;
     if (value === "*") fields.push(undefined);
-    else if (value.length === width && EXACT.test(value)) fields.push(value);
+    // the expression allows only hex digits, brackets and `*`
+    else if (value.length === width && !value.includes("[") && !value.includes("*")) fields.push(value);
     else {
       const positions = positionMasks(value, width);
       if (positions === undefined) return undefined;

@@ -94,6 +94,7 @@ export function findOverlaps(
 ): OverlapReport {
   const byPair = new Map<string, ModuleOverlap>();
   const countedOnly = new Set<string>();
+  let genericCounted = 0;
   const add = (overlap: PatternOverlap, bus: string, generic: boolean, count = 1) => {
     const [first, second] =
       overlap.a.module < overlap.b.module
@@ -154,16 +155,15 @@ export function findOverlaps(
   for (const input of deviceless)
     if (globOnly.has(busOf(input.pattern))) addGlob(busOf(input.pattern), input);
   for (const [bus, { format, items }] of fieldBuses) {
-    const generic = items.filter((item) => format.generic(item.pci.fields));
-    fieldCandidates(
-      items.filter((item) => !format.generic(item.pci.fields)),
-      format,
-      (x, y) => {
-        const overlap = fieldOverlap(x, y);
-        if (overlap) add(overlap, bus, false);
-      },
-    );
-    genericPairs(generic, items, format, listGeneric, (overlap, count) => add(overlap, bus, true, count));
+    const generic: FieldItem[] = [];
+    const specific: FieldItem[] = [];
+    for (const item of items) (format.generic(item.pci.fields) ? generic : specific).push(item);
+    fieldCandidates(specific, format, (x, y) => {
+      const overlap = fieldOverlap(x, y);
+      if (overlap) add(overlap, bus, false);
+    });
+    if (listGeneric) genericPairs(generic, items, format, (overlap, count) => add(overlap, bus, true, count));
+    else genericCounted += countGenericPairs(generic, items, format);
   }
   for (const [bus, items] of globs) {
     const keyed = items;
@@ -184,7 +184,7 @@ export function findOverlaps(
   const all = [...byPair.values()];
   const specific = all.filter((o) => !o.generic);
   const counts = { identical: 0, shadows: 0, partial: 0, "flavour-separated": 0, generic: 0 };
-  counts.generic = all.length - specific.length + countedOnly.size;
+  counts.generic = all.length - specific.length + countedOnly.size + genericCounted;
   const overlaps = sortOverlaps(specific);
   if (listGeneric) overlaps.push(...sortOverlaps(all.filter((o) => o.generic)));
   const parsed = new Map<string, GlobItem>();
@@ -216,7 +216,10 @@ class GlobItem {
     const { key, generic } = identity(input.pattern);
     this.key = key;
     this.generic = generic;
-    this.tail = input.pattern.slice(input.pattern.search(/[^*?[\]\\]*$/));
+    const pattern = input.pattern;
+    let start = pattern.length;
+    while (start > 0 && !"*?[]\\".includes(pattern[start - 1] as string)) start--;
+    this.tail = pattern.slice(start);
   }
   get glob(): Glob {
     this.parsed ??= parseGlob(this.input.pattern);
@@ -388,89 +391,75 @@ function fieldCandidates(
 }
 
 /**
- * Pairs of a generic pattern (a class match, or vfio_pci's catch-all) with every other
- * module: they meet thousands of patterns, so per module only the strongest pair is kept,
- * with the number of pairs. Whether a generic pattern meets another, and how, depends only on
- * that pattern's prefix, its first key field (the vendor: patterns are grouped by it), the
- * values of the fields some generic pattern of the bus fixes, and which other fields it
- * leaves `*`: each module's patterns are compared once per such shape (its first pattern
- * standing for it). Unless `classify`, the first meeting shape is reported, for the count only.
+ * The key of a pattern's shape for generic pairs: whether a generic pattern of `generic`
+ * meets it, and how, depends only on its prefix, which of its fields are `*`, and the values
+ * of the fields some generic pattern fixes (the vendor apart: patterns are grouped by it).
  */
-function genericPairs(
-  generic: FieldItem[],
-  all: FieldItem[],
-  format: FieldFormat,
-  classify: boolean,
-  report: (overlap: PatternOverlap, count: number) => void,
-): void {
-  if (generic.length === 0) return;
+function shapeKeys(generic: FieldItem[], all: FieldItem[], format: FieldFormat): Map<FieldItem, string> {
   const vendorField = format.keys[0];
   const fixed = format.widths.map(
     (_, k) => k !== vendorField && generic.some((g) => g.pci.fields[k] !== undefined),
   );
-  const ids = new Map<string, number>();
-  const idOf = (module: string) => {
-    let id = ids.get(module);
-    if (id === undefined) {
-      id = ids.size;
-      ids.set(module, id);
-    }
-    return id;
-  };
-  type Shape = { first: FieldItem; count: number };
-  type ModuleGroup = { module: string; id: number; shapes: Shape[] };
-  const shapeKeys = new Map<FieldItem, string>();
+  const keys = new Map<FieldItem, string>();
   for (const item of all) {
     const fields = item.pci.fields;
     let key = item.pci.prefix;
     for (let k = 0; k < fields.length; k++) {
       const f = fields[k];
-      key += k === vendorField || !fixed[k] ? (f === undefined ? " *" : " ") : ` ${f}`;
+      key += fixed[k] ? ` ${f}` : f === undefined ? " *" : " ";
     }
-    shapeKeys.set(item, key);
+    keys.set(item, key);
   }
-  const moduleGroups = (items: FieldItem[]): ModuleGroup[] => {
+  return keys;
+}
+
+/**
+ * Pairs of a generic pattern (a class match, or vfio_pci's catch-all) with every other
+ * module: they meet thousands of patterns, so per module only the strongest pair is kept,
+ * with the number of pairs. Each module's patterns are compared once per shape (shapeKeys),
+ * its first pattern standing for it; a generic pattern with a vendor meets only that
+ * vendor's patterns and those of any vendor.
+ */
+function genericPairs(
+  generic: FieldItem[],
+  all: FieldItem[],
+  format: FieldFormat,
+  report: (overlap: PatternOverlap, count: number) => void,
+): void {
+  if (generic.length === 0) return;
+  const vendorField = format.keys[0];
+  const keys = shapeKeys(generic, all, format);
+  type Shape = { first: FieldItem; count: number };
+  type ModuleGroup = { module: string; shapes: Shape[] };
+  const byVendor = new Map<string | undefined, ModuleGroup[]>();
+  for (const [vendor, items] of groupBy(all, (item) => item.pci.fields[vendorField])) {
     const groups: ModuleGroup[] = [];
     for (const [module, members] of groupBy(items, (item) => item.input.module)) {
       const shapes = new Map<string, Shape>();
       for (const item of members) {
-        const key = shapeKeys.get(item) as string;
+        const key = keys.get(item) as string;
         const shape = shapes.get(key);
         if (shape) shape.count++;
         else shapes.set(key, { first: item, count: 1 });
       }
-      groups.push({ module, id: idOf(module), shapes: [...shapes.values()] });
+      groups.push({ module, shapes: [...shapes.values()] });
     }
-    return groups;
-  };
-  const byVendor = new Map<string | undefined, ModuleGroup[]>();
-  for (const [vendor, items] of groupBy(all, (item) => item.pci.fields[vendorField])) {
-    byVendor.set(vendor, moduleGroups(items));
+    byVendor.set(vendor, groups);
   }
-  // A generic pattern of any vendor meets a pattern whatever its vendor: when only counting,
-  // each module's patterns are grouped across vendors and each module pair is looked at once.
-  const everyVendor = classify ? [...byVendor.values()].flat() : moduleGroups(all);
-  const seen = new Set<number>();
+  const everyVendor = [...byVendor.values()].flat();
   for (const g of generic) {
     const vendor = g.pci.fields[vendorField];
     const groups =
       vendor === undefined
         ? everyVendor
         : [...(byVendor.get(vendor) ?? []), ...(byVendor.get(undefined) ?? [])];
-    const gid = idOf(g.input.module) * ids.size; // small integers: fast Set keys
-    for (const { module, id, shapes } of groups) {
+    for (const { module, shapes } of groups) {
       if (module === g.input.module) continue;
-      if (!classify && seen.has(gid + id)) continue;
       let best: FieldItem | undefined;
       let bestRank = -1;
       let count = 0;
       for (const shape of shapes) {
         if (!fieldsIntersect(g.pci, shape.first.pci)) continue;
-        if (!classify) {
-          seen.add(gid + id);
-          report({ a: g.input, b: shape.first.input, class: "partial" }, 1);
-          break;
-        }
         count += shape.count;
         const rank = RANK[fieldClass(g.pci, shape.first.pci)];
         if (rank > bestRank) {
@@ -481,6 +470,82 @@ function genericPairs(
       if (best) report(fieldOverlap(g, best) as PatternOverlap, count);
     }
   }
+}
+
+/**
+ * The number of module pairs genericPairs would report, without classifying them (what a
+ * terminal report prints). The bus's patterns are reduced to distinct shapes (shapeKeys) with
+ * the modules holding each: per vendor for a generic pattern with a vendor, across vendors
+ * for one of any vendor. A generic pattern is compared with the shapes whose value in its
+ * first other fixed field is its own or `*` (field indexes built on first use), and pairs with
+ * every module of those it meets.
+ */
+function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: FieldFormat): number {
+  if (generic.length === 0) return 0;
+  const vendorField = format.keys[0];
+  const width = format.widths.length;
+  const keys = shapeKeys(generic, all, format);
+  const ids = new Map<string, number>();
+  for (const item of all) if (!ids.has(item.input.module)) ids.set(item.input.module, ids.size);
+  type Shape = { first: FieldPattern; modules: number[] };
+  type Shapes = { shapes: Shape[]; indexes: Map<string | undefined, Shape[]>[] };
+  const shapesOf = (items: FieldItem[]): Shapes => {
+    const byKey = new Map<string, { first: FieldPattern; modules: Set<number> }>();
+    for (const item of items) {
+      const key = keys.get(item) as string;
+      const id = ids.get(item.input.module) as number;
+      const shape = byKey.get(key);
+      if (shape) shape.modules.add(id);
+      else byKey.set(key, { first: item.pci, modules: new Set([id]) });
+    }
+    const shapes = [...byKey.values()].map((shape) => ({ first: shape.first, modules: [...shape.modules] }));
+    return { shapes, indexes: [] };
+  };
+  // the shapes whose value in field k is `value` or `*` (a partial value counts as `*`)
+  const candidates = (of: Shapes, k: number, value: string): Shape[] => {
+    let index = of.indexes[k];
+    if (!index) {
+      index = new Map();
+      for (const shape of of.shapes) {
+        const v = shape.first.masks?.[k] ? undefined : shape.first.fields[k];
+        const list = index.get(v);
+        if (list) list.push(shape);
+        else index.set(v, [shape]);
+      }
+      of.indexes[k] = index;
+    }
+    return [...(index.get(value) ?? []), ...(index.get(undefined) ?? [])];
+  };
+  const byVendor = new Map<string | undefined, Shapes>();
+  for (const [vendor, items] of groupBy(all, (item) => item.pci.fields[vendorField])) {
+    byVendor.set(vendor, shapesOf(items));
+  }
+  let everyVendor: Shapes | undefined;
+  const n = ids.size;
+  const pairs = new Set<number>();
+  const meet = (g: FieldItem, shapes: Shape[]) => {
+    const own = ids.get(g.input.module) as number;
+    for (const shape of shapes) {
+      if (!fieldsIntersect(g.pci, shape.first)) continue;
+      for (const id of shape.modules) {
+        if (id !== own) pairs.add(id < own ? id * n + own : own * n + id);
+      }
+    }
+  };
+  for (const g of generic) {
+    const fields = g.pci.fields;
+    let k = 0;
+    while (k < width && (k === vendorField || fields[k] === undefined || g.pci.masks?.[k])) k++;
+    const vendor = fields[vendorField];
+    if (vendor === undefined) everyVendor ??= shapesOf(all);
+    const sources =
+      vendor === undefined
+        ? [everyVendor as Shapes]
+        : [byVendor.get(vendor), byVendor.get(undefined)].filter((x): x is Shapes => x !== undefined);
+    for (const source of sources)
+      meet(g, k < width ? candidates(source, k, fields[k] as string) : source.shapes);
+  }
+  return pairs.size;
 }
 
 function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
