@@ -1,5 +1,5 @@
 // flavourctl overlaps: which modules' alias patterns can claim the same device.
-import type { AliasInput, ModuleOverlap, OverlapReport } from "../../analysis/overlaps.ts";
+import { type AliasInput, busOf, type ModuleOverlap, type OverlapReport } from "../../analysis/overlaps.ts";
 import { UsageError } from "../../errors.ts";
 import { AliasFile, type AliasLine, parseBuiltinModinfo } from "../../modules/alias-file.ts";
 import { readOptionalText, readRequiredText } from "../../modules/files.ts";
@@ -19,9 +19,10 @@ comes with one modalias both patterns match (checked with fnmatch) and what the 
   --alias FILE    read FILE, lines 'alias PATTERN MODULE' (repeatable; adds to --modules)
   --source TREE   the pci aliases a kernel source tree declares (see 'aliases --source')
   --config FILE   with --source: the kernel .config deciding #if CONFIG_... (plain or .gz)
-  --bus BUS       buses to compare (repeatable; default pci, which covers vfio_pci:);
-                  'all' compares every bus by exact glob intersection, keyed by id
-                  (acpi, of and cpu: one common id; about 3 s, --json about 40 s)
+  --bus BUS       buses to compare (repeatable; default all; pci covers vfio_pci:).
+                  pci, usb, hid, pcmcia, ieee1394, sdio, serio, ssb, bcma and virtio
+                  field by field, every other bus by exact glob intersection keyed
+                  by id (acpi, of and cpu: one common id)
   --generic       also list the pairs with a generic pattern (a class match, vfio_pci's
                   catch-all, usb product *, a first field *); by default only counted
   --json          the whole report as JSON
@@ -44,7 +45,7 @@ export const command: Command = {
       io.out(help);
       return 0;
     }
-    const buses = values.bus?.includes("all") ? undefined : new Set(values.bus ?? ["pci"]);
+    const buses = values.bus === undefined || values.bus.includes("all") ? undefined : new Set(values.bus);
     const inputs: AliasInput[] = [];
     if (values.modules !== undefined) {
       inputs.push(
@@ -91,7 +92,8 @@ export function progressFor(io: Io): ((done: number, total: number) => void) | u
 
 /**
  * The alias lines of a file, only those of the buses compared when they are named: the
- * file's per-bus scan (alias-file.ts) reads a third of modules.alias for pci.
+ * file's per-bus scan (alias-file.ts) reads a third of modules.alias for pci. The scan
+ * skips bus names holding a wildcard (`acpi*`, `dmi*`): those are picked from every line.
  */
 function readAliases(
   path: string,
@@ -106,6 +108,8 @@ function readAliases(
   for (const warning of file.warnings()) io.err(`flavourctl overlaps: warning: ${warning}\n`);
   let lines: AliasLine[];
   if (buses === undefined) lines = file.all();
+  else if ([...buses].some((bus) => /[*?[]/.test(bus)))
+    lines = file.all().filter((line) => buses.has(busOf(line.pattern)));
   else {
     const refs: number[] = [];
     for (const bus of buses) {
