@@ -260,22 +260,32 @@ function genericGlobPairs(
 ): void {
   if (generic.length === 0) return;
   const byKey = groupBy(generic, (g) => g.key);
+  // counting only: a module pair found once needs no second look
+  const found = new Map<string, Set<string>>();
   for (const [key, gs] of byKey) {
     const meeting = all.filter((item) => item.key.startsWith(key) || key.startsWith(item.key));
     const byModule = groupBy(meeting, (item) => item.input.module);
-    for (const g of gs) genericModulePairs(g, byModule, classify, memo, report);
+    for (const g of gs) {
+      let done = found.get(g.input.module);
+      if (!done) {
+        done = new Set();
+        found.set(g.input.module, done);
+      }
+      genericModulePairs(g, byModule, classify ? undefined : done, memo, report);
+    }
   }
 }
 
 function genericModulePairs(
   g: GlobItem,
   byModule: Map<string, GlobItem[]>,
-  classify: boolean,
+  counted: Set<string> | undefined,
   memo: Map<string, GlobRelation>,
   report: (overlap: PatternOverlap, count: number) => void,
 ): void {
+  const classify = counted === undefined;
   for (const [module, members] of byModule) {
-    if (module === g.input.module) continue;
+    if (module === g.input.module || counted?.has(module)) continue;
     let first: GlobItem | undefined;
     let count = 0;
     for (const item of members) {
@@ -285,6 +295,7 @@ function genericModulePairs(
       if (!classify) break; // counted only: one meeting pattern makes the pair
     }
     if (!first) continue;
+    counted?.add(module);
     const overlap = classify
       ? (globOverlap(g.input, g.glob, first.input, first.glob, memo) as PatternOverlap)
       : { a: g.input, b: first.input, class: "partial" as const };
@@ -501,8 +512,8 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
     const shapes = [...byKey.values()].map((shape) => ({ first: shape.first, modules: [...shape.modules] }));
     return { shapes, indexes: [] };
   };
-  // the shapes whose value in field k is `value` or `*` (a partial value counts as `*`)
-  const candidates = (of: Shapes, k: number, value: string): Shape[] => {
+  // the shapes whose value in field k is `value`, and those with `*` (or a partial value)
+  const candidates = (of: Shapes, k: number, value: string): (Shape[] | undefined)[] => {
     let index = of.indexes[k];
     if (!index) {
       index = new Map();
@@ -514,7 +525,7 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
       }
       of.indexes[k] = index;
     }
-    return [...(index.get(value) ?? []), ...(index.get(undefined) ?? [])];
+    return [index.get(value), index.get(undefined)];
   };
   const byVendor = new Map<string | undefined, Shapes>();
   for (const [vendor, items] of groupBy(all, (item) => item.pci.fields[vendorField])) {
@@ -523,7 +534,8 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
   let everyVendor: Shapes | undefined;
   const n = ids.size;
   const pairs = new Set<number>();
-  const meet = (g: FieldItem, shapes: Shape[]) => {
+  const meet = (g: FieldItem, shapes: Shape[] | undefined) => {
+    if (!shapes) return;
     const own = ids.get(g.input.module) as number;
     for (const shape of shapes) {
       if (!fieldsIntersect(g.pci, shape.first)) continue;
@@ -538,12 +550,12 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
     while (k < width && (k === vendorField || fields[k] === undefined || g.pci.masks?.[k])) k++;
     const vendor = fields[vendorField];
     if (vendor === undefined) everyVendor ??= shapesOf(all);
-    const sources =
-      vendor === undefined
-        ? [everyVendor as Shapes]
-        : [byVendor.get(vendor), byVendor.get(undefined)].filter((x): x is Shapes => x !== undefined);
-    for (const source of sources)
-      meet(g, k < width ? candidates(source, k, fields[k] as string) : source.shapes);
+    const sources = vendor === undefined ? [everyVendor] : [byVendor.get(vendor), byVendor.get(undefined)];
+    for (const source of sources) {
+      if (!source) continue;
+      if (k === width) meet(g, source.shapes);
+      else for (const shapes of candidates(source, k, fields[k] as string)) meet(g, shapes);
+    }
   }
   return pairs.size;
 }

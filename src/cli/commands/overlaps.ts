@@ -122,11 +122,25 @@ function readAliases(
       .map((ref) => file.load(ref))
       .filter((line): line is AliasLine => line !== undefined);
   }
-  return lines.map((line) => ({
-    pattern: line.pattern,
-    module: line.module,
-    origin: `${line.file}:${line.line}`,
-  }));
+  return lines.map((line) => new FileAlias(line));
+}
+
+/** A line of an alias file as an input; its origin (file:line) is worked out when printed. */
+class FileAlias implements AliasInput {
+  readonly pattern: string;
+  readonly module: string;
+  private readonly line: AliasLine;
+  constructor(line: AliasLine) {
+    this.pattern = line.pattern;
+    this.module = line.module;
+    this.line = line;
+  }
+  get origin(): string {
+    return `${this.line.file}:${this.line.line}`;
+  }
+  toJSON(): AliasInput {
+    return { pattern: this.pattern, module: this.module, origin: this.origin };
+  }
 }
 
 /** Built-in modules' aliases (modules.builtin.modinfo): virtio_pci is one on Debian 6.12. */
