@@ -296,5 +296,5 @@ function plainWitness(inner: Glob, outer: Glob): boolean {
 function subset(inner: GlobElement, outer: GlobElement): boolean {
   if (outer.star) return true;
   if (inner.star) return false;
-  return inner.chars.minus(outer.chars).isEmpty();
+  return inner.chars.within(outer.chars);
 }

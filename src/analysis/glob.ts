@@ -53,6 +53,12 @@ export class CharSet {
     for (let i = 0; i < 8; i++) out[i] = (this.words[i] as number) & ~(other.words[i] as number);
     return new CharSet(out);
   }
+  /** Every byte of this set is in `other` (minus(other).isEmpty(), without a new set). */
+  within(other: CharSet): boolean {
+    for (let i = 0; i < 8; i++)
+      if (((this.words[i] as number) & ~(other.words[i] as number)) !== 0) return false;
+    return true;
+  }
   isEmpty(): boolean {
     for (let i = 0; i < 8; i++) if (this.words[i] !== 0) return false;
     return true;
@@ -86,10 +92,6 @@ export interface Glob {
   firstStar: number;
   /** Index after the last `*` (0 when there is none). */
   afterLastStar: number;
-  /** The plain characters before the first element that is not a single known character. */
-  literalPrefix: string;
-  /** The plain characters after the last element that is not a single known character. */
-  literalSuffix: string;
   /** An element accepts no byte (a trailing backslash, a bad class): the glob matches nothing. */
   empty: boolean;
 }
@@ -140,26 +142,8 @@ export function parseGlob(pattern: string): Glob {
     elements,
     firstStar,
     afterLastStar,
-    literalPrefix: literalRun(elements, 0, 1),
-    literalSuffix: literalRun(elements, elements.length - 1, -1),
     empty: elements.some((e) => !e.star && e.chars.isEmpty()),
   };
-}
-
-/** The single characters of a run of one-character elements, from `start` going by `step`. */
-function literalRun(elements: GlobElement[], start: number, step: 1 | -1): string {
-  let out = "";
-  for (let k = start; k >= 0 && k < elements.length; k += step) {
-    const e = elements[k] as GlobElement;
-    if (e.star || !isSingle(e)) break;
-    const ch = String.fromCharCode(e.chars.pick());
-    out = step === 1 ? out + ch : ch + out;
-  }
-  return out;
-}
-
-function isSingle(e: { text: string }): boolean {
-  return e.text.length === 1 ? e.text !== "?" : e.text[0] === "\\";
 }
 
 function bracketSet(text: string): CharSet {

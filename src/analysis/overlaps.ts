@@ -1,9 +1,10 @@
-// Which modules' alias patterns can match one common device. PCI patterns (the form
-// do_pci_entry writes) are compared field by field, with `pci:` and `vfio_pci:` patterns of
-// the same fields reported apart as flavour-separated; every other pattern by exact glob
-// intersection (glob-intersection.ts). Candidate pairs come from indexes, never from all
-// n² pairs: PCI patterns by vendor then device, globs by literal prefix (two patterns can
-// only meet when one's literal prefix starts the other's).
+// Which modules' alias patterns can match one common device. Patterns in file2alias's
+// fixed-field form — pci (pci-pattern.ts), usb, hid, pcmcia, … (field-pattern.ts) — are
+// compared field by field, as the devices' modaliases are built, with `pci:` and `vfio_pci:`
+// patterns of the same fields reported apart as flavour-separated; every other pattern by
+// exact glob intersection (glob-intersection.ts). Candidate pairs come from indexes, never
+// from all n² pairs: field patterns by their two key fields (vendor, device), globs by
+// literal prefix (two patterns can only meet when one's literal prefix starts the other's).
 import { fnmatch } from "../modules/fnmatch.ts";
 import {
   commonFieldModalias,
