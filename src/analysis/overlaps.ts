@@ -203,6 +203,9 @@ export function findOverlaps(
   return { overlaps, counts, patterns: inputs.length };
 }
 
+/** `*`, `?`, `[`, `]`, backslash. */
+const SPECIAL = new Set([0x2a, 0x3f, 0x5b, 0x5d, 0x5c]);
+
 /** A pattern compared as a glob, parsed only when a comparison needs its elements. */
 class GlobItem {
   readonly input: AliasInput;
@@ -219,7 +222,7 @@ class GlobItem {
     this.generic = generic;
     const pattern = input.pattern;
     let start = pattern.length;
-    while (start > 0 && !"*?[]\\".includes(pattern[start - 1] as string)) start--;
+    while (start > 0 && !SPECIAL.has(pattern.charCodeAt(start - 1))) start--;
     this.tail = pattern.slice(start);
   }
   get glob(): Glob {

@@ -1,7 +1,7 @@
 // flavourctl overlaps: which modules' alias patterns can claim the same device.
 import { type AliasInput, busOf, type ModuleOverlap, type OverlapReport } from "../../analysis/overlaps.ts";
 import { UsageError } from "../../errors.ts";
-import { AliasFile, type AliasLine, parseBuiltinModinfo } from "../../modules/alias-file.ts";
+import { AliasFile, parseBuiltinModinfo } from "../../modules/alias-file.ts";
 import { readOptionalText, readRequiredText } from "../../modules/files.ts";
 import { parseCommandLine } from "../args.ts";
 import type { Io } from "../io.ts";
@@ -101,42 +101,51 @@ function readAliases(
   buses: ReadonlySet<string> | undefined,
   io: Io,
 ): AliasInput[] {
-  const file =
-    name === undefined
-      ? new AliasFile(readRequiredText(dirOf(path), baseOf(path)))
-      : new AliasFile(readRequiredText(path, name));
+  const text =
+    name === undefined ? readRequiredText(dirOf(path), baseOf(path)) : readRequiredText(path, name);
+  const file = new AliasFile(text);
   for (const warning of file.warnings()) io.err(`flavourctl overlaps: warning: ${warning}\n`);
-  let lines: AliasLine[];
-  if (buses === undefined) lines = file.all();
-  else if ([...buses].some((bus) => /[*?[]/.test(bus)))
-    lines = file.all().filter((line) => buses.has(busOf(line.pattern)));
+  const wildcard = buses !== undefined && [...buses].some((bus) => /[*?[]/.test(bus));
+  let refs: number[] = [];
+  // every usable line (keys() skips those depmod leaves out)
+  if (buses === undefined || wildcard) file.keys((_key, ref) => refs.push(ref));
   else {
-    const refs: number[] = [];
     for (const bus of buses) {
       file.scan(bus === "pci" ? ["pci", "vfio_pci"] : [bus], false, (_bus, _prefix, ref) => {
         refs.push(ref);
       });
     }
-    lines = refs
-      .sort((a, b) => a - b)
-      .map((ref) => file.load(ref))
-      .filter((line): line is AliasLine => line !== undefined);
+    refs = refs.sort((a, b) => a - b).filter((ref) => file.load(ref) !== undefined);
   }
-  return lines.map((line) => new FileAlias(line));
+  const inputs = refs.map((ref) => FileAlias.at(text.text, ref, file));
+  if (!wildcard) return inputs;
+  return inputs.filter((input) => {
+    const bus = busOf(input.pattern);
+    return (buses as ReadonlySet<string>).has(bus === "vfio_pci" ? "pci" : bus);
+  });
 }
 
 /** A line of an alias file as an input; its origin (file:line) is worked out when printed. */
 class FileAlias implements AliasInput {
   readonly pattern: string;
   readonly module: string;
-  private readonly line: AliasLine;
-  constructor(line: AliasLine) {
-    this.pattern = line.pattern;
-    this.module = line.module;
-    this.line = line;
+  private readonly file: AliasFile;
+  private readonly offset: number;
+  constructor(pattern: string, module: string, file: AliasFile, offset: number) {
+    this.pattern = pattern;
+    this.module = module;
+    this.file = file;
+    this.offset = offset;
+  }
+  /** The line `alias PATTERN MODULE` starting at `offset` (one keys() reported). */
+  static at(text: string, offset: number, file: AliasFile): FileAlias {
+    const space = text.indexOf(" ", offset + 6);
+    let end = space + 1;
+    while (end < text.length && text.charCodeAt(end) !== 10 && text.charCodeAt(end) !== 13) end++;
+    return new FileAlias(text.slice(offset + 6, space), text.slice(space + 1, end), file, offset);
   }
   get origin(): string {
-    return `${this.line.file}:${this.line.line}`;
+    return `${this.file.path}:${this.file.lineAt(this.offset)}`;
   }
   toJSON(): AliasInput {
     return { pattern: this.pattern, module: this.module, origin: this.origin };
