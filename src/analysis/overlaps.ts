@@ -410,22 +410,19 @@ function fieldCandidates(
  * meets it, and how, depends only on its prefix, which of its fields are `*`, and the values
  * of the fields some generic pattern fixes (the vendor apart: patterns are grouped by it).
  */
-function shapeKeys(generic: FieldItem[], all: FieldItem[], format: FieldFormat): Map<FieldItem, string> {
+function shapeKeyer(generic: FieldItem[], format: FieldFormat): (item: FieldItem) => string {
   const vendorField = format.keys[0];
-  const fixed = format.widths.map(
-    (_, k) => k !== vendorField && generic.some((g) => g.pci.fields[k] !== undefined),
-  );
-  const keys = new Map<FieldItem, string>();
-  for (const item of all) {
+  const fixed = format.widths
+    .map((_, k) => k)
+    .filter((k) => k !== vendorField && generic.some((g) => g.pci.fields[k] !== undefined));
+  return (item) => {
     const fields = item.pci.fields;
-    let key = item.pci.prefix;
-    for (let k = 0; k < fields.length; k++) {
-      const f = fields[k];
-      key += fixed[k] ? ` ${f}` : f === undefined ? " *" : " ";
-    }
-    keys.set(item, key);
-  }
-  return keys;
+    let stars = 0;
+    for (let k = 0; k < fields.length; k++) if (fields[k] === undefined) stars |= 1 << k;
+    let key = `${item.pci.prefix}${stars}`;
+    for (const k of fixed) key += ` ${fields[k]}`;
+    return key;
+  };
 }
 
 /**
@@ -443,7 +440,7 @@ function genericPairs(
 ): void {
   if (generic.length === 0) return;
   const vendorField = format.keys[0];
-  const keys = shapeKeys(generic, all, format);
+  const keyOf = shapeKeyer(generic, format);
   type Shape = { first: FieldItem; count: number };
   type ModuleGroup = { module: string; shapes: Shape[] };
   const byVendor = new Map<string | undefined, ModuleGroup[]>();
@@ -452,7 +449,7 @@ function genericPairs(
     for (const [module, members] of groupBy(items, (item) => item.input.module)) {
       const shapes = new Map<string, Shape>();
       for (const item of members) {
-        const key = keys.get(item) as string;
+        const key = keyOf(item);
         const shape = shapes.get(key);
         if (shape) shape.count++;
         else shapes.set(key, { first: item, count: 1 });
@@ -489,39 +486,52 @@ function genericPairs(
 
 /**
  * The number of module pairs genericPairs would report, without classifying them (what a
- * terminal report prints). The bus's patterns are reduced to distinct shapes (shapeKeys) with
- * the modules holding each: per vendor for a generic pattern with a vendor, across vendors
- * for one of any vendor. A generic pattern is compared with the shapes whose value in its
- * first other fixed field is its own or `*` (field indexes built on first use), and pairs with
- * every module of those it meets.
+ * terminal report prints). The bus's patterns are reduced to distinct shapes (shapeKeyer)
+ * with the modules holding each: per vendor a generic pattern names (and for any vendor),
+ * and across vendors when a generic pattern has none. A generic pattern is compared with the
+ * shapes whose value in its first other fixed field is its own or `*` (field indexes built on
+ * first use), and pairs with every module of those it meets.
  */
 function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: FieldFormat): number {
   if (generic.length === 0) return 0;
   const vendorField = format.keys[0];
   const width = format.widths.length;
-  const keys = shapeKeys(generic, all, format);
+  const keyOf = shapeKeyer(generic, format);
+  type Shape = { first: FieldPattern; modules: Set<number> };
+  type Shapes = { byKey: Map<string, Shape>; indexes: Map<string | undefined, Shape[]>[] };
+  const vendors = new Set(generic.map((g) => g.pci.fields[vendorField]));
+  const byVendor = new Map<string | undefined, Shapes>();
+  for (const vendor of vendors)
+    if (vendor !== undefined) byVendor.set(vendor, { byKey: new Map(), indexes: [] });
+  byVendor.set(undefined, { byKey: new Map(), indexes: [] });
+  const everyVendor: Shapes | undefined = vendors.has(undefined)
+    ? { byKey: new Map(), indexes: [] }
+    : undefined;
   const ids = new Map<string, number>();
-  for (const item of all) if (!ids.has(item.input.module)) ids.set(item.input.module, ids.size);
-  type Shape = { first: FieldPattern; modules: number[] };
-  type Shapes = { shapes: Shape[]; indexes: Map<string | undefined, Shape[]>[] };
-  const shapesOf = (items: FieldItem[]): Shapes => {
-    const byKey = new Map<string, { first: FieldPattern; modules: Set<number> }>();
-    for (const item of items) {
-      const key = keys.get(item) as string;
-      const id = ids.get(item.input.module) as number;
-      const shape = byKey.get(key);
-      if (shape) shape.modules.add(id);
-      else byKey.set(key, { first: item.pci, modules: new Set([id]) });
-    }
-    const shapes = [...byKey.values()].map((shape) => ({ first: shape.first, modules: [...shape.modules] }));
-    return { shapes, indexes: [] };
+  const addTo = (shapes: Shapes, key: string, item: FieldItem, id: number) => {
+    const shape = shapes.byKey.get(key);
+    if (shape) shape.modules.add(id);
+    else shapes.byKey.set(key, { first: item.pci, modules: new Set([id]) });
   };
+  for (const item of all) {
+    const module = item.input.module;
+    let id = ids.get(module);
+    if (id === undefined) {
+      id = ids.size;
+      ids.set(module, id);
+    }
+    const own = byVendor.get(item.pci.fields[vendorField]);
+    if (!own && !everyVendor) continue;
+    const key = keyOf(item);
+    if (own) addTo(own, key, item, id);
+    if (everyVendor) addTo(everyVendor, key, item, id);
+  }
   // the shapes whose value in field k is `value`, and those with `*` (or a partial value)
   const candidates = (of: Shapes, k: number, value: string): (Shape[] | undefined)[] => {
     let index = of.indexes[k];
     if (!index) {
       index = new Map();
-      for (const shape of of.shapes) {
+      for (const shape of of.byKey.values()) {
         const v = shape.first.masks?.[k] ? undefined : shape.first.fields[k];
         const list = index.get(v);
         if (list) list.push(shape);
@@ -531,14 +541,9 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
     }
     return [index.get(value), index.get(undefined)];
   };
-  const byVendor = new Map<string | undefined, Shapes>();
-  for (const [vendor, items] of groupBy(all, (item) => item.pci.fields[vendorField])) {
-    byVendor.set(vendor, shapesOf(items));
-  }
-  let everyVendor: Shapes | undefined;
   const n = ids.size;
   const pairs = new Set<number>();
-  const meet = (g: FieldItem, shapes: Shape[] | undefined) => {
+  const meet = (g: FieldItem, shapes: Iterable<Shape> | undefined) => {
     if (!shapes) return;
     const own = ids.get(g.input.module) as number;
     for (const shape of shapes) {
@@ -553,11 +558,10 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
     let k = 0;
     while (k < width && (k === vendorField || fields[k] === undefined || g.pci.masks?.[k])) k++;
     const vendor = fields[vendorField];
-    if (vendor === undefined) everyVendor ??= shapesOf(all);
     const sources = vendor === undefined ? [everyVendor] : [byVendor.get(vendor), byVendor.get(undefined)];
     for (const source of sources) {
       if (!source) continue;
-      if (k === width) meet(g, source.shapes);
+      if (k === width) meet(g, source.byKey.values());
       else for (const shapes of candidates(source, k, fields[k] as string)) meet(g, shapes);
     }
   }
