@@ -171,7 +171,7 @@ export function findOverlaps(
     const specific = keyed.filter((item) => !item.generic);
     const memo = new Map<string, GlobRelation>();
     globCandidates(specific, (x, y) => {
-      const overlap = globOverlap(x.input, x.glob, y.input, y.glob, memo);
+      const overlap = globOverlap(x, y, memo);
       if (overlap) add(overlap, bus, false);
     });
     genericGlobPairs(
@@ -243,8 +243,9 @@ function globCandidates(items: GlobItem[], visit: (x: GlobItem, y: GlobItem) => 
     for (let j = i + 1; j < items.length; j++) {
       const y = items[j] as GlobItem;
       if (!y.key.startsWith(x.key)) break;
-      if (x.input.module === y.input.module || !suffixesMeet(x.tail, y.tail)) continue;
-      if (endsCompatible(x.glob, y.glob)) visit(x, y);
+      if (x.input.module === y.input.module) continue;
+      if (sameSimplePattern(x, y) || (suffixesMeet(x.tail, y.tail) && endsCompatible(x.glob, y.glob)))
+        visit(x, y);
     }
   }
 }
@@ -301,7 +302,7 @@ function genericModulePairs(
     if (!first) continue;
     counted?.add(module);
     const overlap = classify
-      ? (globOverlap(g.input, g.glob, first.input, first.glob, memo) as PatternOverlap)
+      ? (globOverlap(g, first, memo) as PatternOverlap)
       : { a: g.input, b: first.input, class: "partial" as const };
     report(overlap, count);
   }
@@ -352,6 +353,15 @@ function sortOverlaps(overlaps: ModuleOverlap[]): ModuleOverlap[] {
       (x.names < y.names ? -1 : 1),
   );
   return keyed.map((k) => k.o);
+}
+
+/**
+ * The same pattern, made only of literals, `?` and `*`: it matches something, so the two are
+ * identical without parsing (a bracket or backslash may make a pattern match nothing).
+ */
+function sameSimplePattern(x: GlobItem, y: GlobItem): boolean {
+  const p = x.input.pattern;
+  return p === y.input.pattern && !p.includes("[") && !p.includes("\\");
 }
 
 /** Two patterns can only meet when one's literal tail ends the other's. */
@@ -612,21 +622,18 @@ function fieldClass(x: FieldPattern, y: FieldPattern): PairClass {
 /** How two globs relate (undefined: they never meet); kept by pattern text, which modules share. */
 type GlobRelation = { aWider: boolean; bWider: boolean } | undefined;
 
-function globOverlap(
-  a: AliasInput,
-  ga: Glob,
-  b: AliasInput,
-  gb: Glob,
-  memo: Map<string, GlobRelation>,
-): PatternOverlap | undefined {
+function globOverlap(x: GlobItem, y: GlobItem, memo: Map<string, GlobRelation>): PatternOverlap | undefined {
+  const [a, b] = [x.input, y.input];
   const key = `${a.pattern}\0${b.pattern}`;
   let relation = memo.get(key);
   if (relation === undefined && !memo.has(key)) {
-    relation = !intersects(ga, gb)
-      ? undefined
-      : a.pattern === b.pattern
-        ? { aWider: true, bWider: true }
-        : { aWider: contains(ga, gb), bWider: contains(gb, ga) };
+    relation = sameSimplePattern(x, y)
+      ? { aWider: true, bWider: true }
+      : !intersects(x.glob, y.glob)
+        ? undefined
+        : a.pattern === b.pattern
+          ? { aWider: true, bWider: true }
+          : { aWider: contains(x.glob, y.glob), bWider: contains(y.glob, x.glob) };
     memo.set(key, relation);
   }
   if (!relation) return undefined;
