@@ -97,10 +97,9 @@ export function findOverlaps(
   const countedOnly = new Set<string>();
   let genericCounted = 0;
   const add = (overlap: PatternOverlap, bus: string, generic: boolean, count = 1) => {
-    const [first, second] =
-      overlap.a.module < overlap.b.module
-        ? [overlap.a.module, overlap.b.module]
-        : [overlap.b.module, overlap.a.module];
+    const swap = overlap.a.module > overlap.b.module;
+    const first = swap ? overlap.b.module : overlap.a.module;
+    const second = swap ? overlap.a.module : overlap.b.module;
     const key = `${bus}\0${first}\0${second}${generic ? "\0generic" : ""}`;
     if (generic && !listGeneric) {
       countedOnly.add(key); // neither listed nor classified: only counted
@@ -404,15 +403,15 @@ function fieldCandidates(
   const pairWithin = (group: FieldItem[]) => {
     const byDevice = groupBy(group, (item) => item.pci.fields[second]);
     const anyDevice = byDevice.get(undefined) ?? [];
-    for (const [device, members] of byDevice) {
+    byDevice.forEach((members, device) => {
       allPairs(members, visit);
       if (device !== undefined) crossPairs(anyDevice, members, visit);
-    }
+    });
   };
-  for (const [vendor, group] of byVendor) {
+  byVendor.forEach((group, vendor) => {
     if (vendor !== undefined) crossPairs(anyVendor, group, visit);
     pairWithin(group);
-  }
+  });
 }
 
 /**
@@ -558,9 +557,9 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
     const own = ids.get(g.input.module) as number;
     for (const shape of shapes) {
       if (!fieldsIntersect(g.pci, shape.first)) continue;
-      for (const id of shape.modules) {
+      shape.modules.forEach((id) => {
         if (id !== own) pairs.add(id < own ? id * n + own : own * n + id);
-      }
+      });
     }
   };
   for (const g of generic) {
