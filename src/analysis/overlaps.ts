@@ -70,7 +70,7 @@ const RANK: Record<PairClass, number> = { identical: 3, shadows: 2, partial: 1, 
 
 interface FieldItem {
   input: AliasInput;
-  pci: FieldPattern;
+  parsed: FieldPattern;
 }
 
 /** do_pci_entry's form (pci-pattern.ts): candidates bucketed by vendor and device. */
@@ -133,14 +133,14 @@ export function findOverlaps(
   for (const input of inputs) {
     const parsed = parsePciPattern(input.pattern);
     if (parsed) {
-      if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, { input, pci: parsed });
+      if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, { input, parsed });
       continue;
     }
     const bus = busOf(input.pattern);
     if (buses && !buses.has(bus)) continue;
     const format = FIELD_FORMATS.get(bus);
     const fields = format && !globOnly.has(bus) ? parseFieldPattern(input.pattern, bus, format) : undefined;
-    if (format && fields) addField(bus, format, { input, pci: fields });
+    if (format && fields) addField(bus, format, { input, parsed: fields });
     else if (format && fields === null)
       deviceless.push(input); // matches no device
     else {
@@ -157,7 +157,7 @@ export function findOverlaps(
   for (const [bus, { format, items }] of fieldBuses) {
     const generic: FieldItem[] = [];
     const specific: FieldItem[] = [];
-    for (const item of items) (format.generic(item.pci.fields) ? generic : specific).push(item);
+    for (const item of items) (format.generic(item.parsed.fields) ? generic : specific).push(item);
     fieldCandidates(specific, format, (x, y) => {
       const overlap = fieldOverlap(x, y);
       if (overlap) add(overlap, bus, false);
@@ -166,16 +166,15 @@ export function findOverlaps(
     else genericCounted += countGenericPairs(generic, items, format);
   }
   for (const [bus, items] of globs) {
-    const keyed = items;
-    const specific = keyed.filter((item) => !item.generic);
+    const specific = items.filter((item) => !item.generic);
     const memo = new Map<string, GlobRelation>();
     globCandidates(specific, (x, y) => {
       const overlap = globOverlap(x, y, memo);
       if (overlap) add(overlap, bus, false);
     });
     genericGlobPairs(
-      keyed.filter((item) => item.generic),
-      keyed,
+      items.filter((item) => item.generic),
+      items,
       listGeneric,
       memo,
       (overlap, count) => add(overlap, bus, true, count),
@@ -398,10 +397,10 @@ function fieldCandidates(
   visit: (x: FieldItem, y: FieldItem) => void,
 ): void {
   const [first, second] = format.keys;
-  const byVendor = groupBy(items, (item) => item.pci.fields[first]);
+  const byVendor = groupBy(items, (item) => item.parsed.fields[first]);
   const anyVendor = byVendor.get(undefined) ?? [];
   const pairWithin = (group: FieldItem[]) => {
-    const byDevice = groupBy(group, (item) => item.pci.fields[second]);
+    const byDevice = groupBy(group, (item) => item.parsed.fields[second]);
     const anyDevice = byDevice.get(undefined) ?? [];
     byDevice.forEach((members, device) => {
       allPairs(members, visit);
@@ -423,12 +422,12 @@ function shapeKeyer(generic: FieldItem[], format: FieldFormat): (item: FieldItem
   const vendorField = format.keys[0];
   const fixed = format.widths
     .map((_, k) => k)
-    .filter((k) => k !== vendorField && generic.some((g) => g.pci.fields[k] !== undefined));
+    .filter((k) => k !== vendorField && generic.some((g) => g.parsed.fields[k] !== undefined));
   return (item) => {
-    const fields = item.pci.fields;
+    const fields = item.parsed.fields;
     let stars = 0;
     for (let k = 0; k < fields.length; k++) if (fields[k] === undefined) stars |= 1 << k;
-    let key = `${item.pci.prefix}${stars}`;
+    let key = `${item.parsed.prefix}${stars}`;
     for (const k of fixed) key += ` ${fields[k]}`;
     return key;
   };
@@ -453,7 +452,7 @@ function genericPairs(
   type Shape = { first: FieldItem; count: number };
   type ModuleGroup = { module: string; shapes: Shape[] };
   const byVendor = new Map<string | undefined, ModuleGroup[]>();
-  for (const [vendor, items] of groupBy(all, (item) => item.pci.fields[vendorField])) {
+  for (const [vendor, items] of groupBy(all, (item) => item.parsed.fields[vendorField])) {
     const groups: ModuleGroup[] = [];
     for (const [module, members] of groupBy(items, (item) => item.input.module)) {
       const shapes = new Map<string, Shape>();
@@ -469,7 +468,7 @@ function genericPairs(
   }
   const everyVendor = [...byVendor.values()].flat();
   for (const g of generic) {
-    const vendor = g.pci.fields[vendorField];
+    const vendor = g.parsed.fields[vendorField];
     const groups =
       vendor === undefined
         ? everyVendor
@@ -480,9 +479,9 @@ function genericPairs(
       let bestRank = -1;
       let count = 0;
       for (const shape of shapes) {
-        if (!fieldsIntersect(g.pci, shape.first.pci)) continue;
+        if (!fieldsIntersect(g.parsed, shape.first.parsed)) continue;
         count += shape.count;
-        const rank = RANK[fieldClass(g.pci, shape.first.pci)];
+        const rank = RANK[fieldClass(g.parsed, shape.first.parsed)];
         if (rank > bestRank) {
           best = shape.first;
           bestRank = rank;
@@ -508,7 +507,7 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
   const keyOf = shapeKeyer(generic, format);
   type Shape = { first: FieldPattern; modules: Set<number> };
   type Shapes = { byKey: Map<string, Shape>; indexes: Map<string | undefined, Shape[]>[] };
-  const vendors = new Set(generic.map((g) => g.pci.fields[vendorField]));
+  const vendors = new Set(generic.map((g) => g.parsed.fields[vendorField]));
   const byVendor = new Map<string | undefined, Shapes>();
   for (const vendor of vendors)
     if (vendor !== undefined) byVendor.set(vendor, { byKey: new Map(), indexes: [] });
@@ -520,7 +519,7 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
   const addTo = (shapes: Shapes, key: string, item: FieldItem, id: number) => {
     const shape = shapes.byKey.get(key);
     if (shape) shape.modules.add(id);
-    else shapes.byKey.set(key, { first: item.pci, modules: new Set([id]) });
+    else shapes.byKey.set(key, { first: item.parsed, modules: new Set([id]) });
   };
   for (const item of all) {
     const module = item.input.module;
@@ -529,7 +528,7 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
       id = ids.size;
       ids.set(module, id);
     }
-    const own = byVendor.get(item.pci.fields[vendorField]);
+    const own = byVendor.get(item.parsed.fields[vendorField]);
     if (!own && !everyVendor) continue;
     const key = keyOf(item);
     if (own) addTo(own, key, item, id);
@@ -556,16 +555,16 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
     if (!shapes) return;
     const own = ids.get(g.input.module) as number;
     for (const shape of shapes) {
-      if (!fieldsIntersect(g.pci, shape.first)) continue;
+      if (!fieldsIntersect(g.parsed, shape.first)) continue;
       shape.modules.forEach((id) => {
         if (id !== own) pairs.add(id < own ? id * n + own : own * n + id);
       });
     }
   };
   for (const g of generic) {
-    const fields = g.pci.fields;
+    const fields = g.parsed.fields;
     let k = 0;
-    while (k < width && (k === vendorField || fields[k] === undefined || g.pci.masks?.[k])) k++;
+    while (k < width && (k === vendorField || fields[k] === undefined || g.parsed.masks?.[k])) k++;
     const vendor = fields[vendorField];
     const sources = vendor === undefined ? [everyVendor] : [byVendor.get(vendor), byVendor.get(undefined)];
     for (const source of sources) {
@@ -602,10 +601,10 @@ function crossPairs(xs: FieldItem[], ys: FieldItem[], visit: (x: FieldItem, y: F
 }
 
 function fieldOverlap(x: FieldItem, y: FieldItem): PatternOverlap | undefined {
-  if (!fieldsIntersect(x.pci, y.pci)) return undefined;
-  const overlap: PatternOverlap = { a: x.input, b: y.input, class: fieldClass(x.pci, y.pci) };
+  if (!fieldsIntersect(x.parsed, y.parsed)) return undefined;
+  const overlap: PatternOverlap = { a: x.input, b: y.input, class: fieldClass(x.parsed, y.parsed) };
   if (overlap.class === "shadows")
-    overlap.wider = fieldsContain(x.pci, y.pci) ? x.input.module : y.input.module;
+    overlap.wider = fieldsContain(x.parsed, y.parsed) ? x.input.module : y.input.module;
   return overlap;
 }
 

@@ -219,3 +219,18 @@ test("overlaps: counting generic pairs equals listing them, per bus of the whole
     assert.equal(listed.overlaps.filter((o) => o.generic).length, listed.counts.generic, bus);
   }
 });
+
+test("overlaps: a bus with a pattern not in file2alias's form is compared as globs", () => {
+  const usb = debian.filter((i) => i.pattern.startsWith("usb:v049Fp0032"));
+  assert.deepEqual(usb.map((i) => i.module).sort(), ["at76c50x_usb", "ipaq"]);
+  const fields = findOverlaps(usb, new Set(["usb"]), true);
+  assert.equal(fields.overlaps[0]?.pairs[0]?.example, "usb:v049Fp0032d0000dc00dsc00dp00ic00isc00ip00in00");
+  // a hand-written line (no field markers after the product) sends all usb patterns to globs
+  const odd = { pattern: "usb:v049Fp0032*", module: "handwritten" };
+  const globs = findOverlaps([...usb, odd], new Set(["usb"]), true);
+  const pair = globs.overlaps.find((o) => o.modules.join() === "at76c50x_usb,ipaq");
+  assert.equal(pair?.class, "identical");
+  const example = pair?.pairs[0]?.example as string;
+  assert.ok(fnmatch("usb:v049Fp0032d*dc*dsc*dp*ic*isc*ip*in*", example), example);
+  assert.ok(globs.overlaps.some((o) => o.modules.includes("handwritten") && o.class === "shadows"));
+});
