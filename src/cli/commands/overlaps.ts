@@ -24,7 +24,8 @@ comes with one modalias both patterns match (checked with fnmatch) and what the 
                   field by field, every other bus by exact glob intersection keyed
                   by id (acpi, of and cpu: one common id)
   --generic       also list the pairs with a generic pattern (a class match, vfio_pci's
-                  catch-all, usb product *, a first field *); by default only counted
+                  catch-all, usb or hid vendor or product *, a first field *); by
+                  default only counted
   --json          the whole report as JSON
 `;
 
