@@ -36,8 +36,10 @@ export interface FieldFormat {
 
 const any =
   (...ks: number[]) =>
-  (f: readonly (string | undefined)[]) =>
-    ks.some((k) => f[k] === undefined);
+  (f: readonly (string | undefined)[]): boolean => {
+    for (let i = 0; i < ks.length; i++) if (f[ks[i] as number] === undefined) return true;
+    return false;
+  };
 
 /**
  * The file2alias forms compared field by field (do_usb_entry, do_hid_entry, do_pcmcia_entry,
