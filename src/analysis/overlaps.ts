@@ -635,10 +635,12 @@ function globOverlap(x: GlobItem, y: GlobItem, memo: Map<string, GlobRelation>):
     memo.set(key, relation);
   }
   if (!relation) return undefined;
-  if (relation.aWider && relation.bWider) return { a, b, class: "identical" };
-  if (relation.aWider) return { a, b, class: "shadows", wider: a.module };
-  if (relation.bWider) return { a, b, class: "shadows", wider: b.module };
-  return { a, b, class: "partial" };
+  // the example comes later (addExample); its place is kept where the JSON has always had it
+  const base = { a, b, example: undefined, exampleB: undefined };
+  if (relation.aWider && relation.bWider) return { ...base, class: "identical" };
+  if (relation.aWider) return { ...base, class: "shadows", wider: a.module };
+  if (relation.bWider) return { ...base, class: "shadows", wider: b.module };
+  return { ...base, class: "partial" };
 }
 
 /**
