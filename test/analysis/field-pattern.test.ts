@@ -38,22 +38,40 @@ function deviceShape(bus: string, format: FieldFormat): number[][] {
   return shape;
 }
 
-/** A glob's NFA positions as a bit set; `*` may match nothing (closure). */
-function close(g: Glob, set: bigint): bigint {
-  let out = set;
-  g.elements.forEach((e, i) => {
-    if (e.star && (out >> BigInt(i)) & 1n) out |= 1n << BigInt(i + 1);
-  });
-  return out;
-}
-function step(g: Glob, set: bigint, code: number): bigint {
-  let next = 0n;
-  g.elements.forEach((e, i) => {
-    if (!((set >> BigInt(i)) & 1n)) return;
-    if (e.star) next |= 1n << BigInt(i);
-    else if (e.chars.has(code)) next |= 1n << BigInt(i + 1);
-  });
-  return close(g, next);
+/**
+ * A glob's NFA: positions 0..n as bits; `*` loops on any byte and may match nothing (closure:
+ * parseGlob never puts two stars side by side, so one shift closes a set).
+ */
+class Nfa {
+  readonly start: bigint;
+  readonly end: bigint;
+  private readonly stars: bigint;
+  private readonly accepts = new Map<number, bigint>();
+  private readonly glob: Glob;
+  constructor(glob: Glob) {
+    this.glob = glob;
+    let stars = 0n;
+    glob.elements.forEach((e, i) => {
+      if (e.star) stars |= 1n << BigInt(i);
+    });
+    this.stars = stars;
+    this.start = this.close(1n);
+    this.end = 1n << BigInt(glob.elements.length);
+  }
+  private close(set: bigint): bigint {
+    return set | ((set & this.stars) << 1n);
+  }
+  step(set: bigint, code: number): bigint {
+    let accepts = this.accepts.get(code);
+    if (accepts === undefined) {
+      accepts = 0n;
+      this.glob.elements.forEach((e, i) => {
+        if (!e.star && e.chars.has(code)) accepts = (accepts as bigint) | (1n << BigInt(i));
+      });
+      this.accepts.set(code, accepts);
+    }
+    return this.close(((set & accepts) << 1n) | (set & this.stars));
+  }
 }
 
 /**
@@ -73,21 +91,21 @@ function bruteForce(
     if (!classes.has(signature)) classes.set(signature, code);
   }
   const digits = [...classes.values()];
-  let states = new Map<string, [bigint, bigint]>([["", [close(a, 1n), close(b, 1n)]]]);
+  const [na, nb] = [new Nfa(a), new Nfa(b)];
+  let states = new Map<string, [bigint, bigint]>([["", [na.start, nb.start]]]);
   for (const codes of shape) {
     const next = new Map<string, [bigint, bigint]>();
     for (const [x, y] of states.values()) {
       for (const code of codes === HEX ? digits : codes) {
-        const nx = step(a, x, code);
-        const ny = step(b, y, code);
+        const nx = na.step(x, code);
+        const ny = nb.step(y, code);
         if (nx === 0n && ny === 0n) continue;
         next.set(`${nx} ${ny}`, [nx, ny]);
       }
     }
     states = next;
   }
-  const endA = 1n << BigInt(a.elements.length);
-  const endB = 1n << BigInt(b.elements.length);
+  const [endA, endB] = [na.end, nb.end];
   let meet = false;
   let bOutsideA = false;
   let aOutsideB = false;
