@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# overlaps of the whole Debian 6.12 modules.alias (pci and vfio_pci, the default), end to end
-# through the bundled CLI, beside `node -e 0` (the start-up floor) and the pci-only grep of the
-# same file (the cheapest possible read of it). Medians of hyperfine runs.
+# overlaps of the whole Debian 6.12 modules.alias (every bus, the default), end to end through
+# the bundled CLI, beside `node -e 0` (the start-up floor), pci alone (`--bus pci`, the old
+# default) and the whole file as JSON (every pair classified, every example). Medians of
+# hyperfine runs, in one run so that the figures share the machine's load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ -f dist/flavourctl.js ]] || npm run build >/dev/null
 dir=test/fixtures/modules/6.12.117+deb12-amd64
-hyperfine -N --warmup 2 --runs "${RUNS:-15}" --export-json /tmp/bench-overlaps.json \
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+hyperfine -N --warmup 2 --runs "${RUNS:-15}" --export-json "$out" \
   "node -e 0" \
   "node dist/flavourctl.js overlaps --modules $dir" \
+  "node dist/flavourctl.js overlaps --modules $dir --bus pci" \
   "node dist/flavourctl.js overlaps --modules $dir --json" >&2
 node -e '
-const r = require("/tmp/bench-overlaps.json").results;
-for (const x of r) console.log(`${(x.median * 1000).toFixed(1)} ms median  ${x.command}`);
-console.log(`overlaps minus node start-up: ${((r[1].median - r[0].median) * 1000).toFixed(1)} ms`);'
+const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8")).results;
+const ms = (x) => (x * 1000).toFixed(1);
+for (const x of r) console.log(`${ms(x.median)} ms median (min ${ms(x.min)})  ${x.command}`);
+console.log(`whole file minus node start-up: ${ms(r[1].median - r[0].median)} ms`);' "$out"

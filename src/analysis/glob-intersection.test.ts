@@ -3,7 +3,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { fnmatch } from "../modules/fnmatch.ts";
 import { parseGlob } from "./glob.ts";
-import { commonString, contains } from "./glob-intersection.ts";
+import { commonString, contains, intersects } from "./glob-intersection.ts";
 
 // Small patterns over a small alphabet, answered by brute force over every string up to 6
 // bytes: two patterns of at most 3 elements that share a string share one of at most 6
@@ -30,6 +30,7 @@ test("glob intersection and inclusion agree with brute force over fnmatch", () =
       const both = universe.some((s) => fnmatch(a, s) && fnmatch(b, s));
       const common = commonString(ga, gb);
       assert.equal(common !== undefined, both, `${a} ∩ ${b}: ${common}`);
+      assert.equal(intersects(ga, gb), both, `${a} ∩ ${b}`);
       const inside = universe.every((s) => !fnmatch(b, s) || fnmatch(a, s));
       assert.equal(contains(ga, gb), inside, `${b} ⊆ ${a}`);
     }),

@@ -19,12 +19,7 @@ function setOf(e: GlobElement): CharSet {
 export function endsCompatible(a: Glob, b: Glob): boolean {
   const head = Math.min(a.firstStar, b.firstStar);
   for (let k = 0; k < head; k++) {
-    if (
-      setOf(a.elements[k] as GlobElement)
-        .intersect(setOf(b.elements[k] as GlobElement))
-        .isEmpty()
-    )
-      return false;
+    if (!setOf(a.elements[k] as GlobElement).meets(setOf(b.elements[k] as GlobElement))) return false;
   }
   const aTail = a.elements.length - a.afterLastStar;
   const bTail = b.elements.length - b.afterLastStar;
@@ -42,6 +37,13 @@ export function endsCompatible(a: Glob, b: Glob): boolean {
 /** Whether two elements accept a common byte (a `*` accepts every byte). */
 function meets(x: GlobElement, y: GlobElement): boolean {
   return x.star || y.star || x.chars.meets(y.chars);
+}
+
+/** Whether some string matches both (commonString without building it when both hold a `*`). */
+export function intersects(a: Glob, b: Glob): boolean {
+  if (a.firstStar < a.elements.length && b.firstStar < b.elements.length && !a.empty && !b.empty)
+    return endsCompatible(a, b); // bothStarred's condition
+  return commonString(a, b) !== undefined;
 }
 
 /** A string both patterns match, or undefined when there is none. */
@@ -229,13 +231,13 @@ function representatives(elements: GlobElement[]): number[] {
 
 /**
  * Every string `inner` matches, `outer` matches too. Decided without a search for the
- * shapes modules.alias is made of (no `*` in either; `outer` a prefix and a `*`; the same
- * shape with wider sets), by stringOnlyIn's exact search otherwise.
+ * shapes modules.alias is made of (no `*` in either; `outer` a prefix and a `*`; outer laid
+ * over inner; inner's plainest string outside outer), by stringOnlyIn's exact search otherwise.
  */
 export function contains(outer: Glob, inner: Glob): boolean {
   const o = outer.elements;
   const i = inner.elements;
-  if (i.some((e) => !e.star && e.chars.isEmpty())) return true; // inner matches nothing
+  if (inner.empty) return true; // inner matches nothing
   const innerStarless = inner.firstStar === i.length;
   const outerStarless = outer.firstStar === o.length;
   if (outerStarless) {
@@ -245,18 +247,54 @@ export function contains(outer: Glob, inner: Glob): boolean {
   if (outer.firstStar === o.length - 1) {
     // `H*`: inner's strings all start with H iff its first |H| elements are single sets within H's
     const head = o.length - 1;
-    if (inner.firstStar < head) return stringOnlyIn(inner, outer) === undefined;
-    for (let k = 0; k < head; k++) if (!subset(i[k] as GlobElement, o[k] as GlobElement)) return false;
-    return true;
+    if (inner.firstStar >= head) {
+      for (let k = 0; k < head; k++) if (!subset(i[k] as GlobElement, o[k] as GlobElement)) return false;
+      return true;
+    }
   }
-  if (o.length === i.length && o.every((e, k) => e.star === (i[k] as GlobElement).star)) {
-    if (o.every((e, k) => subset(i[k] as GlobElement, e))) return true;
-  }
+  if (aligned(o, i)) return true;
+  if (plainWitness(inner, outer)) return false;
   return stringOnlyIn(inner, outer) === undefined;
+}
+
+/**
+ * A sufficient condition for containment: outer's elements can be laid over inner's, each of
+ * inner's sets inside the outer set over it and every run of inner (its stars included)
+ * the outer stars do not cover swallowed by one outer star. Then any string inner matches,
+ * split along inner's elements, is matched by outer. Dynamic programming over (outer, inner)
+ * positions.
+ */
+function aligned(o: GlobElement[], i: GlobElement[]): boolean {
+  const width = i.length + 1;
+  const reach = new Uint8Array((o.length + 1) * width);
+  reach[0] = 1;
+  for (let p = 0; p <= o.length; p++) {
+    for (let q = 0; q <= i.length; q++) {
+      if (reach[p * width + q] === 0) continue;
+      const x = o[p];
+      const y = i[q];
+      if (x?.star) {
+        reach[(p + 1) * width + q] = 1; // the star matches nothing more
+        if (y) reach[p * width + q + 1] = 1; // the star swallows inner's element
+      } else if (x && y && subset(y, x)) reach[(p + 1) * width + q + 1] = 1;
+    }
+  }
+  return reach[o.length * width + i.length] === 1;
+}
+
+/**
+ * A cheap sufficient condition for non-containment: inner's own plainest string (one member
+ * of each set, its stars matching nothing) is not matched by outer.
+ */
+function plainWitness(inner: Glob, outer: Glob): boolean {
+  const codes: number[] = [];
+  for (const e of inner.elements) if (!e.star) codes.push(e.chars.pick());
+  const plain = String.fromCharCode(...codes);
+  return fnmatch(inner.pattern, plain) && !fnmatch(outer.pattern, plain);
 }
 
 function subset(inner: GlobElement, outer: GlobElement): boolean {
   if (outer.star) return true;
   if (inner.star) return false;
-  return inner.chars.minus(outer.chars).isEmpty();
+  return inner.chars.within(outer.chars);
 }

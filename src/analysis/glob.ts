@@ -8,22 +8,32 @@ import { fnmatch } from "../modules/fnmatch.ts";
 /** 256 bits: which bytes an element accepts. */
 export class CharSet {
   readonly words: Uint32Array;
+  /** pick()'s answer, once asked (-2: not yet). */
+  private picked = -2;
   constructor(words = new Uint32Array(8)) {
     this.words = words;
   }
+  /** The set of one byte, shared: parsed globs' sets are never changed. */
   static of(code: number): CharSet {
-    const set = new CharSet();
-    set.add(code);
+    let set = SINGLES[code];
+    if (!set) {
+      set = new CharSet();
+      set.add(code);
+      SINGLES[code] = set;
+    }
     return set;
   }
-  /** Every byte but NUL: what `?` and `*` accept. */
+  /** Every byte but NUL: what `?` and `*` accept (shared, like `of`). */
   static any(): CharSet {
-    const set = new CharSet(new Uint32Array(8).fill(0xffffffff));
-    set.words[0] = (set.words[0] as number) & ~1;
-    return set;
+    if (!ANY_BYTE) {
+      ANY_BYTE = new CharSet(new Uint32Array(8).fill(0xffffffff));
+      ANY_BYTE.words[0] = (ANY_BYTE.words[0] as number) & ~1;
+    }
+    return ANY_BYTE;
   }
   add(code: number): void {
     this.words[code >> 5] = (this.words[code >> 5] as number) | (1 << (code & 31));
+    this.picked = -2;
   }
   has(code: number): boolean {
     return ((this.words[code >> 5] as number) & (1 << (code & 31))) !== 0;
@@ -43,16 +53,30 @@ export class CharSet {
     for (let i = 0; i < 8; i++) out[i] = (this.words[i] as number) & ~(other.words[i] as number);
     return new CharSet(out);
   }
+  /** Every byte of this set is in `other` (minus(other).isEmpty(), without a new set). */
+  within(other: CharSet): boolean {
+    for (let i = 0; i < 8; i++)
+      if (((this.words[i] as number) & ~(other.words[i] as number)) !== 0) return false;
+    return true;
+  }
   isEmpty(): boolean {
-    return this.words.every((w) => w === 0);
+    for (let i = 0; i < 8; i++) if (this.words[i] !== 0) return false;
+    return true;
   }
   /** One member, the most readable first (digits, upper, lower, `_`, other printable, any); -1 if empty. */
   pick(): number {
+    if (this.picked === -2) this.picked = this.firstPreferred();
+    return this.picked;
+  }
+  private firstPreferred(): number {
     for (const code of PREFERRED) if (this.has(code)) return code;
     for (let code = 1; code < 256; code++) if (this.has(code)) return code;
     return -1;
   }
 }
+
+const SINGLES: (CharSet | undefined)[] = [];
+let ANY_BYTE: CharSet | undefined;
 
 const PREFERRED = [
   ..."0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_",
@@ -68,10 +92,8 @@ export interface Glob {
   firstStar: number;
   /** Index after the last `*` (0 when there is none). */
   afterLastStar: number;
-  /** The plain characters before the first element that is not a single known character. */
-  literalPrefix: string;
-  /** The plain characters after the last element that is not a single known character. */
-  literalSuffix: string;
+  /** An element accepts no byte (a trailing backslash, a bad class): the glob matches nothing. */
+  empty: boolean;
 }
 
 const bracketSets = new Map<string, CharSet>();
@@ -120,25 +142,8 @@ export function parseGlob(pattern: string): Glob {
     elements,
     firstStar,
     afterLastStar,
-    literalPrefix: literalRun(elements, 0, 1),
-    literalSuffix: literalRun(elements, elements.length - 1, -1),
+    empty: elements.some((e) => !e.star && e.chars.isEmpty()),
   };
-}
-
-/** The single characters of a run of one-character elements, from `start` going by `step`. */
-function literalRun(elements: GlobElement[], start: number, step: 1 | -1): string {
-  let out = "";
-  for (let k = start; k >= 0 && k < elements.length; k += step) {
-    const e = elements[k] as GlobElement;
-    if (e.star || !isSingle(e)) break;
-    const ch = String.fromCharCode(e.chars.pick());
-    out = step === 1 ? out + ch : ch + out;
-  }
-  return out;
-}
-
-function isSingle(e: { text: string }): boolean {
-  return e.text.length === 1 ? e.text !== "?" : e.text[0] === "\\";
 }
 
 function bracketSet(text: string): CharSet {

@@ -1,19 +1,23 @@
-// Which modules' alias patterns can match one common device. PCI patterns (the form
-// do_pci_entry writes) are compared field by field, with `pci:` and `vfio_pci:` patterns of
-// the same fields reported apart as flavour-separated; every other pattern by exact glob
-// intersection (glob-intersection.ts). Candidate pairs come from indexes, never from all
-// n² pairs: PCI patterns by vendor then device, globs by literal prefix (two patterns can
-// only meet when one's literal prefix starts the other's).
+// Which modules' alias patterns can match one common device. Patterns in file2alias's
+// fixed-field form — pci (pci-pattern.ts), usb, hid, pcmcia, … (field-pattern.ts) — are
+// compared field by field, as the devices' modaliases are built, with `pci:` and `vfio_pci:`
+// patterns of the same fields reported apart as flavour-separated; every other pattern by
+// exact glob intersection (glob-intersection.ts). Candidate pairs come from indexes, never
+// from all n² pairs: field patterns by their two key fields (vendor, device), globs by
+// literal prefix (two patterns can only meet when one's literal prefix starts the other's).
 import { fnmatch } from "../modules/fnmatch.ts";
-import { type Glob, parseGlob } from "./glob.ts";
-import { commonString, contains, endsCompatible } from "./glob-intersection.ts";
 import {
-  commonModalias,
+  commonFieldModalias,
+  FIELD_FORMATS,
+  type FieldFormat,
+  type FieldPattern,
   fieldsContain,
   fieldsIntersect,
-  type PciPattern,
-  parsePciPattern,
-} from "./pci-pattern.ts";
+  parseFieldPattern,
+} from "./field-pattern.ts";
+import { type Glob, parseGlob } from "./glob.ts";
+import { commonString, contains, endsCompatible, intersects } from "./glob-intersection.ts";
+import { commonModalias, parsePciPattern } from "./pci-pattern.ts";
 
 /** One alias line as an input of the analysis. */
 export interface AliasInput {
@@ -35,7 +39,8 @@ export interface PatternOverlap {
   /**
    * A modalias both match: `a` matches `example`, `b` matches `exampleB` (the same unless
    * flavour-separated). Computed (and checked with fnmatch) for every pair of a specific
-   * overlap, and for the first pair of a generic one (thousands of pairs share its answer).
+   * overlap, and for the first pair of a generic one (thousands of pairs share its answer);
+   * only for the first pair unless findOverlaps is asked for every example.
    */
   example?: string;
   exampleB?: string;
@@ -63,28 +68,43 @@ export interface OverlapReport {
 
 const RANK: Record<PairClass, number> = { identical: 3, shadows: 2, partial: 1, "flavour-separated": 0 };
 
-interface PciItem {
+interface FieldItem {
   input: AliasInput;
-  pci: PciPattern;
+  parsed: FieldPattern;
 }
+
+/** do_pci_entry's form (pci-pattern.ts): candidates bucketed by vendor and device. */
+const PCI_FORMAT: FieldFormat = {
+  markers: ["v", "d", "sv", "sd", "bc", "sc", "i"],
+  widths: [8, 8, 8, 8, 2, 2, 2],
+  keys: [0, 1],
+  generic: (fields) => isGeneric(fields),
+};
 
 /**
  * `buses`: the buses to compare (undefined: all). `listGeneric`: false leaves the generic
  * pairs out of `overlaps` (they are still counted) — thousands of them, which a terminal
- * report does not print.
+ * report does not print. `everyExample`: false gives only each overlap's first pair an
+ * example (the one a terminal report prints).
  */
 export function findOverlaps(
   inputs: readonly AliasInput[],
   buses?: ReadonlySet<string>,
   listGeneric = true,
+  everyExample = true,
 ): OverlapReport {
   const byPair = new Map<string, ModuleOverlap>();
+  const countedOnly = new Set<string>();
+  let genericCounted = 0;
   const add = (overlap: PatternOverlap, bus: string, generic: boolean, count = 1) => {
-    const [first, second] =
-      overlap.a.module < overlap.b.module
-        ? [overlap.a.module, overlap.b.module]
-        : [overlap.b.module, overlap.a.module];
+    const swap = overlap.a.module > overlap.b.module;
+    const first = swap ? overlap.b.module : overlap.a.module;
+    const second = swap ? overlap.a.module : overlap.b.module;
     const key = `${bus}\0${first}\0${second}${generic ? "\0generic" : ""}`;
+    if (generic && !listGeneric) {
+      countedOnly.add(key); // neither listed nor classified: only counted
+      return;
+    }
     let entry = byPair.get(key);
     if (!entry) {
       const modules: [string, string] = [first, second];
@@ -95,57 +115,84 @@ export function findOverlaps(
     entry.pairCount += count;
     if (RANK[overlap.class] > RANK[entry.class]) entry.class = overlap.class;
   };
-  const pci: PciItem[] = [];
-  const globs = new Map<string, { input: AliasInput; glob: Glob }[]>();
+  const fieldBuses = new Map<string, { format: FieldFormat; items: FieldItem[] }>();
+  const globs = new Map<string, GlobItem[]>();
+  const addGlob = (bus: string, input: AliasInput) => {
+    const list = globs.get(bus) ?? [];
+    if (list.length === 0) globs.set(bus, list);
+    list.push(new GlobItem(input));
+  };
+  const addField = (bus: string, format: FieldFormat, item: FieldItem) => {
+    const group = fieldBuses.get(bus) ?? { format, items: [] };
+    if (group.items.length === 0) fieldBuses.set(bus, group);
+    group.items.push(item);
+  };
+  // buses with a pattern not in file2alias's form: every pattern of the bus compared as a glob
+  const globOnly = new Set<string>();
+  const deviceless: AliasInput[] = [];
   for (const input of inputs) {
     const parsed = parsePciPattern(input.pattern);
     if (parsed) {
-      if (!buses || buses.has("pci")) pci.push({ input, pci: parsed });
+      if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, { input, parsed });
       continue;
     }
     const bus = busOf(input.pattern);
     if (buses && !buses.has(bus)) continue;
-    const list = globs.get(bus) ?? [];
-    if (list.length === 0) globs.set(bus, list);
-    list.push({ input, glob: parseGlob(input.pattern) });
+    const format = FIELD_FORMATS.get(bus);
+    const fields = format && !globOnly.has(bus) ? parseFieldPattern(input.pattern, bus, format) : undefined;
+    if (format && fields) addField(bus, format, { input, parsed: fields });
+    else if (format && fields === null)
+      deviceless.push(input); // matches no device
+    else {
+      if (format && !globOnly.has(bus)) {
+        globOnly.add(bus);
+        for (const item of fieldBuses.get(bus)?.items ?? []) addGlob(bus, item.input);
+        fieldBuses.delete(bus);
+      }
+      addGlob(bus, input);
+    }
   }
-  const generic = pci.filter((item) => isGeneric(item.pci));
-  pciCandidates(
-    pci.filter((item) => !isGeneric(item.pci)),
-    (x, y) => {
-      const overlap = pciOverlap(x, y);
-      if (overlap) add(overlap, "pci", false);
-    },
-  );
-  genericPairs(generic, pci, (overlap, count) => add(overlap, "pci", true, count));
+  for (const input of deviceless)
+    if (globOnly.has(busOf(input.pattern))) addGlob(busOf(input.pattern), input);
+  for (const [bus, { format, items }] of fieldBuses) {
+    const generic: FieldItem[] = [];
+    const specific: FieldItem[] = [];
+    for (const item of items) (format.generic(item.parsed.fields) ? generic : specific).push(item);
+    fieldCandidates(specific, format, (x, y) => {
+      const overlap = fieldOverlap(x, y);
+      if (overlap) add(overlap, bus, false);
+    });
+    if (listGeneric) genericPairs(generic, items, format, (overlap, count) => add(overlap, bus, true, count));
+    else genericCounted += countGenericPairs(generic, items, format);
+  }
   for (const [bus, items] of globs) {
-    const keyed = items.map((item) => ({
-      ...item,
-      ...identity(item.input.pattern),
-      starred:
-        item.glob.firstStar < item.glob.elements.length &&
-        item.glob.elements.every((e) => e.star || !e.chars.isEmpty()),
-    }));
-    const specific = keyed.filter((item) => !item.generic);
+    const specific = items.filter((item) => !item.generic);
+    const memo = new Map<string, GlobRelation>();
     globCandidates(specific, (x, y) => {
-      const overlap = globOverlap(x.input, x.glob, y.input, y.glob);
+      const overlap = globOverlap(x, y, memo);
       if (overlap) add(overlap, bus, false);
     });
     genericGlobPairs(
-      keyed.filter((item) => item.generic),
-      keyed,
+      items.filter((item) => item.generic),
+      items,
       listGeneric,
+      memo,
       (overlap, count) => add(overlap, bus, true, count),
     );
   }
   const all = [...byPair.values()];
   const specific = all.filter((o) => !o.generic);
   const counts = { identical: 0, shadows: 0, partial: 0, "flavour-separated": 0, generic: 0 };
-  counts.generic = all.length - specific.length;
+  counts.generic = all.length - specific.length + countedOnly.size + genericCounted;
   const overlaps = sortOverlaps(specific);
   if (listGeneric) overlaps.push(...sortOverlaps(all.filter((o) => o.generic)));
+  const parsed = new Map<string, GlobItem>();
+  for (const list of globs.values()) for (const item of list) parsed.set(item.input.pattern, item);
+  const globOf = (pattern: string) => parsed.get(pattern)?.glob ?? parseGlob(pattern);
+  const globExamples = new Map<string, string | undefined>();
   for (const overlap of overlaps) {
-    for (const pair of overlap.pairs) addExample(pair);
+    for (const pair of everyExample ? overlap.pairs : overlap.pairs.slice(0, 1))
+      addExample(pair, overlap.bus, globOf, globExamples);
   }
   for (const overlap of overlaps) {
     overlap.kernel = kernelNote(overlap);
@@ -154,13 +201,32 @@ export function findOverlaps(
   return { overlaps, counts, patterns: inputs.length };
 }
 
-interface KeyedGlob {
-  input: AliasInput;
-  glob: Glob;
-  key: string;
-  generic: boolean;
-  /** Holds a `*` and no element matching nothing: meets any such glob with compatible ends. */
-  starred: boolean;
+/** `*`, `?`, `[`, `]`, backslash. */
+const SPECIAL = new Set([0x2a, 0x3f, 0x5b, 0x5d, 0x5c]);
+
+/** A pattern compared as a glob, parsed only when a comparison needs its elements. */
+class GlobItem {
+  readonly input: AliasInput;
+  /** See identity. */
+  readonly key: string;
+  readonly generic: boolean;
+  /** The plain characters after its last `*`, `?`, bracket or backslash: they end every match. */
+  readonly tail: string;
+  private parsed: Glob | undefined;
+  constructor(input: AliasInput) {
+    this.input = input;
+    const { key, generic } = identity(input.pattern);
+    this.key = key;
+    this.generic = generic;
+    const pattern = input.pattern;
+    let start = pattern.length;
+    while (start > 0 && !SPECIAL.has(pattern.charCodeAt(start - 1))) start--;
+    this.tail = pattern.slice(start);
+  }
+  get glob(): Glob {
+    this.parsed ??= parseGlob(this.input.pattern);
+    return this.parsed;
+  }
 }
 
 /**
@@ -168,15 +234,16 @@ interface KeyedGlob {
  * compatible (one starts the other) and whose ends can meet: sorted by key, each pattern
  * meets only the run of keys that start with its own.
  */
-function globCandidates(items: KeyedGlob[], visit: (x: KeyedGlob, y: KeyedGlob) => void): void {
+function globCandidates(items: GlobItem[], visit: (x: GlobItem, y: GlobItem) => void): void {
   items.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
   for (let i = 0; i < items.length; i++) {
-    const x = items[i] as KeyedGlob;
+    const x = items[i] as GlobItem;
     for (let j = i + 1; j < items.length; j++) {
-      const y = items[j] as KeyedGlob;
+      const y = items[j] as GlobItem;
       if (!y.key.startsWith(x.key)) break;
-      if (x.input.module === y.input.module || !suffixesMeet(x.glob, y.glob)) continue;
-      if (endsCompatible(x.glob, y.glob)) visit(x, y);
+      if (x.input.module === y.input.module) continue;
+      if (sameSimplePattern(x, y) || (suffixesMeet(x.tail, y.tail) && endsCompatible(x.glob, y.glob)))
+        visit(x, y);
     }
   }
 }
@@ -188,40 +255,52 @@ function globCandidates(items: KeyedGlob[], visit: (x: KeyedGlob, y: KeyedGlob) 
  * the pairs are listed (`classify`), else the pair stands as "partial", for the count only.
  */
 function genericGlobPairs(
-  generic: KeyedGlob[],
-  all: KeyedGlob[],
+  generic: GlobItem[],
+  all: GlobItem[],
   classify: boolean,
+  memo: Map<string, GlobRelation>,
   report: (overlap: PatternOverlap, count: number) => void,
 ): void {
   if (generic.length === 0) return;
   const byKey = groupBy(generic, (g) => g.key);
+  // counting only: a module pair found once needs no second look
+  const found = new Map<string, Set<string>>();
   for (const [key, gs] of byKey) {
     const meeting = all.filter((item) => item.key.startsWith(key) || key.startsWith(item.key));
     const byModule = groupBy(meeting, (item) => item.input.module);
-    for (const g of gs) genericModulePairs(g, byModule, classify, report);
+    for (const g of gs) {
+      let done = found.get(g.input.module);
+      if (!done) {
+        done = new Set();
+        found.set(g.input.module, done);
+      }
+      genericModulePairs(g, byModule, classify ? undefined : done, memo, report);
+    }
   }
 }
 
 function genericModulePairs(
-  g: KeyedGlob,
-  byModule: Map<string, KeyedGlob[]>,
-  classify: boolean,
+  g: GlobItem,
+  byModule: Map<string, GlobItem[]>,
+  counted: Set<string> | undefined,
+  memo: Map<string, GlobRelation>,
   report: (overlap: PatternOverlap, count: number) => void,
 ): void {
+  const classify = counted === undefined;
   for (const [module, members] of byModule) {
-    if (module === g.input.module) continue;
-    let first: KeyedGlob | undefined;
+    if (module === g.input.module || counted?.has(module)) continue;
+    let first: GlobItem | undefined;
     let count = 0;
     for (const item of members) {
-      if (!suffixesMeet(g.glob, item.glob) || !endsCompatible(g.glob, item.glob)) continue;
-      // both starred, no empty set: compatible ends suffice (glob-intersection.ts bothStarred)
-      if (!(g.starred && item.starred) && commonString(g.glob, item.glob) === undefined) continue;
+      if (!suffixesMeet(g.tail, item.tail) || !intersects(g.glob, item.glob)) continue;
       first ??= item;
       count++;
+      if (!classify) break; // counted only: one meeting pattern makes the pair
     }
     if (!first) continue;
+    counted?.add(module);
     const overlap = classify
-      ? (globOverlap(g.input, g.glob, first.input, first.glob) as PatternOverlap)
+      ? (globOverlap(g, first, memo) as PatternOverlap)
       : { a: g.input, b: first.input, class: "partial" as const };
     report(overlap, count);
   }
@@ -274,9 +353,18 @@ function sortOverlaps(overlaps: ModuleOverlap[]): ModuleOverlap[] {
   return keyed.map((k) => k.o);
 }
 
-/** Two patterns can only meet when one's literal suffix ends the other's. */
-function suffixesMeet(x: Glob, y: Glob): boolean {
-  return x.literalSuffix.endsWith(y.literalSuffix) || y.literalSuffix.endsWith(x.literalSuffix);
+/**
+ * The same pattern, made only of literals, `?` and `*`: it matches something, so the two are
+ * identical without parsing (a bracket or backslash may make a pattern match nothing).
+ */
+function sameSimplePattern(x: GlobItem, y: GlobItem): boolean {
+  const p = x.input.pattern;
+  return p === y.input.pattern && !p.includes("[") && !p.includes("\\");
+}
+
+/** Two patterns can only meet when one's literal tail ends the other's. */
+function suffixesMeet(x: string, y: string): boolean {
+  return x.endsWith(y) || y.endsWith(x);
 }
 
 /** The bus of a pattern: what comes before its first `:` (`acpi*` for `acpi*:…`). */
@@ -291,8 +379,7 @@ export function busOf(pattern: string): string {
  * Intel SATA). Their overlaps with device-specific patterns exist only if such a device
  * reports that class, so they are counted apart.
  */
-function isGeneric(p: PciPattern): boolean {
-  const f = p.fields;
+function isGeneric(f: readonly (string | undefined)[]): boolean {
   return (
     f[1] === undefined &&
     (f[0] === undefined || f[4] !== undefined || f[5] !== undefined || f[6] !== undefined)
@@ -300,50 +387,77 @@ function isGeneric(p: PciPattern): boolean {
 }
 
 /**
- * Calls `visit` once for every pair of patterns of different modules whose vendor and device
- * fields agree or hold a `*`: patterns grouped by vendor, then device; a `*` group meets every
- * group of its level.
+ * Calls `visit` once for every pair of patterns of different modules whose two key fields
+ * (pci: vendor and device) agree or hold a `*`: patterns grouped by the first, then the
+ * second; a `*` group meets every group of its level. (A usb bcdDevice range is never a key.)
  */
-function pciCandidates(items: PciItem[], visit: (x: PciItem, y: PciItem) => void): void {
-  const byVendor = groupBy(items, (item) => item.pci.fields[0]);
+function fieldCandidates(
+  items: FieldItem[],
+  format: FieldFormat,
+  visit: (x: FieldItem, y: FieldItem) => void,
+): void {
+  const [first, second] = format.keys;
+  const byVendor = groupBy(items, (item) => item.parsed.fields[first]);
   const anyVendor = byVendor.get(undefined) ?? [];
-  const pairWithin = (group: PciItem[]) => {
-    const byDevice = groupBy(group, (item) => item.pci.fields[1]);
+  const pairWithin = (group: FieldItem[]) => {
+    const byDevice = groupBy(group, (item) => item.parsed.fields[second]);
     const anyDevice = byDevice.get(undefined) ?? [];
-    for (const [device, members] of byDevice) {
+    byDevice.forEach((members, device) => {
       allPairs(members, visit);
       if (device !== undefined) crossPairs(anyDevice, members, visit);
-    }
+    });
   };
-  for (const [vendor, group] of byVendor) {
+  byVendor.forEach((group, vendor) => {
     if (vendor !== undefined) crossPairs(anyVendor, group, visit);
     pairWithin(group);
-  }
+  });
+}
+
+/**
+ * The key of a pattern's shape for generic pairs: whether a generic pattern of `generic`
+ * meets it, and how, depends only on its prefix, which of its fields are `*`, and the values
+ * of the fields some generic pattern fixes (the vendor apart: patterns are grouped by it).
+ */
+function shapeKeyer(generic: FieldItem[], format: FieldFormat): (item: FieldItem) => string {
+  const vendorField = format.keys[0];
+  const fixed = format.widths
+    .map((_, k) => k)
+    .filter((k) => k !== vendorField && generic.some((g) => g.parsed.fields[k] !== undefined));
+  return (item) => {
+    const fields = item.parsed.fields;
+    let stars = 0;
+    for (let k = 0; k < fields.length; k++) if (fields[k] === undefined) stars |= 1 << k;
+    let key = `${item.parsed.prefix}${stars}`;
+    for (const k of fixed) key += ` ${fields[k]}`;
+    return key;
+  };
 }
 
 /**
  * Pairs of a generic pattern (a class match, or vfio_pci's catch-all) with every other
  * module: they meet thousands of patterns, so per module only the strongest pair is kept,
- * with the number of pairs. A generic pattern leaves the device `*` and meets only patterns of
- * its vendor or `*`, so whether it meets a pattern, and how, depends only on that pattern's
- * prefix, which of vendor and device it leaves `*`, and its other five fields: each module's
- * patterns are compared once per such shape (its first pattern standing for it).
+ * with the number of pairs. Each module's patterns are compared once per shape (shapeKeys),
+ * its first pattern standing for it; a generic pattern with a vendor meets only that
+ * vendor's patterns and those of any vendor.
  */
 function genericPairs(
-  generic: PciItem[],
-  all: PciItem[],
+  generic: FieldItem[],
+  all: FieldItem[],
+  format: FieldFormat,
   report: (overlap: PatternOverlap, count: number) => void,
 ): void {
-  type Shape = { first: PciItem; count: number };
+  if (generic.length === 0) return;
+  const vendorField = format.keys[0];
+  const keyOf = shapeKeyer(generic, format);
+  type Shape = { first: FieldItem; count: number };
   type ModuleGroup = { module: string; shapes: Shape[] };
   const byVendor = new Map<string | undefined, ModuleGroup[]>();
-  for (const [vendor, items] of groupBy(all, (item) => item.pci.fields[0])) {
+  for (const [vendor, items] of groupBy(all, (item) => item.parsed.fields[vendorField])) {
     const groups: ModuleGroup[] = [];
     for (const [module, members] of groupBy(items, (item) => item.input.module)) {
       const shapes = new Map<string, Shape>();
       for (const item of members) {
-        const f = item.pci.fields;
-        const key = `${item.pci.prefix} ${f[0] === undefined} ${f[1] === undefined} ${f[2]} ${f[3]} ${f[4]} ${f[5]} ${f[6]}`;
+        const key = keyOf(item);
         const shape = shapes.get(key);
         if (shape) shape.count++;
         else shapes.set(key, { first: item, count: 1 });
@@ -354,28 +468,112 @@ function genericPairs(
   }
   const everyVendor = [...byVendor.values()].flat();
   for (const g of generic) {
-    const vendor = g.pci.fields[0];
+    const vendor = g.parsed.fields[vendorField];
     const groups =
       vendor === undefined
         ? everyVendor
         : [...(byVendor.get(vendor) ?? []), ...(byVendor.get(undefined) ?? [])];
     for (const { module, shapes } of groups) {
       if (module === g.input.module) continue;
-      let best: PciItem | undefined;
+      let best: FieldItem | undefined;
       let bestRank = -1;
       let count = 0;
       for (const shape of shapes) {
-        if (!fieldsIntersect(g.pci, shape.first.pci)) continue;
+        if (!fieldsIntersect(g.parsed, shape.first.parsed)) continue;
         count += shape.count;
-        const rank = RANK[pciClass(g.pci, shape.first.pci)];
+        const rank = RANK[fieldClass(g.parsed, shape.first.parsed)];
         if (rank > bestRank) {
           best = shape.first;
           bestRank = rank;
         }
       }
-      if (best) report(pciOverlap(g, best) as PatternOverlap, count);
+      if (best) report(fieldOverlap(g, best) as PatternOverlap, count);
     }
   }
+}
+
+/**
+ * The number of module pairs genericPairs would report, without classifying them (what a
+ * terminal report prints). The bus's patterns are reduced to distinct shapes (shapeKeyer)
+ * with the modules holding each: per vendor a generic pattern names (and for any vendor),
+ * and across vendors when a generic pattern has none. A generic pattern is compared with the
+ * shapes whose value in its first other fixed field is its own or `*` (field indexes built on
+ * first use), and pairs with every module of those it meets.
+ */
+function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: FieldFormat): number {
+  if (generic.length === 0) return 0;
+  const vendorField = format.keys[0];
+  const width = format.widths.length;
+  const keyOf = shapeKeyer(generic, format);
+  type Shape = { first: FieldPattern; modules: Set<number> };
+  type Shapes = { byKey: Map<string, Shape>; indexes: Map<string | undefined, Shape[]>[] };
+  const vendors = new Set(generic.map((g) => g.parsed.fields[vendorField]));
+  const byVendor = new Map<string | undefined, Shapes>();
+  for (const vendor of vendors)
+    if (vendor !== undefined) byVendor.set(vendor, { byKey: new Map(), indexes: [] });
+  byVendor.set(undefined, { byKey: new Map(), indexes: [] });
+  const everyVendor: Shapes | undefined = vendors.has(undefined)
+    ? { byKey: new Map(), indexes: [] }
+    : undefined;
+  const ids = new Map<string, number>();
+  const addTo = (shapes: Shapes, key: string, item: FieldItem, id: number) => {
+    const shape = shapes.byKey.get(key);
+    if (shape) shape.modules.add(id);
+    else shapes.byKey.set(key, { first: item.parsed, modules: new Set([id]) });
+  };
+  for (const item of all) {
+    const module = item.input.module;
+    let id = ids.get(module);
+    if (id === undefined) {
+      id = ids.size;
+      ids.set(module, id);
+    }
+    const own = byVendor.get(item.parsed.fields[vendorField]);
+    if (!own && !everyVendor) continue;
+    const key = keyOf(item);
+    if (own) addTo(own, key, item, id);
+    if (everyVendor) addTo(everyVendor, key, item, id);
+  }
+  // the shapes whose value in field k is `value`, and those with `*` (or a partial value)
+  const candidates = (of: Shapes, k: number, value: string): (Shape[] | undefined)[] => {
+    let index = of.indexes[k];
+    if (!index) {
+      index = new Map();
+      for (const shape of of.byKey.values()) {
+        const v = shape.first.masks?.[k] ? undefined : shape.first.fields[k];
+        const list = index.get(v);
+        if (list) list.push(shape);
+        else index.set(v, [shape]);
+      }
+      of.indexes[k] = index;
+    }
+    return [index.get(value), index.get(undefined)];
+  };
+  const n = ids.size;
+  const pairs = new Set<number>();
+  const meet = (g: FieldItem, shapes: Iterable<Shape> | undefined) => {
+    if (!shapes) return;
+    const own = ids.get(g.input.module) as number;
+    for (const shape of shapes) {
+      if (!fieldsIntersect(g.parsed, shape.first)) continue;
+      shape.modules.forEach((id) => {
+        if (id !== own) pairs.add(id < own ? id * n + own : own * n + id);
+      });
+    }
+  };
+  for (const g of generic) {
+    const fields = g.parsed.fields;
+    let k = 0;
+    while (k < width && (k === vendorField || fields[k] === undefined || g.parsed.masks?.[k])) k++;
+    const vendor = fields[vendorField];
+    const sources = vendor === undefined ? [everyVendor] : [byVendor.get(vendor), byVendor.get(undefined)];
+    for (const source of sources) {
+      if (!source) continue;
+      if (k === width) meet(g, source.byKey.values());
+      else for (const shapes of candidates(source, k, fields[k] as string)) meet(g, shapes);
+    }
+  }
+  return pairs.size;
 }
 
 function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
@@ -389,29 +587,29 @@ function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
   return groups;
 }
 
-function allPairs(items: PciItem[], visit: (x: PciItem, y: PciItem) => void): void {
+function allPairs(items: FieldItem[], visit: (x: FieldItem, y: FieldItem) => void): void {
   for (let i = 0; i < items.length; i++)
     for (let j = i + 1; j < items.length; j++) {
-      const x = items[i] as PciItem;
-      const y = items[j] as PciItem;
+      const x = items[i] as FieldItem;
+      const y = items[j] as FieldItem;
       if (x.input.module !== y.input.module) visit(x, y);
     }
 }
 
-function crossPairs(xs: PciItem[], ys: PciItem[], visit: (x: PciItem, y: PciItem) => void): void {
+function crossPairs(xs: FieldItem[], ys: FieldItem[], visit: (x: FieldItem, y: FieldItem) => void): void {
   for (const x of xs) for (const y of ys) if (x.input.module !== y.input.module) visit(x, y);
 }
 
-function pciOverlap(x: PciItem, y: PciItem): PatternOverlap | undefined {
-  if (!fieldsIntersect(x.pci, y.pci)) return undefined;
-  const overlap: PatternOverlap = { a: x.input, b: y.input, class: pciClass(x.pci, y.pci) };
+function fieldOverlap(x: FieldItem, y: FieldItem): PatternOverlap | undefined {
+  if (!fieldsIntersect(x.parsed, y.parsed)) return undefined;
+  const overlap: PatternOverlap = { a: x.input, b: y.input, class: fieldClass(x.parsed, y.parsed) };
   if (overlap.class === "shadows")
-    overlap.wider = fieldsContain(x.pci, y.pci) ? x.input.module : y.input.module;
+    overlap.wider = fieldsContain(x.parsed, y.parsed) ? x.input.module : y.input.module;
   return overlap;
 }
 
-/** The relation of two intersecting pci patterns. */
-function pciClass(x: PciPattern, y: PciPattern): PairClass {
+/** The relation of two intersecting field patterns (pci: `pci:` against `vfio_pci:` apart). */
+function fieldClass(x: FieldPattern, y: FieldPattern): PairClass {
   if (x.prefix !== y.prefix) return "flavour-separated";
   const xWider = fieldsContain(x, y);
   const yWider = fieldsContain(y, x);
@@ -419,24 +617,65 @@ function pciClass(x: PciPattern, y: PciPattern): PairClass {
   return xWider || yWider ? "shadows" : "partial";
 }
 
-function globOverlap(a: AliasInput, ga: Glob, b: AliasInput, gb: Glob): PatternOverlap | undefined {
-  const example = commonString(ga, gb);
-  if (example === undefined) return undefined;
-  const base = { a, b, example, exampleB: example };
-  if (a.pattern === b.pattern) return { ...base, class: "identical" };
-  const aWider = contains(ga, gb);
-  const bWider = contains(gb, ga);
-  if (aWider && bWider) return { ...base, class: "identical" };
-  if (aWider) return { ...base, class: "shadows", wider: a.module };
-  if (bWider) return { ...base, class: "shadows", wider: b.module };
+/** How two globs relate (undefined: they never meet); kept by pattern text, which modules share. */
+type GlobRelation = { aWider: boolean; bWider: boolean } | undefined;
+
+function globOverlap(x: GlobItem, y: GlobItem, memo: Map<string, GlobRelation>): PatternOverlap | undefined {
+  const [a, b] = [x.input, y.input];
+  const key = `${a.pattern}\0${b.pattern}`;
+  let relation = memo.get(key);
+  if (relation === undefined && !memo.has(key)) {
+    relation = sameSimplePattern(x, y)
+      ? { aWider: true, bWider: true }
+      : !intersects(x.glob, y.glob)
+        ? undefined
+        : a.pattern === b.pattern
+          ? { aWider: true, bWider: true }
+          : { aWider: contains(x.glob, y.glob), bWider: contains(y.glob, x.glob) };
+    memo.set(key, relation);
+  }
+  if (!relation) return undefined;
+  // the example comes later (addExample); its place is kept where the JSON has always had it
+  const base = { a, b, example: undefined, exampleB: undefined };
+  if (relation.aWider && relation.bWider) return { ...base, class: "identical" };
+  if (relation.aWider) return { ...base, class: "shadows", wider: a.module };
+  if (relation.bWider) return { ...base, class: "shadows", wider: b.module };
   return { ...base, class: "partial" };
 }
 
-/** Fills in a pci pair's example: the fields both fix, zeros for the `*`s, checked with fnmatch. */
-function addExample(pair: PatternOverlap): void {
+/**
+ * Fills in a pair's example: for field patterns the fields both fix, the lowest value both
+ * accept elsewhere (zeros for the `*`s), checked with fnmatch; for globs commonString's.
+ */
+function addExample(
+  pair: PatternOverlap,
+  bus: string,
+  globOf: (pattern: string) => Glob,
+  globExamples: Map<string, string | undefined>,
+): void {
   if (pair.example !== undefined) return;
-  const x = parsePciPattern(pair.a.pattern) as PciPattern;
-  const y = parsePciPattern(pair.b.pattern) as PciPattern;
+  const x = parsePciPattern(pair.a.pattern);
+  const y = parsePciPattern(pair.b.pattern);
+  const format = FIELD_FORMATS.get(bus);
+  const fx = format && parseFieldPattern(pair.a.pattern, bus, format);
+  const fy = format && parseFieldPattern(pair.b.pattern, bus, format);
+  if (format && fx && fy) {
+    pair.example = checked(commonFieldModalias(fx, fy, format), pair.a.pattern);
+    pair.exampleB = checked(pair.example, pair.b.pattern);
+    return;
+  }
+  if (!x || !y) {
+    // a glob pair (the same pattern pair recurs across modules): commonString checks its answer
+    const key = `${pair.a.pattern}\0${pair.b.pattern}`;
+    let example = globExamples.get(key);
+    if (example === undefined) {
+      example = commonString(globOf(pair.a.pattern), globOf(pair.b.pattern));
+      globExamples.set(key, example);
+    }
+    pair.example = example;
+    pair.exampleB = example;
+    return;
+  }
   pair.example = checked(commonModalias(x, y, x.prefix), pair.a.pattern);
   pair.exampleB = checked(`${y.prefix}:${pair.example.slice(pair.example.indexOf(":") + 1)}`, pair.b.pattern);
 }

@@ -5,8 +5,10 @@
 // pci_match_one_device, and unlike plain glob intersection it knows a field cannot spill
 // into the next.
 import type { ModaliasPrefix } from "../pci/modalias.ts";
+import type { FieldPattern } from "./field-pattern.ts";
 
-export interface PciPattern {
+/** Compared with field-pattern.ts's fieldsIntersect and fieldsContain. */
+export interface PciPattern extends FieldPattern {
   prefix: ModaliasPrefix;
   /** v, d, sv, sd (8 hex digits), bc, sc, i (2 hex digits); undefined for `*`. */
   fields: (string | undefined)[];
@@ -25,24 +27,6 @@ export function parsePciPattern(pattern: string): PciPattern | undefined {
     prefix: m[1] as ModaliasPrefix,
     fields: m.slice(2).map((f) => (f === "*" ? undefined : f)),
   };
-}
-
-export function fieldsIntersect(a: PciPattern, b: PciPattern): boolean {
-  for (let k = 0; k < 7; k++) {
-    const x = a.fields[k];
-    const y = b.fields[k];
-    if (x !== undefined && y !== undefined && x !== y) return false;
-  }
-  return true;
-}
-
-/** Every device `inner` matches, `outer` matches too. */
-export function fieldsContain(outer: PciPattern, inner: PciPattern): boolean {
-  for (let k = 0; k < 7; k++) {
-    const o = outer.fields[k];
-    if (o !== undefined && o !== inner.fields[k]) return false;
-  }
-  return true;
 }
 
 /** A modalias both match (their fields intersect): exact fields kept, the `*`s filled with 0. */

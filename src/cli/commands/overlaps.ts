@@ -1,7 +1,7 @@
 // flavourctl overlaps: which modules' alias patterns can claim the same device.
-import type { AliasInput, ModuleOverlap, OverlapReport } from "../../analysis/overlaps.ts";
+import { type AliasInput, busOf, type ModuleOverlap, type OverlapReport } from "../../analysis/overlaps.ts";
 import { UsageError } from "../../errors.ts";
-import { AliasFile, type AliasLine, parseBuiltinModinfo } from "../../modules/alias-file.ts";
+import { AliasFile, parseBuiltinModinfo } from "../../modules/alias-file.ts";
 import { readOptionalText, readRequiredText } from "../../modules/files.ts";
 import { parseCommandLine } from "../args.ts";
 import type { Io } from "../io.ts";
@@ -19,11 +19,13 @@ comes with one modalias both patterns match (checked with fnmatch) and what the 
   --alias FILE    read FILE, lines 'alias PATTERN MODULE' (repeatable; adds to --modules)
   --source TREE   the pci aliases a kernel source tree declares (see 'aliases --source')
   --config FILE   with --source: the kernel .config deciding #if CONFIG_... (plain or .gz)
-  --bus BUS       buses to compare (repeatable; default pci, which covers vfio_pci:);
-                  'all' compares every bus by exact glob intersection, keyed by id
-                  (acpi, of and cpu: one common id; about 3 s, --json about 40 s)
+  --bus BUS       buses to compare (repeatable; default all; pci covers vfio_pci:).
+                  pci, usb, hid, pcmcia, ieee1394, sdio, serio, ssb, bcma and virtio
+                  field by field, every other bus by exact glob intersection keyed
+                  by id (acpi, of and cpu: one common id)
   --generic       also list the pairs with a generic pattern (a class match, vfio_pci's
-                  catch-all, usb product *, a first field *); by default only counted
+                  catch-all, usb or hid vendor or product *, a first field *); by
+                  default only counted
   --json          the whole report as JSON
 `;
 
@@ -44,7 +46,7 @@ export const command: Command = {
       io.out(help);
       return 0;
     }
-    const buses = values.bus?.includes("all") ? undefined : new Set(values.bus ?? ["pci"]);
+    const buses = values.bus === undefined || values.bus.includes("all") ? undefined : new Set(values.bus);
     const inputs: AliasInput[] = [];
     if (values.modules !== undefined) {
       inputs.push(
@@ -66,7 +68,8 @@ export const command: Command = {
       throw new UsageError("give --modules DIR, --alias FILE or --source TREE");
     }
     const { findOverlaps } = await import("../../analysis/overlaps.ts");
-    const report = findOverlaps(inputs, buses, values.json === true || values.generic === true);
+    const json = values.json === true;
+    const report = findOverlaps(inputs, buses, json || values.generic === true, json);
     if (values.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
     else io.out(formatReport(report, values.generic === true), "latin1");
     return 0;
@@ -90,7 +93,8 @@ export function progressFor(io: Io): ((done: number, total: number) => void) | u
 
 /**
  * The alias lines of a file, only those of the buses compared when they are named: the
- * file's per-bus scan (alias-file.ts) reads a third of modules.alias for pci.
+ * file's per-bus scan (alias-file.ts) reads a third of modules.alias for pci. The scan
+ * skips bus names holding a wildcard (`acpi*`, `dmi*`): those are picked from every line.
  */
 function readAliases(
   path: string,
@@ -98,30 +102,55 @@ function readAliases(
   buses: ReadonlySet<string> | undefined,
   io: Io,
 ): AliasInput[] {
-  const file =
-    name === undefined
-      ? new AliasFile(readRequiredText(dirOf(path), baseOf(path)))
-      : new AliasFile(readRequiredText(path, name));
+  const text =
+    name === undefined ? readRequiredText(dirOf(path), baseOf(path)) : readRequiredText(path, name);
+  const file = new AliasFile(text);
   for (const warning of file.warnings()) io.err(`flavourctl overlaps: warning: ${warning}\n`);
-  let lines: AliasLine[];
-  if (buses === undefined) lines = file.all();
+  const wildcard = buses !== undefined && [...buses].some((bus) => /[*?[]/.test(bus));
+  let refs: number[] = [];
+  // every usable line (keys() skips those depmod leaves out)
+  if (buses === undefined || wildcard) file.keys((_key, ref) => refs.push(ref));
   else {
-    const refs: number[] = [];
     for (const bus of buses) {
       file.scan(bus === "pci" ? ["pci", "vfio_pci"] : [bus], false, (_bus, _prefix, ref) => {
         refs.push(ref);
       });
     }
-    lines = refs
-      .sort((a, b) => a - b)
-      .map((ref) => file.load(ref))
-      .filter((line): line is AliasLine => line !== undefined);
+    refs = refs.sort((a, b) => a - b).filter((ref) => file.load(ref) !== undefined);
   }
-  return lines.map((line) => ({
-    pattern: line.pattern,
-    module: line.module,
-    origin: `${line.file}:${line.line}`,
-  }));
+  const inputs = refs.map((ref) => FileAlias.at(text.text, ref, file));
+  if (!wildcard) return inputs;
+  return inputs.filter((input) => {
+    const bus = busOf(input.pattern);
+    return (buses as ReadonlySet<string>).has(bus === "vfio_pci" ? "pci" : bus);
+  });
+}
+
+/** A line of an alias file as an input; its origin (file:line) is worked out when printed. */
+class FileAlias implements AliasInput {
+  readonly pattern: string;
+  readonly module: string;
+  private readonly file: AliasFile;
+  private readonly offset: number;
+  constructor(pattern: string, module: string, file: AliasFile, offset: number) {
+    this.pattern = pattern;
+    this.module = module;
+    this.file = file;
+    this.offset = offset;
+  }
+  /** The line `alias PATTERN MODULE` starting at `offset` (one keys() reported). */
+  static at(text: string, offset: number, file: AliasFile): FileAlias {
+    const space = text.indexOf(" ", offset + 6);
+    let end = space + 1;
+    while (end < text.length && text.charCodeAt(end) !== 10 && text.charCodeAt(end) !== 13) end++;
+    return new FileAlias(text.slice(offset + 6, space), text.slice(space + 1, end), file, offset);
+  }
+  get origin(): string {
+    return `${this.file.path}:${this.file.lineAt(this.offset)}`;
+  }
+  toJSON(): AliasInput {
+    return { pattern: this.pattern, module: this.module, origin: this.origin };
+  }
 }
 
 /** Built-in modules' aliases (modules.builtin.modinfo): virtio_pci is one on Debian 6.12. */
