@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 [[ -f dist/flavourctl.js ]] || npm run build >/dev/null
 dir=test/fixtures/modules/6.12.117+deb12-amd64
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+# flavourctl's caches (README "Caches": here the code cache) in the bench's own directory
+FLAVOURCTL_INDEX_CACHE=$(mktemp -d)
+export FLAVOURCTL_INDEX_CACHE
+trap 'rm -rf "$out" "$FLAVOURCTL_INDEX_CACHE"' EXIT
 hyperfine -N --warmup 2 --runs "${RUNS:-15}" --export-json "$out" \
   "node -e 0" \
   "node dist/flavourctl.js overlaps --modules $dir" \
