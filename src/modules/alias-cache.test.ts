@@ -184,3 +184,30 @@ test("a modules tree held in memory (a machine file's) is not cached", () => {
   );
   assert.deepEqual(readdirSync(cacheDir), []);
 });
+
+test("a pattern longer than libkmod's key is filed cut, as the index files it, and found so", () => {
+  // depmod cuts keys at PATH_MAX - 1: a 5,000-character literal pattern is found by its first 4,095.
+  const dir = tempDir("long-alias");
+  const long = `pci:${"A".repeat(4996)}`;
+  writeFileSync(
+    join(dir, "modules.alias"),
+    `alias ${long} longmod\nalias pci:v00001234d*sv*sd*bc*sc*i* other\n`,
+  );
+  const cacheDir = tempDir("cache");
+  const key = long.slice(0, 4095);
+  const search = (modules: ModulesDir) =>
+    modules.aliases
+      .search(key)
+      .flat()
+      .map((line) => line.module);
+  assert.deepEqual(search(new ModulesDir(dir, { configPaths: [] })), ["longmod"]);
+  assert.deepEqual(search(cached(dir, cacheDir)), ["longmod"]); // writes the cache
+  const file = aliasCachePath(cacheDir, join(dir, "modules.alias"));
+  const written = statSync(file);
+  assert.deepEqual(search(cached(dir, cacheDir)), ["longmod"]); // reads it
+  assert.equal(
+    statSync(file).ino,
+    written.ino,
+    "the cut key's line is its own: the cache is not taken for damaged",
+  );
+});

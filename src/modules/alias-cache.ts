@@ -284,7 +284,10 @@ class SortedBus implements SortedPrefixes {
 
   exact(key: string): readonly number[] | undefined {
     if (this.blocks === null) return undefined;
-    const found = this.search(this.blocks.exact, key, (line) => line.key === key);
+    // A key of KEY_MAX characters may be a longer pattern's, cut (prefixMaps).
+    const belongs = (line: AliasLine) =>
+      line.key === key || (key.length === KEY_MAX && line.key.startsWith(key));
+    const found = this.search(this.blocks.exact, key, belongs);
     return found === DAMAGED ? this.fromFile().exact.get(key) : found;
   }
 
