@@ -1,22 +1,14 @@
 // Files in flavourctl's cache directory (host/cache-dir.ts) that save re-reading a big input:
 // the modules.alias prefixes (modules/alias-cache.ts), the pci.ids index (host/pci-names.ts).
 // Each is: a line naming its format, a JSON header line that names the input by absolute path
-// and identity (fstat of the bytes it was made from), then a payload. Written beside a temporary
-// name, flushed and renamed: a reader sees a whole file or none. One that is absent, of another
+// and identity (fstat of the bytes it was made from), then a payload. Written atomically
+// (atomic-write.ts): a reader sees a whole file or none. One that is absent, of another
 // format, unreadable or made from other bytes is not used; one that cannot be written costs only
 // the speed-up.
 import type { BigIntStats } from "node:fs";
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
+import { mkdirSync, readFileSync, unlinkSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { writeFileAtomically } from "./atomic-write.ts";
 
 /** Which bytes a file holds (device, inode, size, modification and change times), from fstat. */
 export function identityOf(stat: BigIntStats): string {
@@ -64,21 +56,15 @@ export function readCacheFile<H extends CacheHeader>(
 }
 
 export function writeCacheFile(path: string, format: string, header: CacheHeader, payload: string): void {
-  const temporary = `${path}.${process.pid}.tmp`;
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-    const fd = openSync(temporary, "w", 0o644);
-    try {
-      const full: CacheHeader = { ...header, source: resolve(header.source) };
-      writeSync(fd, `${format}\n${JSON.stringify(full)}\n${payload}`, null, "latin1");
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, path);
+    const full: CacheHeader = { ...header, source: resolve(header.source) };
+    writeFileAtomically(path, `${format}\n${JSON.stringify(full)}\n${payload}`, {
+      mode: 0o644,
+      encoding: "latin1",
+    });
   } catch {
     // A read-only or full cache directory: the next command reads the input again.
-    removeQuietly(temporary);
   }
 }
 

@@ -8,19 +8,10 @@
 // ends, in the index cache directory (host/cache-dir.ts); only a file owned by this user and
 // writable by no one else is used, since it holds code. No directory, an unreadable or foreign
 // file, or one V8 rejects (another node): the bundle is compiled from source, as without a cache.
-import {
-  closeSync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { Script } from "node:vm";
+import { writeFileAtomically } from "../atomic-write.ts";
 import { indexCacheDir } from "../host/cache-dir.ts";
 
 declare const FLAVOURCTL_BUNDLE: string;
@@ -61,13 +52,11 @@ function readOwnFile(path: string): Buffer | undefined {
   }
 }
 
-/** Written beside a temporary name and renamed; caches of other builds are removed. */
+/** Written atomically; caches of other builds are removed. */
 function saveCache(path: string, data: Buffer): void {
-  const temporary = `${path}.${process.pid}.tmp`;
   try {
     mkdirSync(cacheDir as string, { recursive: true, mode: 0o755 });
-    writeFileSync(temporary, data, { mode: 0o644 });
-    renameSync(temporary, path);
+    writeFileAtomically(path, data, { mode: 0o644 });
     for (const name of readdirSync(cacheDir as string)) {
       if (name.startsWith("code-") && !name.startsWith(`code-${FLAVOURCTL_BUILD}-`)) {
         unlinkSync(join(cacheDir as string, name));
@@ -75,10 +64,5 @@ function saveCache(path: string, data: Buffer): void {
     }
   } catch {
     // No cache this time: the next command compiles from source again.
-    try {
-      unlinkSync(temporary);
-    } catch {
-      // never made
-    }
   }
 }

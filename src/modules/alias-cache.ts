@@ -19,7 +19,7 @@
 // checked against its key: a damaged file is deleted and the bus is read from modules.alias.
 import { type CacheHeader, cachePath, readCacheFile, removeQuietly, writeCacheFile } from "../cache-file.ts";
 import type { AliasFile, AliasLine, AliasSource, PrefixVisitor, SortedPrefixes } from "./alias-file.ts";
-import { KEY_MAX } from "./alias-index.ts";
+import { KEY_MAX, prefixLengths } from "./alias-index.ts";
 
 const FORMAT = "flavourctl alias prefixes 2";
 
@@ -132,7 +132,7 @@ function buildBlocks(file: AliasFile): { blocks: Blocks; payload: string } {
   };
   const blocks: Blocks = { buses: {}, busless: null };
   for (const [bus, maps] of byBus) {
-    const lengths = [...new Set([...maps.prefixed.keys()].map((p) => p.length))].sort((a, b) => a - b);
+    const lengths = prefixLengths(maps.prefixed.keys());
     const busBlocks: BusBlocks = { exact: list(maps.exact), prefixed: list(maps.prefixed), lengths };
     if (bus === null) blocks.busless = busBlocks;
     else blocks.buses[bus] = busBlocks;
@@ -330,7 +330,7 @@ class SortedBus implements SortedPrefixes {
   private fromFile() {
     if (!this.fallback) {
       const maps = this.owner.scanBus(this.bus);
-      const lengths = [...new Set([...maps.prefixed.keys()].map((p) => p.length))].sort((a, b) => a - b);
+      const lengths = prefixLengths(maps.prefixed.keys());
       this.fallback = { ...maps, lengths };
     }
     return this.fallback;

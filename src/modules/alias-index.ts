@@ -140,8 +140,13 @@ function addToGroup(group: PrefixGroup, prefix: string, ref: number, literal: bo
   else group.byPrefix.set(prefix, { refs: [ref], entries: undefined, grams: undefined });
 }
 
+/** The distinct lengths of some prefixes, ascending. */
+export function prefixLengths(prefixes: Iterable<string>): number[] {
+  return [...new Set([...prefixes].map((p) => p.length))].sort((a, b) => a - b);
+}
+
 function finishGroup(group: PrefixGroup): PrefixGroup {
-  group.lengths = [...new Set([...group.byPrefix.keys()].map((p) => p.length))].sort((a, b) => a - b);
+  group.lengths = prefixLengths(group.byPrefix.keys());
   return group;
 }
 

@@ -1,6 +1,7 @@
 // flavourctl udev-rule: the udev rules file that runs the hook on PCI add events.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { writeFileAtomically } from "../../atomic-write.ts";
 import { UsageError } from "../../errors.ts";
 import { printable } from "../../pci/address.ts";
 import { parseCommandLine } from "../args.ts";
@@ -58,15 +59,7 @@ export const command: Command = {
       return 0;
     }
     mkdirSync(dirname(target), { recursive: true });
-    const temp = join(dirname(target), `.${Date.now()}.flavourctl.tmp`);
-    const fd = openSync(temp, "w", 0o644);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, target);
+    writeFileAtomically(target, text, { mode: 0o644 });
     io.out(`wrote ${target}; run 'udevadm control --reload' to load it\n`);
     return 0;
   },

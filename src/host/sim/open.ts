@@ -8,18 +8,10 @@
 //     lock         its host lock
 // KEY is the bundled name, or `file-NAME-HASH` / `snapshot-HASH` (HASH of the absolute path).
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, join, resolve } from "node:path";
+import { writeFileAtomically } from "../../atomic-write.ts";
 import { InputError } from "../../errors.ts";
 import type { ModulesDir } from "../../modules/modules-dir.ts";
 import { takeLock } from "../lock.ts";
@@ -111,7 +103,7 @@ export function openMachine(
   const statePath = join(dir, "state.json");
   const machine = new SimMachine(source.spec, source.modules);
   const save = () =>
-    writeAtomically(statePath, JSON.stringify({ digest: source.digest, state: machine.save() }));
+    writeFileAtomically(statePath, JSON.stringify({ digest: source.digest, state: machine.save() }));
   const control = new SimControl(machine, { persist: save, lock: (ms) => takeLock(join(dir, "lock"), ms) });
   const opened: OpenedMachine = {
     machine,
@@ -164,16 +156,4 @@ export function resetMachine(
   rmSync(everything ? dir : join(dir, "state.json"), { recursive: true, force: true });
   rmSync(join(dir, "run"), { recursive: true, force: true });
   return dir;
-}
-
-function writeAtomically(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, "w");
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
 }
