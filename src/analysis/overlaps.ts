@@ -417,18 +417,31 @@ function fieldCandidates(
  * The key of a pattern's shape for generic pairs: whether a generic pattern of `generic`
  * meets it, and how, depends only on its prefix, which of its fields are `*`, and the values
  * of the fields some generic pattern fixes (the vendor apart: patterns are grouped by it).
+ * Most patterns fix none of those fields: their key is a number (prefix and stars), so the
+ * thousands of them build no string.
  */
-function shapeKeyer(generic: FieldItem[], format: FieldFormat): (item: FieldItem) => string {
+function shapeKeyer(generic: FieldItem[], format: FieldFormat): (item: FieldItem) => string | number {
   const vendorField = format.keys[0];
   const fixed = format.widths
     .map((_, k) => k)
     .filter((k) => k !== vendorField && generic.some((g) => g.parsed.fields[k] !== undefined));
+  const prefixes = new Map<string, number>();
   return (item) => {
-    const fields = item.parsed.fields;
+    const { fields, prefix } = item.parsed;
     let stars = 0;
     for (let k = 0; k < fields.length; k++) if (fields[k] === undefined) stars |= 1 << k;
-    let key = `${item.parsed.prefix}${stars}`;
-    for (const k of fixed) key += ` ${fields[k]}`;
+    let plain = true;
+    for (let i = 0; i < fixed.length && plain; i++) plain = fields[fixed[i] as number] === undefined;
+    if (plain) {
+      let id = prefixes.get(prefix);
+      if (id === undefined) {
+        id = prefixes.size;
+        prefixes.set(prefix, id);
+      }
+      return id * 2 ** fields.length + stars;
+    }
+    let key = `${prefix}${stars}`;
+    for (let i = 0; i < fixed.length; i++) key += ` ${fields[fixed[i] as number]}`;
     return key;
   };
 }
@@ -455,7 +468,7 @@ function genericPairs(
   for (const [vendor, items] of groupBy(all, (item) => item.parsed.fields[vendorField])) {
     const groups: ModuleGroup[] = [];
     for (const [module, members] of groupBy(items, (item) => item.input.module)) {
-      const shapes = new Map<string, Shape>();
+      const shapes = new Map<string | number, Shape>();
       for (const item of members) {
         const key = keyOf(item);
         const shape = shapes.get(key);
@@ -497,31 +510,39 @@ function genericPairs(
  * terminal report prints). The bus's patterns are reduced to distinct shapes (shapeKeyer)
  * with the modules holding each: per vendor a generic pattern names (and for any vendor),
  * and across vendors when a generic pattern has none. A generic pattern is compared with the
- * shapes whose value in its first other fixed field is its own or `*` (field indexes built on
- * first use), and pairs with every module of those it meets.
+ * shapes whose value in one of its other fixed fields — the one leaving the fewest — is its
+ * own or `*` (field indexes built on first use), and pairs with every module of those it meets.
  */
 function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: FieldFormat): number {
   if (generic.length === 0) return 0;
   const vendorField = format.keys[0];
   const width = format.widths.length;
   const keyOf = shapeKeyer(generic, format);
-  type Shape = { first: FieldPattern; modules: Set<number> };
-  type Shapes = { byKey: Map<string, Shape>; indexes: Map<string | undefined, Shape[]>[] };
-  const vendors = new Set(generic.map((g) => g.parsed.fields[vendorField]));
-  const byVendor = new Map<string | undefined, Shapes>();
-  for (const vendor of vendors)
-    if (vendor !== undefined) byVendor.set(vendor, { byKey: new Map(), indexes: [] });
-  byVendor.set(undefined, { byKey: new Map(), indexes: [] });
-  const everyVendor: Shapes | undefined = vendors.has(undefined)
-    ? { byKey: new Map(), indexes: [] }
-    : undefined;
-  const ids = new Map<string, number>();
-  const addTo = (shapes: Shapes, key: string, item: FieldItem, id: number) => {
-    const shape = shapes.byKey.get(key);
-    if (shape) shape.modules.add(id);
-    else shapes.byKey.set(key, { first: item.parsed, modules: new Set([id]) });
+  // a shape's modules as ids, in the order met; a repeat only repeats a pair `pairs` holds
+  type Shape = { first: FieldPattern; modules: number[] };
+  type Shapes = {
+    byKey: Map<string | number, Shape>;
+    every?: Shape[];
+    indexes: Map<string | undefined, Shape[]>[];
   };
-  for (const item of all) {
+  const shapesOf = (): Shapes => ({ byKey: new Map(), indexes: [] });
+  const byVendor = new Map<string | undefined, Shapes>();
+  let anyVendorGeneric = false;
+  for (let i = 0; i < generic.length; i++) {
+    const vendor = (generic[i] as FieldItem).parsed.fields[vendorField];
+    if (vendor === undefined) anyVendorGeneric = true;
+    else if (!byVendor.has(vendor)) byVendor.set(vendor, shapesOf());
+  }
+  byVendor.set(undefined, shapesOf());
+  const everyVendor = anyVendorGeneric ? shapesOf() : undefined;
+  const ids = new Map<string, number>();
+  const addTo = (shapes: Shapes, key: string | number, item: FieldItem, id: number) => {
+    const shape = shapes.byKey.get(key);
+    if (!shape) shapes.byKey.set(key, { first: item.parsed, modules: [id] });
+    else if (shape.modules[shape.modules.length - 1] !== id) shape.modules.push(id);
+  };
+  for (let i = 0; i < all.length; i++) {
+    const item = all[i] as FieldItem;
     const module = item.input.module;
     let id = ids.get(module);
     if (id === undefined) {
@@ -534,8 +555,8 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
     if (own) addTo(own, key, item, id);
     if (everyVendor) addTo(everyVendor, key, item, id);
   }
-  // the shapes whose value in field k is `value`, and those with `*` (or a partial value)
-  const candidates = (of: Shapes, k: number, value: string): (Shape[] | undefined)[] => {
+  // the shapes whose value in field k is `value`, or `*` (or a partial value): index k of `of`
+  const indexOf = (of: Shapes, k: number): Map<string | undefined, Shape[]> => {
     let index = of.indexes[k];
     if (!index) {
       index = new Map();
@@ -547,30 +568,55 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
       }
       of.indexes[k] = index;
     }
-    return [index.get(value), index.get(undefined)];
+    return index;
   };
   const n = ids.size;
   const pairs = new Set<number>();
-  const meet = (g: FieldItem, shapes: Iterable<Shape> | undefined) => {
+  const meet = (g: FieldItem, shapes: Shape[] | undefined) => {
     if (!shapes) return;
     const own = ids.get(g.input.module) as number;
-    for (const shape of shapes) {
+    for (let s = 0; s < shapes.length; s++) {
+      const shape = shapes[s] as Shape;
       if (!fieldsIntersect(g.parsed, shape.first)) continue;
-      shape.modules.forEach((id) => {
+      const modules = shape.modules;
+      for (let m = 0; m < modules.length; m++) {
+        const id = modules[m] as number;
         if (id !== own) pairs.add(id < own ? id * n + own : own * n + id);
-      });
+      }
     }
   };
-  for (const g of generic) {
-    const fields = g.parsed.fields;
-    let k = 0;
-    while (k < width && (k === vendorField || fields[k] === undefined || g.parsed.masks?.[k])) k++;
-    const vendor = fields[vendorField];
-    const sources = vendor === undefined ? [everyVendor] : [byVendor.get(vendor), byVendor.get(undefined)];
-    for (const source of sources) {
-      if (!source) continue;
-      if (k === width) meet(g, source.byKey.values());
-      else for (const shapes of candidates(source, k, fields[k] as string)) meet(g, shapes);
+  // g against the shapes of `of`: those of the field g fixes (the vendor apart) leaving the
+  // fewest (usb: a vendor's interface-class patterns mostly share their class, not their protocol)
+  const meetIn = (g: FieldItem, of: Shapes) => {
+    let best: Map<string | undefined, Shape[]> | undefined;
+    let bestValue: string | undefined;
+    let fewest = Number.POSITIVE_INFINITY;
+    for (let k = 0; k < width; k++) {
+      const value = g.parsed.fields[k];
+      if (k === vendorField || value === undefined || g.parsed.masks?.[k]) continue;
+      const index = indexOf(of, k);
+      const size = (index.get(value)?.length ?? 0) + (index.get(undefined)?.length ?? 0);
+      if (size < fewest) {
+        best = index;
+        bestValue = value;
+        fewest = size;
+      }
+    }
+    if (!best) {
+      of.every ??= [...of.byKey.values()];
+      meet(g, of.every);
+      return;
+    }
+    meet(g, best.get(bestValue));
+    meet(g, best.get(undefined));
+  };
+  for (let i = 0; i < generic.length; i++) {
+    const g = generic[i] as FieldItem;
+    const vendor = g.parsed.fields[vendorField];
+    if (vendor === undefined) meetIn(g, everyVendor as Shapes);
+    else {
+      meetIn(g, byVendor.get(vendor) as Shapes);
+      meetIn(g, byVendor.get(undefined) as Shapes);
     }
   }
   return pairs.size;

@@ -139,6 +139,16 @@ test("overlaps --bus all: the whole Debian 6.12 file, a real usb and acpi collis
   assert.equal(pair(report.overlaps, "adxl345_i2c", "adxl345_spi").bus, "acpi*");
 });
 
+test("overlaps: the generic pairs a terminal report counts are the pairs --generic lists", () => {
+  // countGenericPairs (shapes indexed by their narrowest field) against genericPairs, which
+  // compares every module's shapes, on the whole Debian 6.12 file
+  const counted = findOverlaps(debian, undefined, false, false).counts;
+  const listed = findOverlaps(debian, undefined, true, false);
+  assert.deepEqual(counted, listed.counts);
+  assert.equal(counted.generic, listed.overlaps.filter((o) => o.generic).length);
+  assert.ok(counted.generic > 15000, JSON.stringify(counted));
+});
+
 test("overlaps: bucketing by identity key gives brute force's pairs (spi, mdio, platform)", () => {
   for (const bus of ["spi", "mdio", "platform"]) {
     const inputs = debian.filter((i) => busOf(i.pattern) === bus);
