@@ -347,3 +347,21 @@ test("--wait: a malformed value is a usage error; a held host lock is waited for
   assert.ok(Date.now() - started >= 300, "waited at least --wait");
   assert.match(held.recorded.stderr, /holds .*demo\/lock; waited 300 ms/);
 });
+
+test("an operand a command does not take is refused (exit 64), never ignored", async () => {
+  const cases: [string[], string][] = [
+    [
+      ["overlaps", "/lib/modules/6.12", "--alias", "/dev/null"],
+      "overlaps: unexpected argument '/lib/modules/6.12'",
+    ],
+    [["list", "--machine", "demo", "0000:03:00.0"], "list: unexpected argument '0000:03:00.0'"],
+    [["vfs", "0000:03:00.0", "2", "3", "--machine", "demo"], "vfs: unexpected argument '3'"],
+    [["upgrade", "6.1", "--from", "a", "--to", "b"], "upgrade: unexpected argument '6.1'"],
+  ];
+  for (const [argv, message] of cases) {
+    const io = recordingIo("", { XDG_STATE_HOME: tempDir("operands-state") });
+    assert.equal(await main(argv, io.io), 64, argv.join(" "));
+    assert.equal(io.recorded.stderr, `flavourctl ${message}\n`);
+    assert.equal(io.recorded.stdout, "");
+  }
+});

@@ -2,6 +2,7 @@
 // our usage errors (exit 64) and a --help that prints the command's own text.
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
+import { printable } from "../pci/address.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -11,6 +12,15 @@ export function parseCommandLine<T extends Options>(args: string[], options: T) 
   } catch (error) {
     throw new UsageError((error as Error).message.split("\n")[0] as string);
   }
+}
+
+/**
+ * The operands from index `from` on are more than the command takes: the first is refused
+ * (often an option whose name was forgotten, `overlaps /lib/modules/X`), never ignored.
+ */
+export function refuseExtraOperands(positionals: readonly string[], from = 0): void {
+  const extra = positionals[from];
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${printable(extra)}'`);
 }
 
 /** The modules directory a command reads: --modules DIR, else /lib/modules/<--kernel or running kernel>. */

@@ -1,6 +1,6 @@
 // flavourctl aliases --source TREE: the pci alias lines a kernel tree's id tables produce.
 import { UsageError } from "../../errors.ts";
-import { parseCommandLine } from "../args.ts";
+import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import type { Command } from "../main.ts";
 import { progressFor } from "./overlaps.ts";
 
@@ -26,7 +26,7 @@ a terminal.
 export const command: Command = {
   summary: "the pci aliases a kernel source tree's id tables produce",
   async run(args, io) {
-    const { values } = parseCommandLine(args, {
+    const { values, positionals } = parseCommandLine(args, {
       source: { type: "string" },
       module: { type: "string" },
       config: { type: "string" },
@@ -37,6 +37,7 @@ export const command: Command = {
       io.out(help);
       return 0;
     }
+    refuseExtraOperands(positionals);
     if (values.source === undefined) throw new UsageError("--source TREE is required");
     const { sourceAliases } = await import("../../analysis/source-aliases.ts");
     const result = await sourceAliases(values.source, {

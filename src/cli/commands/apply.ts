@@ -1,9 +1,8 @@
 // flavourctl apply: every present device to its saved flavour. Idempotent.
-import { ExitCode, UsageError } from "../../errors.ts";
+import { ExitCode } from "../../errors.ts";
 import { applyRules } from "../../flavour/apply-rules.ts";
 import { loadRules } from "../../flavour/rules-store.ts";
-import { printable } from "../../pci/address.ts";
-import { parseCommandLine } from "../args.ts";
+import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import {
   commandMachineOptions,
   LOCK_HELP,
@@ -38,8 +37,7 @@ export const command: Command = {
       io.out(help);
       return 0;
     }
-    if (positionals.length > 0)
-      throw new UsageError(`unexpected argument '${printable(positionals[0] ?? "")}'`);
+    refuseExtraOperands(positionals);
     const { modules, host, rulesDir } = await openCommandMachine(values, io);
     const { rules, errors } = loadRules(rulesDir);
     for (const error of errors) io.err(`flavourctl apply: ${error.message} (this rule is not applied)\n`);

@@ -5,7 +5,7 @@ import { ExitCode, UsageError } from "../../errors.ts";
 import { describeHookOutcome, runHook } from "../../flavour/hook.ts";
 import { loadRules } from "../../flavour/rules-store.ts";
 import { isAddress } from "../../pci/address.ts";
-import { parseCommandLine } from "../args.ts";
+import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import { commandMachineOptions, MACHINE_HELP, openCommandMachine } from "../host.ts";
 import type { Command } from "../main.ts";
 import { exitCodeOf, worstExitCode } from "../report.ts";
@@ -21,7 +21,7 @@ ${MACHINE_HELP}`;
 export const command: Command = {
   summary: "udev hook: give an added PCI device its saved flavour",
   async run(args, io) {
-    const { values } = parseCommandLine(args, {
+    const { values, positionals } = parseCommandLine(args, {
       ...commandMachineOptions,
       "run-dir": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -30,6 +30,7 @@ export const command: Command = {
       io.out(help);
       return 0;
     }
+    refuseExtraOperands(positionals);
     const env = io.env;
     if (env.ACTION !== "add" || (env.SUBSYSTEM !== undefined && env.SUBSYSTEM !== "pci")) return ExitCode.ok;
     const address = env.PCI_SLOT_NAME ?? (env.DEVPATH ? basename(env.DEVPATH) : "");

@@ -6,7 +6,7 @@ import { indexCacheDir } from "../../host/cache-dir.ts";
 import type { DeviceInfo } from "../../host/host.ts";
 import { PCI_IDS_PATHS, PciNames } from "../../host/pci-names.ts";
 import { hex } from "../../pci/ids.ts";
-import { parseCommandLine } from "../args.ts";
+import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import { deviceReport } from "../device-report.ts";
 import { MACHINE_HELP, machineOption, openView } from "../host.ts";
 import type { Io } from "../io.ts";
@@ -54,10 +54,7 @@ export const command: Command = {
       io.out(help);
       return ExitCode.ok;
     }
-    if (positionals.length > 0) {
-      io.err(`flavourctl list: unexpected argument '${positionals[0]}' (see --help)\n`);
-      return ExitCode.usage;
-    }
+    refuseExtraOperands(positionals);
     const warn = warner(io, "list");
     const view = await openView(values, io, warn);
     const infos = view.host

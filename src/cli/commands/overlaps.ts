@@ -3,7 +3,7 @@ import { type AliasInput, busOf, type ModuleOverlap, type OverlapReport } from "
 import { UsageError } from "../../errors.ts";
 import { AliasFile, parseBuiltinModinfo } from "../../modules/alias-file.ts";
 import { readOptionalText, readRequiredText } from "../../modules/files.ts";
-import { parseCommandLine } from "../args.ts";
+import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import type { Io } from "../io.ts";
 import type { Command } from "../main.ts";
 
@@ -32,7 +32,7 @@ comes with one modalias both patterns match (checked with fnmatch) and what the 
 export const command: Command = {
   summary: "module pairs whose alias patterns can match the same device",
   async run(args, io) {
-    const { values } = parseCommandLine(args, {
+    const { values, positionals } = parseCommandLine(args, {
       modules: { type: "string" },
       alias: { type: "string", multiple: true },
       source: { type: "string" },
@@ -46,6 +46,7 @@ export const command: Command = {
       io.out(help);
       return 0;
     }
+    refuseExtraOperands(positionals);
     const buses = values.bus === undefined || values.bus.includes("all") ? undefined : new Set(values.bus);
     const inputs: AliasInput[] = [];
     if (values.modules !== undefined) {

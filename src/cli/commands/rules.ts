@@ -4,7 +4,7 @@ import { subjectOf } from "../../flavour/apply-rules.ts";
 import { formatSelector, ruleFor } from "../../flavour/rules.ts";
 import { DEFAULT_RULES_DIR, loadRules, removeRule } from "../../flavour/rules-store.ts";
 import { printable } from "../../pci/address.ts";
-import { parseCommandLine } from "../args.ts";
+import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import { commandMachineOptions, MACHINE_HELP, openCommandMachine } from "../host.ts";
 import type { Command } from "../main.ts";
 
@@ -30,8 +30,7 @@ export const command: Command = {
       io.out(help);
       return 0;
     }
-    if (positionals.length > 0)
-      throw new UsageError(`unexpected argument '${printable(positionals[0] ?? "")}'`);
+    refuseExtraOperands(positionals);
     const opened = await openCommandMachine(values, io);
     const dir = opened.rulesDir;
     if (typeof values.remove === "string") {

@@ -4,7 +4,7 @@ import { dirname, resolve } from "node:path";
 import { writeFileAtomically } from "../../atomic-write.ts";
 import { UsageError } from "../../errors.ts";
 import { printable } from "../../pci/address.ts";
-import { parseCommandLine } from "../args.ts";
+import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import type { Command } from "../main.ts";
 
 export const UDEV_RULE_PATH = "/etc/udev/rules.d/60-flavourctl.rules";
@@ -47,8 +47,7 @@ export const command: Command = {
       io.out(help);
       return 0;
     }
-    if (positionals.length > 0)
-      throw new UsageError(`unexpected argument '${printable(positionals[0] ?? "")}'`);
+    refuseExtraOperands(positionals);
     const self = [process.execPath, resolve(process.argv[1] ?? "flavourctl")];
     const config = typeof values.config === "string" ? ["--config", resolve(values.config)] : [];
     const text = udevRuleText(self, config);

@@ -4,7 +4,7 @@ import { UsageError } from "../../errors.ts";
 import { indexCacheDir } from "../../host/cache-dir.ts";
 import { type Host, UnreadableDevice } from "../../host/host.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
-import { parseCommandLine } from "../args.ts";
+import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import type { Command } from "../main.ts";
 
 const help = `usage: flavourctl upgrade --from DIR_A --to DIR_B [--sysfs DIR] [--json]
@@ -24,7 +24,7 @@ responsible. Nothing is loaded or changed.
 export const command: Command = {
   summary: "what changes for each device between two modules trees",
   async run(args, io) {
-    const { values } = parseCommandLine(args, {
+    const { values, positionals } = parseCommandLine(args, {
       from: { type: "string" },
       to: { type: "string" },
       sysfs: { type: "string" },
@@ -35,6 +35,7 @@ export const command: Command = {
       io.out(help);
       return 0;
     }
+    refuseExtraOperands(positionals);
     if (values.from === undefined || values.to === undefined)
       throw new UsageError("--from and --to are required");
     const { SysfsHost } = await import("../../host/sysfs.ts");

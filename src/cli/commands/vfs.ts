@@ -3,7 +3,7 @@ import { ExitCode, UsageError } from "../../errors.ts";
 import { loadRules } from "../../flavour/rules-store.ts";
 import { createVfs } from "../../flavour/vfs.ts";
 import { parseAddress, printable } from "../../pci/address.ts";
-import { parseCommandLine } from "../args.ts";
+import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import {
   commandMachineOptions,
   LOCK_HELP,
@@ -39,9 +39,9 @@ export const command: Command = {
       io.out(help);
       return 0;
     }
-    const [pfText, countText, ...extra] = positionals;
+    const [pfText, countText] = positionals;
     if (pfText === undefined || countText === undefined) throw new UsageError("usage: flavourctl vfs PF N");
-    if (extra.length > 0) throw new UsageError(`unexpected argument '${printable(extra[0] ?? "")}'`);
+    refuseExtraOperands(positionals, 2);
     if (!/^\d{1,4}$/.test(countText))
       throw new UsageError(`N must be a number of VFs, not '${printable(countText)}'`);
     if (values.flavour !== undefined && values.flavour !== "vfio") {
