@@ -50,3 +50,29 @@ test("a corrupt rule file: apply and the hook name it with its line, exit 2, and
   assert.match((await cli(["sim", "devices", "demo"], env)).stdout, /0000:03:00.0 .* virtio_vfio_pci/);
   assert.equal(readFileSync(join(rules, "bad.rule"), "utf8"), "match id 15b3:101e\nflavour gpu\n");
 });
+
+test("--driver vfio_pci (the module's name) is a vfio driver: its group checks run, and FLAVOUR vfio accepts it", async () => {
+  const env = { XDG_STATE_HOME: tempDir("state") };
+  const machine = ["--machine", "demo", "--no-save"];
+  // the GPU shares group 90 with its audio function, which snd_hda_intel holds
+  const gpu = await cli(["set", "0000:0a:00.0", "--driver", "vfio_pci", ...machine], env);
+  assert.equal(gpu.code, ExitCode.refused, gpu.stdout);
+  assert.match(gpu.stderr, /snd_hda_intel/);
+  const net = await cli(["set", NET, "vfio", "--driver", "vfio_pci", ...machine], env);
+  assert.equal(net.code, ExitCode.ok, net.stderr);
+  assert.match((await cli(["sim", "devices", "demo"], env)).stdout, /0000:03:00.0 .* vfio-pci /);
+});
+
+test("set ADDRESS default removes the device's address rule, as unset does", async () => {
+  const env = { XDG_STATE_HOME: tempDir("state") };
+  const rules = join(tempDir("rules"), "rules.d");
+  const machine = ["--machine", "demo", "--config", rules];
+  assert.equal((await cli(["set", NET, "vfio", ...machine], env)).code, ExitCode.ok);
+  assert.match((await cli(["rules", ...machine], env)).stdout, /0000:03:00\.0/);
+  const back = await cli(["set", NET, "default", ...machine], env);
+  assert.equal(back.code, ExitCode.ok, back.stderr);
+  assert.doesNotMatch((await cli(["rules", ...machine], env)).stdout, /0000:03:00\.0/);
+  // nothing left to bring it back to vfio
+  assert.equal((await cli(["apply", ...machine], env)).code, ExitCode.ok);
+  assert.match((await cli(["sim", "devices", "demo"], env)).stdout, /0000:03:00.0 .* virtio-pci /);
+});

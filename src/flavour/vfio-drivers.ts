@@ -6,7 +6,9 @@ const HARMLESS_IN_GROUP = new Set(["pci-stub", "pcieport", "shpchp"]);
 
 /** A driver that hands the device to userspace through vfio: vfio-pci or one of its variants. */
 export function isVfioDriver(driver: string): boolean {
-  return driver === "vfio-pci" || driver.endsWith("_vfio_pci") || driver.endsWith("-vfio-pci");
+  // driver names (vfio-pci, virtio-vfio-pci, mlx5_vfio_pci) and module names (vfio_pci, …) alike
+  const name = driver.replaceAll("-", "_");
+  return name === "vfio_pci" || name.endsWith("_vfio_pci");
 }
 
 /** Why a group member with this driver keeps the group from being viable, or undefined. */

@@ -150,7 +150,9 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
       const path = saveRule(rulesDir, rule);
       if (!values.json) io.out(`saved ${path}\n`);
     }
-    if (unset) forgetDevice(io, rulesDir, subject, values.json === true);
+    // unset, and set ADDRESS default (its help says so): the address rule goes too
+    if (flavour === "default" && values["no-save"] !== true)
+      forgetDevice(io, rulesDir, subject, values.json === true);
     return code;
   } finally {
     release();
