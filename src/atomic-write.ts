@@ -1,17 +1,22 @@
 // Writing a file so that a reader (or the next boot, after a power loss) sees the old file or
 // the new one, never part of one: the bytes go to a temporary name beside it, are flushed,
-// and the temporary file is renamed over the path.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+// and the temporary file is renamed over the path. The temporary file is created, never
+// opened if it exists (O_EXCL, which follows no symbolic link): in a directory another user
+// can write to, a link planted under that name must not make root truncate its target.
+import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 
-/** Throws when the file cannot be written; the temporary file is then removed. */
+const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+
+/** Throws when the file cannot be written; the temporary file, once made, is then removed. */
 export function writeFileAtomically(
   path: string,
   data: string | Uint8Array,
   options: { mode?: number; encoding?: BufferEncoding } = {},
 ): void {
-  const temporary = `${path}.${process.pid}.tmp`;
+  // unpredictable, so that planting the name in advance cannot even make the write fail
+  const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`;
+  const fd = openSync(temporary, CREATE_NEW, options.mode ?? 0o666);
   try {
-    const fd = openSync(temporary, "w", options.mode ?? 0o666);
     try {
       if (typeof data === "string") writeSync(fd, data, null, options.encoding ?? "utf8");
       else writeSync(fd, data);
@@ -24,7 +29,7 @@ export function writeFileAtomically(
     try {
       unlinkSync(temporary);
     } catch {
-      // never made, or already renamed
+      // already gone
     }
     throw error;
   }

@@ -3,10 +3,10 @@
 // Each is: a line naming its format, a JSON header line that names the input by absolute path
 // and identity (fstat of the bytes it was made from), then a payload. Written atomically
 // (atomic-write.ts): a reader sees a whole file or none. One that is absent, of another
-// format, unreadable or made from other bytes is not used; one that cannot be written costs only
-// the speed-up.
+// format, unreadable, made from other bytes, or not this user's own (readOwnFile) is not used;
+// one that cannot be written costs only the speed-up.
 import type { BigIntStats } from "node:fs";
-import { mkdirSync, readFileSync, unlinkSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, unlinkSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { writeFileAtomically } from "./atomic-write.ts";
 
@@ -36,12 +36,8 @@ export function readCacheFile<H extends CacheHeader>(
   source: string,
   identity: string,
 ): { header: H; payload: string } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, "latin1");
-  } catch {
-    return undefined;
-  }
+  const text = readOwnFile(path)?.toString("latin1");
+  if (text === undefined) return undefined;
   const formatEnd = text.indexOf("\n");
   const headerEnd = text.indexOf("\n", formatEnd + 1);
   if (formatEnd < 0 || headerEnd < 0 || text.slice(0, formatEnd) !== format) return undefined;
@@ -65,6 +61,29 @@ export function writeCacheFile(path: string, format: string, header: CacheHeader
     });
   } catch {
     // A read-only or full cache directory: the next command reads the input again.
+  }
+}
+
+/**
+ * The file's bytes if this user owns it and no one else may write it; else undefined. A cache
+ * decides what commands print and, for the code cache, what runs: one another user could have
+ * written or changed is never trusted. Checked on the descriptor that is read.
+ */
+export function readOwnFile(path: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (stat.uid !== process.getuid?.() || (stat.mode & 0o022) !== 0) return undefined;
+    return readFileSync(fd);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

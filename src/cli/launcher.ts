@@ -8,10 +8,11 @@
 // ends, in the index cache directory (host/cache-dir.ts); only a file owned by this user and
 // writable by no one else is used, since it holds code. No directory, an unreadable or foreign
 // file, or one V8 rejects (another node): the bundle is compiled from source, as without a cache.
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { Script } from "node:vm";
 import { writeFileAtomically } from "../atomic-write.ts";
+import { readOwnFile } from "../cache-file.ts";
 import { indexCacheDir } from "../host/cache-dir.ts";
 
 declare const FLAVOURCTL_BUNDLE: string;
@@ -32,25 +33,6 @@ if (cachePath && (cached === undefined || script.cachedDataRejected)) {
   process.once("exit", () => saveCache(cachePath, script.createCachedData()));
 }
 script.runInThisContext()(exports, require, module, __filename, __dirname);
-
-/** The file's bytes if this user owns it and no one else may write it; else undefined. */
-function readOwnFile(path: string): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return undefined;
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (stat.uid !== process.getuid?.() || (stat.mode & 0o022) !== 0) return undefined;
-    return readFileSync(fd);
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Written atomically; caches of other builds are removed. */
 function saveCache(path: string, data: Buffer): void {

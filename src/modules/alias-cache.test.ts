@@ -2,7 +2,15 @@
 // (a few names: binary search in the file; a batch: maps and trie built from it) answers exactly
 // as a lookup without it, and a stale, damaged, foreign or unwritable cache changes no answer.
 import assert from "node:assert/strict";
-import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { generateModaliases, readModulesTree } from "../../test/oracle/generate.ts";
@@ -77,6 +85,26 @@ test("a cache of another modules.alias (the file changed) is rewritten, never us
   writeFileSync(join(dir, "modules.alias"), changed, "latin1");
   assert.equal(answers(cached(dir, cacheDir), [name])[0], "e1000x");
   assert.equal(answers(cached(dir, cacheDir), [name])[0], "e1000x");
+});
+
+test("a cache another user could have written is not trusted: it is made again", () => {
+  const cacheDir = tempDir("cache");
+  const name = "pci:v00008086d000010D3sv00000000sd00000000bc02sc00i00";
+  assert.equal(answers(cached(tree, cacheDir), [name])[0], "e1000e");
+  const file = aliasCachePath(cacheDir, join(tree, "modules.alias"));
+  const own = statSync(file).ino;
+  answers(cached(tree, cacheDir), [name]);
+  assert.equal(statSync(file).ino, own, "this user's own cache is used");
+  chmodSync(file, 0o664); // group-writable
+  assert.equal(answers(cached(tree, cacheDir), [name])[0], "e1000e");
+  const remade = statSync(file);
+  assert.notEqual(remade.ino, own, "a group-writable cache is written anew");
+  assert.equal(remade.mode & 0o777, 0o644);
+  if (process.getuid?.() === 0) {
+    chownSync(file, 65534, 65534); // nobody's
+    answers(cached(tree, cacheDir), [name]);
+    assert.notEqual(statSync(file).ino, remade.ino, "another user's cache is written anew");
+  }
 });
 
 test("a damaged cache is deleted and the answer read from modules.alias", () => {
