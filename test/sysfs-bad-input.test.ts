@@ -57,6 +57,9 @@ function damagedTree(): string {
   symlinkSync("../../../devices/pci0000:01/0000:01:00.0", join(bus, "0000:01:00.0"));
   link(join(bus, "0000:00:1f.6"), join(root, "devices/pci0000:00/0000:00:1f.6"));
   mkdirSync(join(root, "devices/pci0000:00/0000:00:1f.6"), { recursive: true });
+  // an IOMMU group naming a device the tree does not have (a capture that left it out, a VF
+  // removed while the listing ran)
+  symlinkSync("../../../../devices/pci0000:00/0000:00:1e.5", join(root, "kernel/iommu_groups/1/devices/0000:00:1e.5"));
   return root;
 }
 
@@ -123,6 +126,7 @@ test("a damaged tree: one clear warning per problem, the other devices still lis
   );
   says(/0000:00:1f\.7: .*bus\/pci\/devices\/0000:00:1f\.7: cannot list \(ENOTDIR\); left out/);
   says(/0000:00:1f\.6: .*\/vendor: missing; left out/);
+  says(/0000:00:1e\.5: not in .*bus\/pci\/devices; left out/);
 });
 
 test("a damaged tree as a table: the same warnings on stderr, a row for every readable device", async () => {

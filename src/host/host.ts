@@ -56,6 +56,20 @@ export class UnreadableDevice extends Error {
   }
 }
 
+/**
+ * The device is not in bus/pci/devices: an address the user typed wrong, a group member a
+ * capture left out, or a VF removed while the listing ran. A listing leaves it out like any
+ * unreadable device; `show` of that address is a usage error.
+ */
+export class AbsentDevice extends UnreadableDevice {
+  readonly devicesDir: string;
+  constructor(address: PciAddress, devicesDir: string) {
+    super(address, `not in ${devicesDir}`);
+    this.name = "AbsentDevice";
+    this.devicesDir = devicesDir;
+  }
+}
+
 export interface Host {
   /** Where the machine is, for messages: "/sys", a captured tree's path, … */
   readonly description: string;

@@ -15,10 +15,10 @@ import {
   realpathSync,
 } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { ExitCode, FlavourError, InputError } from "../errors.ts";
+import { InputError } from "../errors.ts";
 import { compareAddresses, isAddress, type PciAddress, printable } from "../pci/address.ts";
 import { parseModalias } from "../pci/modalias.ts";
-import { type DeviceInfo, type Host, type SriovInfo, UnreadableDevice } from "./host.ts";
+import { AbsentDevice, type DeviceInfo, type Host, type SriovInfo, UnreadableDevice } from "./host.ts";
 
 /** KBUILD_MODNAME characters; module names are also directory names under /sys/module. */
 const MODULE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -265,7 +265,7 @@ export class SysfsHost implements Host {
     const target = linkTarget(entry);
     if (target === null) {
       if (existsSync(entry)) return { dir: entry, parents: [] }; // a copy made without links
-      throw new FlavourError(`no PCI device ${address} in ${this.path("bus/pci/devices")}`, ExitCode.usage);
+      throw new AbsentDevice(address, this.path("bus/pci/devices"));
     }
     let dir: string;
     try {

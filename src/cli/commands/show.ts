@@ -1,12 +1,12 @@
 // flavourctl show ADDRESS: one device in depth, with the reason for every decision: the alias
 // lines that matched (file and line), the ranking behind its vfio flavour, the group members
 // that keep vfio out, and what driver_override is doing.
-import { ExitCode, InputError } from "../../errors.ts";
+import { ExitCode, InputError, UsageError } from "../../errors.ts";
 import type { DeviceView, GroupMember } from "../../flavour/device-view.ts";
 import type { VfioChoice } from "../../flavour/vfio-choice.ts";
 import { indexCacheDir } from "../../host/cache-dir.ts";
 import type { DeviceInfo } from "../../host/host.ts";
-import { UnreadableDevice } from "../../host/host.ts";
+import { AbsentDevice, UnreadableDevice } from "../../host/host.ts";
 import { PCI_IDS_PATHS, PciNames } from "../../host/pci-names.ts";
 import type { LookupResult } from "../../modules/lookup.ts";
 import { parseAddress } from "../../pci/address.ts";
@@ -45,6 +45,8 @@ export const command: Command = {
     try {
       info = view.host.device(address);
     } catch (error) {
+      if (error instanceof AbsentDevice)
+        throw new UsageError(`no PCI device ${address} in ${error.devicesDir}`);
       if (error instanceof UnreadableDevice) throw new InputError(error.message);
       throw error;
     }
