@@ -1,7 +1,7 @@
 // Bad input for the matching core: every malformed alias file, modalias and modprobe.d line
 // gives a clear message naming what is wrong; nothing crashes, nothing hangs.
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { recordingIo } from "../src/cli/io.ts";
@@ -364,4 +364,21 @@ test("an operand a command does not take is refused (exit 64), never ignored", a
     assert.equal(io.recorded.stderr, `flavourctl ${message}\n`);
     assert.equal(io.recorded.stdout, "");
   }
+});
+
+test("an unreadable modprobe.d file or optional index is skipped with a warning, as libkmod skips it", async () => {
+  const modules = tempDir("unreadable-modules");
+  writeFileSync(join(modules, "modules.alias"), valid);
+  // a link loop: unreadable even for root (ELOOP), as a mode-0600 file is for anyone else
+  symlinkSync("modules.builtin.modinfo", join(modules, "modules.builtin.modinfo"));
+  const config = tempDir("unreadable-config");
+  symlinkSync("loop.conf", join(config, "loop.conf"));
+  writeFileSync(join(config, "mine.conf"), "alias pci:v00008086d000010D3* mine\n");
+  const { io, recorded } = recordingIo();
+  // a name no stage matches: every index is read, the built-in aliases too
+  const unknown = "pci:v0000FFFFd0000FFFFsv00000000sd00000000bc00sc00i00";
+  assert.equal(await main(["resolve", "--modules", modules, "--config", config, e1000e, unknown], io), 0);
+  assert.equal(recorded.stdout, `${e1000e}\tmine\n${unknown}\t\n`);
+  assert.match(recorded.stderr, /loop\.conf: cannot read \(ELOOP\), ignored/);
+  assert.match(recorded.stderr, /modules\.builtin\.modinfo: cannot read \(ELOOP\); ignored, as libkmod does/);
 });

@@ -59,7 +59,10 @@ function damagedTree(): string {
   mkdirSync(join(root, "devices/pci0000:00/0000:00:1f.6"), { recursive: true });
   // an IOMMU group naming a device the tree does not have (a capture that left it out, a VF
   // removed while the listing ran)
-  symlinkSync("../../../../devices/pci0000:00/0000:00:1e.5", join(root, "kernel/iommu_groups/1/devices/0000:00:1e.5"));
+  symlinkSync(
+    "../../../../devices/pci0000:00/0000:00:1e.5",
+    join(root, "kernel/iommu_groups/1/devices/0000:00:1e.5"),
+  );
   return root;
 }
 

@@ -18,7 +18,10 @@ export interface TextFile {
   identity?: string;
 }
 
-/** The file or its .gz twin; undefined when neither exists; InputError when unreadable. */
+/** A file that exists but cannot be read (permissions, I/O). */
+export class UnreadableFile extends InputError {}
+
+/** The file or its .gz twin; undefined when neither exists; UnreadableFile when unreadable. */
 export function readOptionalText(dir: string, name: string): TextFile | undefined {
   const plain = join(dir, name);
   const plainFile = readIfPresent(plain, false);
@@ -51,7 +54,7 @@ function readIfPresent(path: string, gzipped: boolean): { text: string; identity
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw new InputError(`${path}: cannot read (${code ?? String(error)})`);
+    throw new UnreadableFile(`${path}: cannot read (${code ?? String(error)})`);
   }
   if (!gzipped) return { text: bytes.toString("latin1"), identity };
   try {

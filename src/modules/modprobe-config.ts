@@ -2,7 +2,6 @@
 // conf_files_list, kmod_config_parse; shared/util.c: freadline_wrapped, underscores).
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
-import { InputError } from "../errors.ts";
 import { excerpt } from "./files.ts";
 import { normalizeAlias } from "./normalize.ts";
 
@@ -46,9 +45,10 @@ export function emptyConfig(): ModprobeConfig {
 /**
  * The configuration files libkmod would read: `modules.softdep` of the modules directory,
  * then every `*.conf`/`*.alias` of each path (or the path itself when it is a file), sorted by
- * file name; a name already taken by an earlier path is ignored.
+ * file name; a name already taken by an earlier path is ignored. A directory that cannot be
+ * listed is skipped, said in `warnings`.
  */
-export function listConfigFiles(modulesDir: string, paths: readonly string[]): string[] {
+export function listConfigFiles(modulesDir: string, paths: readonly string[], warnings: string[]): string[] {
   const byName = new Map<string, string>();
   byName.set("modules.softdep", join(modulesDir, "modules.softdep"));
   for (const path of paths) {
@@ -66,7 +66,9 @@ export function listConfigFiles(modulesDir: string, paths: readonly string[]): s
     try {
       names = readdirSync(path);
     } catch (error) {
-      throw new InputError(`${path}: cannot list (${(error as NodeJS.ErrnoException).code})`);
+      // kmod conf_files_list: opendir fails, the directory is skipped
+      warnings.push(`${path}: cannot list (${(error as NodeJS.ErrnoException).code}), ignored`);
+      continue;
     }
     for (const name of names) {
       if (name.startsWith(".") || !(name.endsWith(".conf") || name.endsWith(".alias")) || name.length < 6)
@@ -79,18 +81,18 @@ export function listConfigFiles(modulesDir: string, paths: readonly string[]): s
 
 export function loadConfig(modulesDir: string, paths: readonly string[]): ModprobeConfig {
   const config = emptyConfig();
-  for (const file of listConfigFiles(modulesDir, paths)) {
+  for (const file of listConfigFiles(modulesDir, paths, config.warnings)) {
     let text: string;
     try {
       text = readFileSync(file, "latin1");
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") continue;
-      if (code === "EISDIR") {
-        config.warnings.push(`${file}: is a directory, ignored`);
-        continue;
-      }
-      throw new InputError(`${file}: cannot read (${code})`);
+      // kmod_config_new parses only the files it can open
+      config.warnings.push(
+        `${file}: ${code === "EISDIR" ? "is a directory" : `cannot read (${code})`}, ignored`,
+      );
+      continue;
     }
     parseConfigText(text, file, config);
   }

@@ -6,7 +6,7 @@ import { InputError } from "../errors.ts";
 import { cachedPrefixes } from "./alias-cache.ts";
 import { AliasFile, AliasList, parseBuiltinModinfo } from "./alias-file.ts";
 import { AliasIndex } from "./alias-index.ts";
-import { lines, readOptionalText, readRequiredText, type TextFile } from "./files.ts";
+import { lines, readOptionalText, readRequiredText, type TextFile, UnreadableFile } from "./files.ts";
 import {
   DEFAULT_CONFIG_PATHS,
   emptyConfig,
@@ -43,8 +43,20 @@ export class ModulesDir {
     this.cacheDir = options.cacheDir;
   }
 
+  /**
+   * An optional file, or undefined when absent — or unreadable: libkmod ignores an index it
+   * cannot open (__kmod_module_new_from_lookup goes on past -ENOSYS), so that is a warning.
+   */
   private optional(name: string): TextFile | undefined {
-    if (!this.files) return readOptionalText(this.path, name);
+    if (!this.files) {
+      try {
+        return readOptionalText(this.path, name);
+      } catch (error) {
+        if (!(error instanceof UnreadableFile)) throw error;
+        this.warnings.push(`${error.message}; ignored, as libkmod does`);
+        return undefined;
+      }
+    }
     const text = this.files.get(name);
     return text === undefined ? undefined : { path: join(this.path, name), text };
   }
