@@ -21,10 +21,13 @@ import { commonModalias, parsePciPattern } from "./pci-pattern.ts";
 
 /** One alias line as an input of the analysis. */
 export interface AliasInput {
+  /** As libkmod matches it: normalizeAlias's key (`-` as `_` outside brackets). */
   pattern: string;
   module: string;
   /** Where the line comes from, for the report (file:line). */
   origin?: string;
+  /** The pattern as the file writes it, when that is not `pattern`. */
+  written?: string;
 }
 
 export type PairClass = "identical" | "shadows" | "partial" | "flavour-separated";

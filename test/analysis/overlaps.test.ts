@@ -10,6 +10,7 @@ import {
   findOverlaps,
   identity,
   type ModuleOverlap,
+  type OverlapReport,
 } from "../../src/analysis/overlaps.ts";
 import { recordingIo } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
@@ -184,5 +185,24 @@ test("overlaps CLI: every bus by default, --bus selects, wildcard bus names read
     report.overlaps.some(
       (o: ModuleOverlap) => o.bus === "acpi*" && o.modules.join() === "adxl345_i2c,adxl345_spi",
     ),
+  );
+});
+
+test("overlaps CLI: patterns compared as libkmod matches them, `-` as `_` (acp-pdm-mach is acp_pdm_mach)", async () => {
+  // modprobe -R platform:acp-pdm-mach on Debian 6.12 names snd_acp3x_rn and snd_acp_legacy_mach
+  const { io, recorded } = recordingIo();
+  assert.equal(await main(["overlaps", "--modules", modules612, "--bus", "platform", "--json"], io), 0);
+  const report = JSON.parse(recorded.stdout) as OverlapReport;
+  const o = pair(report.overlaps, "snd_acp3x_rn", "snd_acp_legacy_mach");
+  assert.equal(o.class, "identical");
+  const sides = [o.pairs[0]?.a, o.pairs[0]?.b].sort((x, y) =>
+    (x?.module ?? "") < (y?.module ?? "") ? -1 : 1,
+  );
+  assert.deepEqual(
+    sides.map((s) => [s?.module, s?.pattern, s?.written]),
+    [
+      ["snd_acp3x_rn", "platform:acp_pdm_mach", undefined],
+      ["snd_acp_legacy_mach", "platform:acp_pdm_mach", "platform:acp-pdm-mach"],
+    ],
   );
 });

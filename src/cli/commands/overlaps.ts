@@ -108,18 +108,23 @@ function readAliases(
   const file = new AliasFile(text);
   for (const warning of file.warnings()) io.err(`flavourctl overlaps: warning: ${warning}\n`);
   const wildcard = buses !== undefined && [...buses].some((bus) => /[*?[]/.test(bus));
-  let refs: number[] = [];
-  // every usable line (keys() skips those depmod leaves out)
-  if (buses === undefined || wildcard) file.keys((_key, ref) => refs.push(ref));
-  else {
+  // every usable line (keys() skips those depmod leaves out), by its key: the pattern as
+  // depmod indexes it and libkmod matches it (`-` as `_` outside brackets, normalizeAlias)
+  const inputs: FileAlias[] = [];
+  if (buses === undefined || wildcard) {
+    file.keys((key, ref) => inputs.push(FileAlias.at(text.text, key, ref, file)));
+  } else {
+    const refs: number[] = [];
     for (const bus of buses) {
       file.scan(bus === "pci" ? ["pci", "vfio_pci"] : [bus], false, (_bus, _prefix, ref) => {
         refs.push(ref);
       });
     }
-    refs = refs.sort((a, b) => a - b).filter((ref) => file.load(ref) !== undefined);
+    for (const ref of refs.sort((a, b) => a - b)) {
+      const line = file.load(ref);
+      if (line) inputs.push(FileAlias.at(text.text, line.key, ref, file));
+    }
   }
-  const inputs = refs.map((ref) => FileAlias.at(text.text, ref, file));
   if (!wildcard) return inputs;
   return inputs.filter((input) => {
     const bus = busOf(input.pattern);
@@ -131,26 +136,32 @@ function readAliases(
 class FileAlias implements AliasInput {
   readonly pattern: string;
   readonly module: string;
+  readonly written: string | undefined;
   private readonly file: AliasFile;
   private readonly offset: number;
-  constructor(pattern: string, module: string, file: AliasFile, offset: number) {
+  constructor(pattern: string, module: string, written: string | undefined, file: AliasFile, offset: number) {
     this.pattern = pattern;
     this.module = module;
+    this.written = written;
     this.file = file;
     this.offset = offset;
   }
-  /** The line `alias PATTERN MODULE` starting at `offset` (one keys() reported). */
-  static at(text: string, offset: number, file: AliasFile): FileAlias {
+  /** The line `alias PATTERN MODULE` starting at `offset` (one keys() reported), PATTERN's key `key`. */
+  static at(text: string, key: string, offset: number, file: AliasFile): FileAlias {
     const space = text.indexOf(" ", offset + 6);
     let end = space + 1;
     while (end < text.length && text.charCodeAt(end) !== 10 && text.charCodeAt(end) !== 13) end++;
-    return new FileAlias(text.slice(offset + 6, space), text.slice(space + 1, end), file, offset);
+    const asWritten = space - offset - 6 === key.length && text.startsWith(key, offset + 6);
+    const written = asWritten ? undefined : text.slice(offset + 6, space);
+    return new FileAlias(key, text.slice(space + 1, end), written, file, offset);
   }
   get origin(): string {
     return `${this.file.path}:${this.file.lineAt(this.offset)}`;
   }
   toJSON(): AliasInput {
-    return { pattern: this.pattern, module: this.module, origin: this.origin };
+    const json: AliasInput = { pattern: this.pattern, module: this.module, origin: this.origin };
+    if (this.written !== undefined) json.written = this.written;
+    return json;
   }
 }
 
@@ -161,9 +172,10 @@ function builtinAliases(dir: string, io: Io): AliasInput[] {
   const parsed = parseBuiltinModinfo(file);
   for (const warning of parsed.warnings) io.err(`flavourctl overlaps: warning: ${warning}\n`);
   return parsed.aliases.map((a) => ({
-    pattern: a.pattern,
+    pattern: a.key,
     module: a.module,
     origin: `${a.file} (built in)`,
+    ...(a.key !== a.pattern ? { written: a.pattern } : {}),
   }));
 }
 
@@ -194,8 +206,8 @@ function section(title: string, overlaps: ModuleOverlap[]): string {
     const wider = pair.wider ? ` (${pair.wider} is wider)` : "";
     const more = o.pairCount > 1 ? `, ${o.pairCount} pattern pairs` : "";
     out += `\n${o.class.padEnd(17)} ${o.modules[0]} ${o.modules[1]} [${o.bus}${more}]${wider}\n`;
-    out += `  ${pair.a.module}: ${pair.a.pattern}${pair.a.origin ? `  (${pair.a.origin})` : ""}\n`;
-    out += `  ${pair.b.module}: ${pair.b.pattern}${pair.b.origin ? `  (${pair.b.origin})` : ""}\n`;
+    out += `  ${pair.a.module}: ${pair.a.written ?? pair.a.pattern}${pair.a.origin ? `  (${pair.a.origin})` : ""}\n`;
+    out += `  ${pair.b.module}: ${pair.b.written ?? pair.b.pattern}${pair.b.origin ? `  (${pair.b.origin})` : ""}\n`;
     out +=
       pair.example === pair.exampleB
         ? `  both match: ${pair.example}\n`
