@@ -109,6 +109,10 @@ test("snapshot refuses a destination inside the source or a non-empty one, and w
   const inside = await run(["snapshot", join(source, "copy"), "--sysfs", source]);
   assert.equal(inside.code, 2);
   assert.match(inside.stderr, /inside the source tree/);
+  // a directory whose name starts with two dots is still inside
+  const dotted = await run(["snapshot", join(source, "..copy"), "--sysfs", source]);
+  assert.equal(dotted.code, 2);
+  assert.match(dotted.stderr, /inside the source tree/);
   const full = await run(["snapshot", source, "--sysfs", sysfsTree(SYSFS_FIXTURES.q35)]);
   assert.equal(full.code, 2);
   assert.match(full.stderr, /exists and is not an empty directory/);

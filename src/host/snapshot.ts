@@ -25,7 +25,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import { isAddress, printable } from "../pci/address.ts";
 import { isPathComponent } from "./sysfs.ts";
@@ -42,13 +42,19 @@ const NOT_ATTRIBUTES =
   /^(resource\d+(_wc|_resize)?|rom|vpd|remove|rescan|reset|bind|unbind|new_id|remove_id|uevent)$/;
 /** Links of a device directory that the readers use. */
 const DEVICE_LINKS = /^(driver|iommu_group|physfn|virtfn\d+)$/;
+/** `path` is `dir` or below it (by path segments: `dir/..x` is below, `dir/../x` is not). */
+function within(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== ".." && !rel.startsWith("../") && !isAbsolute(rel);
+}
+
 /** No attribute is bigger (config space is 4096 bytes); a bigger file is a mapped BAR. */
 const MAX_ATTRIBUTE = 1 << 16;
 
 export function snapshot(source: string, dest: string, warn: (message: string) => void): SnapshotSummary {
   const from = resolve(source);
   const to = resolve(dest);
-  if (to === from || !relative(from, to).startsWith("..")) {
+  if (within(from, to)) {
     throw new InputError(`${dest}: inside the source tree ${source}; choose a destination elsewhere`);
   }
   if (existsSync(to) && (!lstatSync(to).isDirectory() || readdirSync(to).length > 0)) {
@@ -131,10 +137,7 @@ class Copier {
       // dangling: copied as it is
     }
     this.realFrom ??= realpathSync.native(this.from);
-    if (
-      relative(this.from, path).startsWith("..") ||
-      (real !== null && relative(this.realFrom, real).startsWith(".."))
-    ) {
+    if (!within(this.from, path) || (real !== null && !within(this.realFrom, real))) {
       this.warn(`${link}: links outside ${this.from} (${printable(target)}); left out`);
       return null;
     }

@@ -23,7 +23,6 @@ export interface ConfigAlias {
 export interface ModprobeConfig {
   aliases: ConfigAlias[];
   blacklist: Set<string>;
-  options: Map<string, string[]>;
   install: { module: string; command: string }[];
   remove: { module: string; command: string }[];
   softdeps: { module: string; spec: string; file: string; line: number }[];
@@ -34,7 +33,6 @@ export function emptyConfig(): ModprobeConfig {
   return {
     aliases: [],
     blacklist: new Set(),
-    options: new Map(),
     install: [],
     remove: [],
     softdeps: [],
@@ -178,9 +176,9 @@ export function parseConfigText(text: string, file: string, config: ModprobeConf
           bad();
           break;
         }
-        if (command === "options") config.options.set(module, [...(config.options.get(module) ?? []), value]);
-        else if (command === "softdep") config.softdeps.push({ module, spec: value, file, line });
-        else config[command].push({ module, command: value });
+        // options: checked for its form only; a module's parameters decide no lookup
+        if (command === "softdep") config.softdeps.push({ module, spec: value, file, line });
+        else if (command !== "options") config[command].push({ module, command: value });
         break;
       }
       case "include":

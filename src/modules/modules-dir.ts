@@ -169,10 +169,6 @@ export class ModulesDir {
     for (const name of names) parseConfigText(files.get(name) as string, join(this.path, name), config);
     return config;
   }
-
-  file(name: string): string {
-    return join(this.path, name);
-  }
 }
 
 function orderMap(names: readonly string[]): Map<string, number> {
