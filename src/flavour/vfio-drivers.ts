@@ -1,8 +1,16 @@
 // Facts about drivers the policy relies on, each from the kernel source it cites.
 import type { PciIds } from "../pci/ids.ts";
 
-/** Drivers that leave an IOMMU group viable for vfio (vfio_group viability, drivers/vfio/group.c). */
-const HARMLESS_IN_GROUP = new Set(["pci-stub", "pcieport", "shpchp"]);
+/**
+ * The PCI drivers besides vfio's that leave an IOMMU group viable for vfio: those that manage
+ * their own DMA (`driver_managed_dma`, Linux 6.12: pci-stub.c, pcie/portdrv.c). Since 5.19 a
+ * group is viable when no bound driver holds its default DMA domain (pci_dma_configure,
+ * drivers/pci/pci-driver.c, calls iommu_device_use_default_domain for every other driver, and
+ * vfio's iommu_group_claim_dma_owner then fails): a bridge bound to shpchp or yenta_socket
+ * blocks its group too. (Kernels before 5.19 exempted every bridge: the check is stricter
+ * there, never looser.)
+ */
+const HARMLESS_IN_GROUP = new Set(["pci-stub", "pcieport"]);
 
 /** A driver that hands the device to userspace through vfio: vfio-pci or one of its variants. */
 export function isVfioDriver(driver: string): boolean {
@@ -12,13 +20,9 @@ export function isVfioDriver(driver: string): boolean {
 }
 
 /** Why a group member with this driver keeps the group from being viable, or undefined. */
-export function groupBlocker(member: {
-  driver: string | null;
-  headerType: number | null;
-}): string | undefined {
+export function groupBlocker(member: { driver: string | null }): string | undefined {
   if (member.driver === null) return undefined;
   if (isVfioDriver(member.driver) || HARMLESS_IN_GROUP.has(member.driver)) return undefined;
-  if (member.headerType !== null && member.headerType !== 0) return undefined; // bridges stay with the host
   return `bound to host driver ${member.driver}`;
 }
 
