@@ -174,12 +174,20 @@ export function rollback(host: HostControl, start: DeviceState, log: string[]): 
     host.writeOverride(address, start.driverOverride);
     log.push(`rollback: driver_override restored to ${start.driverOverride ?? "(none)"}`);
     if (start.driver !== null && host.device(address).driver !== start.driver) {
+      let how = `bind to ${start.driver}`;
       try {
         host.bind(address, start.driver);
-      } catch {
+      } catch (error) {
+        // drivers_probe reports success even when nothing bound: what bound is read below.
         host.probe(address);
+        how += ` failed (${error instanceof Error ? error.message : String(error)}), then drivers_probe`;
       }
-      log.push(`rollback: rebound to ${start.driver}`);
+      const now = host.device(address).driver;
+      log.push(
+        now === start.driver
+          ? `rollback: rebound to ${start.driver}`
+          : `rollback: ${how}: ${now === null ? "no driver bound it" : `bound to ${now}`}`,
+      );
     }
   } catch (error) {
     log.push(`rollback failed: ${error instanceof Error ? error.message : String(error)}`);

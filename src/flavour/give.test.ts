@@ -108,6 +108,31 @@ test("set vfio picks the variant with fewer wildcards, and unset gives the devic
   );
 });
 
+test("unset leaves out a blacklisted module, as udev's kmod load does; one already loaded still counts", () => {
+  const m = machine({ blacklist: ["e1000e", "virtio_pci"] });
+  assert.equal(m.host.device(NIC).driver, null, "udev's kmod load skipped the blacklisted e1000e at boot");
+  assert.equal(giveFlavour(m, NIC, { flavour: "vfio" }).result?.outcome, "done");
+  const back = giveFlavour(m, NIC, { flavour: "default" });
+  assert.equal(
+    back.plan.target.reason,
+    "no override; every matching module is blacklisted, so only a built-in or loaded driver can take it; " +
+      "e1000e: blacklisted, not loaded",
+  );
+  assert.deepEqual(back.plan.target.modules, []);
+  assert.equal(back.result?.outcome, "done", back.result?.log.join("\n"));
+  assert.deepEqual([m.host.device(NIC).driver, m.host.device(NIC).driverOverride], [null, null]);
+  assert.equal(m.host.moduleLoaded("e1000e"), false);
+
+  // Loaded by name despite the blacklist: its driver is registered, so it is the kernel's choice.
+  m.sim.modprobe.run("virtio_pci", { blacklist: false });
+  assert.equal(m.host.device(VIRTIO_NET).driver, "virtio-pci");
+  assert.equal(giveFlavour(m, VIRTIO_NET, { flavour: "vfio" }).result?.outcome, "done");
+  const virtio = giveFlavour(m, VIRTIO_NET, { flavour: "default" });
+  assert.deepEqual(virtio.plan.target.modules, ["virtio_pci"]);
+  assert.equal(virtio.result?.outcome, "done");
+  assert.equal(m.host.device(VIRTIO_NET).driver, "virtio-pci");
+});
+
 test("a probe that fails is rolled back: the device ends on its original driver", () => {
   const m = machine();
   m.sim.kernel.faults.add({ kind: "probe-fails", driver: "vfio-pci", address: NIC });
@@ -115,6 +140,23 @@ test("a probe that fails is rolled back: the device ends on its original driver"
   assert.equal(give.result?.outcome, "rolled-back");
   assert.match(give.result?.error ?? "", /verification failed: bound to no driver, expected vfio-pci/);
   assert.deepEqual([m.host.device(NIC).driver, m.host.device(NIC).driverOverride], ["e1000e", null]);
+});
+
+test("rollback says what really bound when the starting driver's bind fails", () => {
+  const m = machine();
+  m.sim.kernel.faults.add({ kind: "probe-fails", driver: "vfio-pci", address: NIC });
+  m.sim.kernel.faults.add({ kind: "probe-fails", driver: "e1000e", address: NIC });
+  const give = giveFlavour(m, NIC, { flavour: "vfio" });
+  assert.equal(give.result?.outcome, "not-rolled-back");
+  const log = give.result?.log ?? [];
+  assert.ok(!log.some((line) => line.includes("rebound")), log.join("\n"));
+  assert.ok(
+    log.some((line) =>
+      /^rollback: bind to e1000e failed \(.+\), then drivers_probe: no driver bound it$/.test(line),
+    ),
+    log.join("\n"),
+  );
+  assert.equal(m.host.device(NIC).driver, null);
 });
 
 test("a missing module changes nothing; a blacklisted one is reported as blacklisted", () => {
@@ -200,6 +242,32 @@ test("vfs: VFs are created with autoprobe off and bind straight to their flavour
   assert.equal(m.host.sriovAutoprobe(pf), true, "autoprobe is put back");
   createVfs(m, pf, 0, undefined, []);
   assert.deepEqual(m.host.virtfns(pf), []);
+});
+
+test("vfs: VFs without a flavour are probed once autoprobe is back, and get the kernel's own driver", () => {
+  const m = machine();
+  const from = m.sim.kernel.trace.events.length;
+  const created = createVfs(m, NIC, 2, undefined, []);
+  assert.equal(created.vfs.length, 2);
+  for (const vf of created.vfs) assert.equal(m.host.device(vf).driver, "e1000e", vf);
+  assert.deepEqual(
+    created.outcomes.map((o) => [o.address, o.give?.result?.outcome, o.give?.result?.final.driver]),
+    created.vfs.map((vf) => [vf, "done", "e1000e"]),
+  );
+  // pci_device_can_probe: nothing binds a VF before sriov_drivers_autoprobe is 1 again.
+  const writes = sysfsWrites(m.sim, from).map((e) => e.text);
+  const restored = writes.findIndex((w) => /echo "1" > .*sriov_drivers_autoprobe/.test(w));
+  const firstProbe = writes.findIndex((w) => w.includes("drivers_probe"));
+  assert.ok(restored >= 0 && restored < firstProbe, writes.join("\n"));
+  createVfs(m, NIC, 0, undefined, []);
+
+  // Autoprobe off before: it stays off, no driver may probe the VFs, and the log says so.
+  m.host.setSriovAutoprobe(NIC, false);
+  const off = createVfs(m, NIC, 1, undefined, []);
+  assert.equal(m.host.device(off.vfs[0] as PciAddress).driver, null);
+  assert.deepEqual(off.outcomes, []);
+  assert.match(off.log.join("\n"), /no flavour; sriov_drivers_autoprobe is 0, so no driver may probe it/);
+  assert.equal(m.host.sriovAutoprobe(NIC), false);
 });
 
 test("--group moves every member of the group, or none when one fails", () => {

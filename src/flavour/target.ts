@@ -19,7 +19,7 @@ export interface Target {
   module: string | null;
   /** The driver name, when the host already knows it; else read from the module once loaded. */
   driver: string | null;
-  /** For `default`: every module udev's kmod builtin would load for the device, in order. */
+  /** For `default`: every module udev's kmod builtin would load for the device, in order (not blacklisted ones). */
   modules: string[];
   /** The target hands the device to userspace through vfio. */
   vfio: boolean;
@@ -41,24 +41,30 @@ export function chooseTarget(
   device: DeviceState,
   request: TargetRequest,
 ): Target {
-  if (request.flavour === "default") return defaultTarget(dir, device);
+  if (request.flavour === "default") return defaultTarget(dir, host, device);
   if (request.driver !== undefined)
     return explicitTarget(dir, host, device, request.driver, request.flavour === "vfio");
   return vfioTarget(dir, host, device);
 }
 
-function defaultTarget(dir: ModulesDir, device: DeviceState): Target {
-  const modules = [...new Set(lookup(dir, device.modalias).matches.map((m) => m.module))];
+function defaultTarget(dir: ModulesDir, host: HostControl, device: DeviceState): Target {
+  const matching = [...new Set(lookup(dir, device.modalias).matches.map((m) => m.module))];
+  // udev's kmod builtin loads the modalias with KMOD_PROBE_APPLY_BLACKLIST (systemd
+  // module_load_and_warn): libkmod's kmod_module_probe_insert_module skips a blacklisted
+  // module, so it is left out here too (one already loaded keeps its registered driver).
+  const blacklisted = matching.filter((m) => dir.config.blacklist.has(m) && !host.moduleLoaded(m));
+  const modules = matching.filter((m) => !blacklisted.includes(m));
+  const why =
+    modules.length > 0
+      ? `no override; the kernel binds the first registered driver that matches (modules: ${modules.join(", ")})`
+      : `no override; ${blacklisted.length > 0 ? "every matching module is blacklisted" : "no module in the modules tree matches"}, so only a built-in or loaded driver can take it`;
   return {
     flavour: "default",
     module: null,
     driver: null,
     modules,
     vfio: false,
-    reason:
-      modules.length > 0
-        ? `no override; the kernel binds the first registered driver that matches (modules: ${modules.join(", ")})`
-        : "no override; no module in the modules tree matches, so only a built-in or loaded driver can take it",
+    reason: [why, ...blacklisted.map((m) => `${m}: blacklisted, not loaded`)].join("; "),
   };
 }
 

@@ -1,6 +1,7 @@
 // SR-IOV VFs born with their flavour: with sriov_drivers_autoprobe off while they are created,
 // no driver probes the new VFs, so each can be given its flavour before anything binds it;
-// then autoprobe is put back as it was.
+// then autoprobe is put back as it was, and the VFs without a flavour get the kernel's own
+// driver (the default flavour: loaded, probed and verified like `unset`).
 import { ExitCode, FlavourError } from "../errors.ts";
 import type { PciAddress } from "../pci/address.ts";
 import { type RuleOutcome, requestOf, subjectOf } from "./apply-rules.ts";
@@ -36,6 +37,7 @@ export function createVfs(
   host.setSriovAutoprobe(pf, false);
   log.push(`sriov_drivers_autoprobe = 0 (was ${autoprobe ? 1 : 0})`);
   const outcomes: RuleOutcome[] = [];
+  const unflavoured: PciAddress[] = [];
   let vfs: PciAddress[] = [];
   try {
     host.setNumVfs(pf, count);
@@ -51,8 +53,7 @@ export function createVfs(
       const rule = flavour ? undefined : ruleFor(rules, subjectOf(machine, vf));
       const request = flavour ?? (rule ? requestOf(rule) : undefined);
       if (!request) {
-        host.probe(vf); // no flavour: the kernel's own choice, as autoprobe would have done
-        log.push(`${vf}: no flavour, probed`);
+        unflavoured.push(vf);
         continue;
       }
       outcomes.push({
@@ -64,6 +65,20 @@ export function createVfs(
   } finally {
     host.setSriovAutoprobe(pf, autoprobe);
     log.push(`sriov_drivers_autoprobe = ${autoprobe ? 1 : 0} again`);
+  }
+  // Only now: pci_device_can_probe (drivers/pci/pci-driver.c) refuses a VF with no
+  // driver_override while its PF's sriov_drivers_autoprobe is off, so a probe made earlier
+  // bound nothing. With autoprobe still off (it was off before), they stay unbound: say so.
+  for (const vf of unflavoured) {
+    if (!autoprobe) {
+      log.push(`${vf}: no flavour; sriov_drivers_autoprobe is 0, so no driver may probe it`);
+      continue;
+    }
+    outcomes.push({
+      address: vf,
+      rule: "(none)",
+      give: giveFlavour(machine, vf, { flavour: "default" }, options),
+    });
   }
   return { vfs, outcomes, log };
 }

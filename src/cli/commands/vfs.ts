@@ -18,8 +18,9 @@ import { exitCodeOf, printGive, worstExitCode } from "../report.ts";
 const help = `usage: flavourctl vfs PF N [--flavour vfio | --driver NAME] [--force] [--json] [--config DIR] [--sysfs DIR | --machine M]
 
 Creates N SR-IOV VFs on the PF with sriov_drivers_autoprobe off, gives each its flavour (from
---flavour/--driver, else from the saved rules, else the kernel's own driver), then puts
-autoprobe back. 'vfs PF 0' removes the VFs, refusing while a process holds one of their
+--flavour/--driver, else from the saved rules), then puts autoprobe back; only then can the VFs
+with no flavour probe: they get the kernel's own driver, verified as 'unset' does (exit 1 when
+no driver takes one). 'vfs PF 0' removes the VFs, refusing while a process holds one of their
 /dev/vfio groups unless --force.
 ${MACHINE_HELP}${LOCK_HELP}`;
 
