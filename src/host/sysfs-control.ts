@@ -168,7 +168,7 @@ export class SysfsControl implements HostControl {
     } catch {
       return uses;
     }
-    return [...uses, ...this.blockUses(device), ...this.netUses(device)];
+    return [...uses, ...this.blockUses(device, this.proc), ...this.netUses(device, this.proc)];
   }
 
   /** The entries of /sys/class/CLASS whose device is `path` or lies below it. */
@@ -207,8 +207,7 @@ export class SysfsControl implements HostControl {
     return [...new Set(names)].sort();
   }
 
-  private blockUses(device: string): string[] {
-    const proc = this.proc as string;
+  private blockUses(device: string, proc: string): string[] {
     const mounts = parseMountinfo(this.read(join(proc, "self/mountinfo")) ?? "");
     const swaps = (this.read(join(proc, "swaps")) ?? "").split("\n").map((row) => row.split(/\s+/)[0]);
     const uses: string[] = [];
@@ -259,8 +258,7 @@ export class SysfsControl implements HostControl {
     }
   }
 
-  private netUses(device: string): string[] {
-    const proc = this.proc as string;
+  private netUses(device: string, proc: string): string[] {
     const routes = (this.read(join(proc, "net/route")) ?? "").split("\n").map((row) => row.split("\t"));
     // if_inet6: address ifindex prefixlen scope flags name; scope 20 is link-local.
     const inet6 = (this.read(join(proc, "net/if_inet6")) ?? "")
@@ -356,7 +354,7 @@ export class SysfsControl implements HostControl {
   vfioOpenNodes(address: PciAddress): string[] {
     if (this.proc === null) return [];
     const nodes = this.vfioNodes(address);
-    const open = this.openedOf(new Set(nodes));
+    const open = this.openedOf(new Set(nodes), this.proc);
     return nodes.filter((node) => open.has(node));
   }
 
@@ -376,17 +374,17 @@ export class SysfsControl implements HostControl {
   }
 
   /** Which of `paths` some process holds open (the targets of /proc/PID/fd/N). */
-  private openedOf(paths: Set<string>): Set<string> {
+  private openedOf(paths: Set<string>, proc: string): Set<string> {
     const open = new Set<string>();
     if (paths.size === 0) return open;
     let pids: string[];
     try {
-      pids = readdirSync(this.proc as string).filter((name) => /^\d+$/.test(name));
+      pids = readdirSync(proc).filter((name) => /^\d+$/.test(name));
     } catch {
       return open;
     }
     for (const pid of pids) {
-      const dir = join(this.proc as string, pid, "fd");
+      const dir = join(proc, pid, "fd");
       let fds: string[];
       try {
         fds = readdirSync(dir);
