@@ -270,6 +270,60 @@ test("vfs: VFs without a flavour are probed once autoprobe is back, and get the 
   assert.equal(m.host.sriovAutoprobe(NIC), false);
 });
 
+test("a device a VM holds through its vfio group is not unbound without --force", () => {
+  const m = machine();
+  const held = () => giveFlavour(m, NIC, { flavour: "default" }, { dryRun: true }).plan.checks;
+  // On a host driver there is no vfio node to hold: no check.
+  const toVfio = giveFlavour(m, NIC, { flavour: "vfio" });
+  assert.equal(
+    toVfio.plan.checks.find((c) => c.name === "vfio-in-use"),
+    undefined,
+  );
+  assert.equal(toVfio.result?.outcome, "done");
+  assert.deepEqual(
+    held().find((c) => c.name === "vfio-in-use"),
+    { name: "vfio-in-use", ok: true, message: "no process holds 0000:01:00.0's vfio nodes open" },
+  );
+  m.sim.kernel.openVfioGroup(1);
+  assert.equal(held().find((c) => c.name === "vfio-in-use")?.ok, false);
+  const from = m.sim.kernel.trace.events.length;
+  const unset = giveFlavour(m, NIC, { flavour: "default" });
+  assert.deepEqual(unset.refused, [
+    "0000:01:00.0 is in use: a process holds /dev/vfio/1 open (a VM?); unbinding it would wait until that process lets go: stop it first",
+  ]);
+  assert.equal(unset.result, undefined);
+  assert.deepEqual(sysfsWrites(m.sim, from), []);
+  // Keeping the driver it has needs no unbind: no check, nothing refused.
+  const same = giveFlavour(m, NIC, { flavour: "vfio" });
+  assert.equal(same.plan.done, true);
+  assert.equal(
+    same.plan.checks.find((c) => c.name === "vfio-in-use"),
+    undefined,
+  );
+  // --force goes ahead; e1000e then cannot bind into the group the VM owns (EBUSY), so it is
+  // rolled back onto vfio-pci.
+  const forced = giveFlavour(m, NIC, { flavour: "default" }, { force: true });
+  assert.deepEqual(forced.refused, []);
+  assert.equal(forced.result?.outcome, "rolled-back");
+  assert.ok(forced.result?.log.includes("unbound from vfio-pci"), forced.result?.log.join("\n"));
+  assert.equal(m.host.device(NIC).driver, "vfio-pci");
+});
+
+test("vfs PF 0 is refused while a VM holds a VF's vfio group, unless --force", () => {
+  const m = machine();
+  const created = createVfs(m, NIC, 1, { flavour: "vfio" }, []);
+  const vf = created.vfs[0] as PciAddress;
+  const group = m.host.device(vf).iommuGroup as number;
+  m.sim.kernel.openVfioGroup(group);
+  assert.throws(
+    () => createVfs(m, NIC, 0, undefined, []),
+    new RegExp(`${vf.replaceAll(".", "\\.")} is in use: a process holds /dev/vfio/${group} \\(a VM\\?\\)`),
+  );
+  assert.deepEqual(m.host.virtfns(NIC), [vf]);
+  createVfs(m, NIC, 0, undefined, [], { force: true });
+  assert.deepEqual(m.host.virtfns(NIC), []);
+});
+
 test("--group moves every member of the group, or none when one fails", () => {
   const m = machine({
     devices: [...DEVICES, { address: SMBUS, vendor: "8086", device: "2930", class: "0c0500", iommuGroup: 1 }],

@@ -25,6 +25,11 @@ export interface Plan {
   done: boolean;
 }
 
+/** The plan takes the device from its current driver (an unbind step). */
+export function unbindsDevice(device: DeviceState, target: Target): boolean {
+  return device.driver !== null && (target.flavour === "default" || device.driver !== target.driver);
+}
+
 export function planFlavour(device: DeviceState, target: Target, checks: Check[]): Plan {
   const from = { driver: device.driver, driverOverride: device.driverOverride };
   const base = { address: device.address, from, target, checks };
@@ -33,7 +38,9 @@ export function planFlavour(device: DeviceState, target: Target, checks: Check[]
     const steps: Step[] = [
       ...target.modules.map((module): Step => ({ action: "load-module", module })),
       { action: "write-override", driver: null },
-      ...(device.driver ? [{ action: "unbind", driver: device.driver } as Step] : []),
+      ...(device.driver !== null && unbindsDevice(device, target)
+        ? [{ action: "unbind", driver: device.driver } as Step]
+        : []),
       { action: "probe" },
       { action: "verify" },
     ];
@@ -47,7 +54,7 @@ export function planFlavour(device: DeviceState, target: Target, checks: Check[]
     if (known === null) steps.push({ action: "find-driver", module: target.module });
   }
   steps.push({ action: "write-override", driver: known ?? "target" });
-  if (device.driver !== null && device.driver !== known)
+  if (device.driver !== null && unbindsDevice(device, target))
     steps.push({ action: "unbind", driver: device.driver });
   steps.push({ action: "probe" }, { action: "verify" });
   return { ...base, steps: done ? [] : steps, done };

@@ -1,6 +1,7 @@
 // The checks made before touching a device. Each failed check names the device or group
 // member and the reason; --force bypasses them (DESIGN.md section 6).
 import type { DeviceState, HostControl } from "../host/control.ts";
+import { unbindsDevice } from "./plan.ts";
 import type { Target } from "./target.ts";
 import { groupBlocker, inVfioPciDenylist } from "./vfio-drivers.ts";
 
@@ -22,6 +23,8 @@ export function safetyChecks(host: HostControl, device: DeviceState, target: Tar
         ? "the host does not use this device"
         : `the host uses ${device.address}: ${uses.join("; ")}`,
   });
+  const held = vfioHoldCheck(host, device, target);
+  if (held) checks.push(held);
   if (!target.vfio) return checks;
   checks.push(groupCheck(host, device));
   if (device.headerType !== null && device.headerType !== 0) {
@@ -46,6 +49,24 @@ export function safetyChecks(host: HostControl, device: DeviceState, target: Tar
     });
   }
   return checks;
+}
+
+/**
+ * A device a vfio driver holds must not be unbound while a process (a VM) has it open:
+ * vfio_unregister_group_dev calls the driver's ->request to ask userspace to let go and waits
+ * until it does, forever if it never does, with flavourctl holding the host lock.
+ */
+function vfioHoldCheck(host: HostControl, device: DeviceState, target: Target): Check | undefined {
+  if (!device.vfioDevice || !unbindsDevice(device, target)) return undefined;
+  const open = host.vfioOpenNodes(device.address);
+  return {
+    name: "vfio-in-use",
+    ok: open.length === 0,
+    message:
+      open.length === 0
+        ? `no process holds ${device.address}'s vfio nodes open`
+        : `${device.address} is in use: a process holds ${open.join(" and ")} open (a VM?); unbinding it would wait until that process lets go: stop it first`,
+  };
 }
 
 function groupCheck(host: HostControl, device: DeviceState): Check {

@@ -83,15 +83,15 @@ export function createVfs(
   return { vfs, outcomes, log };
 }
 
-/** sriov_numvfs = 0, refusing while a VM holds one of the VFs' vfio groups. */
+/** sriov_numvfs = 0, refusing while a VM holds one of the VFs' vfio nodes. */
 function removeVfs(machine: Machine, pf: PciAddress, force: boolean, log: string[]): PciAddress[] {
   const host = machine.host;
   const vfs = host.virtfns(pf);
   for (const vf of vfs) {
-    const group = host.device(vf).iommuGroup;
-    if (group !== null && host.vfioGroupInUse(group) && !force) {
+    const open = host.vfioOpenNodes(vf);
+    if (open.length > 0 && !force) {
       throw new FlavourError(
-        `${vf} is in use: a process holds /dev/vfio/${group} (a VM?); stop it first or use --force`,
+        `${vf} is in use: a process holds ${open.join(" and ")} (a VM?); stop it first or use --force`,
         ExitCode.refused,
       );
     }

@@ -58,8 +58,11 @@ export interface HostControl {
   probe(address: PciAddress): void;
   /** /dev/vfio/<group> exists. */
   vfioGroupNode(group: number): boolean;
-  /** Some process holds /dev/vfio/<group> open (a VM is using the group). */
-  vfioGroupInUse(group: number): boolean;
+  /**
+   * The vfio nodes of this device some process holds open (a VM is using it): its group's
+   * /dev/vfio/<group>, its cdev /dev/vfio/devices/vfioN.
+   */
+  vfioOpenNodes(address: PciAddress): string[];
   /** The VFs of a PF (virtfnN links), in N order. */
   virtfns(pf: PciAddress): PciAddress[];
   /** sriov_drivers_autoprobe of a PF. */

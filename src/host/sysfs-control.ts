@@ -168,47 +168,110 @@ export class SysfsControl implements HostControl {
     } catch {
       return uses;
     }
-    const below = (classDir: string) => {
+    return [...uses, ...this.blockUses(device, this.proc), ...this.netUses(device, this.proc)];
+  }
+
+  /** The entries of /sys/class/CLASS whose device is `path` or lies below it. */
+  private classEntriesAt(classDir: string, path: string): string[] {
+    try {
+      return readdirSync(join(this.sysfs, "class", classDir)).filter((name) => {
+        try {
+          const real = realpathSync(join(this.sysfs, "class", classDir, name));
+          return real === path || real.startsWith(`${path}/`);
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * The disks and partitions of a PCI device. With NVMe multipath (CONFIG_NVME_MULTIPATH=y, as
+   * Debian builds it) the controller has only a hidden path disk nvmeXcZnY (nvme_alloc_ns:
+   * GENHD_FL_HIDDEN: no /dev node, no partitions); the disk users mount is the subsystem's
+   * head nvmeXnY (nvme_mpath_alloc_disk) under /sys/devices/virtual/nvme-subsystem.
+   */
+  private blockDevices(device: string): string[] {
+    const names = this.classEntriesAt("block", device).flatMap((disk) => {
+      const path = /^nvme(\d+)c\d+n(\d+)$/.exec(disk);
+      if (!path) return [disk];
       try {
-        return readdirSync(join(this.sysfs, "class", classDir)).filter((name) => {
-          try {
-            return realpathSync(join(this.sysfs, "class", classDir, name)).startsWith(`${device}/`);
-          } catch {
-            return false;
-          }
-        });
+        const head = realpathSync(join(this.sysfs, "class/block", `nvme${path[1]}n${path[2]}`));
+        return this.classEntriesAt("block", head);
       } catch {
-        return [];
+        return [disk];
       }
-    };
-    const mounts = this.read(join(this.proc, "mounts")) ?? "";
-    const swaps = this.read(join(this.proc, "swaps")) ?? "";
-    for (const disk of below("block")) {
-      const pattern = new RegExp(`^/dev/${disk}(p?\\d+)?\\s+(\\S+)`, "m");
-      const mounted = pattern.exec(mounts);
-      if (mounted) uses.push(`block device ${mounted[0].split(/\s+/)[0]} is mounted on ${mounted[2]}`);
-      if (new RegExp(`^/dev/${disk}(p?\\d+)?\\s`, "m").test(swaps))
-        uses.push(`block device ${disk} holds swap`);
+    });
+    return [...new Set(names)].sort();
+  }
+
+  private blockUses(device: string, proc: string): string[] {
+    const mounts = parseMountinfo(this.read(join(proc, "self/mountinfo")) ?? "");
+    const swaps = (this.read(join(proc, "swaps")) ?? "").split("\n").map((row) => row.split(/\s+/)[0]);
+    const uses: string[] = [];
+    for (const name of this.blockDevices(device)) {
+      // By number too: the root may be listed as /dev/root, or by a /dev/disk/by-* name.
+      const number = this.read(join(this.sysfs, "class/block", name, "dev"));
+      const mount = mounts.find((m) => m.source === `/dev/${name}` || m.device === number);
+      if (mount) uses.push(`block device ${name} is mounted on ${mount.mountPoint}`);
+      if (swaps.includes(`/dev/${name}`)) uses.push(`block device ${name} holds swap`);
       try {
-        const holders = readdirSync(join(this.sysfs, "class/block", disk, "holders"));
-        if (holders.length > 0) uses.push(`block device ${disk} is held by ${holders.join(", ")}`);
+        const holders = readdirSync(join(this.sysfs, "class/block", name, "holders"));
+        if (holders.length > 0) uses.push(`block device ${name} is held by ${holders.join(", ")}`);
       } catch {}
     }
-    const routes = this.read(join(this.proc, "net/route")) ?? "";
-    const inet6 = this.read(join(this.proc, "net/if_inet6")) ?? "";
-    for (const netdev of below("net")) {
-      const rows = routes.split("\n").filter((row) => row.split("\t")[0] === netdev);
-      if (rows.some((row) => row.split("\t")[1] === "00000000"))
-        uses.push(`network interface ${netdev} carries the default route`);
-      else if (rows.length > 0) uses.push(`network interface ${netdev} has IPv4 routes`);
-      // if_inet6: address ifindex prefixlen scope flags name; scope 20 is link-local.
-      if (
-        inet6
-          .split("\n")
-          .some((row) => row.trim().split(/\s+/)[5] === netdev && row.trim().split(/\s+/)[3] !== "20")
-      ) {
-        uses.push(`network interface ${netdev} has a global IPv6 address`);
+    return uses;
+  }
+
+  /**
+   * A NIC's interfaces and every interface stacked on them, each with the NIC interface it
+   * sits above. An enslaved NIC's addresses and routes are on its master (bond, bridge, team:
+   * netdev_master_upper_dev_link makes the `master` link) or on uppers such as VLANs
+   * (netdev_adjacent_sysfs_add makes `upper_NAME` links): the NIC itself looks idle.
+   */
+  private netStack(device: string): { name: string; above: string | null }[] {
+    const stack: { name: string; above: string | null }[] = [];
+    const seen = new Set<string>();
+    for (const nic of this.classEntriesAt("net", device)) {
+      const queue = [nic];
+      for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+        if (seen.has(name)) continue;
+        seen.add(name);
+        stack.push({ name, above: name === nic ? null : nic });
+        queue.push(...this.upperInterfaces(name));
       }
+    }
+    return stack;
+  }
+
+  private upperInterfaces(name: string): string[] {
+    const dir = join(this.sysfs, "class/net", name);
+    try {
+      return readdirSync(dir)
+        .filter((entry) => entry === "master" || entry.startsWith("upper_"))
+        .map((entry) => this.linkName(join(dir, entry)))
+        .filter((upper): upper is string => upper !== null);
+    } catch {
+      return [];
+    }
+  }
+
+  private netUses(device: string, proc: string): string[] {
+    const routes = (this.read(join(proc, "net/route")) ?? "").split("\n").map((row) => row.split("\t"));
+    // if_inet6: address ifindex prefixlen scope flags name; scope 20 is link-local.
+    const inet6 = (this.read(join(proc, "net/if_inet6")) ?? "")
+      .split("\n")
+      .map((row) => row.trim().split(/\s+/));
+    const uses: string[] = [];
+    for (const { name, above } of this.netStack(device)) {
+      const which = `network interface ${name}${above === null ? "" : ` (above ${above})`}`;
+      const rows = routes.filter((row) => row[0] === name);
+      if (rows.some((row) => row[1] === "00000000")) uses.push(`${which} carries the default route`);
+      else if (rows.length > 0) uses.push(`${which} has IPv4 routes`);
+      if (inet6.some((row) => row[5] === name && row[3] !== "20"))
+        uses.push(`${which} has a global IPv6 address`);
     }
     return uses;
   }
@@ -288,29 +351,54 @@ export class SysfsControl implements HostControl {
     return existsSync(join(this.dev, "vfio", String(group)));
   }
 
-  vfioGroupInUse(group: number): boolean {
-    if (this.proc === null) return false;
-    const node = join(this.dev, "vfio", String(group));
+  vfioOpenNodes(address: PciAddress): string[] {
+    if (this.proc === null) return [];
+    const nodes = this.vfioNodes(address);
+    const open = this.openedOf(new Set(nodes), this.proc);
+    return nodes.filter((node) => open.has(node));
+  }
+
+  /**
+   * A device's vfio nodes: its group's /dev/vfio/<group> (the legacy group interface) and, for
+   * iommufd users, the cdev /dev/vfio/devices/vfioN named by its vfio-dev/vfioN directory
+   * (vfio_device_add).
+   */
+  private vfioNodes(address: PciAddress): string[] {
+    const group = this.linkName(this.devicePath(address, "iommu_group"));
+    const nodes = group === null ? [] : [join(this.dev, "vfio", group)];
+    try {
+      for (const name of readdirSync(this.devicePath(address, "vfio-dev")))
+        if (/^vfio\d+$/.test(name)) nodes.push(join(this.dev, "vfio/devices", name));
+    } catch {}
+    return nodes;
+  }
+
+  /** Which of `paths` some process holds open (the targets of /proc/PID/fd/N). */
+  private openedOf(paths: Set<string>, proc: string): Set<string> {
+    const open = new Set<string>();
+    if (paths.size === 0) return open;
     let pids: string[];
     try {
-      pids = readdirSync(this.proc).filter((name) => /^\d+$/.test(name));
+      pids = readdirSync(proc).filter((name) => /^\d+$/.test(name));
     } catch {
-      return false;
+      return open;
     }
     for (const pid of pids) {
+      const dir = join(proc, pid, "fd");
       let fds: string[];
       try {
-        fds = readdirSync(join(this.proc, pid, "fd"));
+        fds = readdirSync(dir);
       } catch {
         continue; // gone, or not ours to look at
       }
       for (const fd of fds) {
         try {
-          if (readlinkSync(join(this.proc, pid, "fd", fd)) === node) return true;
+          const target = readlinkSync(join(dir, fd));
+          if (paths.has(target)) open.add(target);
         } catch {}
       }
     }
-    return false;
+    return open;
   }
 
   virtfns(pf: PciAddress): PciAddress[] {
@@ -346,4 +434,27 @@ export class SysfsControl implements HostControl {
   lock(timeoutMs: number): () => void {
     return takeLock(this.lockPath, timeoutMs);
   }
+}
+
+interface Mount {
+  /** major:minor of the mounted device (0:N for btrfs and other anonymous devices). */
+  device: string;
+  mountPoint: string;
+  /** The mount source, e.g. /dev/nvme0n1p2. */
+  source: string;
+}
+
+/** /proc/PID/mountinfo (proc(5)): ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - TYPE SOURCE ... */
+function parseMountinfo(text: string): Mount[] {
+  const decode = (field: string) =>
+    field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
+  return text
+    .split("\n")
+    .map((line) => line.split(" "))
+    .filter((fields) => fields.indexOf("-", 6) > 0)
+    .map((fields) => ({
+      device: fields[2] as string,
+      mountPoint: decode(fields[4] as string),
+      source: decode(fields[fields.indexOf("-", 6) + 2] ?? ""),
+    }));
 }

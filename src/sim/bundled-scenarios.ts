@@ -19,6 +19,8 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   "rollback-probe-fails": () =>
     import("./scenarios/rollback-probe-fails.json", { with: { type: "json" } }).then((m) => m.default),
   "sriov-vfs": () => import("./scenarios/sriov-vfs.json", { with: { type: "json" } }).then((m) => m.default),
+  "vm-holds-device": () =>
+    import("./scenarios/vm-holds-device.json", { with: { type: "json" } }).then((m) => m.default),
 };
 
 export const BUNDLED_SCENARIOS = Object.keys(scenarios);

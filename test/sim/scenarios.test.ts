@@ -114,3 +114,30 @@ test("one seed, one trace; another seed may interleave udev's workers differentl
   const c = await run("overlap-v1-coldplug", 8);
   assert.deepEqual(c.bindings, a.bindings);
 });
+
+test("a VM holds the device: unset, set and apply refuse to unbind it (also in --json) until --force", async () => {
+  const { trace } = await run("vm-holds-device");
+  const inUse = "0000:03:00.0 is in use: a process holds /dev/vfio/30 open \\(a VM\\?\\)";
+  inOrder(trace, [
+    /^kernel vfio: group 30 opened/,
+    /^scenario » flavourctl unset 0000:03:00.0$/,
+    new RegExp(`^flavourctl +check +FAIL ${inUse}`),
+    new RegExp(`^flavourctl +flavourctl unset: refused: ${inUse}`),
+    /^flavourctl +exit 3$/,
+    /^flavourctl +"name": "vfio-in-use",$/,
+    /^flavourctl +"ok": false,$/,
+    /^flavourctl +exit 3$/,
+    /^kernel virtio_vfio_pci 0000:03:00.0: unbound/,
+    /^flavourctl +exit 0$/,
+    /^scenario » flavourctl apply$/,
+    new RegExp(`^flavourctl +flavourctl apply: 0000:03:00.0: refused: ${inUse}`),
+    /^flavourctl +exit 3$/,
+    /^kernel vfio-pci 0000:03:00.0: unbound/,
+    /^flavourctl +exit 0$/,
+    /^kernel vfio: group 30 closed/,
+    /^flavourctl +check +ok +no process holds 0000:03:00.0's vfio nodes open/,
+  ]);
+  // One refusal each for unset, set and apply.
+  const refusals = trace.filter((e) => /refused: .*is in use/.test(e.text));
+  assert.equal(refusals.length, 3);
+});

@@ -134,8 +134,10 @@ export class SimControl implements HostControl {
     return this.kernel.vfioGroupNode(group);
   }
 
-  vfioGroupInUse(group: number): boolean {
-    return this.kernel.ownedGroups.has(group);
+  /** The simulated VM holds a device through its group: `open-vfio-group` in a scenario. */
+  vfioOpenNodes(address: PciAddress): string[] {
+    const group = this.known(address).iommuGroup;
+    return group !== null && this.kernel.ownedGroups.has(group) ? [`/dev/vfio/${group}`] : [];
   }
 
   virtfns(pf: PciAddress): PciAddress[] {
