@@ -1,6 +1,7 @@
 // The machine a command works on, from its options: the live /sys (default), a sysfs tree
 // given with --sysfs, or a simulated machine (--machine NAME|FILE|snapshot:DIR[,modules=DIR]),
 // with the modules directory, rules directory and run directory that go with it.
+import { statfsSync } from "node:fs";
 import { release } from "node:os";
 import { join } from "node:path";
 import { InputError, UsageError } from "../errors.ts";
@@ -60,6 +61,17 @@ export function openModules(values: MachineOptions, env: Io["env"]): ModulesDir 
   return new ModulesDir(modulesDirFrom(values, release()), { cacheDir: indexCacheDir(env) });
 }
 
+/** SYSFS_MAGIC (include/uapi/linux/magic.h): the filesystem of a live /sys. */
+const SYSFS_MAGIC = 0x62656572;
+
+function isSysfsMount(dir: string): boolean {
+  try {
+    return statfsSync(dir).type === SYSFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
 /** modprobe must look where the lookup looked: `-d ROOT -S VER` for ROOT/lib/modules/VER. */
 function modprobeFor(modulesDir: string): string[] {
   const match = /^(.*)\/lib\/modules\/([^/]+)\/?$/.exec(modulesDir);
@@ -75,7 +87,8 @@ export function openHost(values: MachineOptions, modules: ModulesDir): HostContr
       proc: null,
       dev: join(values.sysfs, "dev"),
       lockPath: join(values.sysfs, ".flavourctl.lock"),
-      modprobe: modprobeFor(modules.path),
+      // the running kernel's modprobe only for a live sysfs (one mounted elsewhere, a container's)
+      modprobe: isSysfsMount(values.sysfs) ? modprobeFor(modules.path) : null,
     });
   }
   return new SysfsControl({ modprobe: modprobeFor(modules.path) });

@@ -1,6 +1,7 @@
 // Carrying out a plan on a host, transactionally: the starting driver and override are
 // recorded, every step is checked, and on any failure the device is put back where it was.
 // drivers_probe reports success even when nothing bound, so verification is never skipped.
+import { FlavourError } from "../errors.ts";
 import type { DeviceState, HostControl } from "../host/control.ts";
 import type { Plan, Step } from "./plan.ts";
 import { isVfioDriver } from "./vfio-drivers.ts";
@@ -32,14 +33,17 @@ export function applyPlan(host: HostControl, plan: Plan, options: ApplyOptions =
   let changed = false;
   try {
     for (const step of plan.steps) {
+      // a module already loaded, a driver found, a verification: nothing on the host changed
+      const loaded = step.action === "load-module" && host.moduleLoaded(step.module);
       driver = runStep(host, plan, step, driver, log, options.verifyTimeoutMs ?? 3000);
-      changed ||= step.action !== "find-driver" && step.action !== "verify";
+      changed ||= step.action !== "find-driver" && step.action !== "verify" && !loaded;
     }
     return { outcome: "done", log, final: snapshot(host.device(plan.address)) };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    // Nothing written yet (a missing module, no permission): there is nothing to put back.
-    if (!changed && !(error instanceof StepFailure)) throw error;
+    // Nothing changed yet: a refusal of ours (no permission: exit 6) goes up as it is; any
+    // other failure (a write the kernel or a read-only /sys refused) is this plan's outcome.
+    if (!changed && error instanceof FlavourError) throw error;
     log.push(`failed: ${message}`);
     if (!changed) {
       log.push(`nothing had been changed: ${plan.address} is still on ${start.driver ?? "no driver"}`);

@@ -79,10 +79,10 @@ function create(path: string): boolean {
 
 /** Takes the lock at `path`, waiting up to timeoutMs; returns the function that releases it. */
 export function takeLock(path: string, timeoutMs: number): () => void {
-  mkdirSync(dirname(path), { recursive: true });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
       if (create(path)) {
         return () => {
           try {

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -11,17 +10,18 @@ import { SysfsControl } from "./sysfs-control.ts";
 // The udev hook runs with no PATH (udev gives RUN programs only the event's properties): it must
 // still find modprobe. A module that does not exist: modprobe runs, loads nothing, and fails.
 test("modprobe is found when the environment has no PATH, as under udev", () => {
-  const script = `import { SysfsControl } from ${JSON.stringify(new URL("./sysfs-control.ts", import.meta.url).pathname)};
-    delete process.env.PATH;
-    console.log(JSON.stringify(new SysfsControl().modprobe("flavourctl_no_such_module")));`;
-  const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-    encoding: "utf8",
-  });
-  assert.equal(child.status, 0, child.stderr);
-  const outcome = JSON.parse(child.stdout) as { ok: boolean; message?: string };
+  const path = process.env.PATH;
+  delete process.env.PATH;
+  let outcome: ReturnType<SysfsControl["modprobe"]>;
+  try {
+    outcome = new SysfsControl().modprobe("flavourctl_no_such_module");
+  } finally {
+    process.env.PATH = path;
+  }
   assert.equal(outcome.ok, false);
-  assert.doesNotMatch(outcome.message ?? "", /cannot run/);
-  assert.match(outcome.message ?? "", /flavourctl_no_such_module/);
+  const message = outcome.ok ? "" : outcome.message;
+  assert.doesNotMatch(message, /cannot run/);
+  assert.match(message, /flavourctl_no_such_module/);
 });
 
 // hostUses and vfioOpenNodes on temporary /sys and /proc trees laid out as the kernel lays them

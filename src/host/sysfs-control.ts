@@ -9,7 +9,6 @@ import { formatModalias } from "../pci/modalias.ts";
 import type { DeviceState, GroupMember, HostControl, ModprobeOutcome } from "./control.ts";
 import { sleep, takeLock } from "./lock.ts";
 
-/** Driver and module names that may appear in a path: no slash, no dot-dot. */
 /**
  * Where modprobe is looked up when the environment has no PATH. udev runs RUN programs with
  * only the event's properties as their environment (systemd's udev_event_spawn), and without a
@@ -18,6 +17,7 @@ import { sleep, takeLock } from "./lock.ts";
  */
 const SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/** Driver and module names that may appear in a path: no slash, no dot-dot. */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:+-]*$/;
 
 function checkName(kind: string, name: string): string {
@@ -33,9 +33,16 @@ export interface SysfsControlOptions {
   dev?: string;
   /** /proc, for host-use checks; null to skip them (a captured tree has none). */
   proc?: string | null;
-  /** The modprobe command and its leading arguments, e.g. ["modprobe", "-d", ROOT]. */
-  modprobe?: string[];
-  /** Lock file, default /run/lock/flavourctl.lock. */
+  /**
+   * The modprobe command and its leading arguments, e.g. ["modprobe", "-d", ROOT]; null when
+   * the tree is no live sysfs (a captured copy), whose modules cannot be loaded: loading one
+   * into the running kernel would bind this machine's own devices.
+   */
+  modprobe?: string[] | null;
+  /**
+   * Lock file, default /run/flavourctl/lock: in a directory only root can write (not the
+   * world-writable /run/lock, where anyone could plant a lock that stops the boot hook).
+   */
   lockPath?: string;
 }
 
@@ -44,15 +51,15 @@ export class SysfsControl implements HostControl {
   private readonly sysfs: string;
   private readonly dev: string;
   private readonly proc: string | null;
-  private readonly modprobeCommand: string[];
+  private readonly modprobeCommand: string[] | null;
   private readonly lockPath: string;
 
   constructor(options: SysfsControlOptions = {}) {
     this.sysfs = options.sysfs ?? "/sys";
     this.dev = options.dev ?? "/dev";
     this.proc = options.proc === undefined ? "/proc" : options.proc;
-    this.modprobeCommand = options.modprobe ?? ["modprobe"];
-    this.lockPath = options.lockPath ?? "/run/lock/flavourctl.lock";
+    this.modprobeCommand = options.modprobe === undefined ? ["modprobe"] : options.modprobe;
+    this.lockPath = options.lockPath ?? "/run/flavourctl/lock";
     this.description = this.sysfs;
   }
 
@@ -277,6 +284,12 @@ export class SysfsControl implements HostControl {
   }
 
   modprobe(module: string): ModprobeOutcome {
+    if (this.modprobeCommand === null) {
+      return {
+        ok: false,
+        message: `${this.sysfs} is not a live sysfs (a captured tree): no module is loaded for it into the running kernel`,
+      };
+    }
     const [command, ...args] = this.modprobeCommand;
     // -b applies the modprobe.d blacklist to this load too: a blacklisted module exits 0 and
     // loads nothing, which the caller sees in /sys/module afterwards.

@@ -175,7 +175,7 @@ function spawnCli(args: string[]): {
   return { pid: child.pid as number, done };
 }
 
-const LOCK = "/run/lock/flavourctl.lock";
+const LOCK = "/run/flavourctl/lock";
 
 /** Runs the commands at once, sampling which pid holds the host lock while they run. */
 async function concurrently(...commands: string[][]) {
