@@ -27,7 +27,6 @@ export interface GroupMember {
   address: PciAddress;
   driver: string | null;
   headerType: number | null;
-  classCode: number;
 }
 
 export type ModprobeOutcome = { ok: true } | { ok: false; message: string };

@@ -160,7 +160,6 @@ export class SysfsControl implements HostControl {
       address,
       driver: this.linkName(this.devicePath(address, "driver")),
       headerType: this.headerType(address),
-      classCode: Number.parseInt(this.read(this.devicePath(address, "class")) ?? "0", 16),
     }));
   }
 

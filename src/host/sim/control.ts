@@ -78,7 +78,6 @@ export class SimControl implements HostControl {
         address: d.address,
         driver: d.driver?.name ?? null,
         headerType: d.headerType,
-        classCode: d.ids.classCode,
       }));
   }
 
