@@ -339,4 +339,10 @@ test("names from pci.ids are UTF-8, as the file is (lspci prints its bytes); a w
   assert.deepEqual(readdirSync(cacheDir), [], "the wrong index is removed");
   check(new PciNames([path], cacheDir));
   assert.equal(readFileSync(join(cacheDir, indexFile as string), "latin1"), index, "and made again");
+  // pci.ids updated while a command runs (here a block grows, its start unchanged): blocks are
+  // read only from the bytes the index was made of, never cut at the old block's end
+  const running = new PciNames([path], cacheDir);
+  assert.equal(running.vendor(0x15cf), "Hilscher Gesellschaft für Systemautomation mbH");
+  writeFileSync(path, readFileSync(path, "utf8").replace("netX 100", "netX 100 (renamed)"));
+  assert.equal(running.device(0x15d1, 0x0002), "netX 100 (renamed)");
 });

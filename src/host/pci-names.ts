@@ -31,6 +31,8 @@ interface Block {
 
 interface Database {
   path: string;
+  /** Of the bytes the index describes (cache-file.ts identityOf). */
+  identity: string;
   size: number;
   index: Index;
   /** The whole file, when it was read to make the index. */
@@ -85,13 +87,13 @@ export class PciNames {
       const size = Number(stat.size);
       const cacheFile = this.cacheDir === undefined ? undefined : cachePath(this.cacheDir, path, "pci-ids");
       const cached = cacheFile === undefined ? undefined : readIndex(cacheFile, path, identity);
-      if (cached) return { path, size, index: cached, bytes: undefined, cacheFile };
+      if (cached) return { path, identity, size, index: cached, bytes: undefined, cacheFile };
       const bytes = readFileSync(fd);
       const index = indexOf(bytes.toString("latin1"));
       if (cacheFile !== undefined) {
         writeCacheFile(cacheFile, FORMAT, { source: path, identity }, JSON.stringify(index));
       }
-      return { path, size, index, bytes, cacheFile };
+      return { path, identity, size, index, bytes, cacheFile };
     } finally {
       closeSync(fd);
     }
@@ -113,7 +115,9 @@ export class PciNames {
     if (i < 0) return null;
     const start = data.index.offsets[i] as number;
     const end = data.index.offsets[i + 1] ?? data.size;
-    const bytes = data.bytes ? data.bytes.subarray(start, end) : readRange(data.path, start, end);
+    const bytes = data.bytes
+      ? data.bytes.subarray(start, end)
+      : readRange(data.path, data.identity, start, end);
     const head = `${key}  `;
     if (bytes === undefined || bytes.toString("latin1", 0, head.length) !== head) {
       if (data.bytes) return null; // a top-level line that is not `key  name`
@@ -177,13 +181,17 @@ function readIndex(cacheFile: string, path: string, identity: string): Index | u
   }
 }
 
-/** Bytes [start, end) of a file; undefined when they cannot all be read. */
-function readRange(path: string, start: number, end: number): Buffer | undefined {
+/**
+ * Bytes [start, end) of a file, if it still holds the bytes `identity` names (an update of
+ * pci.ids between two reads would put the index's offsets on other lines); else undefined.
+ */
+function readRange(path: string, identity: string, start: number, end: number): Buffer | undefined {
   if (!(start >= 0 && end > start)) return undefined;
   const bytes = Buffer.alloc(end - start);
   let fd: number | undefined;
   try {
     fd = openSync(path, "r");
+    if (identityOf(fstatSync(fd, { bigint: true })) !== identity) return undefined;
     return readSync(fd, bytes, 0, bytes.length, start) === bytes.length ? bytes : undefined;
   } catch {
     return undefined;
