@@ -39,7 +39,8 @@ printf 'match id 15b3:101e\nflavour vfio\n' >"$work/rules/connectx-vfs.rule"
 echo e1000e >"$tree/bus/pci/devices/0000:07:00.0/driver_override"
 touch "$work/run/boot-pass-done"
 
-hook="$node $repo/dist/flavourctl.js hook --sysfs $tree --modules $modules"
+# as the udev rule runs it (flavourctl udev-rule: node's flags for udevd's MemoryDenyWriteExecute)
+hook="$node --jitless --no-expose-wasm $repo/dist/flavourctl.js hook --sysfs $tree --modules $modules"
 # udev's environment: the event's properties only; flavourctl's caches (README "Caches") in the
 # bench's own directory (for root they would be in /var/cache/flavourctl), made by the warm-up runs
 event() { echo "env -i ACTION=add SUBSYSTEM=pci PCI_SLOT_NAME=$1 FLAVOURCTL_INDEX_CACHE=$work/cache"; }

@@ -17,12 +17,23 @@ before the kmod builtin of 80-drivers.rules, so a saved vfio flavour is set befo
 device's host driver module is loaded. --config DIR is passed on to the hook.
 `;
 
-/** Quotes a word for a udev RUN string (no shell is involved; udev splits on spaces). */
+/**
+ * A word of a udev RUN string: no shell is involved, udev splits on spaces and substitutes `%`
+ * and `$` specifiers (udev(7) "string substitutions"), so a word holding one is refused.
+ */
 function udevWord(word: string): string {
-  if (/[\s"'\\]/.test(word))
-    throw new UsageError(`cannot put '${printable(word)}' into a udev rule (spaces or quotes)`);
+  if (/[\s"'\\%$]/.test(word))
+    throw new UsageError(`cannot put '${printable(word)}' into a udev rule (spaces, quotes, % or $)`);
   return word;
 }
+
+/**
+ * How udev runs node. systemd-udevd.service has MemoryDenyWriteExecute=yes, a seccomp filter
+ * every RUN program inherits: V8's compilers cannot make code executable under it and node
+ * aborts (SIGTRAP). Without them (--jitless) it runs; --no-expose-wasm, which --jitless implies,
+ * keeps node from warning about it on stderr.
+ */
+export const UDEV_NODE_FLAGS = ["--jitless", "--no-expose-wasm"];
 
 export function udevRuleText(command: string[], hookArgs: string[] = []): string {
   return [
@@ -48,7 +59,7 @@ export const command: Command = {
       return 0;
     }
     refuseExtraOperands(positionals);
-    const self = [process.execPath, resolve(process.argv[1] ?? "flavourctl")];
+    const self = [process.execPath, ...UDEV_NODE_FLAGS, resolve(process.argv[1] ?? "flavourctl")];
     const config = typeof values.config === "string" ? ["--config", resolve(values.config)] : [];
     const text = udevRuleText(self, config);
     const target =

@@ -58,5 +58,8 @@ test("boot 1 saves a subsystem rule for the Mellanox e1000e, a vfs-of rule for t
   const written = flavourctl("udev-rule", "--output", udevRule);
   assert.equal(written.status, 0, written.stderr);
   const text = readFileSync(udevRule, "utf8");
-  assert.match(text, /^ACTION=="add", SUBSYSTEM=="pci", RUN\+=".*\/dist\/flavourctl\.js hook"$/m);
+  assert.match(
+    text,
+    /^ACTION=="add", SUBSYSTEM=="pci", RUN\+="\S+ --jitless --no-expose-wasm \S*\/dist\/flavourctl\.js hook"$/m,
+  );
 });
