@@ -87,8 +87,13 @@ export function saveRule(dir: string, rule: Rule, hooks: SaveHooks = {}): string
   return path;
 }
 
+/**
+ * Removes NAME.rule. Any file loadRules applies can be removed, a hand-written `x y.rule`
+ * too: NAME need only be a file name (no `/`, not `.` or `..`), never a path.
+ */
 export function removeRule(dir: string, name: string): boolean {
-  if (!isRuleName(name)) throw new UsageError(`invalid rule name '${name}'`);
+  if (name === "" || name === "." || name === ".." || /[/\0]/.test(name))
+    throw new UsageError(`invalid rule name '${name}'`);
   try {
     unlinkSync(join(dir, `${name}${SUFFIX}`));
     return true;

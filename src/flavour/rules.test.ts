@@ -15,7 +15,7 @@ import {
   ruleFor,
   ruleName,
 } from "./rules.ts";
-import { loadRules, saveRule } from "./rules-store.ts";
+import { loadRules, removeRule, saveRule } from "./rules-store.ts";
 
 const connectxVf: RuleSubject = {
   address: "0000:3b:00.2" as PciAddress,
@@ -131,4 +131,18 @@ test("power loss between write and rename leaves the old rule intact", () => {
   // The next save (after the reboot) goes through despite the leftover temp file.
   saveRule(dir, { ...rule("nic", "id 15b3:101e"), driver: "new_driver" });
   assert.equal(loadRules(dir).rules[0]?.driver, "new_driver");
+});
+
+test("a hand-written rule file any name loads is removable by that name; a path never is", () => {
+  const dir = tempDir("rules-names");
+  writeFileSync(join(dir, "x y.rule"), "match address 0000:03:00.0\nflavour vfio\n");
+  assert.deepEqual(
+    loadRules(dir).rules.map((r) => r.name),
+    ["x y"],
+  );
+  assert.equal(removeRule(dir, "x y"), true);
+  assert.deepEqual(readdirSync(dir), []);
+  assert.equal(removeRule(dir, "x y"), false);
+  for (const name of ["../x", "a/b", "..", "."])
+    assert.throws(() => removeRule(dir, name), /invalid rule name/);
 });
