@@ -43,13 +43,40 @@ export function upgradeChanges(devices: PresentDevice[], from: ModulesDir, to: M
       modalias: device.modalias,
       driver: device.driver,
     };
-    const defaults = { from: defaultDriver(from, device.modalias), to: defaultDriver(to, device.modalias) };
+    const defaults = builtIn(
+      { from: defaultDriver(from, device.modalias), to: defaultDriver(to, device.modalias) },
+      from,
+      to,
+    );
     if (defaults.from.module !== defaults.to.module) change.default = defaults;
-    const vfio = { from: vfioFlavour(from, device.modalias), to: vfioFlavour(to, device.modalias) };
+    const vfio = builtIn(
+      { from: vfioFlavour(from, device.modalias), to: vfioFlavour(to, device.modalias) },
+      from,
+      to,
+    );
     if (vfio.from.module !== vfio.to.module) change.vfio = vfio;
     if (change.default || change.vfio) changes.push(change);
   }
   return changes;
+}
+
+/**
+ * A side no line names, whose tree builds the other side's module in (modules.builtin), keeps
+ * that module: a built-in driver has no alias line before Linux 6.18, yet binds the devices of
+ * its id table (Debian 6.12 builds virtio_pci in, 6.1 as a module). Not a change.
+ */
+function builtIn(
+  pair: { from: Decision; to: Decision },
+  from: ModulesDir,
+  to: ModulesDir,
+): { from: Decision; to: Decision } {
+  const kept = (module: string | null, dir: ModulesDir): Decision | undefined =>
+    module !== null && dir.builtinNames.has(module)
+      ? { module, because: `built in (${dir.path}/modules.builtin): no alias line names it` }
+      : undefined;
+  if (pair.to.module === null) return { ...pair, to: kept(pair.from.module, to) ?? pair.to };
+  if (pair.from.module === null) return { ...pair, from: kept(pair.to.module, from) ?? pair.from };
+  return pair;
 }
 
 function defaultDriver(dir: ModulesDir, modalias: string): Decision {
