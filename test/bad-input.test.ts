@@ -348,7 +348,7 @@ test("--wait: a malformed value is a usage error; a held host lock is waited for
   assert.match(held.recorded.stderr, /holds .*demo\/lock; waited 300 ms/);
 });
 
-test("an operand a command does not take is refused (exit 64), never ignored", async () => {
+test("an operand a command does not take, or an option without the one it goes with, is refused (exit 64), never ignored", async () => {
   const cases: [string[], string][] = [
     [
       ["overlaps", "/lib/modules/6.12", "--alias", "/dev/null"],
@@ -357,6 +357,10 @@ test("an operand a command does not take is refused (exit 64), never ignored", a
     [["list", "--machine", "demo", "0000:03:00.0"], "list: unexpected argument '0000:03:00.0'"],
     [["vfs", "0000:03:00.0", "2", "3", "--machine", "demo"], "vfs: unexpected argument '3'"],
     [["upgrade", "6.1", "--from", "a", "--to", "b"], "upgrade: unexpected argument '6.1'"],
+    [
+      ["overlaps", "--alias", "/dev/null", "--config", "/dev/null"],
+      "overlaps: --config goes with --source (the kernel .config of that tree)",
+    ],
   ];
   for (const [argv, message] of cases) {
     const io = recordingIo("", { XDG_STATE_HOME: tempDir("operands-state") });

@@ -47,6 +47,8 @@ export const command: Command = {
       return 0;
     }
     refuseExtraOperands(positionals);
+    if (values.config !== undefined && values.source === undefined)
+      throw new UsageError("--config goes with --source (the kernel .config of that tree)");
     const buses = values.bus === undefined || values.bus.includes("all") ? undefined : new Set(values.bus);
     const inputs: AliasInput[] = [];
     if (values.modules !== undefined) {
