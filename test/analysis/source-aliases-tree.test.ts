@@ -146,6 +146,11 @@ test("aliases --source: bad input is one line naming the file, never a stack", a
   assert.equal(dangling.code, 0, dangling.stderr);
   assert.match(dangling.stderr, /unresolved: drivers\/dangling\.c: cannot read \(ENOENT\)/);
   assert.deepEqual(modulesOf(dangling.stdout).sort(), ["foo_drv", "odd"]);
+  // a module that exists but is not built: nothing printed, the note names it
+  const unbuilt = await run("aliases", "--source", tree, "--config", join(tree, "config"), "--module", "bar");
+  assert.equal(unbuilt.code, 0, unbuilt.stderr);
+  assert.equal(unbuilt.stdout, "");
+  assert.match(unbuilt.stderr, /1 module with pci tables not built \(left out\): bar;/);
   const none = await run("aliases", "--source", tree, "--module", "nosuch");
   assert.equal(none.code, 2);
   assert.match(none.stderr, /no module 'nosuch' has a pci MODULE_DEVICE_TABLE/);
