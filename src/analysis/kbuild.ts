@@ -1,8 +1,9 @@
 // Which module a C file is linked into, from the Kbuild Makefiles (Documentation/kbuild/
 // makefiles.rst): `obj-$(CONFIG_X) += m.o` makes module m of m.c, or of the objects listed by
 // `m-y := a.o b.o`, `m-objs := …` or `m-$(CONFIG_Y) += c.o` (paths relative to the
-// Makefile's directory). A file no composite lists is its own module. Names as modpost
-// writes them: `-` becomes `_`.
+// Makefile's directory). Names as modpost writes them: `-` becomes `_`. Without a config
+// (compositeMembers, moduleOf) every file counts: a file no composite lists is its own module.
+// With one (kbuildObjects) only what Kbuild builds from it, module or built in.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, normalize, relative } from "node:path";
 import type { Config } from "./c-preprocess.ts";

@@ -65,11 +65,6 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
   const files = cFiles(tree, problems);
   // without a config every file with a table is taken for a module of its own or of its composite
   const objects = config ? kbuildObjects(tree, config) : undefined;
-  if (!config) {
-    notes.push(
-      `no kernel config (--config FILE, or ${join(tree, ".config")}): every file with a pci table counts as a module, and every CONFIG_ option is unset in #if, so entries under #ifdef CONFIG_... are lost`,
-    );
-  }
   const headers = new Map<string, MacroTable>();
   const header = (path: string): MacroTable => {
     let table = headers.get(path);
@@ -150,6 +145,13 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
   }
   // a module one of whose files is built is built
   for (const module of [...built, ...builtIn]) notBuilt.delete(module);
+  if (!config) {
+    const withLines = new Set(lines.map((l) => l.module));
+    const silent = [...built].filter((m) => !withLines.has(m)).length;
+    notes.push(
+      `no kernel config (--config FILE, or ${join(tree, ".config")}): every file with a pci table counts as a module, and every CONFIG_ option is unset in #if, so entries under #ifdef CONFIG_... are lost (${silent} module${silent === 1 ? "" : "s"} with tables got no alias line)`,
+    );
+  }
   if (objects) {
     notes.push(
       `${configPath}: ${notBuilt.size} module${notBuilt.size === 1 ? "" : "s"} with pci tables not built (left out)` +

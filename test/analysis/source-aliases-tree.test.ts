@@ -34,13 +34,18 @@ function makeTree(): string {
       "ifeq ($(CONFIG_ODD),m)",
       "obj-m += odd.o",
       "endif",
-      "obj-m += dangling.o",
+      "obj-m += dangling.o guarded.o",
       "",
     ].join("\n"),
     "drivers/foo/Makefile": "obj-$(CONFIG_FOO_DRV) += foo-drv.o\nfoo-drv-y := main.o\n",
     "drivers/foo/main.c": table("foo_ids", "PCI_DEVICE(PCI_VENDOR_ID_TEST, 0x0001)"),
     "drivers/off/Makefile": "obj-m += off.o\n",
     "drivers/off/off.c": table("off_ids", "PCI_DEVICE(PCI_VENDOR_ID_TEST, 0x0001)"),
+    // its one entry is under #ifdef: without a config it has no alias
+    "drivers/guarded.c": table("guarded_ids", "PCI_DEVICE(PCI_VENDOR_ID_TEST, 0x0004)").replace(
+      /^(\t\{ PCI_DEVICE.*\n)/m,
+      "#ifdef CONFIG_GUARD\n$1#endif\n",
+    ),
     "drivers/bar.c": table("bar_ids", "PCI_DEVICE(PCI_VENDOR_ID_TEST, 0x0001)"),
     "drivers/inside.c": table("inside_ids", "PCI_DEVICE(PCI_VENDOR_ID_TEST, 0x0001)"),
     "drivers/odd.c": table(
@@ -57,6 +62,7 @@ function makeTree(): string {
       "# CONFIG_BAR is not set",
       "CONFIG_INSIDE=y",
       "CONFIG_ODD=m",
+      "CONFIG_GUARD=y",
       "",
     ].join("\n"),
   };
@@ -90,7 +96,7 @@ test("aliases --source --config: only the modules Kbuild builds from the config;
     assert.equal(r.code, 0, r.stderr);
     // bar (unset), off (its directory unset), dangling (unreadable) are not built; inside and
     // arch/x86/pci's fixup are built in
-    assert.deepEqual(modulesOf(r.stdout).sort(), ["foo_drv", "odd"]);
+    assert.deepEqual(modulesOf(r.stdout).sort(), ["foo_drv", "guarded", "odd"]);
     assert.match(
       r.stderr,
       /note: .*config(\.gz)?: 2 modules with pci tables not built \(left out\): bar, off; 2 built in/,
@@ -110,7 +116,10 @@ test("aliases --source without a config: every file with a table is a module, an
   const r = await run("aliases", "--source", tree);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(modulesOf(r.stdout).sort(), ["bar", "fixup", "foo_drv", "inside", "odd", "off"]);
-  assert.match(r.stderr, /note: no kernel config .*every CONFIG_ option is unset/);
+  assert.match(
+    r.stderr,
+    /note: no kernel config .*every CONFIG_ option is unset .*\(1 module with tables got no alias line\)/,
+  );
 });
 
 test("overlaps --source --config: built-in drivers claim devices too, unbuilt ones do not", async () => {
@@ -145,7 +154,7 @@ test("aliases --source: bad input is one line naming the file, never a stack", a
   const dangling = await run("aliases", "--source", tree, "--config", join(tree, "config"));
   assert.equal(dangling.code, 0, dangling.stderr);
   assert.match(dangling.stderr, /unresolved: drivers\/dangling\.c: cannot read \(ENOENT\)/);
-  assert.deepEqual(modulesOf(dangling.stdout).sort(), ["foo_drv", "odd"]);
+  assert.deepEqual(modulesOf(dangling.stdout).sort(), ["foo_drv", "guarded", "odd"]);
   // a module that exists but is not built: nothing printed, the note names it
   const unbuilt = await run("aliases", "--source", tree, "--config", join(tree, "config"), "--module", "bar");
   assert.equal(unbuilt.code, 0, unbuilt.stderr);
