@@ -237,26 +237,43 @@ function parseDefine(rest: string, line: number): [string, Macro] | undefined {
   return [m[1] as string, { params, variadic, body }];
 }
 
+/**
+ * The value autoconf.h gives a CONFIG_ macro (scripts/kconfig/confdata.c, header_print_symbol):
+ * `=y` defines CONFIG_X as 1; `=m` defines CONFIG_X_MODULE as 1 and leaves CONFIG_X undefined;
+ * strings, ints and hex values define CONFIG_X as themselves; `=n` and unset define nothing.
+ */
+export function autoconfValue(name: string, config: Config | undefined): string | undefined {
+  const value = config?.get(name);
+  if (value === undefined) {
+    const base = /^(CONFIG_\w+)_MODULE$/.exec(name)?.[1];
+    return base !== undefined && config?.get(base) === "m" ? "1" : undefined;
+  }
+  return value === "y" ? "1" : value === "m" || value === "n" ? undefined : value;
+}
+
 function isDefined(name: string, scope: MacroScope, config: Config | undefined): boolean {
-  if (name.startsWith("CONFIG_")) return config?.get(name) !== undefined && config.get(name) !== "n";
+  if (name.startsWith("CONFIG_")) return autoconfValue(name, config) !== undefined;
   return scope.get(name) !== undefined;
 }
 
 /** An #if expression: defined(), IS_ENABLED() & co. first, then macros, then arithmetic. */
 function evalCondition(text: string, scope: MacroScope, config: Config | undefined, line: number): boolean {
-  const configValue = (name: string) => config?.get(name);
   const replaced = text
     .replace(/\bdefined\s*(?:\(\s*(\w+)\s*\)|(\w+))/g, (_, a, b) =>
       isDefined((a ?? b) as string, scope, config) ? "1" : "0",
     )
+    // include/linux/kconfig.h: IS_BUILTIN is CONFIG_X defined as 1, IS_MODULE CONFIG_X_MODULE,
+    // IS_ENABLED either; IS_REACHABLE is IS_ENABLED here, as MODULE is defined (see sourceAliases)
     .replace(/\b(IS_ENABLED|IS_BUILTIN|IS_MODULE|IS_REACHABLE)\s*\(\s*(\w+)\s*\)/g, (_, fn, name) => {
-      const v = configValue(name);
-      const on = fn === "IS_BUILTIN" ? v === "y" : fn === "IS_MODULE" ? v === "m" : v === "y" || v === "m";
+      const builtin = autoconfValue(name, config) === "1";
+      const module = autoconfValue(`${name}_MODULE`, config) === "1";
+      const on = fn === "IS_BUILTIN" ? builtin : fn === "IS_MODULE" ? module : builtin || module;
       return on ? "1" : "0";
     })
+    // an undefined identifier is 0 in #if (C11 6.10.1); strings are not numbers
     .replace(/\bCONFIG_\w+/g, (name) => {
-      const v = configValue(name);
-      return v === "y" || v === "m" ? "1" : v !== undefined && /^-?\d+$/.test(v) ? v : "0";
+      const v = autoconfValue(name, config);
+      return v !== undefined && /^-?(?:0[xX][0-9a-fA-F]+|\d+)$/.test(v) ? v : "0";
     });
   const tokens = expand(tokenize(replaced, line), scope).map((t) =>
     /^[A-Za-z_]/.test(t.text) ? { ...t, text: "0" } : t,

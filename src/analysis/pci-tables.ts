@@ -24,6 +24,8 @@ export interface TableEntry {
   /** Set when the entry is in a header the file includes. */
   file?: string;
   id?: PciDeviceId;
+  /** .override_only as written (pciEntryAlias drops values other than 0 and 1, as modpost). */
+  overrideOnly?: number;
   /** Why the entry could not be read. */
   problem?: string;
 }
@@ -134,5 +136,6 @@ function readEntry(table: string, element: Token[], scope: MacroScope): TableEnt
       classMask: fields.class_mask ?? 0,
       overrideOnly: (fields.override_only ?? 0) !== 0,
     }),
+    overrideOnly: fields.override_only ?? 0,
   };
 }

@@ -1,8 +1,9 @@
 // The pci aliases a kernel source tree declares: every C file with a MODULE_DEVICE_TABLE(pci,
 // …) read through c-preprocess.ts, its tables through pci-tables.ts, each entry turned into
 // the alias modpost would write (src/modules/file2alias.ts), and the file mapped to its module
-// through the Kbuild Makefiles. What cannot be read is reported with file and line.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+// through the Kbuild Makefiles. With a config, only what Kbuild builds from it counts (a
+// module, or built in). What cannot be read is reported with file and line.
+import { type Dirent, existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { InputError } from "../errors.ts";
@@ -16,15 +17,26 @@ import {
   parseConfig,
   preprocess,
 } from "./c-preprocess.ts";
-import { makefileCache, moduleOf } from "./kbuild.ts";
+import { kbuildObjects, makefileCache, moduleOf } from "./kbuild.ts";
 import type { AliasInput } from "./overlaps.ts";
 import { pciTables } from "./pci-tables.ts";
 
+export interface SourceAlias extends AliasInput {
+  /**
+   * The file is linked into vmlinux (=y): modpost writes no modules.alias line for it (6.12
+   * puts built-in aliases nowhere but modules.builtin.modinfo, and only from about 6.18), yet
+   * the driver claims devices; origin ends in " (built in)".
+   */
+  builtIn?: true;
+}
+
 export interface SourceAliases {
   /** `alias PATTERN MODULE` lines in file and table order; origin is file:line. */
-  lines: AliasInput[];
-  /** Entries or tables that could not be read, as `file:line: why`. */
+  lines: SourceAlias[];
+  /** Entries, tables or files that could not be read, as `file:line: why` or `file: why`. */
   problems: string[];
+  /** One-line facts about what was left out or assumed (no config; modules not built). */
+  notes: string[];
   /** Files that hold a pci MODULE_DEVICE_TABLE. */
   files: number;
 }
@@ -46,8 +58,13 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
   if (!existsSync(join(tree, "include/linux/pci_ids.h"))) {
     throw new InputError(`${tree}: not a kernel source tree (no include/linux/pci_ids.h)`);
   }
-  const config = readConfig(options.config ?? join(tree, ".config"), options.config !== undefined);
-  const files = cFiles(tree);
+  const configPath = options.config ?? join(tree, ".config");
+  const config = readConfig(configPath, options.config !== undefined);
+  const problems: string[] = [];
+  const notes: string[] = [];
+  const files = cFiles(tree, problems);
+  // without a config every file with a table is taken for a module of its own or of its composite
+  const objects = config ? kbuildObjects(tree, config) : undefined;
   const headers = new Map<string, MacroTable>();
   const header = (path: string): MacroTable => {
     let table = headers.get(path);
@@ -67,18 +84,35 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
   ]);
   const globals = chainScope(enums, ...GLOBAL_HEADERS.map((h) => header(join(tree, h))));
   const makefiles = makefileCache();
-  const lines: AliasInput[] = [];
-  const problems: string[] = [];
+  const lines: SourceAlias[] = [];
+  const notBuilt = new Set<string>();
+  const builtIn = new Set<string>();
+  const built = new Set<string>();
+  const wanted = options.module?.replaceAll("-", "_");
+  let named = 0;
   let withTables = 0;
   for (let n = 0; n < files.length; n++) {
     options.progress?.(n + 1, files.length);
     const file = files[n] as string;
-    const text = readFileSync(file, "latin1");
-    if (!TABLE.test(text) && !includesTable(text, file)) continue;
-    const module = moduleOf(file, tree, makefiles);
-    if (options.module !== undefined && module !== options.module.replaceAll("-", "_")) continue;
-    withTables++;
     const name = relative(tree, file);
+    let text: string;
+    try {
+      text = readFileSync(file, "latin1");
+    } catch (error) {
+      problems.push(`${name}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+      continue;
+    }
+    if (!TABLE.test(text) && !includesTable(text, file)) continue;
+    const object = objects?.get(file);
+    const module = object?.module ?? moduleOf(file, tree, makefiles);
+    if (wanted !== undefined && module !== wanted) continue;
+    named++;
+    if (objects && !object) {
+      notBuilt.add(module);
+      continue;
+    }
+    (object?.builtIn ? builtIn : built).add(module);
+    withTables++;
     const includeDirs = makefileIncludes(dirname(file), tree);
     const scope = chainScope(includedScope(text, file, tree, includeDirs, header), globals);
     const pre = preprocess(
@@ -94,15 +128,38 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
         problems.push(`${where}: ${entry.table}: ${entry.problem}`);
         continue;
       }
-      const alias = pciEntryAlias(entry.id);
+      const alias = pciEntryAlias(entry.id, entry.overrideOnly);
       if (alias.pattern === undefined) {
         problems.push(`${where}: ${entry.table}: ${alias.warning}`);
         continue;
       }
-      lines.push({ pattern: alias.pattern, module, origin: where });
+      lines.push(
+        object?.builtIn
+          ? { pattern: alias.pattern, module, origin: `${where} (built in)`, builtIn: true }
+          : { pattern: alias.pattern, module, origin: where },
+      );
     }
   }
-  return { lines, problems, files: withTables };
+  if (wanted !== undefined && named === 0) {
+    throw new InputError(`no module '${options.module}' has a pci MODULE_DEVICE_TABLE in ${tree}`);
+  }
+  // a module one of whose files is built is built
+  for (const module of [...built, ...builtIn]) notBuilt.delete(module);
+  if (!config) {
+    const withLines = new Set(lines.map((l) => l.module));
+    const silent = [...built].filter((m) => !withLines.has(m)).length;
+    notes.push(
+      `no kernel config (--config FILE, or ${join(tree, ".config")}): every file with a pci table counts as a module, and every CONFIG_ option is unset in #if, so entries under #ifdef CONFIG_... are lost (${silent} module${silent === 1 ? "" : "s"} with tables got no alias line)`,
+    );
+  }
+  if (objects) {
+    notes.push(
+      `${configPath}: ${notBuilt.size} module${notBuilt.size === 1 ? "" : "s"} with pci tables not built (left out)` +
+        `${notBuilt.size > 0 ? `: ${[...notBuilt].slice(0, 5).join(", ")}${notBuilt.size > 5 ? ", ..." : ""}` : ""}; ` +
+        `${builtIn.size} built in (=y: no modules.alias lines)`,
+    );
+  }
+  return { lines, problems, notes, files: withTables };
 }
 
 /**
@@ -229,17 +286,32 @@ function readConfig(path: string, required: boolean): Config | undefined {
     if (required) throw new InputError(`${path}: no such file`);
     return undefined;
   }
-  const bytes = readFileSync(path);
-  return parseConfig((path.endsWith(".gz") ? gunzipSync(bytes) : bytes).toString("latin1"));
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new InputError(`${path}: cannot read the kernel config (${(error as NodeJS.ErrnoException).code})`);
+  }
+  if (!path.endsWith(".gz")) return parseConfig(bytes.toString("latin1"));
+  try {
+    return parseConfig(gunzipSync(bytes).toString("latin1"));
+  } catch (error) {
+    throw new InputError(`${path}: not a readable gzip file (${(error as Error).message})`);
+  }
 }
 
-/** Every .c file of the tree, sorted (the order is the report's). */
-function cFiles(tree: string): string[] {
+/** Every .c file of the tree, sorted (the order is the report's); unreadable directories are problems. */
+function cFiles(tree: string, problems: string[]): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
-      a.name < b.name ? -1 : 1,
-    )) {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      problems.push(`${relative(tree, dir)}: cannot read (${(error as NodeJS.ErrnoException).code})`);
+      return;
+    }
+    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
       if (entry.isDirectory()) {
         if (!SKIPPED_DIRS.has(entry.name) || dir !== tree) walk(join(dir, entry.name));
       } else if (entry.name.endsWith(".c")) out.push(join(dir, entry.name));

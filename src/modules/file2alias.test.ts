@@ -64,3 +64,14 @@ test("file2alias drops entries with a partial class mask byte, as modpost does",
     assert.match(result.pattern === undefined ? result.warning : "", /can't handle class mask/);
   }
 });
+
+test("file2alias: override_only 0 is pci:, 1 vfio_pci:, any other value is dropped as modpost does", () => {
+  const id = device(0x1af4, 0x1041);
+  assert.equal(pciEntryAlias(id, 0).pattern, "pci:v00001AF4d00001041sv*sd*bc*sc*i*");
+  assert.equal(pciEntryAlias(id, 1).pattern, "vfio_pci:v00001AF4d00001041sv*sd*bc*sc*i*");
+  for (const value of [2, 0x80000000]) {
+    const result = pciEntryAlias(id, value);
+    assert.equal(result.pattern, undefined);
+    assert.match(result.pattern === undefined ? result.warning : "", /unknown driver_override value/);
+  }
+});

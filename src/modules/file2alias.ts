@@ -5,7 +5,7 @@ import { hex, PCI_ANY_ID } from "../pci/ids.ts";
 
 export type PciAliasResult =
   | { pattern: string }
-  /** modpost drops the entry with a warning ("Can't handle masks"). */
+  /** modpost drops the entry with a warning ("Can't handle masks", "Unknown PCI driver_override alias"). */
   | { pattern: undefined; warning: string };
 
 const field = (value: number, width: number, exact: boolean) =>
@@ -15,8 +15,16 @@ const field = (value: number, width: number, exact: boolean) =>
  * `pci:` (or `vfio_pci:` for override_only entries), then v, d, sv, sd as %08X or `*` for
  * PCI_ANY_ID, then bc, sc, i as %02X when their mask byte is 0xFF and `*` when it is 0; any
  * other mask byte drops the entry. A `*` is appended unless the alias already ends in one.
+ * `overrideOnly` is the struct's u32 as stored: 0 is `pci:`, PCI_ID_F_VFIO_DRIVER_OVERRIDE (1)
+ * `vfio_pci:`, and do_pci_entry drops any other value with a warning.
  */
-export function pciEntryAlias(id: PciDeviceId): PciAliasResult {
+export function pciEntryAlias(id: PciDeviceId, overrideOnly = id.overrideOnly ? 1 : 0): PciAliasResult {
+  if (overrideOnly !== 0 && overrideOnly !== 1) {
+    return {
+      pattern: undefined,
+      warning: `unknown driver_override value ${overrideOnly} in .override_only (modpost drops this entry)`,
+    };
+  }
   const masks = [(id.classMask >> 16) & 0xff, (id.classMask >> 8) & 0xff, id.classMask & 0xff];
   if (masks.some((mask) => mask !== 0 && mask !== 0xff)) {
     return {
@@ -27,7 +35,7 @@ export function pciEntryAlias(id: PciDeviceId): PciAliasResult {
   const [bcMask, scMask, iMask] = masks as [number, number, number];
   const c = id.classCode;
   let alias =
-    `${id.overrideOnly ? "vfio_pci" : "pci"}:` +
+    `${overrideOnly === 1 ? "vfio_pci" : "pci"}:` +
     `v${field(id.vendor, 8, id.vendor !== PCI_ANY_ID)}` +
     `d${field(id.device, 8, id.device !== PCI_ANY_ID)}` +
     `sv${field(id.subvendor, 8, id.subvendor !== PCI_ANY_ID)}` +

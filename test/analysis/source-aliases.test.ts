@@ -3,11 +3,21 @@
 // drivers (not built by Debian) with the MODULE_ALIAS lines modpost wrote when they were
 // built out of tree. Both inputs are made by scripts; a missing one fails naming its script.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { gunzipSync } from "node:zlib";
 import { type SourceAliases, sourceAliases } from "../../src/analysis/source-aliases.ts";
 import { ModulesDir } from "../../src/modules/modules-dir.ts";
+import { tempDir } from "../support/tmp.ts";
 
 const repo = new URL("../..", import.meta.url).pathname;
 const cache = process.env.FLAVOURCTL_CACHE ?? join(repo, ".cache");
@@ -39,6 +49,31 @@ function fromSource(): Promise<SourceAliases> {
   return generated;
 }
 
+/**
+ * The variants as a config that enables them builds them (Debian's leaves them off): Debian's
+ * config with each variant's option =m, read from a tree of links to linux-source-6.12 in which
+ * only drivers/vfio is a real directory, so that only its files are read.
+ */
+async function variantsFromSource(): Promise<SourceAliases> {
+  await fromSource(); // fails naming the script when the tree is missing
+  const small = tempDir("variants-tree");
+  for (const entry of readdirSync(tree))
+    if (entry !== "drivers") symlinkSync(join(tree, entry), join(small, entry));
+  mkdirSync(join(small, "drivers"));
+  for (const entry of readdirSync(join(tree, "drivers")))
+    if (entry !== "vfio") symlinkSync(join(tree, "drivers", entry), join(small, "drivers", entry));
+  cpSync(join(tree, "drivers/vfio"), join(small, "drivers/vfio"), { recursive: true });
+  const variants = ["MLX5", "HISI_ACC", "PDS", "VIRTIO", "NVGRACE_GPU", "QAT"].map(
+    (v) => `CONFIG_${v}_VFIO_PCI=m\n`,
+  );
+  const config = join(small, "config");
+  writeFileSync(
+    config,
+    gunzipSync(readFileSync(join(fixtures, "config.gz"))).toString("latin1") + variants.join(""),
+  );
+  return sourceAliases(small, { config });
+}
+
 function byModule(lines: { pattern: string; module: string }[]): Map<string, string[]> {
   const map = new Map<string, string[]>();
   for (const line of lines) {
@@ -54,7 +89,7 @@ test("aliases --source: Debian 6.12's pci aliases, module by module, against its
   const real = byModule(
     new ModulesDir(fixtures).aliasFile.all().filter((l) => /^(vfio_)?pci:/.test(l.pattern)),
   );
-  const ours = byModule(result.lines);
+  const ours = byModule(result.lines.filter((l) => !l.builtIn));
   const differing: string[] = [];
   for (const [module, patterns] of real) {
     const mine = ours.get(module) ?? [];
@@ -79,12 +114,45 @@ test("aliases --source: Debian 6.12's pci aliases, module by module, against its
   for (const problem of result.problems) assert.match(problem, /^[\w./+-]+:\d+: \w+: /);
 });
 
+test("aliases --source with Debian's config: only modules Debian builds; built-in ones print no alias line", async () => {
+  const result = await fromSource();
+  const gunzipped = (name: string) => gunzipSync(readFileSync(join(fixtures, name))).toString("latin1");
+  const debianModules = new Set(
+    [...gunzipped("modules.alias.gz").matchAll(/^alias \S+ (\S+)$/gm)].map((m) => m[1] as string),
+  );
+  const builtIn = new Set(
+    [...gunzipped("modules.builtin.gz").matchAll(/([^/\n]+)\.ko$/gm)].map((m) =>
+      (m[1] as string).replaceAll("-", "_"),
+    ),
+  );
+  const modules = new Set(result.lines.filter((l) => !l.builtIn).map((l) => l.module));
+  assert.deepEqual(
+    [...modules].filter((m) => !debianModules.has(m)),
+    [],
+    "modules Debian's modules.alias does not have",
+  );
+  // built in: modules.builtin lists the tristate ones; shpchp's HOTPLUG_PCI_SHPC is a bool
+  const inside = new Set(result.lines.filter((l) => l.builtIn).map((l) => l.module));
+  assert.deepEqual(
+    [...inside].filter((m) => !builtIn.has(m) && m !== "shpchp"),
+    [],
+  );
+  assert.ok(inside.has("virtio_pci") && inside.has("8250_pci") && inside.has("intel_agp"));
+  assert.ok(!modules.has("virtio_pci"), "virtio_pci (=y) printed as a module alias");
+  // `# CONFIG_CRYPTO_DEV_QAT_4XXX is not set`: not built at all
+  assert.ok(!modules.has("qat_4xxx") && !inside.has("qat_4xxx"));
+  assert.match(
+    result.notes.join("\n"),
+    /: 2\d\d modules with pci tables not built \(left out\): .*; 10 built in/,
+  );
+});
+
 test("aliases --source: the vfio variants equal modpost's MODULE_ALIAS lines of their out-of-tree builds", async () => {
   const built = join(cache, "variants", version);
   if (!existsSync(built) || !readdirSync(built).some((f) => f.endsWith(".mod.c"))) {
     assert.fail(`${built}/*.mod.c missing: run test/kernel/build-variants.sh (branch kernel)`);
   }
-  const ours = byModule((await fromSource()).lines);
+  const ours = byModule((await variantsFromSource()).lines);
   let compared = 0;
   for (const file of readdirSync(built).filter((f) => f.endsWith(".mod.c"))) {
     const module = file.replace(/\.mod\.c$/, "").replaceAll("-", "_");

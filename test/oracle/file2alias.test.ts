@@ -33,9 +33,8 @@ function compare(module: KernelModule, counts: Compared): { tables: string[][]; 
     const aliases: string[] = [];
     table.entries.forEach((entry, i) => {
       counts.entries++;
-      // do_pci_entry: any override_only value but 0 and 1 is dropped with a warning.
-      const overrideOnly = table.overrideOnly[i] as number;
-      const alias = overrideOnly > 1 ? undefined : pciEntryAlias(entry).pattern;
+      // do_pci_entry: any override_only value but 0 and 1 is dropped with a warning
+      const alias = pciEntryAlias(entry, table.overrideOnly[i] as number).pattern;
       if (alias === undefined) counts.dropped++;
       else {
         if (alias.startsWith("vfio_pci:")) counts.flavoured++;

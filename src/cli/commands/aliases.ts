@@ -12,15 +12,22 @@ its entries expanded (PCI_DEVICE, PCI_DEVICE_SUB, PCI_VDEVICE, PCI_DEVICE_DATA,
 PCI_DRIVER_OVERRIDE_DEVICE_VFIO, ... designated or positional) with constants from
 include/linux/pci_ids.h, the headers the file includes and its own #defines, turned into
 aliases as modpost's do_pci_entry does, each file mapped to its module through the Kbuild
-Makefiles. Entries that cannot be resolved are reported on stderr as FILE:LINE (exit 0; the
-lines printed are the ones that could be read). A progress bar is drawn on stderr when it is
-a terminal.
+Makefiles. With a config, only what Kbuild builds from it counts: a module whose object is
+not built is left out, and a built-in one (=y) gets no modules.alias line (one note on stderr
+says how many of each). Entries that cannot be resolved are reported on stderr as FILE:LINE
+(the lines printed are the ones that could be read). A progress bar is drawn on stderr when
+it is a terminal.
 
   --source TREE   the kernel source tree (holding include/linux/pci_ids.h)
   --module NAME   only this module's aliases
-  --config FILE   the kernel .config (plain or .gz) deciding #if CONFIG_...;
-                  default TREE/.config when present, else every CONFIG_ option is unset
-  --json          {"lines": [{"pattern", "module", "origin"}], "problems": [...]}
+  --config FILE   the kernel .config (plain or .gz) deciding which modules are built and
+                  #if CONFIG_...; default TREE/.config when present, else every file with a
+                  table counts as a module and every CONFIG_ option is unset (a note says so)
+  --json          {"lines": [{"pattern", "module", "origin"}], "builtIn": [...],
+                  "problems": [...], "notes": [...]}
+
+Exit status: 0 (also with unresolved entries), 2 when the tree or the config cannot be read
+or no module NAME has a pci table, 64 for a wrong command line.
 `;
 
 export const command: Command = {
@@ -45,11 +52,16 @@ export const command: Command = {
       ...(values.config !== undefined ? { config: values.config } : {}),
       progress: progressFor(io),
     });
+    // built-in drivers' aliases are no modules.alias lines (overlaps --source keeps them)
+    const modules = result.lines.filter((l) => !l.builtIn);
     if (values.json) {
-      io.out(`${JSON.stringify({ lines: result.lines, problems: result.problems }, null, 2)}\n`);
+      const builtIn = result.lines.filter((l) => l.builtIn);
+      const { problems, notes } = result;
+      io.out(`${JSON.stringify({ lines: modules, builtIn, problems, notes }, null, 2)}\n`);
     } else {
+      for (const note of result.notes) io.err(`flavourctl aliases: note: ${note}\n`);
       for (const problem of result.problems) io.err(`flavourctl aliases: unresolved: ${problem}\n`);
-      io.out(result.lines.map((l) => `alias ${l.pattern} ${l.module}\n`).join(""));
+      io.out(modules.map((l) => `alias ${l.pattern} ${l.module}\n`).join(""));
     }
     return 0;
   },
