@@ -128,6 +128,8 @@ test("overlaps --source --config: built-in drivers claim devices too, unbuilt on
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /identical +foo_drv inside|identical +inside foo_drv/);
   assert.doesNotMatch(r.stdout, /\bbar\b|\boff\b/);
+  // the note aliases prints: what the config left out
+  assert.match(r.stderr, /^flavourctl overlaps: note: .*not built \(left out\)/m);
 });
 
 test("aliases --source: an .override_only other than 0 and 1 is dropped and reported, as modpost does", async () => {

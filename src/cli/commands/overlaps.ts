@@ -64,6 +64,7 @@ export const command: Command = {
         ...(values.config !== undefined ? { config: values.config } : {}),
         progress: progressFor(io),
       });
+      for (const note of result.notes) io.err(`flavourctl overlaps: note: ${note}\n`);
       for (const problem of result.problems) io.err(`flavourctl overlaps: ${problem}\n`);
       for (const line of result.lines) inputs.push(line);
     }
