@@ -96,6 +96,42 @@ test("boot pass: a virtio_vfio_pci rule on an unbound virtio-net; virtio-pci, lo
   }
 });
 
+test("boot pass: every device a rule names is held before the first module loads, the later ones in bus order too", () => {
+  const NET2 = "0000:04:00.0" as PciAddress;
+  const BLK = "0000:05:00.0" as PciAddress;
+  const devices = [
+    ...DEVICES,
+    { ...DEVICES[1], address: NET2, iommuGroup: 4 },
+    { address: BLK, vendor: "1af4", device: "1042", class: "010000", iommuGroup: 5 },
+  ];
+  const rulesDir = tempDir("rules");
+  saveRule(rulesDir, {
+    ...netRule,
+    name: "nets",
+    selector: parseSelector("id 1af4:1041") as Rule["selector"],
+  });
+  const base = simMachine({ modules: MODULES, devices });
+  for (const seed of [1, 2, 3]) {
+    const sim = new SimMachine(base.sim.spec, base.sim.modules, seed);
+    sim.kernel.faults.add({ kind: "probe-fails", driver: "virtio_vfio_pci", address: NET2, times: 1 });
+    wireSimHooks(sim, new SimControl(sim), base.sim.modules, { rulesDir, runDir: `${tempDir("run")}/run` });
+    sim.boot();
+    const lines = sim.kernel.trace.events.map((e) => e.text);
+    const context = `seed ${seed}:\n${lines.join("\n")}`;
+    assert.ok(lines.includes("hook: 0000:03:00.0: rule nets: done -> virtio_vfio_pci (boot pass)"), context);
+    // The second net's variant probe fails: rolled back to no driver and no override, and
+    // virtio-pci, loaded for the first one, never had it.
+    assert.ok(lines.includes("hook: 0000:04:00.0: rule nets: rolled-back -> no driver (boot pass)"), context);
+    assert.deepEqual(binds(sim, VIRTIO_NET), ["virtio_vfio_pci"], context);
+    assert.deepEqual(binds(sim, NET2), [], context);
+    // udev's kmod load for its own add event (after the boot pass) finds virtio_pci loaded
+    // and probes nothing: the device stays as the rollback left it.
+    assert.equal(sim.kernel.devices.get(NET2)?.driverOverride, null);
+    // The device no rule names gets its host driver, as udev would have given it.
+    assert.deepEqual(binds(sim, BLK), ["virtio-pci"], context);
+  }
+});
+
 test("boot pass on the demo machine: its virtio-net (rule address 0000:03:00.0) ends on virtio_vfio_pci on every seed", () => {
   const spec = readMachine(demo, "demo");
   const modules = machineModules(spec);
