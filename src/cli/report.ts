@@ -7,6 +7,8 @@ import type { Io } from "./io.ts";
 
 function describeStep(step: Step): string {
   switch (step.action) {
+    case "hold":
+      return `driver_override = ${step.override} (no driver matches it: nothing binds the device while modules load)`;
     case "load-module":
       return `modprobe ${step.module}`;
     case "find-driver":

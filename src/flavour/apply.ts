@@ -73,11 +73,16 @@ function runStep(
 ): string | null {
   const address = plan.address;
   switch (step.action) {
+    case "hold":
+      host.writeOverride(address, step.override);
+      log.push(`driver_override = ${step.override}: no driver may bind it while modules load`);
+      return driver;
     case "load-module": {
       if (host.moduleLoaded(step.module)) {
         log.push(`module ${step.module} already loaded`);
         return driver;
       }
+      const before = host.device(address).driver;
       const result = host.modprobe(step.module);
       if (!result.ok) throw new StepFailure(`modprobe ${step.module}: ${result.message}`);
       if (!host.moduleLoaded(step.module)) {
@@ -87,6 +92,10 @@ function runStep(
         );
       }
       log.push(`loaded module ${step.module}`);
+      // A module's dependencies register drivers too, and each one binds the unbound devices
+      // it matches (driver_register → driver_attach): the probe step takes the device back.
+      const after = host.device(address).driver;
+      if (after !== before && after !== null) log.push(`loading ${step.module} bound ${address} to ${after}`);
       return driver;
     }
     case "find-driver": {
@@ -113,10 +122,18 @@ function runStep(
       log.push(`unbound from ${step.driver}`);
       return driver;
     }
-    case "probe":
+    case "probe": {
+      // drivers_probe attaches only an unbound device: a driver that took it since the plan
+      // was made (a module's dependency, a racing udev worker) is not the target, so it goes.
+      const now = host.device(address).driver;
+      if (plan.target.flavour !== "default" && now !== null && now !== driver) {
+        host.unbind(address, now);
+        log.push(`unbound from ${now}, which had bound it meanwhile`);
+      }
       host.probe(address);
       log.push("drivers_probe");
       return driver;
+    }
     case "verify":
       verify(host, plan, driver, log, verifyTimeoutMs);
       return driver;

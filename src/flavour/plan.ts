@@ -1,11 +1,18 @@
 // A plan is a value before it is an action: what will be done to one device, why, and what
 // was checked. `--dry-run` prints it; apply.ts carries it out.
-import type { DeviceState } from "../host/control.ts";
+import { type DeviceState, HOLD_OVERRIDE } from "../host/control.ts";
 import type { PciAddress } from "../pci/address.ts";
 import type { Check } from "./safety.ts";
 import type { Target } from "./target.ts";
 
 export type Step =
+  /**
+   * driver_override = HOLD_OVERRIDE, a name no driver has, so that no driver binds the
+   * unbound device while modules load (pci_match_device: with an override only the driver
+   * of that name matches): a variant's module pulls in its host driver's module
+   * (virtio_vfio_pci needs virtio_pci, mlx5_vfio_pci needs mlx5_core), which would bind it.
+   */
+  | { action: "hold"; override: typeof HOLD_OVERRIDE }
   | { action: "load-module"; module: string }
   /** Read the driver name the module registered (/sys/module/<m>/drivers/pci:<driver>). */
   | { action: "find-driver"; module: string }
@@ -50,6 +57,9 @@ export function planFlavour(device: DeviceState, target: Target, checks: Check[]
   const done = known !== null && device.driver === known && device.driverOverride === known;
   const steps: Step[] = [];
   if (target.module !== null) {
+    // A module not loaded yet (its driver unknown) loads its dependencies too; on a bound
+    // device they change nothing (it is unbound only after the override names the target).
+    if (device.driver === null && known === null) steps.push({ action: "hold", override: HOLD_OVERRIDE });
     steps.push({ action: "load-module", module: target.module });
     if (known === null) steps.push({ action: "find-driver", module: target.module });
   }

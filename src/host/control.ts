@@ -23,6 +23,15 @@ export interface DeviceState {
   vfioDevice: boolean;
 }
 
+/**
+ * The driver_override flavourctl writes to hold an unbound device while modules load: a name
+ * no driver has (no pci_driver of Linux 6.12 has parentheses in its name; some have spaces),
+ * so pci_match_device matches nothing and the device stays unbound until the real override.
+ * It reads like the `(null)` of an unset override; a device left with it was held by a
+ * flavourctl run that was killed (`flavourctl apply` or `unset` replaces it).
+ */
+export const HOLD_OVERRIDE = "(flavourctl-hold)";
+
 export interface GroupMember {
   address: PciAddress;
   driver: string | null;

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { buildTree, link } from "../../test/support/sysfs-builder.ts";
 import { tempDir } from "../../test/support/tmp.ts";
 import type { PciAddress } from "../pci/address.ts";
+import { HOLD_OVERRIDE } from "./control.ts";
 import { SysfsControl } from "./sysfs-control.ts";
 
 // The udev hook runs with no PATH (udev gives RUN programs only the event's properties): it must
@@ -169,4 +170,15 @@ test("vfioOpenNodes: a process holding the device's /dev/vfio/<group> or its cde
   fd(4343, 7, join(dev, "vfio/devices/vfio0"));
   assert.deepEqual(control.vfioOpenNodes(VFIO), [join(dev, "vfio/12"), join(dev, "vfio/devices/vfio0")]);
   assert.deepEqual(control.vfioOpenNodes(NIC), []);
+});
+
+// The hold (flavour/plan.ts): its placeholder is written as it is, though it is no driver name
+// flavourctl would accept from a user (that is why no driver has it); other names are checked.
+test("writeOverride writes the hold placeholder; a name no driver can have is refused otherwise", () => {
+  const sysfs = join(tempDir("hold"), "sys");
+  buildTree(sysfs, [{ address: IDLE, vendor: 0x8086, device: 0x10d3, classCode: 0x020000 }]);
+  const control = new SysfsControl({ sysfs, proc: null });
+  control.writeOverride(IDLE, HOLD_OVERRIDE);
+  assert.equal(readFileSync(join(sysfs, "bus/pci/devices", IDLE, "driver_override"), "utf8"), HOLD_OVERRIDE);
+  assert.throws(() => control.writeOverride(IDLE, "(flavourctl-other)"), /invalid driver name/);
 });

@@ -6,7 +6,13 @@ import { basename, join } from "node:path";
 import { ExitCode, FlavourError, InputError } from "../errors.ts";
 import { isAddress, type PciAddress } from "../pci/address.ts";
 import { formatModalias } from "../pci/modalias.ts";
-import type { DeviceState, GroupMember, HostControl, ModprobeOutcome } from "./control.ts";
+import {
+  type DeviceState,
+  type GroupMember,
+  HOLD_OVERRIDE,
+  type HostControl,
+  type ModprobeOutcome,
+} from "./control.ts";
 import { sleep, takeLock } from "./lock.ts";
 
 /**
@@ -343,7 +349,7 @@ export class SysfsControl implements HostControl {
   writeOverride(address: PciAddress, driver: string | null): void {
     this.write(
       this.devicePath(address, "driver_override"),
-      driver === null ? "\n" : checkName("driver", driver),
+      driver === null ? "\n" : driver === HOLD_OVERRIDE ? driver : checkName("driver", driver),
     );
   }
 

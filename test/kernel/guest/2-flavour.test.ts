@@ -82,6 +82,44 @@ test("set <e1000e> vfio binds vfio-pci (no variant matches); set … default ret
   assert.equal(overrideOf(nic), null);
 });
 
+// Debian builds virtio_pci in, so virtio_vfio_pci's dependency on it cannot load a host driver
+// here; a modprobe.d softdep makes the same thing happen to e1000e: loading the vfio module
+// loads the host driver of an unbound device, and driver_register binds every unbound device
+// it matches. The hold (a driver_override no driver has) keeps it off; without it the set
+// failed here, as the boot pass did on the simulated machine (e1000e bound, rolled back).
+test("set vfio on an unbound device while the vfio module pulls its host driver in: held, e1000e never gets it", () => {
+  const [nic, other] = [e1000eIntel(), e1000eMellanox()];
+  const conf = "/etc/modprobe.d/flavourctl-test-softdep.conf";
+  modprobe("-r", "e1000e");
+  if (moduleLoaded("vfio_pci")) modprobe("-r", "vfio_pci");
+  assert.deepEqual([driverOf(nic), driverOf(other)], [null, null]);
+  writeFileSync(conf, "softdep vfio_pci pre: e1000e\n");
+  let back: ReturnType<typeof set> | undefined;
+  try {
+    const result = set(nic, "vfio", "--json", ...noSave);
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    const { plan, result: applied } = JSON.parse(result.stdout);
+    assert.deepEqual(plan.steps[0], { action: "hold", override: "(flavourctl-hold)" });
+    assert.equal(applied.outcome, "done");
+    assert.equal(driverOf(nic), "vfio-pci");
+    assert.equal(overrideOf(nic), "vfio-pci");
+    // e1000e did load, and bound the device nobody held; the held one it never had.
+    assert.equal(moduleLoaded("e1000e"), true);
+    assert.equal(waitForDriver(other, "e1000e"), "e1000e");
+    const log: string[] = applied.log;
+    assert.ok(log.includes("loaded module vfio_pci"), log.join("\n"));
+    assert.ok(!log.some((line) => /bound .* to e1000e|meanwhile/.test(line)), log.join("\n"));
+  } finally {
+    // Back to e1000e even when an assertion failed, so the tests after this one start as usual.
+    unlinkSync(conf);
+    back = set(nic, "default");
+  }
+  assert.equal(back.status, 0, back.stderr);
+  assert.equal(driverOf(nic), "e1000e");
+  assert.equal(overrideOf(nic), null);
+  assert.equal(waitForDriver(other, "e1000e"), "e1000e");
+});
+
 test("--dry-run prints the plan and changes nothing (every device's driver and override, loaded modules)", () => {
   modprobe("-r", "virtio_vfio_pci");
   const before = snapshot();
