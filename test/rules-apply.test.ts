@@ -76,3 +76,19 @@ test("set ADDRESS default removes the device's address rule, as unset does", asy
   assert.equal((await cli(["apply", ...machine], env)).code, ExitCode.ok);
   assert.match((await cli(["sim", "devices", "demo"], env)).stdout, /0000:03:00.0 .* virtio-pci /);
 });
+
+test("a wrong target refuses even when the device already has it: no rule is saved that apply would refuse", async () => {
+  const env = { XDG_STATE_HOME: tempDir("state") };
+  const rules = join(tempDir("rules"), "rules.d");
+  const machine = ["--machine", "demo", "--config", rules];
+  const vf = "0000:01:00.2";
+  assert.equal(
+    (await cli(["set", vf, "--driver", "pci-stub", "--no-save", ...machine], env)).code,
+    ExitCode.ok,
+  );
+  const wrong = await cli(["set", vf, "vfio", "--driver", "pci-stub", ...machine], env);
+  assert.equal(wrong.code, ExitCode.refused, wrong.stdout);
+  assert.match(wrong.stderr, /refused: pci-stub is not a vfio driver/);
+  assert.doesNotMatch(wrong.stdout, /saved/);
+  assert.doesNotMatch((await cli(["rules", ...machine], env)).stdout, /0000:01:00\.2/);
+});

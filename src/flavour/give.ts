@@ -36,7 +36,7 @@ export function giveFlavour(
   const target = chooseTarget(machine.modules, machine.host, device, request);
   const checks = safetyChecks(machine.host, device, target);
   const plan = planFlavour(device, target, checks);
-  const refused = options.force || plan.done ? [] : checks.filter((c) => !c.ok).map((c) => c.message);
+  const refused = options.force ? [] : refusals(checks, plan.done);
   if (refused.length > 0 || options.dryRun) return { plan, refused };
   return { plan, refused, result: applyPlan(machine.host, plan) };
 }
@@ -75,7 +75,7 @@ export function giveGroup(
     // The group check is about the other members, which move too.
     const checks = safetyChecks(host, device, target).filter((c) => c.name !== "iommu-group");
     const plan = planFlavour(device, target, checks);
-    const refused = options.force || plan.done ? [] : checks.filter((c) => !c.ok).map((c) => c.message);
+    const refused = options.force ? [] : refusals(checks, plan.done);
     return { plan, refused };
   });
   if (options.dryRun || planned.some((p) => p.refused.length > 0))
@@ -99,4 +99,16 @@ export function giveGroup(
     }
   }
   return { members: results, restored: true };
+}
+
+/**
+ * The failed checks that refuse the plan. With nothing to do the device's state is not at
+ * stake, but a target that is itself wrong (`vfio --driver pci-stub`) still refuses: its rule
+ * would be refused at every later apply and boot.
+ */
+function refusals(
+  checks: readonly { name: string; ok: boolean; message: string }[],
+  done: boolean,
+): string[] {
+  return checks.filter((c) => !c.ok && (!done || c.name === "target")).map((c) => c.message);
 }
