@@ -45,3 +45,14 @@ export class InputError extends FlavourError {
     this.name = "InputError";
   }
 }
+
+/**
+ * The exit code of a failed system call (a file that cannot be made, written or removed —
+ * a rules directory that is a file, a read-only or root-owned place): 6 when privileges or a
+ * read-only file system are the reason, else 2. Undefined for any other error (a bug).
+ */
+export function systemErrorExitCode(error: unknown): ExitCodeValue | undefined {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (!(error instanceof Error) || typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) return undefined;
+  return code === "EACCES" || code === "EPERM" || code === "EROFS" ? ExitCode.permission : ExitCode.badInput;
+}

@@ -386,3 +386,26 @@ test("an unreadable modprobe.d file or optional index is skipped with a warning,
   assert.match(recorded.stderr, /loop\.conf: cannot read \(ELOOP\), ignored/);
   assert.match(recorded.stderr, /modules\.builtin\.modinfo: cannot read \(ELOOP\); ignored, as libkmod does/);
 });
+
+test("a file a command cannot make, write or remove is one line (exit 2), never a stack trace", async () => {
+  const state = { XDG_STATE_HOME: tempDir("unwritable-state") };
+  const file = join(tempDir("unwritable"), "a-file");
+  writeFileSync(file, "not a directory\n");
+  const run = async (argv: string[]) => {
+    const { io, recorded } = recordingIo("", state);
+    return { code: await main(argv, io), ...recorded };
+  };
+  // the device is moved, its rule cannot be saved: said so, not "rolled back"
+  const set = await run(["set", "0000:04:00.0", "vfio", "--machine", "demo", "--config", file]);
+  assert.equal(set.code, 2);
+  assert.equal(
+    set.stderr,
+    `flavourctl set: 0000:04:00.0 is on vfio-pci now, but its rule was not saved (EEXIST: file already exists, mkdir '${file}'): it will not come back after a reboot\n`,
+  );
+  const rule = await run(["udev-rule", "--output", tempDir("a-directory")]);
+  assert.equal(rule.code, 2);
+  assert.match(rule.stderr, /^flavourctl udev-rule: EISDIR: [^\n]*\n$/);
+  const remove = await run(["rules", "--remove", "x", "--config", file]);
+  assert.equal(remove.code, 2);
+  assert.match(remove.stderr, /^flavourctl rules: ENOTDIR: [^\n]*\n$/);
+});

@@ -1,6 +1,6 @@
 // The verb table. Each verb's module is imported only when that verb runs, so start-up
 // costs the same whatever the tool grows to (the udev hook runs on every PCI add event).
-import { ExitCode, FlavourError } from "../errors.ts";
+import { ExitCode, FlavourError, systemErrorExitCode } from "../errors.ts";
 import type { Io } from "./io.ts";
 
 export interface Command {
@@ -72,6 +72,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.err(`flavourctl ${verb}: ${error.message}\n`);
       return error.exitCode;
     }
-    throw error;
+    // a file the command could not make, write or remove: one line, never a stack trace
+    const code = systemErrorExitCode(error);
+    if (code === undefined) throw error;
+    io.err(`flavourctl ${verb}: ${(error as Error).message}\n`);
+    return code;
   }
 }

@@ -1,6 +1,6 @@
 // flavourctl set ADDRESS FLAVOUR / unset ADDRESS: plan, check, apply, report, and save the
 // flavour as a rule (set) or remove the device's rule (unset).
-import { ExitCode, FlavourError, UsageError } from "../../errors.ts";
+import { ExitCode, FlavourError, systemErrorExitCode, UsageError } from "../../errors.ts";
 import { subjectOf } from "../../flavour/apply-rules.ts";
 import { giveFlavour, giveGroup, type Machine } from "../../flavour/give.ts";
 import {
@@ -147,7 +147,19 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
         flavour: flavour === "vfio" ? "vfio" : "driver",
         driver,
       };
-      const path = saveRule(rulesDir, rule);
+      let path: string;
+      try {
+        path = saveRule(rulesDir, rule);
+      } catch (error) {
+        const exitCode = systemErrorExitCode(error);
+        if (exitCode === undefined) throw error;
+        // the device has its flavour: say so, not only that the file failed
+        const now = give.result?.final.driver ?? give.plan.target.driver ?? "its flavour";
+        throw new FlavourError(
+          `${address} is on ${now} now, but its rule was not saved (${(error as Error).message}): it will not come back after a reboot`,
+          exitCode,
+        );
+      }
       if (!values.json) io.out(`saved ${path}\n`);
     }
     // unset, and set ADDRESS default (its help says so): the address rule goes too
