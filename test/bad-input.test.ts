@@ -358,6 +358,10 @@ test("an operand a command does not take, or an option without the one it goes w
     [["vfs", "0000:03:00.0", "2", "3", "--machine", "demo"], "vfs: unexpected argument '3'"],
     [["upgrade", "6.1", "--from", "a", "--to", "b"], "upgrade: unexpected argument '6.1'"],
     [
+      ["show", "0000:ff:00.0", "--machine", "demo"],
+      "show: no PCI device 0000:ff:00.0 in the machine's devices",
+    ],
+    [
       ["overlaps", "--alias", "/dev/null", "--config", "/dev/null"],
       "overlaps: --config goes with --source (the kernel .config of that tree)",
     ],

@@ -35,7 +35,7 @@ export const command: Command = {
     if (env.ACTION !== "add" || (env.SUBSYSTEM !== undefined && env.SUBSYSTEM !== "pci")) return ExitCode.ok;
     const address = env.PCI_SLOT_NAME ?? (env.DEVPATH ? basename(env.DEVPATH) : "");
     if (!isAddress(address))
-      throw new UsageError(`hook: no PCI device in the environment (PCI_SLOT_NAME='${address}')`);
+      throw new UsageError(`no PCI device in the environment (PCI_SLOT_NAME='${address}')`);
     const opened = await openCommandMachine(values, io);
     const { modules, host } = opened;
     const { rules, errors } = loadRules(opened.rulesDir);

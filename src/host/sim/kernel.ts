@@ -341,6 +341,8 @@ export class SimKernel {
       // vfio_pci_probe / vfio_pci_core_register_device (drivers/vfio/pci/vfio_pci.c, vfio_pci_core.c).
       if (drv.spec.denylist && isVfioPciDenylisted(d)) return "EINVAL";
       if (d.headerType !== 0) return "EINVAL";
+      // vfio_group_find_or_alloc (drivers/vfio/group.c): no IOMMU group, no vfio device
+      if (d.iommuGroup === null) return "EINVAL";
       if (d.sriov && d.sriov.numVfs > 0) return "EBUSY";
     }
     return null;

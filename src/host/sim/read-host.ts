@@ -2,7 +2,7 @@
 import type { PciAddress } from "../../pci/address.ts";
 import { formatModalias } from "../../pci/modalias.ts";
 import type { DeviceInfo, Host } from "../host.ts";
-import { UnreadableDevice } from "../host.ts";
+import { AbsentDevice } from "../host.ts";
 import type { SimMachine } from "./machine.ts";
 
 export class SimHost implements Host {
@@ -22,7 +22,7 @@ export class SimHost implements Host {
   device(address: PciAddress): DeviceInfo {
     const kernel = this.machine.kernel;
     const d = kernel.devices.get(address);
-    if (!d) throw new UnreadableDevice(address, "no such device");
+    if (!d) throw new AbsentDevice(address, "the machine's devices");
     const parents: PciAddress[] = [];
     for (let p = d.parent; p !== null; p = kernel.devices.get(p)?.parent ?? null) parents.unshift(p);
     return {

@@ -283,7 +283,8 @@ function moduleSpec(
     ids,
     vfio,
     denylist: driver === "vfio-pci",
-    managedDma: vfio || driver === "pcieport" || driver === "pci-stub" || driver === "shpchp",
+    // driver_managed_dma: pcie/portdrv.c and pci-stub.c only (Linux 6.12), not shpchp
+    managedDma: vfio || driver === "pcieport" || driver === "pci-stub",
     sriov: (bound ?? []).some((d) => d.sriov !== null),
     defersUntil: null,
     asyncProbe: ASYNC_PROBE.has(driver),
