@@ -65,3 +65,14 @@ test("the executable runs from a code cache of its own, per verb, and survives a
   assert.equal(offResult.stdout, expected);
   assert.deepEqual(readdirSync(none), []);
 });
+
+test("a wrong command line (exit 64: a mistyped verb) leaves no code cache behind", () => {
+  const cacheDir = tempDir("code-cache-typo");
+  const result = spawnSync(process.execPath, [bundle, "lsit"], {
+    encoding: "utf8",
+    env: { ...process.env, FLAVOURCTL_INDEX_CACHE: cacheDir },
+  });
+  assert.equal(result.status, 64);
+  assert.match(result.stderr, /unknown command 'lsit'/);
+  assert.deepEqual(readdirSync(cacheDir), []);
+});

@@ -30,7 +30,10 @@ const script = new Script(
   },
 );
 if (cachePath && (cached === undefined || script.cachedDataRejected)) {
-  process.once("exit", () => saveCache(cachePath, script.createCachedData()));
+  // not for a command line that was wrong (64): every typo of a verb would leave a cache
+  process.once("exit", (code) => {
+    if (code !== 64) saveCache(cachePath, script.createCachedData());
+  });
 }
 script.runInThisContext()(exports, require, module, __filename, __dirname);
 

@@ -51,9 +51,13 @@ Run 'flavourctl COMMAND --help' for a command's options. See README.md for the m
 
 export async function main(argv: string[], io: Io): Promise<number> {
   const [verb, ...rest] = argv;
-  if (verb === undefined || verb === "--help" || verb === "-h" || verb === "help") {
+  if (verb === undefined) {
+    io.err(usage); // a wrong command line: the text goes where errors go
+    return ExitCode.usage;
+  }
+  if (verb === "--help" || verb === "-h" || verb === "help") {
     io.out(usage);
-    return verb === undefined ? ExitCode.usage : ExitCode.ok;
+    return ExitCode.ok;
   }
   if (verb === "--version") {
     io.out("flavourctl 0.1.0\n");
