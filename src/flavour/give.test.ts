@@ -344,3 +344,13 @@ test("--group moves every member of the group, or none when one fails", () => {
   assert.equal(moved.failedAt, undefined);
   assert.deepEqual([driverOf(m.sim, SMBUS), driverOf(m.sim, NIC)], ["vfio-pci", "vfio-pci"]);
 });
+
+test("vfs: a flavour every VF would refuse (vfio with a non-vfio driver) is refused before any VF exists", () => {
+  const m = machine();
+  assert.throws(
+    () => createVfs(m, NIC, 1, { flavour: "vfio", driver: "pci-stub" }, []),
+    /pci-stub is not a vfio driver \(no VF was created\)/,
+  );
+  assert.deepEqual(m.host.virtfns(NIC), []);
+  assert.equal(m.host.sriovAutoprobe(NIC), true);
+});

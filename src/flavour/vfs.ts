@@ -8,6 +8,7 @@ import { type RuleOutcome, requestOf, subjectOf } from "./apply-rules.ts";
 import { giveFlavour, type Machine } from "./give.ts";
 import { type Rule, ruleFor } from "./rules.ts";
 import type { TargetRequest } from "./target.ts";
+import { isVfioDriver } from "./vfio-drivers.ts";
 
 export interface VfsResult {
   vfs: PciAddress[];
@@ -32,6 +33,10 @@ export function createVfs(
       `${pf} already has ${existing} VFs: remove them first with 'vfs ${pf} 0'`,
       ExitCode.refused,
     );
+  }
+  // refused for every VF alike (chooseTarget): refused before any VF exists
+  if (flavour?.flavour === "vfio" && flavour.driver !== undefined && !isVfioDriver(flavour.driver)) {
+    throw new FlavourError(`${flavour.driver} is not a vfio driver (no VF was created)`, ExitCode.refused);
   }
   const autoprobe = host.sriovAutoprobe(pf);
   host.setSriovAutoprobe(pf, false);
