@@ -241,7 +241,11 @@ test("IOMMU group ownership: a claim fails while a member uses a host driver; a 
     name: "snd_hda_intel",
     drivers: [{ name: "snd_hda_intel", ids: [{ vendor: "8086", device: "abcd" }] }],
   };
-  const { sim, kernel } = machine({ modules: [hda], devices: [audio] });
+  const later = {
+    name: "later",
+    drivers: [{ name: "later", managedDma: true, ids: [{ vendor: "8086", device: "abcd" }] }],
+  };
+  const { sim, kernel } = machine({ modules: [hda, later], devices: [audio] });
   sim.modprobe.run("vfio_pci", { blacklist: false });
   sim.write("/sys/bus/pci/devices/0000:01:00.0/driver_override", "vfio-pci");
   sim.write("/sys/bus/pci/drivers/e1000e/unbind", "0000:01:00.0");
@@ -258,6 +262,11 @@ test("IOMMU group ownership: a claim fails while a member uses a host driver; a 
     errno(() => sim.write("/sys/bus/pci/drivers/snd_hda_intel/bind", "0000:01:00.1")),
     "EBUSY",
   );
+  // drivers_probe: snd_hda_intel's dma_configure fails (-EBUSY, which really_probe returns as
+  // it is), and that ends the walk: "later" (loaded at boot, after snd_hda_intel on the list),
+  // which manages its DMA and matches too, is not tried
+  sim.write("/sys/bus/pci/drivers_probe", "0000:01:00.1");
+  assert.equal(driverOf(sim, "0000:01:00.1"), null, "the walk stopped at snd_hda_intel's EBUSY");
   // pci-stub has driver_managed_dma: it may bind inside the owned group.
   sim.modprobe.run("pci_stub", { blacklist: false });
   sim.write("/sys/bus/pci/drivers/pci-stub/new_id", "8086 abcd");

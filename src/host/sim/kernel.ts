@@ -275,9 +275,19 @@ export class SimKernel {
       : candidates;
     for (const drv of ordered) {
       if (!this.matches(drv, d)) continue;
+      // really_probe returns pci_dma_configure's error as it is (negative), and a negative
+      // return from __device_attach_driver ends the walk; a probe's own error comes back
+      // positive and the next driver is tried (drivers/base/dd.c)
+      const dmaRefused = this.dmaOwned(drv, d);
       if (this.probe(drv, d) === 0) return d.driver !== null || d.probing !== null;
+      if (dmaRefused) return false;
     }
     return false;
+  }
+
+  /** pci_dma_configure → iommu_device_use_default_domain: -EBUSY while userspace owns the group. */
+  private dmaOwned(drv: SimDriver, d: SimDevice): boolean {
+    return d.iommuGroup !== null && this.ownedGroups.has(d.iommuGroup) && !drv.spec.managedDma;
   }
 
   /** driver_attach: a new driver tries every unbound device it matches, in bus order. */
@@ -326,8 +336,7 @@ export class SimKernel {
     // pci_device_can_probe: a VF probes only with its PF's sriov_drivers_autoprobe or an override.
     if (d.physfn && !this.devices.get(d.physfn)?.sriov?.driversAutoprobe && d.driverOverride === null)
       return "ENODEV";
-    // pci_dma_configure → iommu_device_use_default_domain: -EBUSY while userspace owns the group.
-    if (d.iommuGroup !== null && this.ownedGroups.has(d.iommuGroup) && !drv.spec.managedDma) return "EBUSY";
+    if (this.dmaOwned(drv, d)) return "EBUSY";
     const fault = this.faults.fire(
       "probe-fails",
       (f) => f.driver === drv.name && (f.address ?? d.address) === d.address,
