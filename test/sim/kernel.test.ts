@@ -154,6 +154,19 @@ test("deferred probe: retried when another driver binds, once its supplier modul
   assert.ok(sim.kernel.trace.events.some((e) => /e1000e 0000:01:00.0: probe deferred/.test(e.text)));
 });
 
+test("vfio-pci refuses a device with no IOMMU group (vfio_group_find_or_alloc: EINVAL)", () => {
+  const { sim } = machine({
+    devices: [{ ...NIC, address: "0000:01:00.1", device: "10d4", iommuGroup: null }],
+  });
+  sim.modprobe.run("vfio_pci", { blacklist: false });
+  sim.write("/sys/bus/pci/devices/0000:01:00.1/driver_override", "vfio-pci");
+  assert.equal(
+    errno(() => sim.write("/sys/bus/pci/drivers/vfio-pci/bind", "0000:01:00.1")),
+    "EINVAL",
+  );
+  assert.equal(driverOf(sim, "0000:01:00.1"), null);
+});
+
 test("vfio-pci refuses bridges (EINVAL), its denylist (EINVAL) and a PF with VFs (EBUSY)", () => {
   const pf = {
     address: "0000:02:00.0",
