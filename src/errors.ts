@@ -56,3 +56,8 @@ export function systemErrorExitCode(error: unknown): ExitCodeValue | undefined {
   if (!(error instanceof Error) || typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) return undefined;
   return code === "EACCES" || code === "EPERM" || code === "EROFS" ? ExitCode.permission : ExitCode.badInput;
 }
+
+/** What a caught value says, for a log line. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -6,6 +6,7 @@
 // a device whose turn comes later included. So every device whose plan would hold it is held
 // before any device is given its flavour; at its turn it gets its starting override back and
 // is planned afresh (what the devices before it changed counts), and its plan holds it again.
+import { messageOf } from "../errors.ts";
 import { HOLD_OVERRIDE } from "../host/control.ts";
 import type { PciAddress } from "../pci/address.ts";
 import { type GiveResult, giveFlavour, type Machine } from "./give.ts";
@@ -29,8 +30,6 @@ export function requestOf(rule: Rule) {
   return { flavour: rule.flavour, driver: rule.driver };
 }
 
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
 export function applyRules(
   machine: Machine,
   rules: readonly Rule[],
@@ -44,7 +43,7 @@ export function applyRules(
       const rule = ruleFor(rules, subjectOf(machine, address));
       if (rule) named.push({ address, rule });
     } catch (error) {
-      named.push({ address, error: message(error) });
+      named.push({ address, error: messageOf(error) });
     }
   }
   /** The devices held here, with the override each is given back at its turn. */
@@ -77,7 +76,7 @@ export function applyRules(
           give: giveFlavour(machine, address, requestOf(rule), options),
         });
       } catch (error) {
-        outcomes.push({ address, rule: rule.name, error: message(error) });
+        outcomes.push({ address, rule: rule.name, error: messageOf(error) });
       }
     }
   } finally {

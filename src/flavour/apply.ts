@@ -1,7 +1,7 @@
 // Carrying out a plan on a host, transactionally: the starting driver and override are
 // recorded, every step is checked, and on any failure the device is put back where it was.
 // drivers_probe reports success even when nothing bound, so verification is never skipped.
-import { FlavourError } from "../errors.ts";
+import { FlavourError, messageOf } from "../errors.ts";
 import type { DeviceState, HostControl } from "../host/control.ts";
 import type { Plan, Step } from "./plan.ts";
 import { isVfioDriver } from "./vfio-drivers.ts";
@@ -33,14 +33,13 @@ export function applyPlan(host: HostControl, plan: Plan, options: ApplyOptions =
   let changed = false;
   try {
     for (const step of plan.steps) {
-      // a module already loaded, a driver found, a verification: nothing on the host changed
-      const loaded = step.action === "load-module" && host.moduleLoaded(step.module);
-      driver = runStep(host, plan, step, driver, log, options.verifyTimeoutMs ?? 3000);
-      changed ||= step.action !== "find-driver" && step.action !== "verify" && !loaded;
+      const done = runStep(host, plan, step, driver, log, options.verifyTimeoutMs ?? 3000);
+      driver = done.driver;
+      changed ||= done.changed;
     }
     return { outcome: "done", log, final: snapshot(host.device(plan.address)) };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     // Nothing changed yet: a refusal of ours (no permission: exit 6) goes up as it is; any
     // other failure (a write the kernel or a read-only /sys refused) is this plan's outcome.
     if (!changed && error instanceof FlavourError) throw error;
@@ -70,17 +69,21 @@ function runStep(
   driver: string | null,
   log: string[],
   verifyTimeoutMs: number,
-): string | null {
+): { driver: string | null; changed: boolean } {
   const address = plan.address;
+  // what the step did to the host: a module already loaded, a driver found, a verification
+  // change nothing there
+  const changedHost = { driver, changed: true };
+  const leftAlone = { driver, changed: false };
   switch (step.action) {
     case "hold":
       host.writeOverride(address, step.override);
       log.push(`driver_override = ${step.override}: no driver may bind it while modules load`);
-      return driver;
+      return changedHost;
     case "load-module": {
       if (host.moduleLoaded(step.module)) {
         log.push(`module ${step.module} already loaded`);
-        return driver;
+        return leftAlone;
       }
       const before = host.device(address).driver;
       const result = host.modprobe(step.module);
@@ -96,7 +99,7 @@ function runStep(
       // it matches (driver_register → driver_attach): the probe step takes the device back.
       const after = host.device(address).driver;
       if (after !== before && after !== null) log.push(`loading ${step.module} bound ${address} to ${after}`);
-      return driver;
+      return changedHost;
     }
     case "find-driver": {
       const drivers = host.moduleDrivers(step.module);
@@ -108,19 +111,19 @@ function runStep(
         );
       }
       log.push(`module ${step.module} registered driver ${drivers[0]}`);
-      return drivers[0] as string;
+      return { driver: drivers[0] as string, changed: false };
     }
     case "write-override": {
       const value = step.driver === "target" ? driver : step.driver;
       if (step.driver === "target" && value === null) throw new StepFailure("no driver name to write");
       host.writeOverride(address, value);
       log.push(value === null ? "cleared driver_override" : `driver_override = ${value}`);
-      return driver;
+      return changedHost;
     }
     case "unbind": {
       if (host.device(address).driver === step.driver) host.unbind(address, step.driver);
       log.push(`unbound from ${step.driver}`);
-      return driver;
+      return changedHost;
     }
     case "probe": {
       // drivers_probe attaches only an unbound device: a driver that took it since the plan
@@ -132,11 +135,11 @@ function runStep(
       }
       host.probe(address);
       log.push("drivers_probe");
-      return driver;
+      return changedHost;
     }
     case "verify":
       verify(host, plan, driver, log, verifyTimeoutMs);
-      return driver;
+      return leftAlone;
   }
 }
 
@@ -201,7 +204,7 @@ export function rollback(host: HostControl, start: DeviceState, log: string[]): 
       } catch (error) {
         // drivers_probe reports success even when nothing bound: what bound is read below.
         host.probe(address);
-        how += ` failed (${error instanceof Error ? error.message : String(error)}), then drivers_probe`;
+        how += ` failed (${messageOf(error)}), then drivers_probe`;
       }
       const now = host.device(address).driver;
       log.push(
@@ -211,7 +214,7 @@ export function rollback(host: HostControl, start: DeviceState, log: string[]): 
       );
     }
   } catch (error) {
-    log.push(`rollback failed: ${error instanceof Error ? error.message : String(error)}`);
+    log.push(`rollback failed: ${messageOf(error)}`);
   }
   const end = host.device(address);
   const restored = end.driver === start.driver && end.driverOverride === start.driverOverride;
