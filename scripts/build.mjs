@@ -26,6 +26,8 @@ const cli = await build({
   outfile: "cli.js",
   minifyWhitespace: true,
   minifySyntax: true,
+  // src/lazy-builtins.ts: createRequire from the launcher's path, inside the bundle
+  define: { "import.meta.url": "__filename" },
 });
 const text = cli.outputFiles[0].text;
 await build({

@@ -1,6 +1,7 @@
 // What a command may touch of the outside world besides the library: its streams and
 // environment. Tests pass a recording Io to main(); the entry file passes the real one.
-import { readFileSync } from "node:fs";
+import { fstatSync, readFileSync, type Stats, writeSync } from "node:fs";
+import { tty } from "../lazy-builtins.ts";
 import type { InProcessMachine } from "./host.ts";
 
 export interface Io {
@@ -18,14 +19,74 @@ export interface Io {
 }
 
 export function processIo(): Io {
+  const terminal: (boolean | undefined)[] = [];
   return {
-    out: (text, encoding = "utf8") => process.stdout.write(text, encoding),
-    err: (text) => process.stderr.write(text),
+    out: (text, encoding = "utf8") => writeWhole(1, text, encoding),
+    err: (text) => writeWhole(2, text, "utf8"),
     readStdin: (encoding = "utf8") => readFileSync(0, encoding),
     env: process.env,
-    stdoutIsTty: process.stdout.isTTY === true,
-    stderrIsTty: process.stderr.isTTY === true,
+    get stdoutIsTty() {
+      terminal[1] ??= isTerminal(1);
+      return terminal[1];
+    },
+    get stderrIsTty() {
+      terminal[2] ??= isTerminal(2);
+      return terminal[2];
+    },
   };
+}
+
+/** Descriptors whose reader went away (EPIPE): what is written to them is dropped. */
+const closed = new Set<number>();
+
+/**
+ * Written at once and whole, with no stream: node's process.stdout over a pipe writes later and
+ * loses what is pending when the process exits, and building it loads node:stream and net
+ * (about 1.5 ms of every command's start-up). When the reader goes away (`flavourctl list |
+ * head`), the rest of the output is dropped and the command still runs to its end — a `set`
+ * must never stop half-way because nobody reads its report.
+ */
+function writeWhole(fd: number, text: string, encoding: "utf8" | "latin1"): void {
+  if (closed.has(fd)) return;
+  const bytes = Buffer.from(text, encoding);
+  let at = 0;
+  while (at < bytes.length) {
+    try {
+      at += writeSync(fd, bytes, at);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EPIPE") {
+        closed.add(fd);
+        return;
+      }
+      // a descriptor another process made non-blocking: wait for room, as a blocking write would
+      if (code !== "EAGAIN") throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+}
+
+/** Linux's memory devices: /dev/null, /dev/zero, /dev/full, … (admin-guide/devices.txt). */
+const MEMORY_DEVICES_MAJOR = 1;
+
+/**
+ * isatty(3), asking node:tty only about a character device that can be a terminal: requiring it
+ * loads net and the streams (about 1 ms), and most output goes to a pipe, a file or /dev/null.
+ */
+function isTerminal(fd: number): boolean {
+  let stat: Stats;
+  try {
+    stat = fstatSync(fd);
+  } catch {
+    return false;
+  }
+  if (!stat.isCharacterDevice() || deviceMajor(stat.rdev) === MEMORY_DEVICES_MAJOR) return false;
+  return tty().isatty(fd);
+}
+
+/** glibc's gnu_dev_major: bits 8–19 and 44–63 of the device number. */
+function deviceMajor(rdev: number): number {
+  return ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
 }
 
 /**

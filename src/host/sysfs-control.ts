@@ -1,9 +1,9 @@
 // HostControl over a real sysfs (or a copy of one) with the system's modprobe. Every path is
 // built from a validated PciAddress or a driver/module name checked against NAME below.
-import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { ExitCode, FlavourError, InputError } from "../errors.ts";
+import { childProcess } from "../lazy-builtins.ts";
 import { isAddress, type PciAddress } from "../pci/address.ts";
 import { formatModalias } from "../pci/modalias.ts";
 import {
@@ -298,7 +298,7 @@ export class SysfsControl implements HostControl {
     const [command, ...args] = this.modprobeCommand;
     // -b applies the modprobe.d blacklist to this load too: a blacklisted module exits 0 and
     // loads nothing, which the caller sees in /sys/module afterwards.
-    const result = spawnSync(command as string, [...args, "-b", checkName("module", module)], {
+    const result = childProcess().spawnSync(command as string, [...args, "-b", checkName("module", module)], {
       encoding: "utf8",
       env: process.env.PATH ? process.env : { ...process.env, PATH: SBIN_PATH },
     });

@@ -3,9 +3,9 @@
 // is absent (the fixtures ship gzipped).
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { identityOf } from "../cache-file.ts";
 import { InputError } from "../errors.ts";
+import { zlib } from "../lazy-builtins.ts";
 
 export interface TextFile {
   path: string;
@@ -58,7 +58,7 @@ function readIfPresent(path: string, gzipped: boolean): { text: string; identity
   }
   if (!gzipped) return { text: bytes.toString("latin1"), identity };
   try {
-    return { text: gunzipSync(bytes).toString("latin1"), identity };
+    return { text: zlib().gunzipSync(bytes).toString("latin1"), identity };
   } catch {
     throw new InputError(`${path}: not a valid gzip file`);
   }

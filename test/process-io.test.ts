@@ -1,0 +1,41 @@
+// The executable's own stdout and stderr (src/cli/io.ts), on the built dist/flavourctl.js: when
+// the reader of stdout goes away, a command still runs to its end and exits with its own code,
+// quietly — a `set` piped into a reader that quits binds the device all the same.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { test } from "node:test";
+import { tempDir } from "./support/tmp.ts";
+
+const bundle = new URL("../dist/flavourctl.js", import.meta.url).pathname;
+
+/** `flavourctl ARGS | true`: the reader has quit before the command writes (EPIPE). */
+function intoClosedPipe(args: string[], env: Record<string, string>) {
+  const quoted = args.map((arg) => `'${arg}'`).join(" ");
+  const result = spawnSync(
+    "bash",
+    ["-c", `"$0" "$1" ${quoted} | true; exit "\${PIPESTATUS[0]}"`, process.execPath, bundle],
+    {
+      encoding: "utf8",
+      env: { ...process.env, FLAVOURCTL_INDEX_CACHE: "off", NO_COLOR: "1", ...env },
+    },
+  );
+  return { code: result.status, stderr: result.stderr };
+}
+
+test("a closed stdout ends nothing early: set still binds, exit codes and stderr are the command's own", () => {
+  assert.ok(existsSync(bundle), `${bundle} is missing: run npm run build`);
+  const env = { XDG_STATE_HOME: tempDir("closed-stdout-state") };
+  const machine = ["--machine", "demo", "--no-save"];
+  assert.deepEqual(intoClosedPipe(["list", "--machine", "demo"], env), { code: 0, stderr: "" });
+  assert.deepEqual(intoClosedPipe(["set", "0000:03:00.0", "vfio", ...machine], env), { code: 0, stderr: "" });
+  const devices = spawnSync(process.execPath, [bundle, "sim", "devices", "demo"], {
+    encoding: "utf8",
+    env: { ...process.env, FLAVOURCTL_INDEX_CACHE: "off", ...env },
+  });
+  assert.match(devices.stdout, /0000:03:00\.0 .* virtio_vfio_pci/);
+  // an error still says so on stderr, with its exit code
+  const refused = intoClosedPipe(["show", "0000:99:00.0", "--machine", "demo"], env);
+  assert.equal(refused.code, 64);
+  assert.match(refused.stderr, /0000:99:00\.0/);
+});
