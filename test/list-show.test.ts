@@ -3,13 +3,13 @@
 // driver_override), the vfio driver read from the host and never guessed from the module
 // name, colour only on a terminal without NO_COLOR.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { DeviceReport } from "../src/cli/device-report.ts";
 import { type Io, recordingIo } from "../src/cli/io.ts";
 import { main } from "../src/cli/main.ts";
-import { PCI_IDS_PATHS, PciNames } from "../src/host/pci-names.ts";
+import { bisectChild, PCI_IDS_PATHS, PciNames } from "../src/host/pci-names.ts";
 import { SysfsHost } from "../src/host/sysfs.ts";
 import { hex } from "../src/pci/ids.ts";
 import { lspci, oracleModules } from "./support/lspci.ts";
@@ -345,4 +345,52 @@ test("names from pci.ids are UTF-8, as the file is (lspci prints its bytes); a w
   assert.equal(running.vendor(0x15cf), "Hilscher Gesellschaft für Systemautomation mbH");
   writeFileSync(path, readFileSync(path, "utf8").replace("netX 100", "netX 100 (renamed)"));
   assert.equal(running.device(0x15d1, 0x0002), "netX 100 (renamed)");
+});
+
+test("pci.ids: every vendor's devices and every class's subclasses are found by bisection, as a walk of the file finds them", () => {
+  const path = PCI_IDS_PATHS.find((candidate) => existsSync(candidate));
+  assert.ok(path, "pci.ids is missing: apt-get install pciutils");
+  const names = new PciNames([path]);
+  const expected: { vendor: number; device: number; name: string }[] = [];
+  const subclasses: { classCode: number; name: string }[] = [];
+  let vendor: number | undefined;
+  let baseClass: number | undefined;
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const top = /^([0-9a-f]{4}) {2}/.exec(line);
+    const cls = /^C ([0-9a-f]{2}) {2}/.exec(line);
+    const child = /^\t([0-9a-f]+) {2}(.*)$/.exec(line);
+    if (top) [vendor, baseClass] = [Number.parseInt(top[1] as string, 16), undefined];
+    else if (cls) [vendor, baseClass] = [undefined, Number.parseInt(cls[1] as string, 16)];
+    else if (child && vendor !== undefined)
+      expected.push({ vendor, device: Number.parseInt(child[1] as string, 16), name: child[2] as string });
+    else if (child && baseClass !== undefined)
+      subclasses.push({
+        classCode: (baseClass << 16) | (Number.parseInt(child[1] as string, 16) << 8),
+        name: child[2] as string,
+      });
+  }
+  assert.ok(expected.length > 15000 && subclasses.length > 100, `${expected.length} devices`);
+  for (const [i, { vendor, device, name }] of expected.entries()) {
+    if (i % 10 === 0) assert.equal(names.device(vendor, device), name, `${hex(vendor, 4)}:${hex(device, 4)}`);
+  }
+  for (const { classCode, name } of subclasses) assert.equal(names.className(classCode), name);
+  // absent ids of Intel's: among its devices, and after the last
+  const intel = new Set(expected.filter((e) => e.vendor === 0x8086).map((e) => e.device));
+  const absent = [0x1000, 0x29c0, 0x8000, 0xfff0].map((from) => {
+    let device = from;
+    while (intel.has(device)) device++;
+    return device;
+  });
+  for (const device of [...absent, 0xffff])
+    assert.equal(names.device(0x8086, device), undefined, hex(device, 4));
+  // the bisection itself, not the plain search behind it, finds each of Intel's devices
+  const file = readFileSync(path);
+  const start = file.indexOf("\n8086  ") + 1;
+  const nextVendor = /\n[0-9a-f]{4} {2}/g;
+  nextVendor.lastIndex = start;
+  const block = file.subarray(start, (nextVendor.exec(file.toString("latin1"))?.index ?? file.length) + 1);
+  assert.ok(block.length > 100000, `Intel's block: ${block.length} bytes`);
+  const lines = [...block.toString("latin1").matchAll(/\n\t([0-9a-f]{4}) {2}/g)];
+  assert.equal(lines.length, intel.size);
+  for (const line of lines) assert.equal(bisectChild(block, line[1] as string), line.index, line[1]);
 });

@@ -138,14 +138,19 @@ export class PciNames {
     return { name: bytes.toString("utf8", head.length, lineEnd), bytes };
   }
 
-  /** The name on the one-tab line `id  name` of a block. */
+  /**
+   * The name on the one-tab line `id  name` of a block. pci.ids lists a vendor's devices and a
+   * class's subclasses in ascending order, so the line is found by bisection (Intel's block is
+   * 370 kB); where that order does not hold (an edited file), the plain search answers.
+   */
   private child(block: Block | null, id: string): string | undefined {
     if (block === null) return undefined;
-    const at = block.bytes.indexOf(`\n\t${id}  `, 0, "latin1");
+    const bytes = block.bytes;
+    const at = bisectChild(bytes, id) ?? bytes.indexOf(`\n\t${id}  `, 0, "latin1");
     if (at < 0) return undefined;
-    let end = block.bytes.indexOf(0x0a, at + 1);
-    if (end < 0) end = block.bytes.length;
-    return block.bytes.toString("utf8", at + id.length + 4, end);
+    let end = bytes.indexOf(0x0a, at + 1);
+    if (end < 0) end = bytes.length;
+    return bytes.toString("utf8", at + id.length + 4, end);
   }
 
   vendor(vendor: number): string | undefined {
@@ -165,6 +170,33 @@ export class PciNames {
     const subclass = this.child(block, hex((classCode >> 8) & 0xff, 2));
     return subclass ?? (block ? `${block.name} [${hex(classCode >> 8, 4)}]` : undefined);
   }
+}
+
+const TAB = 0x09;
+
+/**
+ * Where the one-tab line of `id` starts (at its newline) in a block whose one-tab lines are in
+ * ascending order; undefined when not found. Each step takes the first one-tab line at or after
+ * the middle (two-tab subsystem lines and comments lie between them).
+ */
+export function bisectChild(bytes: Buffer, id: string): number | undefined {
+  const line = `\n\t${id}  `;
+  let low = 0;
+  let high = bytes.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    let at = bytes.indexOf("\n\t", mid, "latin1");
+    while (at >= 0 && at < high && bytes[at + 2] === TAB) at = bytes.indexOf("\n\t", at + 2, "latin1");
+    if (at < 0 || at >= high) {
+      high = mid;
+      continue;
+    }
+    const found = bytes.toString("latin1", at, at + line.length);
+    if (found === line) return at;
+    if (found < line) low = at + 1;
+    else high = mid;
+  }
+  return undefined;
 }
 
 /** The index of a cache file, if it is one for these bytes and is well formed. */

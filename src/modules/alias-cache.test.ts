@@ -17,7 +17,9 @@ import { generateModaliases, readModulesTree } from "../../test/oracle/generate.
 import { DEBIAN_612, debianModules } from "../../test/support/modules.ts";
 import { tempDir } from "../../test/support/tmp.ts";
 import { indexCacheDir } from "../host/cache-dir.ts";
-import { aliasCachePath } from "./alias-cache.ts";
+import { aliasCachePath, cachedPrefixes } from "./alias-cache.ts";
+import { AliasFile } from "./alias-file.ts";
+import { readRequiredText } from "./files.ts";
 import { lookup } from "./lookup.ts";
 import { ModulesDir } from "./modules-dir.ts";
 
@@ -115,9 +117,9 @@ test("a damaged cache is deleted and the answer read from modules.alias", () => 
   answers(cached(tree, cacheDir), sample.slice(0, 1));
   const text = readFileSync(file, "latin1");
   const aliasText = readFileSync(join(tree, "modules.alias"), "latin1");
-  // In every list's reference block, each line's first reference shifted by a line of
-  // modules.alias when that keeps its number of digits: each leads to the line after its own,
-  // and the blocks keep their places.
+  // In every prefix list, each line's first reference shifted by a line of modules.alias when
+  // that keeps its number of digits: each leads to the line after its own, and the lists keep
+  // their places.
   const headerAt = text.indexOf("\n") + 1;
   const payloadAt = text.indexOf("\n", headerAt) + 1;
   const header = JSON.parse(text.slice(headerAt, payloadAt - 1));
@@ -127,9 +129,11 @@ test("a damaged cache is deleted and the answer read from modules.alias", () => 
     return String(next).length === String(ref).length ? next : ref;
   };
   let shifted = text;
-  for (const bus of [...Object.values(header.buses), header.busless] as { prefixed: { refs: number[] } }[]) {
-    const [start, end] = bus.prefixed.refs.map((at) => at + payloadAt) as [number, number];
-    const block = shifted.slice(start, end).replace(/^\d+/gm, (ref) => String(lineAfter(Number(ref))));
+  for (const bus of [...Object.values(header.buses), header.busless] as { prefixed: { lines: number[] } }[]) {
+    const [start, end] = bus.prefixed.lines.map((at) => at + payloadAt) as [number, number];
+    const block = shifted
+      .slice(start, end)
+      .replace(/\t(\d+)/g, (_, ref) => `\t${lineAfter(Number(ref))}`);
     shifted = shifted.slice(0, start) + block + shifted.slice(end);
   }
   assert.notEqual(shifted, text);
@@ -148,15 +152,15 @@ test("a damaged cache is deleted and the answer read from modules.alias", () => 
 
   // One list entry damaged alone, each time in a way only one check sees.
   const damageOne = (bus: string, key: string, damage: (refs: number[]) => number[]) => {
-    const list = header.buses[bus].prefixed as { keys: [number, number]; refs: [number, number] };
-    const [keysAt, keysEnd, refsAt, refsEnd] = [...list.keys, ...list.refs].map((at) => at + payloadAt);
-    const index = text.slice(keysAt, keysEnd).split("\n").indexOf(key);
-    const refLines = text.slice(refsAt, refsEnd).split("\n");
-    const refs = damage((refLines[index] as string).split(",").map(Number));
-    const line = refs.join(",");
-    assert.equal(line.length, (refLines[index] as string).length, "the blocks keep their places");
-    refLines[index] = line;
-    return `${text.slice(0, refsAt)}${refLines.join("\n")}${text.slice(refsEnd)}`;
+    const list = header.buses[bus].prefixed as { lines: [number, number] };
+    const [linesAt, linesEnd] = list.lines.map((at) => at + payloadAt) as [number, number];
+    const lines = text.slice(linesAt, linesEnd).split("\n");
+    const index = lines.findIndex((line) => line.startsWith(`${key}\t`));
+    const refs = damage((lines[index] as string).slice(key.length + 1).split(",").map(Number));
+    const line = `${key}\t${refs.join(",")}`;
+    assert.equal(line.length, (lines[index] as string).length, "the lists keep their places");
+    lines[index] = line;
+    return `${text.slice(0, linesAt)}${lines.join("\n")}${text.slice(linesEnd)}`;
   };
   const cases = [
     // e1000e's 82574L: a prefix of one line, its reference moved to the next line
@@ -238,4 +242,33 @@ test("a pattern longer than libkmod's key is filed cut, as the index files it, a
     written.ino,
     "the cut key's line is its own: the cache is not taken for damaged",
   );
+});
+
+test("bisection in place finds every key of a list, first and last included, and no other", () => {
+  const cacheDir = tempDir("cache");
+  const aliasPath = join(tree, "modules.alias");
+  cachedPrefixes(new AliasFile(readRequiredText(tree, "modules.alias")), cacheDir); // writes it
+  const text = readFileSync(aliasCachePath(cacheDir, aliasPath), "latin1");
+  const payloadAt = text.indexOf("\n", text.indexOf("\n") + 1) + 1;
+  const header = JSON.parse(text.slice(text.indexOf("\n") + 1, payloadAt - 1));
+  const source = cachedPrefixes(new AliasFile(readRequiredText(tree, "modules.alias")), cacheDir);
+  let checked = 0;
+  for (const bus of Object.keys(header.buses)) {
+    const sorted = source?.sorted?.(bus);
+    assert.ok(sorted, bus);
+    for (const kind of ["exact", "prefixed"] as const) {
+      const [start, end] = header.buses[bus][kind].lines.map((at: number) => at + payloadAt);
+      const lines = start === end ? [] : text.slice(start, end).split("\n");
+      for (const [i, line] of lines.entries()) {
+        if (i % 11 !== 0 && i !== lines.length - 1) continue;
+        const [key, refs] = line.split("\t") as [string, string];
+        assert.deepEqual(sorted[kind](key), refs.split(",").map(Number), `${bus} ${kind} ${key}`);
+        assert.equal(sorted[kind](`${key}~`), undefined, `${key}~ is no key`);
+        checked++;
+      }
+      assert.equal(sorted[kind](""), undefined);
+      assert.equal(sorted[kind]("\u00ff"), undefined);
+    }
+  }
+  assert.ok(checked > 1800, `${checked} keys checked`);
 });

@@ -10,10 +10,10 @@
 //
 // The file (latin1): a line naming the format, a JSON header line, then per bus two lists — of
 // patterns that are all literal, of the literal parts PREFIX of patterns that go on with a
-// wildcard — each as two blocks of as many lines: the keys sorted in byte order, then on the
-// same line numbers their references `REF,REF,…`, REF being a line's offset in modules.alias,
-// in file order. A few lookups split a bus's key block (one native call) and search it by
-// bisection. Patterns never hold a newline (they are lines).
+// wildcard — each a block of lines `KEY<tab>REF,REF,…` sorted by KEY in byte order, REF being a
+// line's offset in modules.alias, in file order. A lookup bisects a block where it lies, by
+// character offsets (no split: a bus's block is thousands of lines and a lookup wants one).
+// Patterns never hold a tab or a newline (depmod separates the fields of a line by spaces).
 //
 // Written and read as every cache file (cache-file.ts). Every line a cached reference leads to is
 // checked against its key: a damaged file is deleted and the bus is read from modules.alias.
@@ -21,14 +21,11 @@ import { type CacheHeader, cachePath, readCacheFile, removeQuietly, writeCacheFi
 import type { AliasFile, AliasLine, AliasSource, PrefixVisitor, SortedPrefixes } from "./alias-file.ts";
 import { KEY_MAX, prefixLengths } from "./alias-index.ts";
 
-const FORMAT = "flavourctl alias prefixes 2";
+const FORMAT = "flavourctl alias prefixes 3";
 
-/** Where a list's blocks are in the text after the header: [start, end) each, no final newline. */
+/** Where a list's lines are in the text after the header: [start, end), `end` at its last newline. */
 interface ListBlocks {
-  /** How many keys (a block of one empty key and an empty block look alike). */
-  count: number;
-  keys: [number, number];
-  refs: [number, number];
+  lines: [number, number];
 }
 
 interface BusBlocks {
@@ -82,7 +79,7 @@ function readCache(
   const fits = (blocks: BusBlocks | null) =>
     blocks === null ||
     (Array.isArray(blocks.lengths) &&
-      [blocks.exact, blocks.prefixed].every((list) => inside(list?.keys) && inside(list?.refs)));
+      [blocks.exact, blocks.prefixed].every((list) => inside(list?.lines)));
   if (!Object.values(header.buses).every(fits) || !fits(header.busless)) return undefined;
   return { blocks: { buses: header.buses, busless: header.busless }, payload };
 }
@@ -116,19 +113,16 @@ function buildBlocks(file: AliasFile): { blocks: Blocks; payload: string } {
   const byBus = prefixMaps((visit) => file.scanAll(visit));
   const parts: string[] = [];
   let length = 0;
-  const add = (text: string): [number, number] => {
-    parts.push(text, "\n");
-    length += text.length + 1;
-    return [length - text.length - 1, length - 1];
-  };
   // Default sort: UTF-16 code units, which for latin1 text is byte order.
   const list = (map: Map<string, number[]>): ListBlocks => {
-    const keys = [...map.keys()].sort();
-    return {
-      count: keys.length,
-      keys: add(keys.join("\n")),
-      refs: add(keys.map((key) => (map.get(key) as number[]).join(",")).join("\n")),
-    };
+    const start = length;
+    for (const key of [...map.keys()].sort()) {
+      const line = `${key}\t${(map.get(key) as number[]).join(",")}\n`;
+      parts.push(line);
+      length += line.length;
+    }
+    // an empty list's end is its start; a list's last line ends at `end`
+    return { lines: [start, map.size === 0 ? start : length - 1] };
   };
   const blocks: Blocks = { buses: {}, busless: null };
   for (const [bus, maps] of byBus) {
@@ -140,39 +134,46 @@ function buildBlocks(file: AliasFile): { blocks: Blocks; payload: string } {
   return { blocks, payload: parts.join("") };
 }
 
-/** A list's keys and references, split into lines when first searched. */
+/** A list's lines, searched where they lie in the payload. */
 class SortedList {
-  private readonly keys: readonly string[];
-  private readonly refs: readonly string[];
-  private readonly count: number;
+  private readonly payload: string;
+  private readonly start: number;
+  private readonly end: number;
 
   constructor(payload: string, blocks: ListBlocks) {
-    this.count = blocks.count;
-    const lines = (span: [number, number]) =>
-      blocks.count === 0 ? [] : payload.slice(span[0], span[1]).split("\n");
-    this.keys = lines(blocks.keys);
-    this.refs = lines(blocks.refs);
+    this.payload = payload;
+    [this.start, this.end] = blocks.lines;
   }
 
-  /** The references of `key` by bisection; undefined when absent, null when the list is damaged. */
+  /**
+   * The references of `key` by bisection over the block's characters: each step takes the line
+   * around the middle. Undefined when absent, null when the list is damaged.
+   */
   find(key: string): number[] | undefined | null {
-    if (this.keys.length !== this.refs.length || this.keys.length !== this.count) return null;
-    let low = 0;
-    let high = this.keys.length;
+    const payload = this.payload;
+    // low and high are always line starts (or the block's end)
+    let low = this.start;
+    let high = this.end;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      const found = this.keys[mid] as string;
-      if (found === key) return this.refsAt(mid);
-      if (found < key) low = mid + 1;
-      else high = mid;
+      const lineStart = mid === low ? low : Math.max(low, payload.lastIndexOf("\n", mid - 1) + 1);
+      let lineEnd = payload.indexOf("\n", lineStart);
+      if (lineEnd < 0 || lineEnd > this.end) lineEnd = this.end;
+      const tab = payload.indexOf("\t", lineStart);
+      if (tab < 0 || tab > lineEnd) return null;
+      const found = payload.slice(lineStart, tab);
+      if (found === key) return refsOf(payload.slice(tab + 1, lineEnd));
+      if (found < key) low = lineEnd + 1;
+      else high = lineStart;
     }
     return undefined;
   }
+}
 
-  private refsAt(index: number): number[] | null {
-    const refs = (this.refs[index] as string).split(",").map(Number);
-    return refs.every(Number.isSafeInteger) ? refs : null;
-  }
+/** `REF,REF,…`; null when one is not an offset. */
+function refsOf(text: string): number[] | null {
+  const refs = text.split(",").map((ref) => (/^\d{1,15}$/.test(ref) ? Number(ref) : Number.NaN));
+  return refs.every(Number.isSafeInteger) ? refs : null;
 }
 
 /** An AliasSource whose prefixes come from the cache file and whose lines from modules.alias. */
@@ -183,7 +184,6 @@ class CachedPrefixes implements AliasSource {
   private readonly payload: string;
   /** Set once a cached reference led to the wrong line: everything comes from the file. */
   private damaged = false;
-  private readonly lists = new Map<ListBlocks, SortedList>();
   private readonly checkedLines = new Map<number, AliasLine>();
 
   constructor(file: AliasFile, path: string, blocks: Blocks, payload: string) {
@@ -208,14 +208,8 @@ class CachedPrefixes implements AliasSource {
     this.file.scanAll(visit);
   }
 
-  /** A list of the payload, split once. */
   list(blocks: ListBlocks): SortedList {
-    let list = this.lists.get(blocks);
-    if (!list) {
-      list = new SortedList(this.payload, blocks);
-      this.lists.set(blocks, list);
-    }
-    return list;
+    return new SortedList(this.payload, blocks);
   }
 
   sorted(bus: string | null): SortedPrefixes | undefined {

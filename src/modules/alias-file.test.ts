@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
+import { tempDir } from "../../test/support/tmp.ts";
 import { AliasFile } from "./alias-file.ts";
+import { LazyTextFile, openOptionalText } from "./files.ts";
 
 const text =
   "alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci\n" +
@@ -42,4 +46,25 @@ test("one pass reads the asked buses (raw '-' in the file, normalised) and the b
     visited((visit) => file.scan(["p*"], false, visit)),
     [],
   );
+});
+
+test("a modules.alias on disk is read a line at a time until its whole text is needed", () => {
+  const dir = tempDir("lazy-alias");
+  const long = `pci:v00001AF4d00001041sv*sd*bc*sc*i*${"x".repeat(600)}`;
+  const lines = `${text}alias ${long} long_pattern\nalias pci:v00008086d000010D3sv*sd*bc*sc*i* e1000e`;
+  writeFileSync(join(dir, "modules.alias"), lines);
+  const lazy = openOptionalText(dir, "modules.alias");
+  assert.ok(lazy instanceof LazyTextFile);
+  const file = new AliasFile(lazy);
+  // the line longer than a first read, and the last one, with no newline after it
+  assert.equal(file.load(lines.indexOf(`alias ${long}`))?.module, "long_pattern");
+  assert.equal(file.load(lines.lastIndexOf("alias "))?.key, "pci:v00008086d000010D3sv*sd*bc*sc*i*");
+  assert.equal(file.load(text.indexOf("alias pcspkr"))?.pattern, "pcspkr");
+  assert.equal(file.load(3), undefined, "not the start of a line");
+  assert.equal(file.load(lines.length + 10), undefined, "past the end");
+  assert.equal(lazy.isRead, false);
+  // a whole-file question reads it once; lines then come from the text, and the same
+  assert.equal(file.lineAt(lines.indexOf(`alias ${long}`)), 7);
+  assert.equal(lazy.isRead, true);
+  assert.equal(file.load(lines.indexOf(`alias ${long}`))?.module, "long_pattern");
 });

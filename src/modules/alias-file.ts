@@ -5,7 +5,7 @@
 // into lines: a lookup asks for the literal prefixes of one bus's patterns (`pci`, `usb`, …),
 // a regular expression — native code — picks them out of the text, and a line is parsed only
 // when a lookup lands on its prefix.
-import { excerpt, type TextFile } from "./files.ts";
+import { excerpt, LazyTextFile, type TextFile } from "./files.ts";
 import { normalizeAlias } from "./normalize.ts";
 
 export interface AliasLine {
@@ -66,6 +66,8 @@ const MALFORMED_LINE = /^(?!alias [^ \n\0]+ [A-Za-z0-9_-]+$|#|$)[^\n]*/gm;
 /** Any line's literal prefix (up to its first wildcard) and what ends it: a space when none. */
 const ANY_PREFIX = /^alias ([^ \n\0*?[]*)([ \0*?[]|$)/gm;
 const FULL_LINE = /alias ([^ \n\0]+) ([A-Za-z0-9_-]+)$/my;
+/** How much of a line is read at first (LazyTextFile): depmod's lines are shorter. */
+const LINE_READ = 256;
 
 /** A match of ANY_PREFIX's shape (prefix, then what ends it) handed to a PrefixVisitor. */
 function visitPrefix(match: RegExpExecArray, visit: PrefixVisitor): void {
@@ -102,14 +104,19 @@ export class AliasFile implements AliasSource {
   readonly path: string;
   /** The file's identity when read from disk (TextFile.identity). */
   readonly identity: string | undefined;
-  private readonly text: string;
+  private readonly file: TextFile;
   private newlineOffsets: number[] | undefined;
   private warningsFound: string[] | undefined;
 
   constructor(file: TextFile) {
     this.path = file.path;
     this.identity = file.identity;
-    this.text = file.text;
+    this.file = file;
+  }
+
+  /** The whole text, read when first needed (LazyTextFile): a lookup's few lines are read alone. */
+  private get text(): string {
+    return this.file.text;
   }
 
   scan(buses: readonly string[], busless: boolean, visit: PrefixVisitor): void {
@@ -130,14 +137,30 @@ export class AliasFile implements AliasSource {
   }
 
   load(offset: number): AliasLine | undefined {
-    // One sticky expression for every call (nothing else runs between lastIndex and exec).
-    FULL_LINE.lastIndex = offset;
-    const match = FULL_LINE.exec(this.text);
+    const match = this.lineMatch(offset);
     if (!match) return undefined; // reported by warnings()
     const pattern = match[1] as string;
     const key = HAS_SPECIAL.test(pattern) ? normalizeAlias(pattern) : pattern;
     if (key === undefined) return undefined; // depmod leaves such patterns out of its index
     return new FileAliasLine(pattern, key, match[2] as string, this, offset);
+  }
+
+  /** FULL_LINE on the line at `offset`: in the text, or on that line alone while the file is unread. */
+  private lineMatch(offset: number): RegExpExecArray | null {
+    const file = this.file;
+    if (!(file instanceof LazyTextFile) || file.isRead) {
+      // One sticky expression for every call (nothing else runs between lastIndex and exec).
+      FULL_LINE.lastIndex = offset;
+      return FULL_LINE.exec(this.text);
+    }
+    // depmod's lines are short; a longer one is read again, whole, up to the file's end
+    for (let length = LINE_READ; ; length *= 4) {
+      const piece = file.piece(offset, length);
+      if (piece.includes("\n") || piece.length < length) {
+        FULL_LINE.lastIndex = 0;
+        return FULL_LINE.exec(piece);
+      }
+    }
   }
 
   /** Every alias line, in file order (whole-file users: the simulator's snapshot machines, analysis). */

@@ -91,6 +91,8 @@ interface PrefixGroup {
    * `exact` is then unused and `byPrefix` holds only the buckets found so far.
    */
   sorted?: SortedPrefixes;
+  /** Prefixes `sorted` was asked for and does not hold (a few lookups ask again and again). */
+  absent?: Set<string>;
 }
 
 /**
@@ -507,16 +509,25 @@ export class AliasIndex {
     if (canonicalPci) readPciValues(key, colon + 1, this.modaliasValues);
     // The bus's group first: reading it reads the busless one in the same pass.
     const busGroup = colon >= 0 ? this.group(key.slice(0, colon)) : undefined;
-    this.searchGroup(this.group(null), key, canonicalPci, found);
-    if (busGroup) this.searchGroup(busGroup, key, canonicalPci, found);
+    // A busless pattern holds no ':' before its first wildcard: for a key with a bus, only its
+    // literal prefixes up to the colon can match, and no busless exact pattern can.
+    this.searchGroup(this.group(null), key, colon < 0 ? key.length : colon, canonicalPci, found);
+    if (busGroup) this.searchGroup(busGroup, key, key.length, canonicalPci, found);
     if (found.length > 1) found.sort(compareVisitOrder);
     // Lines of one pattern in file order (a trigram index yields candidates out of order).
     for (const f of found) if (f.aliases.length > 1) f.aliases.sort((a, b) => a.priority - b.priority);
     return found.map((f) => f.aliases);
   }
 
-  private searchGroup(group: PrefixGroup, key: string, canonicalPci: boolean, found: Found[]): void {
-    const exact = group.sorted ? group.sorted.exact(key) : group.exact.get(key);
+  /** The group's patterns that match `key`, whose literal prefixes are at most `reach` long. */
+  private searchGroup(
+    group: PrefixGroup,
+    key: string,
+    reach: number,
+    canonicalPci: boolean,
+    found: Found[],
+  ): void {
+    const exact = reach < key.length ? undefined : group.sorted ? group.sorted.exact(key) : group.exact.get(key);
     if (exact) {
       const aliases: AliasLine[] = [];
       for (const ref of exact) {
@@ -533,7 +544,7 @@ export class AliasIndex {
     }
     if (group.root === undefined) {
       for (const length of lengths) {
-        if (length > key.length) break;
+        if (length > reach) break;
         const bucket = this.bucketOf(group, key.slice(0, length));
         if (bucket) this.searchBucket(bucket, key, length, canonicalPci, found);
       }
@@ -553,9 +564,12 @@ export class AliasIndex {
   /** The bucket of a literal prefix; for a sorted group, looked up in place and kept. */
   private bucketOf(group: PrefixGroup, prefix: string): Bucket | undefined {
     const known = group.byPrefix.get(prefix);
-    if (known || !group.sorted) return known;
+    if (known || !group.sorted || group.absent?.has(prefix)) return known;
     const refs = group.sorted.prefixed(prefix);
-    if (!refs) return undefined;
+    if (!refs) {
+      (group.absent ??= new Set()).add(prefix);
+      return undefined;
+    }
     const bucket: Bucket = { refs: [...refs], entries: undefined, grams: undefined };
     group.byPrefix.set(prefix, bucket);
     return bucket;
@@ -569,6 +583,7 @@ export class AliasIndex {
     const found = group.byPrefix;
     group.byPrefix = new Map();
     group.sorted = undefined;
+    group.absent = undefined;
     const visit = (_bus: string | null, prefix: string, ref: number, literal: boolean) => {
       const bucket = literal ? undefined : found.get(prefix);
       if (bucket) group.byPrefix.set(prefix, bucket);

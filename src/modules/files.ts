@@ -1,7 +1,7 @@
 // Reading the files of a modules directory. Text is read as latin1 so that every byte is one
 // character: libkmod compares bytes, and so must we. A `.gz` twin is read when the plain file
 // is absent (the fixtures ship gzipped).
-import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { type BigIntStats, closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { identityOf } from "../cache-file.ts";
 import { InputError } from "../errors.ts";
@@ -16,6 +16,92 @@ export interface TextFile {
    * replaces a file by renaming a new one over it).
    */
   identity?: string;
+}
+
+/**
+ * A file read whole only when its text is first asked for; before that, pieces of it are read
+ * through the descriptor it was opened (and its identity taken) with — the same bytes. A command
+ * that looks up a few devices through the index cache reads some thirty lines of modules.alias
+ * (1.4 MB): the file is not read, nor held as one big string.
+ */
+export class LazyTextFile implements TextFile {
+  readonly path: string;
+  readonly identity: string;
+  private fd: number | undefined;
+  private whole: string | undefined;
+
+  constructor(path: string, fd: number, identity: string) {
+    this.path = path;
+    this.fd = fd;
+    this.identity = identity;
+    openFiles.register(this, fd, this);
+  }
+
+  get text(): string {
+    if (this.whole === undefined) {
+      const fd = this.fd as number;
+      try {
+        this.whole = readFileSync(fd).toString("latin1");
+      } catch (error) {
+        throw new UnreadableFile(`${this.path}: cannot read (${(error as NodeJS.ErrnoException).code})`);
+      } finally {
+        this.fd = undefined;
+        openFiles.unregister(this);
+        closeSync(fd);
+      }
+    }
+    return this.whole;
+  }
+
+  /** Whether the text is read (a piece is then a slice of it). */
+  get isRead(): boolean {
+    return this.whole !== undefined;
+  }
+
+  /** Up to `length` characters (bytes) from `offset`; fewer at the end of the file. */
+  piece(offset: number, length: number): string {
+    if (this.fd === undefined) return this.text.slice(offset, offset + length);
+    const bytes = Buffer.allocUnsafe(length);
+    let read: number;
+    try {
+      read = readSync(this.fd, bytes, 0, length, offset);
+    } catch (error) {
+      throw new UnreadableFile(`${this.path}: cannot read (${(error as NodeJS.ErrnoException).code})`);
+    }
+    return bytes.toString("latin1", 0, read);
+  }
+}
+
+/** A LazyTextFile that is dropped unread closes its descriptor (tests open many). */
+const openFiles = new FinalizationRegistry<number>((fd) => {
+  try {
+    closeSync(fd);
+  } catch {
+    // closed already
+  }
+});
+
+/** The file, to be read lazily, or its .gz twin read now; undefined when neither exists. */
+export function openOptionalText(dir: string, name: string): TextFile | undefined {
+  const plain = join(dir, name);
+  let fd: number;
+  try {
+    fd = openSync(plain, "r");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return readOptionalText(dir, name);
+    throw new UnreadableFile(`${plain}: cannot read (${code ?? String(error)})`);
+  }
+  let stat: BigIntStats;
+  try {
+    stat = fstatSync(fd, { bigint: true });
+  } catch (error) {
+    closeSync(fd);
+    throw new UnreadableFile(`${plain}: cannot read (${(error as NodeJS.ErrnoException).code})`);
+  }
+  if (stat.isFile()) return new LazyTextFile(plain, fd, identityOf(stat));
+  closeSync(fd);
+  return readOptionalText(dir, name); // a directory, a device: read now, to fail now
 }
 
 /** A file that exists but cannot be read (permissions, I/O). */

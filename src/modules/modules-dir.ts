@@ -6,7 +6,14 @@ import { InputError } from "../errors.ts";
 import { cachedPrefixes } from "./alias-cache.ts";
 import { AliasFile, AliasList, parseBuiltinModinfo } from "./alias-file.ts";
 import { AliasIndex } from "./alias-index.ts";
-import { lines, readOptionalText, readRequiredText, type TextFile, UnreadableFile } from "./files.ts";
+import {
+  lines,
+  openOptionalText,
+  readOptionalText,
+  readRequiredText,
+  type TextFile,
+  UnreadableFile,
+} from "./files.ts";
 import {
   DEFAULT_CONFIG_PATHS,
   emptyConfig,
@@ -61,6 +68,13 @@ export class ModulesDir {
     return text === undefined ? undefined : { path: join(this.path, name), text };
   }
 
+  /** modules.alias from disk, read lazily (LazyTextFile). */
+  private lazyRequired(): TextFile {
+    const file = openOptionalText(this.path, "modules.alias");
+    if (!file) throw new InputError(`${join(this.path, "modules.alias")}: no such file`);
+    return file;
+  }
+
   private required(name: string): TextFile {
     if (!this.files) return readRequiredText(this.path, name);
     const file = this.optional(name);
@@ -80,7 +94,7 @@ export class ModulesDir {
 
   /** modules.alias: required — without it nothing can be resolved. */
   get aliasFile(): AliasFile {
-    this.aliasFileRead ??= new AliasFile(this.required("modules.alias"));
+    this.aliasFileRead ??= new AliasFile(this.files ? this.required("modules.alias") : this.lazyRequired());
     return this.aliasFileRead;
   }
 
