@@ -131,9 +131,7 @@ test("a damaged cache is deleted and the answer read from modules.alias", () => 
   let shifted = text;
   for (const bus of [...Object.values(header.buses), header.busless] as { prefixed: { lines: number[] } }[]) {
     const [start, end] = bus.prefixed.lines.map((at) => at + payloadAt) as [number, number];
-    const block = shifted
-      .slice(start, end)
-      .replace(/\t(\d+)/g, (_, ref) => `\t${lineAfter(Number(ref))}`);
+    const block = shifted.slice(start, end).replace(/\t(\d+)/g, (_, ref) => `\t${lineAfter(Number(ref))}`);
     shifted = shifted.slice(0, start) + block + shifted.slice(end);
   }
   assert.notEqual(shifted, text);
@@ -156,7 +154,12 @@ test("a damaged cache is deleted and the answer read from modules.alias", () => 
     const [linesAt, linesEnd] = list.lines.map((at) => at + payloadAt) as [number, number];
     const lines = text.slice(linesAt, linesEnd).split("\n");
     const index = lines.findIndex((line) => line.startsWith(`${key}\t`));
-    const refs = damage((lines[index] as string).slice(key.length + 1).split(",").map(Number));
+    const refs = damage(
+      (lines[index] as string)
+        .slice(key.length + 1)
+        .split(",")
+        .map(Number),
+    );
     const line = `${key}\t${refs.join(",")}`;
     assert.equal(line.length, (lines[index] as string).length, "the lists keep their places");
     lines[index] = line;

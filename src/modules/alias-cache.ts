@@ -78,8 +78,7 @@ function readCache(
     Array.isArray(span) && span[0] >= 0 && span[0] <= span[1] && span[1] <= payload.length;
   const fits = (blocks: BusBlocks | null) =>
     blocks === null ||
-    (Array.isArray(blocks.lengths) &&
-      [blocks.exact, blocks.prefixed].every((list) => inside(list?.lines)));
+    (Array.isArray(blocks.lengths) && [blocks.exact, blocks.prefixed].every((list) => inside(list?.lines)));
   if (!Object.values(header.buses).every(fits) || !fits(header.busless)) return undefined;
   return { blocks: { buses: header.buses, busless: header.busless }, payload };
 }

@@ -527,7 +527,8 @@ export class AliasIndex {
     canonicalPci: boolean,
     found: Found[],
   ): void {
-    const exact = reach < key.length ? undefined : group.sorted ? group.sorted.exact(key) : group.exact.get(key);
+    const exact =
+      reach < key.length ? undefined : group.sorted ? group.sorted.exact(key) : group.exact.get(key);
     if (exact) {
       const aliases: AliasLine[] = [];
       for (const ref of exact) {
@@ -567,7 +568,8 @@ export class AliasIndex {
     if (known || !group.sorted || group.absent?.has(prefix)) return known;
     const refs = group.sorted.prefixed(prefix);
     if (!refs) {
-      (group.absent ??= new Set()).add(prefix);
+      group.absent ??= new Set();
+      group.absent.add(prefix);
       return undefined;
     }
     const bucket: Bucket = { refs: [...refs], entries: undefined, grams: undefined };
