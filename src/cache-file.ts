@@ -9,6 +9,7 @@ import type { BigIntStats } from "node:fs";
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, unlinkSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { writeFileAtomically } from "./atomic-write.ts";
+import { closeWhenCollected, readAt } from "./descriptor.ts";
 
 /** Which bytes a file holds (device, inode, size, modification and change times), from fstat. */
 export function identityOf(stat: BigIntStats): string {
@@ -40,15 +41,99 @@ export function readCacheFile<H extends CacheHeader>(
   if (text === undefined) return undefined;
   const formatEnd = text.indexOf("\n");
   const headerEnd = text.indexOf("\n", formatEnd + 1);
-  if (formatEnd < 0 || headerEnd < 0 || text.slice(0, formatEnd) !== format) return undefined;
+  if (formatEnd < 0 || headerEnd < 0) return undefined;
+  const header = parseHeader<H>(
+    text.slice(0, formatEnd),
+    text.slice(formatEnd + 1, headerEnd),
+    format,
+    source,
+    identity,
+  );
+  if (header === undefined) return undefined;
+  return { header, payload: text.slice(headerEnd + 1) };
+}
+
+/** A cache file's payload, read range by range: a command reads the parts it needs. */
+export interface Payload {
+  readonly length: number;
+  /** Characters [start, end); undefined when the file is shorter than its header said. */
+  text(start: number, end: number): string | undefined;
+}
+
+/** A payload held in memory (a cache just made). */
+export function payloadOf(text: string): Payload {
+  return { length: text.length, text: (start, end) => text.slice(start, end) };
+}
+
+/** How much of a cache file is read at first: its format and header lines fit in it. */
+const HEAD_READ = 16384;
+
+/**
+ * Like readCacheFile, but only the format and header lines are read now, and the payload when
+ * asked, through the descriptor opened (and checked, readOwnFile) now.
+ */
+export function openCacheFile<H extends CacheHeader>(
+  path: string,
+  format: string,
+  source: string,
+  identity: string,
+): { header: H; payload: Payload } | undefined {
+  const opened = openOwnFile(path);
+  if (opened === undefined) return undefined;
+  const { fd, size } = opened;
+  let keep = false;
+  try {
+    for (let length = Math.min(size, HEAD_READ); ; length = Math.min(size, length * 4)) {
+      const head = readAt(fd, 0, length);
+      const formatEnd = head.indexOf("\n");
+      const headerEnd = head.indexOf("\n", formatEnd + 1);
+      if (formatEnd < 0 || headerEnd < 0) {
+        if (length < size && (formatEnd < 0 || head.slice(0, formatEnd) === format)) continue;
+        return undefined;
+      }
+      const header = parseHeader<H>(
+        head.slice(0, formatEnd),
+        head.slice(formatEnd + 1, headerEnd),
+        format,
+        source,
+        identity,
+      );
+      if (header === undefined) return undefined;
+      const start = headerEnd + 1;
+      const payload: Payload = {
+        length: size - start,
+        text: (from, to) => {
+          const text = readAt(fd, start + from, to - from);
+          return text.length === to - from ? text : undefined;
+        },
+      };
+      closeWhenCollected(payload, fd);
+      keep = true;
+      return { header, payload };
+    }
+  } catch {
+    return undefined;
+  } finally {
+    if (!keep) closeSync(fd);
+  }
+}
+
+/** The header of a cache file made in `format` from `source` with `identity`; else undefined. */
+function parseHeader<H extends CacheHeader>(
+  formatLine: string,
+  headerLine: string,
+  format: string,
+  source: string,
+  identity: string,
+): H | undefined {
+  if (formatLine !== format) return undefined;
   let header: H;
   try {
-    header = JSON.parse(text.slice(formatEnd + 1, headerEnd));
+    header = JSON.parse(headerLine);
   } catch {
     return undefined;
   }
-  if (header?.source !== resolve(source) || header.identity !== identity) return undefined;
-  return { header, payload: text.slice(headerEnd + 1) };
+  return header?.source === resolve(source) && header.identity === identity ? header : undefined;
 }
 
 export function writeCacheFile(path: string, format: string, header: CacheHeader, payload: string): void {
@@ -70,6 +155,19 @@ export function writeCacheFile(path: string, format: string, header: CacheHeader
  * written or changed is never trusted. Checked on the descriptor that is read.
  */
 export function readOwnFile(path: string): Buffer | undefined {
+  const opened = openOwnFile(path);
+  if (opened === undefined) return undefined;
+  try {
+    return readFileSync(opened.fd);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(opened.fd);
+  }
+}
+
+/** readOwnFile's checks, on a descriptor left open for the caller, with the file's size. */
+function openOwnFile(path: string): { fd: number; size: number } | undefined {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -78,13 +176,14 @@ export function readOwnFile(path: string): Buffer | undefined {
   }
   try {
     const stat = fstatSync(fd);
-    if (stat.uid !== process.getuid?.() || (stat.mode & 0o022) !== 0) return undefined;
-    return readFileSync(fd);
+    if (stat.uid === process.getuid?.() && (stat.mode & 0o022) === 0 && stat.isFile()) {
+      return { fd, size: stat.size };
+    }
   } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
+    // as a foreign file
   }
+  closeSync(fd);
+  return undefined;
 }
 
 export function removeQuietly(path: string): void {

@@ -12,16 +12,17 @@ import { hex } from "../pci/ids.ts";
 
 export const PCI_IDS_PATHS = ["/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids"];
 
-const FORMAT = "flavourctl pci.ids index 1";
+const FORMAT = "flavourctl pci.ids index 2";
 
 /** Every line that starts with neither a tab nor `#`: a vendor, a class (or the unknown). */
 const TOP_LEVEL = /^[^\t#\n][^\n]*/gm;
 
-/** The top-level lines: their keys (the text before two spaces) and where they start. */
-interface Index {
-  keys: string[];
-  offsets: number[];
-}
+/**
+ * The top-level lines, one `KEY<tab>OFFSET` line each in file order: the key is the text before
+ * two spaces, the offset where the line starts. A key is found with one native search, and its
+ * block ends where the next line's starts.
+ */
+type Index = string;
 
 /** A vendor's or class's lines, from its own line up to the next top-level one. */
 interface Block {
@@ -42,13 +43,25 @@ interface Database {
 }
 
 function indexOf(text: string): Index {
-  const index: Index = { keys: [], offsets: [] };
+  const lines: string[] = [];
   for (const match of text.matchAll(TOP_LEVEL)) {
     const separator = match[0].indexOf("  ");
-    index.keys.push(separator < 0 ? match[0] : match[0].slice(0, separator));
-    index.offsets.push(match.index);
+    lines.push(`${separator < 0 ? match[0] : match[0].slice(0, separator)}\t${match.index}\n`);
   }
-  return index;
+  return lines.join("");
+}
+
+/** Where the block of `key` starts and ends; undefined when the index has no such key. */
+function blockRange(index: Index, key: string, size: number): [number, number] | undefined {
+  const line = `${key}\t`;
+  const at = index.startsWith(line) ? 0 : index.indexOf(`\n${line}`) + 1;
+  if (at === 0 && !index.startsWith(line)) return undefined;
+  const offsetEnd = index.indexOf("\n", at);
+  if (offsetEnd < 0) return undefined;
+  const start = Number(index.slice(at + line.length, offsetEnd));
+  const next = index.indexOf("\t", offsetEnd);
+  const end = next < 0 ? size : Number(index.slice(next + 1, index.indexOf("\n", next)));
+  return [start, end];
 }
 
 export class PciNames {
@@ -91,7 +104,7 @@ export class PciNames {
       const bytes = readFileSync(fd);
       const index = indexOf(bytes.toString("latin1"));
       if (cacheFile !== undefined) {
-        writeCacheFile(cacheFile, FORMAT, { source: path, identity }, JSON.stringify(index));
+        writeCacheFile(cacheFile, FORMAT, { source: path, identity }, index);
       }
       return { path, identity, size, index, bytes, cacheFile };
     } finally {
@@ -111,10 +124,9 @@ export class PciNames {
   private readBlock(key: string): Block | null {
     const data = this.data();
     if (data === null) return null;
-    const i = data.index.keys.indexOf(key);
-    if (i < 0) return null;
-    const start = data.index.offsets[i] as number;
-    const end = data.index.offsets[i + 1] ?? data.size;
+    const range = blockRange(data.index, key, data.size);
+    if (range === undefined) return null;
+    const [start, end] = range;
     const bytes = data.bytes
       ? data.bytes.subarray(start, end)
       : readRange(data.path, data.identity, start, end);
@@ -199,18 +211,9 @@ export function bisectChild(bytes: Buffer, id: string): number | undefined {
   return undefined;
 }
 
-/** The index of a cache file, if it is one for these bytes and is well formed. */
+/** The index of a cache file, if it is one for these bytes (a wrong offset is found when used). */
 function readIndex(cacheFile: string, path: string, identity: string): Index | undefined {
-  const read = readCacheFile(cacheFile, FORMAT, path, identity);
-  if (!read) return undefined;
-  try {
-    const index: Index = JSON.parse(read.payload);
-    const fits =
-      Array.isArray(index.keys) && Array.isArray(index.offsets) && index.keys.length === index.offsets.length;
-    return fits ? index : undefined;
-  } catch {
-    return undefined;
-  }
+  return readCacheFile(cacheFile, FORMAT, path, identity)?.payload;
 }
 
 /**

@@ -17,7 +17,15 @@
 //
 // Written and read as every cache file (cache-file.ts). Every line a cached reference leads to is
 // checked against its key: a damaged file is deleted and the bus is read from modules.alias.
-import { type CacheHeader, cachePath, readCacheFile, removeQuietly, writeCacheFile } from "../cache-file.ts";
+import {
+  type CacheHeader,
+  cachePath,
+  openCacheFile,
+  type Payload,
+  payloadOf,
+  removeQuietly,
+  writeCacheFile,
+} from "../cache-file.ts";
 import type { AliasFile, AliasLine, AliasSource, PrefixVisitor, SortedPrefixes } from "./alias-file.ts";
 import { KEY_MAX, prefixLengths } from "./alias-index.ts";
 
@@ -62,16 +70,19 @@ export function cachedPrefixes(file: AliasFile, cacheDir: string): AliasSource |
     { source: file.path, identity: file.identity, ...built.blocks },
     built.payload,
   );
-  return new CachedPrefixes(file, path, built.blocks, built.payload);
+  return new CachedPrefixes(file, path, built.blocks, payloadOf(built.payload));
 }
 
-/** The header and the blocks' text, or undefined when the file is absent, damaged or stale. */
+/**
+ * The header and the blocks, or undefined when the file is absent, damaged or stale. A command
+ * reads the lists it searches (pci's is half of the file), not the whole file.
+ */
 function readCache(
   path: string,
   source: string,
   identity: string,
-): { blocks: Blocks; payload: string } | undefined {
-  const read = readCacheFile<Header>(path, FORMAT, source, identity);
+): { blocks: Blocks; payload: Payload } | undefined {
+  const read = openCacheFile<Header>(path, FORMAT, source, identity);
   if (!read || typeof read.header.buses !== "object" || read.header.buses === null) return undefined;
   const { header, payload } = read;
   const inside = (span: unknown) =>
@@ -135,33 +146,32 @@ function buildBlocks(file: AliasFile): { blocks: Blocks; payload: string } {
 
 /** A list's lines, searched where they lie in the payload. */
 class SortedList {
-  private readonly payload: string;
-  private readonly start: number;
-  private readonly end: number;
+  /** The list's lines, each ending with a newline. */
+  private readonly text: string;
 
-  constructor(payload: string, blocks: ListBlocks) {
-    this.payload = payload;
-    [this.start, this.end] = blocks.lines;
+  constructor(text: string) {
+    this.text = text;
   }
 
   /**
-   * The references of `key` by bisection over the block's characters: each step takes the line
-   * around the middle. Undefined when absent, null when the list is damaged.
+   * The references of `key` by bisection over the characters: each step takes the line around
+   * the middle. Undefined when absent, null when the list is damaged.
    */
   find(key: string): number[] | undefined | null {
-    const payload = this.payload;
-    // low and high are always line starts (or the block's end)
-    let low = this.start;
-    let high = this.end;
+    const text = this.text;
+    const end = text.length - 1; // the last newline
+    // low and high are always line starts (or the end)
+    let low = 0;
+    let high = end;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      const lineStart = mid === low ? low : Math.max(low, payload.lastIndexOf("\n", mid - 1) + 1);
-      let lineEnd = payload.indexOf("\n", lineStart);
-      if (lineEnd < 0 || lineEnd > this.end) lineEnd = this.end;
-      const tab = payload.indexOf("\t", lineStart);
+      const lineStart = mid === low ? low : Math.max(low, text.lastIndexOf("\n", mid - 1) + 1);
+      let lineEnd = text.indexOf("\n", lineStart);
+      if (lineEnd < 0 || lineEnd > end) lineEnd = end;
+      const tab = text.indexOf("\t", lineStart);
       if (tab < 0 || tab > lineEnd) return null;
-      const found = payload.slice(lineStart, tab);
-      if (found === key) return refsOf(payload.slice(tab + 1, lineEnd));
+      const found = text.slice(lineStart, tab);
+      if (found === key) return refsOf(text.slice(tab + 1, lineEnd));
       if (found < key) low = lineEnd + 1;
       else high = lineStart;
     }
@@ -180,12 +190,13 @@ class CachedPrefixes implements AliasSource {
   private readonly file: AliasFile;
   private readonly path: string;
   private readonly blocks: Blocks;
-  private readonly payload: string;
+  private readonly payload: Payload;
+  private readonly lists = new Map<ListBlocks, SortedList | null>();
   /** Set once a cached reference led to the wrong line: everything comes from the file. */
   private damaged = false;
   private readonly checkedLines = new Map<number, AliasLine>();
 
-  constructor(file: AliasFile, path: string, blocks: Blocks, payload: string) {
+  constructor(file: AliasFile, path: string, blocks: Blocks, payload: Payload) {
     this.file = file;
     this.path = path;
     this.blocks = blocks;
@@ -207,8 +218,16 @@ class CachedPrefixes implements AliasSource {
     this.file.scanAll(visit);
   }
 
-  list(blocks: ListBlocks): SortedList {
-    return new SortedList(this.payload, blocks);
+  /** A list, read from the file the first time; null when the file is cut short. */
+  list(blocks: ListBlocks): SortedList | null {
+    let list = this.lists.get(blocks);
+    if (list === undefined) {
+      const [start, end] = blocks.lines;
+      const text = start === end ? "\n" : this.payload.text(start, end + 1);
+      list = text === undefined ? null : new SortedList(text);
+      this.lists.set(blocks, list);
+    }
+    return list;
   }
 
   sorted(bus: string | null): SortedPrefixes | undefined {
@@ -305,7 +324,8 @@ class SortedBus implements SortedPrefixes {
     belongs: (line: AliasLine) => boolean,
   ): readonly number[] | undefined | typeof DAMAGED {
     if (this.fallback || this.owner.isDamaged()) return DAMAGED;
-    const refs = this.owner.list(blocks).find(key);
+    const list = this.owner.list(blocks);
+    const refs = list === null ? null : list.find(key);
     if (refs === undefined) return undefined;
     // Each line its key stands for, once, in file order: a wrong reference either leads to a line
     // of another key or repeats one that is listed already.

@@ -1,9 +1,10 @@
 // Reading the files of a modules directory. Text is read as latin1 so that every byte is one
 // character: libkmod compares bytes, and so must we. A `.gz` twin is read when the plain file
 // is absent (the fixtures ship gzipped).
-import { type BigIntStats, closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { type BigIntStats, closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { identityOf } from "../cache-file.ts";
+import { closeWhenCollected, forget, readAt } from "../descriptor.ts";
 import { InputError } from "../errors.ts";
 import { zlib } from "../lazy-builtins.ts";
 
@@ -34,7 +35,7 @@ export class LazyTextFile implements TextFile {
     this.path = path;
     this.fd = fd;
     this.identity = identity;
-    openFiles.register(this, fd, this);
+    closeWhenCollected(this, fd);
   }
 
   get text(): string {
@@ -46,7 +47,7 @@ export class LazyTextFile implements TextFile {
         throw new UnreadableFile(`${this.path}: cannot read (${(error as NodeJS.ErrnoException).code})`);
       } finally {
         this.fd = undefined;
-        openFiles.unregister(this);
+        forget(this);
         closeSync(fd);
       }
     }
@@ -61,25 +62,13 @@ export class LazyTextFile implements TextFile {
   /** Up to `length` characters (bytes) from `offset`; fewer at the end of the file. */
   piece(offset: number, length: number): string {
     if (this.fd === undefined) return this.text.slice(offset, offset + length);
-    const bytes = Buffer.allocUnsafe(length);
-    let read: number;
     try {
-      read = readSync(this.fd, bytes, 0, length, offset);
+      return readAt(this.fd, offset, length);
     } catch (error) {
       throw new UnreadableFile(`${this.path}: cannot read (${(error as NodeJS.ErrnoException).code})`);
     }
-    return bytes.toString("latin1", 0, read);
   }
 }
-
-/** A LazyTextFile that is dropped unread closes its descriptor (tests open many). */
-const openFiles = new FinalizationRegistry<number>((fd) => {
-  try {
-    closeSync(fd);
-  } catch {
-    // closed already
-  }
-});
 
 /** The file, to be read lazily, or its .gz twin read now; undefined when neither exists. */
 export function openOptionalText(dir: string, name: string): TextFile | undefined {

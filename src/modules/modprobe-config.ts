@@ -97,26 +97,37 @@ export function loadConfig(modulesDir: string, paths: readonly string[]): Modpro
   return config;
 }
 
-/** Logical lines: a backslash-newline joins lines; any other backslash is dropped, keeping what follows. */
+/**
+ * Logical lines: a backslash-newline joins lines; any other backslash is dropped, keeping what
+ * follows. The text between two newlines or backslashes is taken whole.
+ */
 function* wrappedLines(text: string): Generator<{ text: string; line: number }> {
   let current = "";
   let line = 1;
   let start = 1;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === "\n") {
+  let i = 0;
+  let newline = text.indexOf("\n");
+  let backslash = text.indexOf("\\");
+  while (i < text.length) {
+    if (newline >= 0 && newline < i) newline = text.indexOf("\n", i);
+    if (backslash >= 0 && backslash < i) backslash = text.indexOf("\\", i);
+    const stop = Math.min(newline < 0 ? text.length : newline, backslash < 0 ? text.length : backslash);
+    current += text.slice(i, stop);
+    i = stop;
+    if (i === text.length) break;
+    if (i === newline) {
       yield { text: current, line: start };
       current = "";
       line++;
       start = line;
-    } else if (c === "\\") {
-      if (text[i + 1] === "\n") {
-        i++;
-        line++;
-      } else if (i + 1 < text.length) {
-        current += text[++i];
-      }
-    } else current += c;
+      i++;
+    } else if (text[i + 1] === "\n") {
+      i += 2;
+      line++;
+    } else {
+      if (i + 1 < text.length) current += text[i + 1];
+      i += 2;
+    }
   }
   if (current !== "") yield { text: current, line: start };
 }
