@@ -383,7 +383,8 @@ test("pci.ids: every vendor's devices and every class's subclasses are found by 
   nextVendor.lastIndex = start;
   const block = file.subarray(start, (nextVendor.exec(file.toString("latin1"))?.index ?? file.length) + 1);
   assert.ok(block.length > 100000, `Intel's block: ${block.length} bytes`);
-  const lines = [...block.toString("latin1").matchAll(/\n\t([0-9a-f]{4}) {2}/g)];
+  const blockText = block.toString("latin1");
+  const lines = [...blockText.matchAll(/\n\t([0-9a-f]{4}) {2}/g)];
   assert.equal(lines.length, intel.size);
-  for (const line of lines) assert.equal(bisectChild(block, line[1] as string), line.index, line[1]);
+  for (const line of lines) assert.equal(bisectChild(blockText, line[1] as string), line.index, line[1]);
 });

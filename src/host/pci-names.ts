@@ -27,7 +27,8 @@ type Index = string;
 /** A vendor's or class's lines, from its own line up to the next top-level one. */
 interface Block {
   name: string;
-  bytes: Buffer;
+  /** Its bytes as latin1 text (one character a byte; names are UTF-8, decoded when taken). */
+  text: string;
 }
 
 interface Database {
@@ -147,7 +148,7 @@ export class PciNames {
     }
     let lineEnd = bytes.indexOf(0x0a);
     if (lineEnd < 0) lineEnd = bytes.length;
-    return { name: bytes.toString("utf8", head.length, lineEnd), bytes };
+    return { name: bytes.toString("utf8", head.length, lineEnd), text: bytes.toString("latin1") };
   }
 
   /**
@@ -157,12 +158,12 @@ export class PciNames {
    */
   private child(block: Block | null, id: string): string | undefined {
     if (block === null) return undefined;
-    const bytes = block.bytes;
-    const at = bisectChild(bytes, id) ?? bytes.indexOf(`\n\t${id}  `, 0, "latin1");
+    const text = block.text;
+    const at = bisectChild(text, id) ?? text.indexOf(`\n\t${id}  `);
     if (at < 0) return undefined;
-    let end = bytes.indexOf(0x0a, at + 1);
-    if (end < 0) end = bytes.length;
-    return bytes.toString("utf8", at + id.length + 4, end);
+    let end = text.indexOf("\n", at + 1);
+    if (end < 0) end = text.length;
+    return Buffer.from(text.slice(at + id.length + 4, end), "latin1").toString("utf8");
   }
 
   vendor(vendor: number): string | undefined {
@@ -184,26 +185,27 @@ export class PciNames {
   }
 }
 
-const TAB = 0x09;
+/** A one-tab line (a device, a subclass): two-tab lines are subsystems or programming interfaces. */
+const CHILD_LINE = /\n\t[^\t]/g;
 
 /**
- * Where the one-tab line of `id` starts (at its newline) in a block whose one-tab lines are in
- * ascending order; undefined when not found. Each step takes the first one-tab line at or after
- * the middle (two-tab subsystem lines and comments lie between them).
+ * Where the one-tab line of `id` starts (at its newline) in a block's text whose one-tab lines
+ * are in ascending order; undefined when not found. Each step takes the first one-tab line at or
+ * after the middle (two-tab lines and comments lie between them).
  */
-export function bisectChild(bytes: Buffer, id: string): number | undefined {
+export function bisectChild(text: string, id: string): number | undefined {
   const line = `\n\t${id}  `;
   let low = 0;
-  let high = bytes.length;
+  let high = text.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    let at = bytes.indexOf("\n\t", mid, "latin1");
-    while (at >= 0 && at < high && bytes[at + 2] === TAB) at = bytes.indexOf("\n\t", at + 2, "latin1");
+    CHILD_LINE.lastIndex = mid;
+    const at = CHILD_LINE.exec(text)?.index ?? -1;
     if (at < 0 || at >= high) {
       high = mid;
       continue;
     }
-    const found = bytes.toString("latin1", at, at + line.length);
+    const found = text.slice(at, at + line.length);
     if (found === line) return at;
     if (found < line) low = at + 1;
     else high = mid;
