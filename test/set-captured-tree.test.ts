@@ -2,7 +2,8 @@
 // never loaded into the running kernel for it, and a write the tree refuses is the plan's
 // outcome (exit 1, nothing changed), never a stack trace.
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { recordingIo } from "../src/cli/io.ts";
@@ -66,4 +67,39 @@ test("a write the tree refuses (not a permission) ends the plan with exit 1 and 
   assert.match(out, /writing 'vfio-pci' to .*driver_override failed: EISDIR/);
   assert.match(out, /nothing had been changed/);
   assert.doesNotMatch(out, /\n\s+at /);
+});
+
+test("a rule naming a driver on a capture without module/: the driver's module is the one the capture recorded", async () => {
+  // the real 25-device capture records each driver's module in drivers/<driver>/.module
+  const dir = tempDir("captured-q35");
+  execFileSync("tar", [
+    "-xzf",
+    new URL("fixtures/sysfs/q35-linux6.12-sriov.tar.gz", import.meta.url).pathname,
+    "-C",
+    dir,
+  ]);
+  const root = join(dir, "q35-linux6.12-sriov");
+  writeFileSync(join(root, "bus/pci/devices/0000:07:00.0/driver_override"), "e1000e\n");
+  const rules = tempDir("captured-rules");
+  writeFileSync(join(rules, "nic.rule"), "match address 0000:07:00.0\nflavour driver\ndriver e1000e\n");
+  const run = tempDir("captured-run");
+  writeFileSync(join(run, "boot-pass-done"), "");
+  const { io, recorded } = recordingIo("", {
+    ACTION: "add",
+    SUBSYSTEM: "pci",
+    PCI_SLOT_NAME: "0000:07:00.0",
+  });
+  const args = [
+    "hook",
+    "--sysfs",
+    root,
+    "--modules",
+    debianModules(DEBIAN_612),
+    "--config",
+    rules,
+    "--run-dir",
+    run,
+  ];
+  assert.equal(await main(args, io), ExitCode.ok, recorded.stderr);
+  assert.match(recorded.stdout + recorded.stderr, /already e1000e/);
 });

@@ -14,6 +14,7 @@ import {
   type ModprobeOutcome,
 } from "./control.ts";
 import { sleep, takeLock } from "./lock.ts";
+import { MODULE_NAME } from "./sysfs.ts";
 
 /**
  * Where modprobe is looked up when the environment has no PATH. udev runs RUN programs with
@@ -326,8 +327,21 @@ export class SysfsControl implements HostControl {
     }
   }
 
+  /**
+   * module_add_driver's drivers/<driver>/module link; a capture that left module/ out records
+   * the name in drivers/<driver>/.module, which the read side (host/sysfs.ts) reads too.
+   */
   driverModule(driver: string): string | null {
-    return this.linkName(join(this.sysfs, "bus/pci/drivers", checkName("driver", driver), "module"));
+    const dir = join(this.sysfs, "bus/pci/drivers", checkName("driver", driver));
+    const linked = this.linkName(join(dir, "module"));
+    if (linked !== null) return linked;
+    let recorded: string;
+    try {
+      recorded = readFileSync(join(dir, ".module"), "utf8").trim();
+    } catch {
+      return null;
+    }
+    return MODULE_NAME.test(recorded) ? recorded : null;
   }
 
   driverRegistered(driver: string): boolean {

@@ -21,7 +21,7 @@ import { parseModalias } from "../pci/modalias.ts";
 import { AbsentDevice, type DeviceInfo, type Host, type SriovInfo, UnreadableDevice } from "./host.ts";
 
 /** KBUILD_MODNAME characters; module names are also directory names under /sys/module. */
-const MODULE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+export const MODULE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A single, harmless path component: driver names may hold spaces ("i6300ESB timer"). */
 export function isPathComponent(name: string): boolean {
