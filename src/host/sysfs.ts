@@ -183,6 +183,19 @@ class DeviceReader {
   }
 }
 
+/** A field read the first time it is asked for, then kept; enumerable, as the others. */
+function readLater<K extends keyof DeviceInfo>(info: DeviceInfo, key: K, read: () => DeviceInfo[K]): void {
+  Object.defineProperty(info, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const value = read();
+      Object.defineProperty(info, key, { value, enumerable: true, writable: true, configurable: true });
+      return value;
+    },
+  });
+}
+
 /** Why `text` is not a sysfs hex attribute of `width` digits, or undefined when it is. */
 function garbage(text: string, width: number): string | undefined {
   if (/^0x[0-9a-fA-F]+$/.test(text) && text.length - 2 <= width) return undefined;
@@ -223,33 +236,38 @@ export class SysfsHost implements Host {
     return addresses.sort(compareAddresses);
   }
 
+  /**
+   * What every command needs is read now; the rest (subsystem ids, revision, driver_override,
+   * NUMA node, SR-IOV) when first asked for, with its warnings then: list's table shows none of
+   * it, and 25 devices times five files is a good part of its time.
+   */
   device(address: PciAddress): DeviceInfo {
     const { dir, parents } = this.locate(address);
     const read = new DeviceReader(address, dir, this.warn);
-    const vendor = read.identity("vendor");
-    const device = read.identity("device");
-    const classCode = read.identity("class");
-    const override = read.text("driver_override", true);
-    return {
+    const info = {
       address,
-      vendor,
-      device,
-      subsystemVendor: read.hex("subsystem_vendor", true),
-      subsystemDevice: read.hex("subsystem_device", true),
-      classCode,
-      revision: read.hex("revision", true),
+      vendor: read.identity("vendor"),
+      device: read.identity("device"),
+      classCode: read.identity("class"),
       modalias: this.modalias(read),
       driver: this.driverName(read),
-      driverOverride: override === "(null)" ? null : override,
       iommuGroup: this.groupNumber(read),
       headerType: read.headerType(),
-      numaNode: this.numaNode(read),
-      physfn: read.addressLink("physfn"),
-      virtfns: this.virtfns(read),
-      sriov: this.sriov(read),
       parents,
       vfioBound: read.has("vfio-dev"),
-    };
+    } as DeviceInfo;
+    readLater(info, "subsystemVendor", () => read.hex("subsystem_vendor", true));
+    readLater(info, "subsystemDevice", () => read.hex("subsystem_device", true));
+    readLater(info, "revision", () => read.hex("revision", true));
+    readLater(info, "driverOverride", () => {
+      const override = read.text("driver_override", true);
+      return override === "(null)" ? null : override;
+    });
+    readLater(info, "numaNode", () => this.numaNode(read));
+    readLater(info, "physfn", () => read.addressLink("physfn"));
+    readLater(info, "virtfns", () => this.virtfns(read));
+    readLater(info, "sriov", () => this.sriov(read));
+    return info;
   }
 
   /** devices/ with every link resolved, found once. */
