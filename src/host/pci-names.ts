@@ -6,8 +6,9 @@
 // Format (pci.ids header): `vvvv  vendor`, then `\tdddd  device`, `\t\tssss ssss  subsystem`
 // lines; classes at the end as `C cc  class`, `\tss  subclass`, `\t\tpp  prog-if`. `#` starts
 // a comment line. Ids are lower-case hex. Names are UTF-8.
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { cachePath, identityOf, readCacheFile, removeQuietly, writeCacheFile } from "../cache-file.ts";
+import { closeWhenCollected, readAt } from "../descriptor.ts";
 import { hex } from "../pci/ids.ts";
 
 export const PCI_IDS_PATHS = ["/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids"];
@@ -39,6 +40,8 @@ interface Database {
   index: Index;
   /** The whole file, when it was read to make the index. */
   bytes: Buffer | undefined;
+  /** Else the file, open: blocks are read from the bytes whose identity the index was made of. */
+  fd: number | undefined;
   /** Where the index came from, to drop it if it proves wrong. */
   cacheFile: string | undefined;
 }
@@ -95,21 +98,27 @@ export class PciNames {
 
   private open(path: string): Database {
     const fd = openSync(path, "r");
+    let keep = false;
     try {
       const stat = fstatSync(fd, { bigint: true });
       const identity = identityOf(stat);
       const size = Number(stat.size);
       const cacheFile = this.cacheDir === undefined ? undefined : cachePath(this.cacheDir, path, "pci-ids");
       const cached = cacheFile === undefined ? undefined : readIndex(cacheFile, path, identity);
-      if (cached) return { path, identity, size, index: cached, bytes: undefined, cacheFile };
+      if (cached) {
+        const database = { path, identity, size, index: cached, bytes: undefined, fd, cacheFile };
+        closeWhenCollected(database, fd);
+        keep = true;
+        return database;
+      }
       const bytes = readFileSync(fd);
       const index = indexOf(bytes.toString("latin1"));
       if (cacheFile !== undefined) {
         writeCacheFile(cacheFile, FORMAT, { source: path, identity }, index);
       }
-      return { path, identity, size, index, bytes, cacheFile };
+      return { path, identity, size, index, bytes, fd: undefined, cacheFile };
     } finally {
-      closeSync(fd);
+      if (!keep) closeSync(fd);
     }
   }
 
@@ -128,11 +137,9 @@ export class PciNames {
     const range = blockRange(data.index, key, data.size);
     if (range === undefined) return null;
     const [start, end] = range;
-    const bytes = data.bytes
-      ? data.bytes.subarray(start, end)
-      : readRange(data.path, data.identity, start, end);
+    const text = data.bytes ? data.bytes.toString("latin1", start, end) : readRange(data, start, end);
     const head = `${key}  `;
-    if (bytes === undefined || bytes.toString("latin1", 0, head.length) !== head) {
+    if (text === undefined || !text.startsWith(head)) {
       if (data.bytes) return null; // a top-level line that is not `key  name`
       // A cached index that does not fit the file: dropped, and the file read and indexed again.
       if (data.cacheFile !== undefined) removeQuietly(data.cacheFile);
@@ -142,13 +149,19 @@ export class PciNames {
       } catch {
         return null;
       }
-      this.database = { ...data, size: whole.length, index: indexOf(whole.toString("latin1")), bytes: whole };
+      this.database = {
+        ...data,
+        size: whole.length,
+        index: indexOf(whole.toString("latin1")),
+        bytes: whole,
+        fd: undefined,
+      };
       this.blocks.clear();
       return this.readBlock(key);
     }
-    let lineEnd = bytes.indexOf(0x0a);
-    if (lineEnd < 0) lineEnd = bytes.length;
-    return { name: bytes.toString("utf8", head.length, lineEnd), text: bytes.toString("latin1") };
+    let lineEnd = text.indexOf("\n");
+    if (lineEnd < 0) lineEnd = text.length;
+    return { name: utf8(text.slice(head.length, lineEnd)), text };
   }
 
   /**
@@ -163,7 +176,7 @@ export class PciNames {
     if (at < 0) return undefined;
     let end = text.indexOf("\n", at + 1);
     if (end < 0) end = text.length;
-    return Buffer.from(text.slice(at + id.length + 4, end), "latin1").toString("utf8");
+    return utf8(text.slice(at + id.length + 4, end));
   }
 
   vendor(vendor: number): string | undefined {
@@ -219,20 +232,22 @@ function readIndex(cacheFile: string, path: string, identity: string): Index | u
 }
 
 /**
- * Bytes [start, end) of a file, if it still holds the bytes `identity` names (an update of
- * pci.ids between two reads would put the index's offsets on other lines); else undefined.
+ * Characters (bytes) [start, end) of the open file, if it still holds the bytes `identity` names
+ * (pci.ids rewritten in place while a command runs would put the index's offsets on other
+ * lines); else undefined.
  */
-function readRange(path: string, identity: string, start: number, end: number): Buffer | undefined {
-  if (!(start >= 0 && end > start)) return undefined;
-  const bytes = Buffer.alloc(end - start);
-  let fd: number | undefined;
+function readRange(data: Database, start: number, end: number): string | undefined {
+  if (data.fd === undefined || !(start >= 0 && end > start)) return undefined;
   try {
-    fd = openSync(path, "r");
-    if (identityOf(fstatSync(fd, { bigint: true })) !== identity) return undefined;
-    return readSync(fd, bytes, 0, bytes.length, start) === bytes.length ? bytes : undefined;
+    if (identityOf(fstatSync(data.fd, { bigint: true })) !== data.identity) return undefined;
+    const text = readAt(data.fd, start, end - start);
+    return text.length === end - start ? text : undefined;
   } catch {
     return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** A name: pci.ids is UTF-8, read here as latin1 (one character a byte). */
+function utf8(latin1: string): string {
+  return Buffer.from(latin1, "latin1").toString("utf8");
 }
