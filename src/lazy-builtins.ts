@@ -21,3 +21,8 @@ export function zlib(): typeof import("node:zlib") {
 export function tty(): typeof import("node:tty") {
   return load("node:tty");
 }
+
+/** node:os, for the running kernel's release (the default modules directory). */
+export function os(): typeof import("node:os") {
+  return load("node:os");
+}

@@ -2,6 +2,7 @@
 // our usage errors (exit 64) and a --help that prints the command's own text.
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
+import { os } from "../lazy-builtins.ts";
 import { printable } from "../pci/address.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -24,12 +25,9 @@ export function refuseExtraOperands(positionals: readonly string[], from = 0): v
 }
 
 /** The modules directory a command reads: --modules DIR, else /lib/modules/<--kernel or running kernel>. */
-export function modulesDirFrom(
-  values: { modules?: string | boolean; kernel?: string | boolean },
-  release: string,
-) {
+export function modulesDirFrom(values: { modules?: string | boolean; kernel?: string | boolean }) {
   if (typeof values.modules === "string") return values.modules;
-  const version = typeof values.kernel === "string" ? values.kernel : release;
+  const version = typeof values.kernel === "string" ? values.kernel : os().release();
   if (version.includes("/") || version === ".." || version === ".") {
     throw new UsageError(`invalid kernel version '${version}'`);
   }

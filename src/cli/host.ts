@@ -2,7 +2,6 @@
 // given with --sysfs, or a simulated machine (--machine NAME|FILE|snapshot:DIR[,modules=DIR]),
 // with the modules directory, rules directory and run directory that go with it.
 import { statfsSync } from "node:fs";
-import { release } from "node:os";
 import { join } from "node:path";
 import { InputError, UsageError } from "../errors.ts";
 import { DeviceView } from "../flavour/device-view.ts";
@@ -58,7 +57,7 @@ export const MACHINE_HELP = `  --machine M     work on a simulated machine: a bu
 `;
 
 export function openModules(values: MachineOptions, env: Io["env"]): ModulesDir {
-  return new ModulesDir(modulesDirFrom(values, release()), { cacheDir: indexCacheDir(env) });
+  return new ModulesDir(modulesDirFrom(values), { cacheDir: indexCacheDir(env) });
 }
 
 /** SYSFS_MAGIC (include/uapi/linux/magic.h): the filesystem of a live /sys. */
@@ -115,7 +114,7 @@ export async function openView(
   }
   const host = new SysfsHost(typeof values.sysfs === "string" ? values.sysfs : "/sys", warn);
   const configPaths = values.config ? { configPaths: values.config } : {};
-  let modules: ModulesDir | null = new ModulesDir(modulesDirFrom(values, release()), {
+  let modules: ModulesDir | null = new ModulesDir(modulesDirFrom(values), {
     ...configPaths,
     cacheDir: indexCacheDir(io.env),
   });

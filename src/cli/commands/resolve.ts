@@ -1,5 +1,4 @@
 // flavourctl resolve: the modules libkmod would return for each modalias, in its order.
-import { release } from "node:os";
 import { indexCacheDir } from "../../host/cache-dir.ts";
 import { excerpt } from "../../modules/files.ts";
 import { type LookupMatch, lookup } from "../../modules/lookup.ts";
@@ -36,7 +35,7 @@ export const command: Command = {
       io.out(help);
       return 0;
     }
-    const dir = new ModulesDir(modulesDirFrom(values, release()), {
+    const dir = new ModulesDir(modulesDirFrom(values), {
       ...(values.config ? { configPaths: values.config } : {}),
       cacheDir: indexCacheDir(io.env),
     });
