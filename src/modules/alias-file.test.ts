@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { tempDir } from "../../test/support/tmp.ts";
-import { AliasFile } from "./alias-file.ts";
+import { AliasFile, parseBuiltinModinfo } from "./alias-file.ts";
 import { LazyTextFile, openOptionalText } from "./files.ts";
 
 const text =
@@ -67,4 +67,22 @@ test("a modules.alias on disk is read a line at a time until its whole text is n
   assert.equal(file.lineAt(lines.indexOf(`alias ${long}`)), 7);
   assert.equal(lazy.isRead, true);
   assert.equal(file.load(lines.indexOf(`alias ${long}`))?.module, "long_pattern");
+});
+
+test("modules.builtin.modinfo: alias records by record number, malformed records and bad patterns warned", () => {
+  const text = "a.alias=p1\0nodot\0.x=1\0b.c\0m.alias=q[\0m.alias=\0k.alias=pci:v*\0k.author=x=y\0";
+  const { aliases, warnings } = parseBuiltinModinfo({ path: "modinfo", text });
+  assert.deepEqual(
+    aliases.map((a) => [a.module, a.pattern, a.line]),
+    [
+      ["a", "p1", 1],
+      ["k", "pci:v*", 7],
+    ],
+  );
+  assert.deepEqual(warnings, [
+    "modinfo: record 2: expected 'module.key=value', got 'nodot'",
+    "modinfo: record 3: expected 'module.key=value', got '.x=1'",
+    "modinfo: record 4: expected 'module.key=value', got 'b.c'",
+    "modinfo: record 5: unbalanced brackets in 'q['",
+  ]);
 });
