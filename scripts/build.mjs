@@ -26,8 +26,9 @@ const cli = await build({
   outfile: "cli.js",
   minifyWhitespace: true,
   minifySyntax: true,
-  // src/lazy-builtins.ts: createRequire from the launcher's path, inside the bundle
-  define: { "import.meta.url": "__filename" },
+  // src/lazy-builtins.ts: the bundle's own require (its createRequire branch, left out, would
+  // have import.meta.url: that is the launcher's path)
+  define: { FLAVOURCTL_BUNDLED: "true", "import.meta.url": "__filename" },
 });
 const text = cli.outputFiles[0].text;
 await build({

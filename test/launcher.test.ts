@@ -6,6 +6,8 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { DEBIAN_612, debianModules } from "./support/modules.ts";
+import { SYSFS_FIXTURES, sysfsTree } from "./support/sysfs-trees.ts";
 import { tempDir } from "./support/tmp.ts";
 
 const bundle = new URL("../dist/flavourctl.js", import.meta.url).pathname;
@@ -75,4 +77,26 @@ test("a wrong command line (exit 64: a mistyped verb) leaves no code cache behin
   assert.equal(result.status, 64);
   assert.match(result.stderr, /unknown command 'lsit'/);
   assert.deepEqual(readdirSync(cacheDir), []);
+});
+
+test("list loads no built-in module it does not use (child_process, net, streams, zlib, os, module)", () => {
+  const dir = tempDir("module-list");
+  const preload = join(dir, "modules.cjs");
+  const out = join(dir, "loaded.txt");
+  writeFileSync(
+    preload,
+    `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.join("\\n")));`,
+  );
+  const tree = sysfsTree(SYSFS_FIXTURES.q35);
+  const args = ["-r", preload, bundle, "list", "--sysfs", tree, "--modules", debianModules(DEBIAN_612)];
+  const result = spawnSync(process.execPath, args, {
+    encoding: "utf8",
+    env: { ...process.env, FLAVOURCTL_INDEX_CACHE: "off" },
+  });
+  assert.equal(result.status, 0, result.stderr);
+  const loaded = readFileSync(out, "utf8").split("\n");
+  assert.ok(loaded.includes("NativeModule vm"), "the list is read");
+  for (const name of ["child_process", "net", "stream", "zlib", "os", "module", "tty"]) {
+    assert.ok(!loaded.includes(`NativeModule ${name}`), `${name} is loaded`);
+  }
 });
