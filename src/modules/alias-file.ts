@@ -249,46 +249,30 @@ export class AliasList implements AliasSource {
 
 /**
  * modules.builtin.modinfo: NUL-terminated `module.key=value` records of built-in modules; the
- * `alias` ones feed modules.builtin.alias.bin (depmod's output_builtin_alias_bin). Two native
- * scans of the 60 kB file: its alias records, and records that are not `module.key=value`.
+ * `alias` ones feed modules.builtin.alias.bin (depmod's output_builtin_alias_bin).
  */
 export function parseBuiltinModinfo(file: TextFile): { aliases: AliasLine[]; warnings: string[] } {
-  const text = file.text;
   const aliases: AliasLine[] = [];
   const warnings: string[] = [];
-  for (const match of text.matchAll(MALFORMED_RECORD)) {
-    warnings.push(
-      `${file.path}: record ${recordNumber(text, match.index)}: expected 'module.key=value', got '${excerpt(match[0])}'`,
-    );
-  }
-  // record numbers counted on from one alias record to the next
-  let record = 1;
-  let counted = 0;
-  for (const match of text.matchAll(ALIAS_RECORD)) {
-    for (let at = text.indexOf("\0", counted); at >= 0 && at < match.index; at = text.indexOf("\0", at + 1)) {
-      record++;
-      counted = at + 1;
+  const records = file.text.split("\0");
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as string;
+    if (record === "") continue;
+    const dot = record.indexOf(".");
+    const equals = record.indexOf("=", dot + 1);
+    if (dot <= 0 || equals < 0) {
+      warnings.push(`${file.path}: record ${i + 1}: expected 'module.key=value', got '${excerpt(record)}'`);
+      continue;
     }
-    const pattern = match[2] as string;
+    if (record.slice(dot + 1, equals) !== "alias") continue;
+    const pattern = record.slice(equals + 1);
     if (pattern === "") continue;
     const key = normalizeAlias(pattern);
     if (key === undefined) {
-      warnings.push(`${file.path}: record ${record}: unbalanced brackets in '${excerpt(pattern)}'`);
+      warnings.push(`${file.path}: record ${i + 1}: unbalanced brackets in '${excerpt(pattern)}'`);
       continue;
     }
-    aliases.push({ pattern, key, module: match[1] as string, file: file.path, line: record, priority: 0 });
+    aliases.push({ pattern, key, module: record.slice(0, dot), file: file.path, line: i + 1, priority: 0 });
   }
   return { aliases, warnings };
 }
-
-/** The 1-based number of the record at `offset` (records end with a NUL). */
-function recordNumber(text: string, offset: number): number {
-  let record = 1;
-  for (let at = text.indexOf("\0"); at >= 0 && at < offset; at = text.indexOf("\0", at + 1)) record++;
-  return record;
-}
-
-/** A record `MODULE.alias=PATTERN`: MODULE is what comes before the record's first dot. */
-const ALIAS_RECORD = /(?<=^|\0)([^.\0]+)\.alias=([^\0]*)/g;
-/** A record with no dot after its first character, or no `=` after its first dot. */
-const MALFORMED_RECORD = /(?<=^|\0)(?![^.\0]+\.[^\0]*=)[^\0]+/g;
