@@ -136,7 +136,13 @@ function parseHeader<H extends CacheHeader>(
   return header?.source === resolve(source) && header.identity === identity ? header : undefined;
 }
 
-export function writeCacheFile(path: string, format: string, header: CacheHeader, payload: string): void {
+/** `header`: the source and identity, and whatever else the format records of its payload. */
+export function writeCacheFile(
+  path: string,
+  format: string,
+  header: CacheHeader & Record<string, unknown>,
+  payload: string,
+): void {
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
     const full: CacheHeader = { ...header, source: resolve(header.source) };

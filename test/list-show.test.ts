@@ -332,6 +332,14 @@ test("names from pci.ids are UTF-8, as the file is (lspci prints its bytes); a w
   assert.deepEqual(readdirSync(cacheDir), [], "the wrong index is removed");
   check(new PciNames([path], cacheDir));
   assert.equal(readFileSync(join(cacheDir, indexFile as string), "latin1"), index, "and made again");
+  // Cut after Hilscher's line: that block would run to the end of pci.ids, over other vendors'.
+  writeFileSync(join(cacheDir, indexFile as string), index.slice(0, index.indexOf("\n15d1") + 1));
+  check(new PciNames([path], cacheDir));
+  assert.equal(
+    readFileSync(join(cacheDir, indexFile as string), "latin1"),
+    index,
+    "a cut index is made again",
+  );
   // pci.ids updated while a command runs (here a block grows, its start unchanged): blocks are
   // read only from the bytes the index was made of, never cut at the old block's end
   const running = new PciNames([path], cacheDir);

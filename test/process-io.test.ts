@@ -39,3 +39,30 @@ test("a closed stdout ends nothing early: set still binds, exit codes and stderr
   assert.equal(refused.code, 64);
   assert.match(refused.stderr, /0000:99:00\.0/);
 });
+
+test("an output that cannot be written (a full disk) ends nothing early either, and is said once, exit 2", () => {
+  const env = {
+    ...process.env,
+    FLAVOURCTL_INDEX_CACHE: "off",
+    NO_COLOR: "1",
+    XDG_STATE_HOME: tempDir("full-state"),
+  };
+  const intoFull = (args: string[]) =>
+    spawnSync("bash", ["-c", 'exec "$@" >/dev/full', "bash", process.execPath, bundle, ...args], {
+      encoding: "utf8",
+      env,
+    });
+  const set = intoFull(["set", "0000:03:00.0", "vfio", "--machine", "demo"]);
+  assert.equal(set.status, 2);
+  assert.equal(
+    set.stderr,
+    "flavourctl: standard output: cannot write (ENOSPC); the command ran to its end\n",
+  );
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [bundle, ...args], { encoding: "utf8", env }).stdout;
+  assert.match(run(["sim", "devices", "demo"]), /0000:03:00\.0 .* virtio_vfio_pci/);
+  assert.match(run(["rules", "--machine", "demo"]), /0000:03:00\.0/, "its rule is saved");
+  const help = intoFull(["--help"]);
+  assert.equal(help.status, 2);
+  assert.match(help.stderr, /^flavourctl: standard output: cannot write \(ENOSPC\)/);
+});

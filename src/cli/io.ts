@@ -36,15 +36,18 @@ export function processIo(): Io {
   };
 }
 
-/** Descriptors whose reader went away (EPIPE): what is written to them is dropped. */
+/** Descriptors that cannot be written any more: what is written to them is dropped. */
 const closed = new Set<number>();
+/** The first write that failed for another reason than a reader gone away (EPIPE). */
+let failure: { fd: number; code: string } | undefined;
 
 /**
  * Written at once and whole, with no stream: node's process.stdout over a pipe writes later and
  * loses what is pending when the process exits, and building it loads node:stream and net
- * (about 1.5 ms of every command's start-up). When the reader goes away (`flavourctl list |
- * head`), the rest of the output is dropped and the command still runs to its end — a `set`
- * must never stop half-way because nobody reads its report.
+ * (about 1.5 ms of every command's start-up). When a write fails — the reader went away
+ * (`flavourctl list | head`), a full disk — the rest of that output is dropped and the command
+ * still runs to its end: a `set` must never stop half-way because its report cannot be written.
+ * The entry says so afterwards (writeFailure), unless the reader merely went away.
  */
 function writeWhole(fd: number, text: string, encoding: "utf8" | "latin1"): void {
   if (closed.has(fd)) return;
@@ -54,16 +57,23 @@ function writeWhole(fd: number, text: string, encoding: "utf8" | "latin1"): void
     try {
       at += writeSync(fd, bytes, at);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "EPIPE") {
-        closed.add(fd);
-        return;
-      }
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
       // a descriptor another process made non-blocking: wait for room, as a blocking write would
-      if (code !== "EAGAIN") throw error;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      if (code === "EAGAIN") {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+        continue;
+      }
+      closed.add(fd);
+      if (code !== "EPIPE") failure ??= { fd, code };
+      return;
     }
   }
+}
+
+/** Which output could not be written and why, once the command has ended; undefined when all was. */
+export function writeFailure(): string | undefined {
+  if (failure === undefined) return undefined;
+  return `${failure.fd === 1 ? "standard output" : "standard error"}: cannot write (${failure.code})`;
 }
 
 /** Linux's memory devices: /dev/null, /dev/zero, /dev/full, … (admin-guide/devices.txt). */

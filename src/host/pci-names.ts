@@ -7,13 +7,20 @@
 // lines; classes at the end as `C cc  class`, `\tss  subclass`, `\t\tpp  prog-if`. `#` starts
 // a comment line. Ids are lower-case hex. Names are UTF-8.
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
-import { cachePath, identityOf, readCacheFile, removeQuietly, writeCacheFile } from "../cache-file.ts";
+import {
+  type CacheHeader,
+  cachePath,
+  identityOf,
+  readCacheFile,
+  removeQuietly,
+  writeCacheFile,
+} from "../cache-file.ts";
 import { closeWhenCollected, readAt } from "../descriptor.ts";
 import { hex } from "../pci/ids.ts";
 
 export const PCI_IDS_PATHS = ["/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids"];
 
-const FORMAT = "flavourctl pci.ids index 2";
+const FORMAT = "flavourctl pci.ids index 3";
 
 /** Every line that starts with neither a tab nor `#`: a vendor, a class (or the unknown). */
 const TOP_LEVEL = /^[^\t#\n][^\n]*/gm;
@@ -114,7 +121,7 @@ export class PciNames {
       const bytes = readFileSync(fd);
       const index = indexOf(bytes.toString("latin1"));
       if (cacheFile !== undefined) {
-        writeCacheFile(cacheFile, FORMAT, { source: path, identity }, index);
+        writeCacheFile(cacheFile, FORMAT, { source: path, identity, length: index.length }, index);
       }
       return { path, identity, size, index, bytes, fd: undefined, cacheFile };
     } finally {
@@ -226,9 +233,13 @@ export function bisectChild(text: string, id: string): number | undefined {
   return undefined;
 }
 
-/** The index of a cache file, if it is one for these bytes (a wrong offset is found when used). */
+/**
+ * The index of a cache file, if it is one for these bytes and whole: a cut index would stretch
+ * its last block to the end of pci.ids (a wrong offset is found when its block is read).
+ */
 function readIndex(cacheFile: string, path: string, identity: string): Index | undefined {
-  return readCacheFile(cacheFile, FORMAT, path, identity)?.payload;
+  const read = readCacheFile<CacheHeader & { length?: unknown }>(cacheFile, FORMAT, path, identity);
+  return read && read.header.length === read.payload.length ? read.payload : undefined;
 }
 
 /**

@@ -131,7 +131,7 @@ test("a damaged cache is deleted and the answer read from modules.alias", () => 
   let shifted = text;
   for (const bus of [...Object.values(header.buses), header.busless] as { prefixed: { lines: number[] } }[]) {
     const [start, end] = bus.prefixed.lines.map((at) => at + payloadAt) as [number, number];
-    const block = shifted.slice(start, end).replace(/\t(\d+)/g, (_, ref) => `\t${lineAfter(Number(ref))}`);
+    const block = shifted.slice(start, end).replace(/ (\d+)/g, (_, ref) => ` ${lineAfter(Number(ref))}`);
     shifted = shifted.slice(0, start) + block + shifted.slice(end);
   }
   assert.notEqual(shifted, text);
@@ -153,14 +153,14 @@ test("a damaged cache is deleted and the answer read from modules.alias", () => 
     const list = header.buses[bus].prefixed as { lines: [number, number] };
     const [linesAt, linesEnd] = list.lines.map((at) => at + payloadAt) as [number, number];
     const lines = text.slice(linesAt, linesEnd).split("\n");
-    const index = lines.findIndex((line) => line.startsWith(`${key}\t`));
+    const index = lines.findIndex((line) => line.startsWith(`${key} `));
     const refs = damage(
       (lines[index] as string)
         .slice(key.length + 1)
         .split(",")
         .map(Number),
     );
-    const line = `${key}\t${refs.join(",")}`;
+    const line = `${key} ${refs.join(",")}`;
     assert.equal(line.length, (lines[index] as string).length, "the lists keep their places");
     lines[index] = line;
     return `${text.slice(0, linesAt)}${lines.join("\n")}${text.slice(linesEnd)}`;
@@ -264,7 +264,7 @@ test("bisection in place finds every key of a list, first and last included, and
       const lines = start === end ? [] : text.slice(start, end).split("\n");
       for (const [i, line] of lines.entries()) {
         if (i % 11 !== 0 && i !== lines.length - 1) continue;
-        const [key, refs] = line.split("\t") as [string, string];
+        const [key, refs] = line.split(" ") as [string, string];
         assert.deepEqual(sorted[kind](key), refs.split(",").map(Number), `${bus} ${kind} ${key}`);
         assert.equal(sorted[kind](`${key}~`), undefined, `${key}~ is no key`);
         checked++;
@@ -274,4 +274,18 @@ test("bisection in place finds every key of a list, first and last included, and
     }
   }
   assert.ok(checked > 1800, `${checked} keys checked`);
+});
+
+test("a pattern holding a tab is filed and found as libkmod finds it, cached or not", () => {
+  const dir = tempDir("alias-tab");
+  writeFileSync(
+    join(dir, "modules.alias"),
+    "alias pci:v00001234\tz* mod_t\nalias foo\tbar mod_e\nalias pci:v00001234d* mod_p\n",
+  );
+  const cacheDir = tempDir("cache");
+  const names = ["pci:v00001234\tzz", "foo\tbar", "pci:v00001234d1"];
+  const expected = ["mod_t", "mod_e", "mod_p"];
+  assert.deepEqual(answers(new ModulesDir(dir, { configPaths: [] }), names), expected);
+  assert.deepEqual(answers(cached(dir, cacheDir), names), expected, "the cache made now");
+  assert.deepEqual(answers(cached(dir, cacheDir), names), expected, "the cache read back");
 });

@@ -10,10 +10,11 @@
 //
 // The file (latin1): a line naming the format, a JSON header line, then per bus two lists — of
 // patterns that are all literal, of the literal parts PREFIX of patterns that go on with a
-// wildcard — each a block of lines `KEY<tab>REF,REF,…` sorted by KEY in byte order, REF being a
+// wildcard — each a block of lines `KEY REF,REF,…` sorted by KEY in byte order, REF being a
 // line's offset in modules.alias, in file order. A lookup bisects a block where it lies, by
 // character offsets (no split: a bus's block is thousands of lines and a lookup wants one).
-// Patterns never hold a tab or a newline (depmod separates the fields of a line by spaces).
+// A pattern holds no space and no newline (a line's fields are separated by spaces), though it
+// may hold a tab.
 //
 // Written and read as every cache file (cache-file.ts). Every line a cached reference leads to is
 // checked against its key: a damaged file is deleted and the bus is read from modules.alias.
@@ -29,7 +30,7 @@ import {
 import type { AliasFile, AliasLine, AliasSource, PrefixVisitor, SortedPrefixes } from "./alias-file.ts";
 import { KEY_MAX, prefixLengths } from "./alias-index.ts";
 
-const FORMAT = "flavourctl alias prefixes 3";
+const FORMAT = "flavourctl alias prefixes 4";
 
 /** Where a list's lines are in the text after the header: [start, end), `end` at its last newline. */
 interface ListBlocks {
@@ -127,7 +128,7 @@ function buildBlocks(file: AliasFile): { blocks: Blocks; payload: string } {
   const list = (map: Map<string, number[]>): ListBlocks => {
     const start = length;
     for (const key of [...map.keys()].sort()) {
-      const line = `${key}\t${(map.get(key) as number[]).join(",")}\n`;
+      const line = `${key} ${(map.get(key) as number[]).join(",")}\n`;
       parts.push(line);
       length += line.length;
     }
@@ -168,10 +169,10 @@ class SortedList {
       const lineStart = mid === low ? low : Math.max(low, text.lastIndexOf("\n", mid - 1) + 1);
       let lineEnd = text.indexOf("\n", lineStart);
       if (lineEnd < 0 || lineEnd > end) lineEnd = end;
-      const tab = text.indexOf("\t", lineStart);
-      if (tab < 0 || tab > lineEnd) return null;
-      const found = text.slice(lineStart, tab);
-      if (found === key) return refsOf(text.slice(tab + 1, lineEnd));
+      const space = text.indexOf(" ", lineStart);
+      if (space < 0 || space > lineEnd) return null;
+      const found = text.slice(lineStart, space);
+      if (found === key) return refsOf(text.slice(space + 1, lineEnd));
       if (found < key) low = lineEnd + 1;
       else high = lineStart;
     }
@@ -287,6 +288,8 @@ class SortedBus implements SortedPrefixes {
   private readonly bus: string | null;
   private readonly blocks: BusBlocks | null;
   private fallback: (PrefixMaps & { lengths: number[] }) | undefined;
+  /** Prefixes the list does not hold: a few lookups ask for the same ones again and again. */
+  private readonly absent = new Set<string>();
 
   constructor(owner: CachedPrefixes, bus: string | null, blocks: BusBlocks | null) {
     this.owner = owner;
@@ -308,8 +311,14 @@ class SortedBus implements SortedPrefixes {
     // The line's literal part is this prefix exactly: a wildcard follows it.
     const belongs = (line: AliasLine) =>
       line.key.startsWith(prefix) && WILDCARDS.includes(line.key.charAt(prefix.length));
-    const found = this.search(this.blocks.prefixed, prefix, belongs);
-    return found === DAMAGED ? this.fromFile().prefixed.get(prefix) : found;
+    // an absence the list gave is not kept once the file proved damaged (search answers DAMAGED)
+    const found =
+      this.absent.has(prefix) && !this.fallback && !this.owner.isDamaged()
+        ? undefined
+        : this.search(this.blocks.prefixed, prefix, belongs);
+    if (found === DAMAGED) return this.fromFile().prefixed.get(prefix);
+    if (found === undefined) this.absent.add(prefix);
+    return found;
   }
 
   get lengths(): readonly number[] {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { tempDir } from "../../test/support/tmp.ts";
 import { AliasFile, parseBuiltinModinfo } from "./alias-file.ts";
-import { LazyTextFile, openOptionalText } from "./files.ts";
+import { LazyTextFile, openOptionalText, UnreadableFile } from "./files.ts";
 
 const text =
   "alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci\n" +
@@ -85,4 +85,19 @@ test("modules.builtin.modinfo: alias records by record number, malformed records
     "modinfo: record 4: expected 'module.key=value', got 'b.c'",
     "modinfo: record 5: unbalanced brackets in 'q['",
   ]);
+});
+
+test("a modules.alias that cannot be read says so, the same way each time it is asked", () => {
+  const dir = tempDir("lazy-fail");
+  const path = join(dir, "modules.alias");
+  writeFileSync(path, text);
+  const fd = openSync(path, "r");
+  const lazy = new LazyTextFile(path, fd, "identity");
+  closeSync(fd); // as a read error would: the descriptor no longer reads
+  for (const ask of [() => lazy.text, () => lazy.text, () => lazy.piece(0, 10)]) {
+    assert.throws(
+      ask,
+      (error: Error) => error instanceof UnreadableFile && /cannot read \(EBADF\)/.test(error.message),
+    );
+  }
 });

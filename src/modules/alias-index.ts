@@ -91,8 +91,6 @@ interface PrefixGroup {
    * `exact` is then unused and `byPrefix` holds only the buckets found so far.
    */
   sorted?: SortedPrefixes;
-  /** Prefixes `sorted` was asked for and does not hold (a few lookups ask again and again). */
-  absent?: Set<string>;
 }
 
 /**
@@ -565,13 +563,9 @@ export class AliasIndex {
   /** The bucket of a literal prefix; for a sorted group, looked up in place and kept. */
   private bucketOf(group: PrefixGroup, prefix: string): Bucket | undefined {
     const known = group.byPrefix.get(prefix);
-    if (known || !group.sorted || group.absent?.has(prefix)) return known;
+    if (known || !group.sorted) return known;
     const refs = group.sorted.prefixed(prefix);
-    if (!refs) {
-      group.absent ??= new Set();
-      group.absent.add(prefix);
-      return undefined;
-    }
+    if (!refs) return undefined;
     const bucket: Bucket = { refs: [...refs], entries: undefined, grams: undefined };
     group.byPrefix.set(prefix, bucket);
     return bucket;
@@ -585,7 +579,6 @@ export class AliasIndex {
     const found = group.byPrefix;
     group.byPrefix = new Map();
     group.sorted = undefined;
-    group.absent = undefined;
     const visit = (_bus: string | null, prefix: string, ref: number, literal: boolean) => {
       const bucket = literal ? undefined : found.get(prefix);
       if (bucket) group.byPrefix.set(prefix, bucket);

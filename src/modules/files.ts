@@ -30,6 +30,8 @@ export class LazyTextFile implements TextFile {
   readonly identity: string;
   private fd: number | undefined;
   private whole: string | undefined;
+  /** Why the whole text could not be read: said again to every later question. */
+  private failed: UnreadableFile | undefined;
 
   constructor(path: string, fd: number, identity: string) {
     this.path = path;
@@ -39,19 +41,26 @@ export class LazyTextFile implements TextFile {
   }
 
   get text(): string {
-    if (this.whole === undefined) {
-      const fd = this.fd as number;
+    if (this.whole !== undefined) return this.whole;
+    if (this.failed) throw this.failed;
+    const fd = this.fd as number;
+    this.fd = undefined;
+    forget(this);
+    try {
+      this.whole = readFileSync(fd).toString("latin1");
+      return this.whole;
+    } catch (error) {
+      this.failed = new UnreadableFile(
+        `${this.path}: cannot read (${(error as NodeJS.ErrnoException).code})`,
+      );
+      throw this.failed;
+    } finally {
       try {
-        this.whole = readFileSync(fd).toString("latin1");
-      } catch (error) {
-        throw new UnreadableFile(`${this.path}: cannot read (${(error as NodeJS.ErrnoException).code})`);
-      } finally {
-        this.fd = undefined;
-        forget(this);
         closeSync(fd);
+      } catch {
+        // the bytes are read, or the read failed and says why
       }
     }
-    return this.whole;
   }
 
   /** Whether the text is read (a piece is then a slice of it). */
@@ -61,7 +70,7 @@ export class LazyTextFile implements TextFile {
 
   /** Up to `length` characters (bytes) from `offset`; fewer at the end of the file. */
   piece(offset: number, length: number): string {
-    if (this.fd === undefined) return this.text.slice(offset, offset + length);
+    if (this.fd === undefined) return this.text.slice(offset, offset + length); // read, or failed
     try {
       return readAt(this.fd, offset, length);
     } catch (error) {
