@@ -30,6 +30,9 @@ export interface AliasLine {
  */
 export type PrefixVisitor = (bus: string | null, prefix: string, ref: number, literal: boolean) => void;
 
+/** A line's key (normalizeAlias of its pattern), reference, pattern as written and module. */
+export type KeyVisitor = (key: string, ref: number, pattern: string, module: string) => void;
+
 /**
  * One bus's literal prefixes as a sorted list (a cache file, alias-cache.ts): a few lookups
  * search it in place instead of building maps of every pattern of the bus.
@@ -53,8 +56,8 @@ export interface AliasSource {
   /** scan for every bus (and none) in one pass. */
   scanAll(visit: PrefixVisitor): void;
   load(ref: number): AliasLine | undefined;
-  /** Every usable line's key (as depmod indexes it) and reference, in file order. */
-  keys(visit: (key: string, ref: number) => void): void;
+  /** Every usable line's key (as depmod indexes it), reference, pattern and module, in file order. */
+  keys(visit: KeyVisitor): void;
   /** A bus's prefixes (null: no bus) ready to search, when the source keeps them sorted. */
   sorted?(bus: string | null): SortedPrefixes | undefined;
 }
@@ -151,11 +154,11 @@ export class AliasFile implements AliasSource {
   }
 
   /** The key of every alias line, in file order. */
-  keys(visit: (key: string, ref: number) => void): void {
+  keys(visit: KeyVisitor): void {
     for (const match of this.text.matchAll(new RegExp(ALIAS_LINE))) {
       const pattern = match[1] as string;
       const key = HAS_SPECIAL.test(pattern) ? normalizeAlias(pattern) : pattern;
-      if (key !== undefined) visit(key, match.index);
+      if (key !== undefined) visit(key, match.index, pattern, match[2] as string);
     }
   }
 
@@ -219,8 +222,11 @@ export class AliasList implements AliasSource {
   load(ref: number): AliasLine | undefined {
     return this.lines[ref];
   }
-  keys(visit: (key: string, ref: number) => void): void {
-    for (let ref = 0; ref < this.lines.length; ref++) visit((this.lines[ref] as AliasLine).key, ref);
+  keys(visit: KeyVisitor): void {
+    for (let ref = 0; ref < this.lines.length; ref++) {
+      const line = this.lines[ref] as AliasLine;
+      visit(line.key, ref, line.pattern, line.module);
+    }
   }
 }
 
