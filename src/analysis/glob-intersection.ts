@@ -19,7 +19,11 @@ function setOf(e: GlobElement): CharSet {
 export function endsCompatible(a: Glob, b: Glob): boolean {
   const head = Math.min(a.firstStar, b.firstStar);
   for (let k = 0; k < head; k++) {
-    if (!setOf(a.elements[k] as GlobElement).meets(setOf(b.elements[k] as GlobElement))) return false;
+    const x = setOf(a.elements[k] as GlobElement);
+    const y = setOf(b.elements[k] as GlobElement);
+    // the same set (one literal: parseGlob shares them) meets itself, unless empty: intersects
+    // and commonString see empty sets themselves
+    if (x !== y && !x.meets(y)) return false;
   }
   const aTail = a.elements.length - a.afterLastStar;
   const bTail = b.elements.length - b.afterLastStar;
@@ -36,7 +40,7 @@ export function endsCompatible(a: Glob, b: Glob): boolean {
 
 /** Whether two elements accept a common byte (a `*` accepts every byte). */
 function meets(x: GlobElement, y: GlobElement): boolean {
-  return x.star || y.star || x.chars.meets(y.chars);
+  return x.star || y.star || x.chars === y.chars || x.chars.meets(y.chars);
 }
 
 /** Whether some string matches both (commonString without building it when both hold a `*`). */
@@ -262,24 +266,43 @@ export function contains(outer: Glob, inner: Glob): boolean {
  * inner's sets inside the outer set over it and every run of inner (its stars included)
  * the outer stars do not cover swallowed by one outer star. Then any string inner matches,
  * split along inner's elements, is matched by outer. Dynamic programming over (outer, inner)
- * positions.
+ * positions, between the ends where outer has no star: there each outer element can only lie
+ * over the inner one in the same place (patterns of one bus share long literal heads, and the
+ * cells of the whole table are most of the cost).
  */
 function aligned(o: GlobElement[], i: GlobElement[]): boolean {
-  const width = i.length + 1;
-  const reach = new Uint8Array((o.length + 1) * width);
+  let head = 0;
+  while (head < o.length && head < i.length && lay(o[head] as GlobElement, i[head] as GlobElement)) head++;
+  let tail = 0;
+  while (
+    tail < o.length - head &&
+    tail < i.length - head &&
+    lay(o[o.length - 1 - tail] as GlobElement, i[i.length - 1 - tail] as GlobElement)
+  )
+    tail++;
+  const rows = o.length - tail;
+  const columns = i.length - tail;
+  const width = columns - head + 1;
+  const reach = new Uint8Array((rows - head + 1) * width);
   reach[0] = 1;
-  for (let p = 0; p <= o.length; p++) {
-    for (let q = 0; q <= i.length; q++) {
-      if (reach[p * width + q] === 0) continue;
-      const x = o[p];
-      const y = i[q];
+  for (let p = head; p <= rows; p++) {
+    for (let q = head; q <= columns; q++) {
+      const cell = (p - head) * width + q - head;
+      if (reach[cell] === 0) continue;
+      const x = p < rows ? o[p] : undefined;
+      const y = q < columns ? i[q] : undefined;
       if (x?.star) {
-        reach[(p + 1) * width + q] = 1; // the star matches nothing more
-        if (y) reach[p * width + q + 1] = 1; // the star swallows inner's element
-      } else if (x && y && subset(y, x)) reach[(p + 1) * width + q + 1] = 1;
+        reach[cell + width] = 1; // the star matches nothing more
+        if (y) reach[cell + 1] = 1; // the star swallows inner's element
+      } else if (x && y && subset(y, x)) reach[cell + width + 1] = 1;
     }
   }
-  return reach[o.length * width + i.length] === 1;
+  return reach[(rows - head) * width + columns - head] === 1;
+}
+
+/** Outer's element `x` is no star and lies over inner's `y` (its set within x's). */
+function lay(x: GlobElement, y: GlobElement): boolean {
+  return !x.star && subset(y, x);
 }
 
 /**

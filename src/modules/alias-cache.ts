@@ -18,7 +18,14 @@
 // Written and read as every cache file (cache-file.ts). Every line a cached reference leads to is
 // checked against its key: a damaged file is deleted and the bus is read from modules.alias.
 import { type CacheHeader, cachePath, readCacheFile, removeQuietly, writeCacheFile } from "../cache-file.ts";
-import type { AliasFile, AliasLine, AliasSource, KeyVisitor, PrefixVisitor, SortedPrefixes } from "./alias-file.ts";
+import type {
+  AliasFile,
+  AliasLine,
+  AliasSource,
+  KeyVisitor,
+  PrefixVisitor,
+  SortedPrefixes,
+} from "./alias-file.ts";
 import { KEY_MAX, prefixLengths } from "./alias-index.ts";
 
 const FORMAT = "flavourctl alias prefixes 2";
