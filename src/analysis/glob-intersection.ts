@@ -68,18 +68,17 @@ export function commonString(a: Glob, b: Glob): string | undefined {
  * other's middle. Empty sets (a trailing backslash, a bad class) match nothing.
  */
 function bothStarred(a: Glob, b: Glob): string | undefined {
-  const pick = (set: CharSet) => set.pick();
   const chars: number[] = [];
   const longer = a.firstStar >= b.firstStar ? a : b;
   const other = longer === a ? b : a;
   for (let k = 0; k < longer.firstStar; k++) {
     const set = setOf(longer.elements[k] as GlobElement);
-    chars.push(pick(k < other.firstStar ? set.intersect(setOf(other.elements[k] as GlobElement)) : set));
+    chars.push(k < other.firstStar ? pickCommon(set, setOf(other.elements[k] as GlobElement)) : set.pick());
   }
   const middle = (g: Glob, from: number) => {
     for (let k = from; k < g.afterLastStar; k++) {
       const e = g.elements[k] as GlobElement;
-      if (!e.star) chars.push(pick(e.chars));
+      if (!e.star) chars.push(e.chars.pick());
     }
   };
   middle(longer, longer.firstStar);
@@ -94,10 +93,21 @@ function bothStarred(a: Glob, b: Glob): string | undefined {
     const set = setOf(tailOwner.elements[tailOwner.elements.length - k] as GlobElement);
     const otherSet =
       k <= shortTail ? setOf(tailOther.elements[tailOther.elements.length - k] as GlobElement) : ANY;
-    chars.push(pick(set.intersect(otherSet)));
+    chars.push(pickCommon(set, otherSet));
   }
   if (chars.includes(-1)) return undefined;
   return String.fromCharCode(...chars);
+}
+
+/**
+ * What `x.intersect(y).pick()` answers, without a new set when one of them is the answer: the
+ * same set (parseGlob shares one literal's), or ANY (it lacks only NUL, which pick never
+ * answers), so that the shared set's pick, computed once, serves every example.
+ */
+function pickCommon(x: CharSet, y: CharSet): number {
+  if (x === y || y === ANY) return x.pick();
+  if (x === ANY) return y.pick();
+  return x.intersect(y).pick();
 }
 
 /**
@@ -128,7 +138,7 @@ function search(a: Glob, b: Glob): string | undefined {
     if (x?.star) visit((i + 1) * width + j, state, -1);
     if (y?.star) visit(i * width + j + 1, state, -1);
     if (x === undefined || y === undefined || (x.star && y.star)) continue;
-    const code = setOf(x).intersect(setOf(y)).pick();
+    const code = pickCommon(setOf(x), setOf(y));
     if (code < 0) continue;
     visit((x.star ? i : i + 1) * width + (y.star ? j : j + 1), state, code);
   }
@@ -319,5 +329,5 @@ function plainWitness(inner: Glob, outer: Glob): boolean {
 function subset(inner: GlobElement, outer: GlobElement): boolean {
   if (outer.star) return true;
   if (inner.star) return false;
-  return inner.chars.within(outer.chars);
+  return inner.chars === outer.chars || inner.chars.within(outer.chars);
 }

@@ -411,9 +411,50 @@ function fieldCandidates(
     });
   };
   byVendor.forEach((group, vendor) => {
-    if (vendor !== undefined) crossPairs(anyVendor, group, visit);
+    if (vendor !== undefined) crossOnField(anyVendor, group, second, visit);
     pairWithin(group);
   });
+}
+
+/**
+ * crossPairs, leaving out the pairs whose field `k` holds two different exact values (they
+ * never meet: fieldsIntersect): for each of `xs`, the `ys` of its value, `*` or a mask, in
+ * the order of `ys`. Any vendor's few device patterns against a vendor's thousands.
+ */
+function crossOnField(
+  xs: FieldItem[],
+  ys: FieldItem[],
+  k: number,
+  visit: (x: FieldItem, y: FieldItem) => void,
+): void {
+  if (xs.length === 0) return;
+  const exact = (item: FieldItem) => item.parsed.fields[k] !== undefined && !item.parsed.masks?.[k];
+  const byValue = new Map<string, number[]>();
+  const others: number[] = [];
+  for (let i = 0; i < ys.length; i++) {
+    const y = ys[i] as FieldItem;
+    if (!exact(y)) others.push(i);
+    else {
+      const value = y.parsed.fields[k] as string;
+      const list = byValue.get(value);
+      if (list) list.push(i);
+      else byValue.set(value, [i]);
+    }
+  }
+  for (const x of xs) {
+    if (!exact(x)) {
+      crossPairs([x], ys, visit);
+      continue;
+    }
+    const same = byValue.get(x.parsed.fields[k] as string) ?? [];
+    // the two lists merged back into the order of ys
+    for (let a = 0, b = 0; a < same.length || b < others.length; ) {
+      const takeSame =
+        b === others.length || (a < same.length && (same[a] as number) < (others[b] as number));
+      const y = ys[takeSame ? (same[a++] as number) : (others[b++] as number)] as FieldItem;
+      if (x.input.module !== y.input.module) visit(x, y);
+    }
+  }
 }
 
 /**
@@ -637,6 +678,9 @@ function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
 }
 
 function allPairs(items: FieldItem[], visit: (x: FieldItem, y: FieldItem) => void): void {
+  // one module's patterns (a driver's subsystem variants of one device): no pair to look at
+  const module = items[0]?.input.module;
+  if (items.every((item) => item.input.module === module)) return;
   for (let i = 0; i < items.length; i++)
     for (let j = i + 1; j < items.length; j++) {
       const x = items[i] as FieldItem;
