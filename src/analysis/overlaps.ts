@@ -393,6 +393,8 @@ function isGeneric(f: readonly (string | undefined)[]): boolean {
  * Calls `visit` once for every pair of patterns of different modules whose two key fields
  * (pci: vendor and device) agree or hold a `*`: patterns grouped by the first, then the
  * second; a `*` group meets every group of its level. (A usb bcdDevice range is never a key.)
+ * One pass builds the groups (each pass over thousands of patterns costs milliseconds of
+ * code not yet optimised); the pairs come in the order of `items`.
  */
 function fieldCandidates(
   items: FieldItem[],
@@ -400,58 +402,70 @@ function fieldCandidates(
   visit: (x: FieldItem, y: FieldItem) => void,
 ): void {
   const [first, second] = format.keys;
-  const byVendor = groupBy(items, (item) => item.parsed.fields[first]);
-  const anyVendor = byVendor.get(undefined) ?? [];
-  const pairWithin = (group: FieldItem[]) => {
-    const byDevice = groupBy(group, (item) => item.parsed.fields[second]);
-    const anyDevice = byDevice.get(undefined) ?? [];
-    byDevice.forEach((members, device) => {
-      allPairs(members, visit);
-      if (device !== undefined) crossPairs(anyDevice, members, visit);
-    });
-  };
+  const byVendor = new Map<string | undefined, VendorGroup>();
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as FieldItem;
+    const vendor = item.parsed.fields[first];
+    let group = byVendor.get(vendor);
+    if (!group) {
+      group = { items: [], byDevice: new Map(), inexact: [] };
+      byVendor.set(vendor, group);
+    }
+    const device = item.parsed.fields[second];
+    const at = group.items.length;
+    group.items.push(item);
+    const same = group.byDevice.get(device);
+    if (same) same.push(at);
+    else group.byDevice.set(device, [at]);
+    if (device === undefined || item.parsed.masks?.[second]) group.inexact.push(at);
+  }
+  const anyVendor = byVendor.get(undefined)?.items ?? [];
   byVendor.forEach((group, vendor) => {
-    if (vendor !== undefined) crossOnField(anyVendor, group, second, visit);
-    pairWithin(group);
+    if (vendor !== undefined) crossOnDevice(anyVendor, group, second, visit);
+    const anyDevice = group.byDevice.get(undefined) ?? [];
+    group.byDevice.forEach((members, device) => {
+      allPairs(group.items, members, visit);
+      if (device !== undefined) crossPairs(group.items, anyDevice, members, visit);
+    });
   });
 }
 
+/** A vendor's patterns (fieldCandidates), and their places in `items` by device. */
+interface VendorGroup {
+  items: FieldItem[];
+  byDevice: Map<string | undefined, number[]>;
+  /** The places of the patterns whose device is `*` or a mask. */
+  inexact: number[];
+}
+
 /**
- * crossPairs, leaving out the pairs whose field `k` holds two different exact values (they
- * never meet: fieldsIntersect): for each of `xs`, the `ys` of its value, `*` or a mask, in
- * the order of `ys`. Any vendor's few device patterns against a vendor's thousands.
+ * Each of `xs` (any vendor's patterns) against a vendor's, leaving out the pairs whose devices
+ * are two different exact values (they never meet: fieldsIntersect): the vendor's patterns of
+ * its device, `*` or a mask, in their order. Any vendor's few device patterns against a
+ * vendor's thousands.
  */
-function crossOnField(
+function crossOnDevice(
   xs: FieldItem[],
-  ys: FieldItem[],
+  group: VendorGroup,
   k: number,
   visit: (x: FieldItem, y: FieldItem) => void,
 ): void {
-  if (xs.length === 0) return;
-  const exact = (item: FieldItem) => item.parsed.fields[k] !== undefined && !item.parsed.masks?.[k];
-  const byValue = new Map<string, number[]>();
-  const others: number[] = [];
-  for (let i = 0; i < ys.length; i++) {
-    const y = ys[i] as FieldItem;
-    if (!exact(y)) others.push(i);
-    else {
-      const value = y.parsed.fields[k] as string;
-      const list = byValue.get(value);
-      if (list) list.push(i);
-      else byValue.set(value, [i]);
-    }
-  }
+  const ys = group.items;
   for (const x of xs) {
-    if (!exact(x)) {
-      crossPairs([x], ys, visit);
+    const device = x.parsed.fields[k];
+    if (device === undefined || x.parsed.masks?.[k]) {
+      for (const y of ys) if (x.input.module !== y.input.module) visit(x, y);
       continue;
     }
-    const same = byValue.get(x.parsed.fields[k] as string) ?? [];
-    // the two lists merged back into the order of ys
+    const same = group.byDevice.get(device) ?? [];
+    const others = group.inexact;
+    // the two lists merged back into the order of ys (a masked device is in both)
     for (let a = 0, b = 0; a < same.length || b < others.length; ) {
-      const takeSame =
-        b === others.length || (a < same.length && (same[a] as number) < (others[b] as number));
-      const y = ys[takeSame ? (same[a++] as number) : (others[b++] as number)] as FieldItem;
+      const p = a < same.length ? (same[a] as number) : Number.POSITIVE_INFINITY;
+      const q = b < others.length ? (others[b] as number) : Number.POSITIVE_INFINITY;
+      if (p <= q) a++;
+      if (q <= p) b++;
+      const y = ys[Math.min(p, q)] as FieldItem;
       if (x.input.module !== y.input.module) visit(x, y);
     }
   }
@@ -677,20 +691,36 @@ function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
   return groups;
 }
 
-function allPairs(items: FieldItem[], visit: (x: FieldItem, y: FieldItem) => void): void {
+/** Every pair among the patterns at `places` of `items`, in their order. */
+function allPairs(items: FieldItem[], places: number[], visit: (x: FieldItem, y: FieldItem) => void): void {
+  if (places.length < 2) return;
   // one module's patterns (a driver's subsystem variants of one device): no pair to look at
-  const module = items[0]?.input.module;
-  if (items.every((item) => item.input.module === module)) return;
-  for (let i = 0; i < items.length; i++)
-    for (let j = i + 1; j < items.length; j++) {
-      const x = items[i] as FieldItem;
-      const y = items[j] as FieldItem;
+  const module = (items[places[0] as number] as FieldItem).input.module;
+  let mixed = false;
+  for (let i = 1; i < places.length && !mixed; i++)
+    mixed = (items[places[i] as number] as FieldItem).input.module !== module;
+  if (!mixed) return;
+  for (let i = 0; i < places.length; i++)
+    for (let j = i + 1; j < places.length; j++) {
+      const x = items[places[i] as number] as FieldItem;
+      const y = items[places[j] as number] as FieldItem;
       if (x.input.module !== y.input.module) visit(x, y);
     }
 }
 
-function crossPairs(xs: FieldItem[], ys: FieldItem[], visit: (x: FieldItem, y: FieldItem) => void): void {
-  for (const x of xs) for (const y of ys) if (x.input.module !== y.input.module) visit(x, y);
+/** The patterns at places `xs` of `items` against those at `ys`. */
+function crossPairs(
+  items: FieldItem[],
+  xs: number[],
+  ys: number[],
+  visit: (x: FieldItem, y: FieldItem) => void,
+): void {
+  for (const i of xs)
+    for (const j of ys) {
+      const x = items[i] as FieldItem;
+      const y = items[j] as FieldItem;
+      if (x.input.module !== y.input.module) visit(x, y);
+    }
 }
 
 function fieldOverlap(x: FieldItem, y: FieldItem): PatternOverlap | undefined {
