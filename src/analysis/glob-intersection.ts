@@ -17,24 +17,26 @@ function setOf(e: GlobElement): CharSet {
  * either's last `*`. When both patterns hold a `*` it is also sufficient (see commonString).
  */
 export function endsCompatible(a: Glob, b: Glob): boolean {
+  // Without a `*`, a pattern has one length; the other must have it too, and then the elements
+  // after the last `*` are the elements before the first.
+  const starless = a.firstStar === a.elements.length && b.firstStar === b.elements.length;
+  if (starless && a.elements.length !== b.elements.length) return false;
   const head = Math.min(a.firstStar, b.firstStar);
   for (let k = 0; k < head; k++) {
-    const x = setOf(a.elements[k] as GlobElement);
-    const y = setOf(b.elements[k] as GlobElement);
-    // the same set (one literal: parseGlob shares them) meets itself, unless empty: intersects
-    // and commonString see empty sets themselves
-    if (x !== y && !x.meets(y)) return false;
+    const x = a.elements[k] as GlobElement;
+    const y = b.elements[k] as GlobElement;
+    // the same element (parseGlob shares a byte's) meets itself, unless its set is empty:
+    // intersects and commonString see empty sets themselves
+    if (x !== y && !meets(x, y)) return false;
   }
+  if (starless) return true;
   const aTail = a.elements.length - a.afterLastStar;
   const bTail = b.elements.length - b.afterLastStar;
   for (let k = 1; k <= Math.min(aTail, bTail); k++) {
     const x = a.elements[a.elements.length - k] as GlobElement;
     const y = b.elements[b.elements.length - k] as GlobElement;
-    if (!meets(x, y)) return false;
+    if (x !== y && !meets(x, y)) return false;
   }
-  // Without a `*`, a pattern has one length; the other must be able to reach it.
-  if (a.firstStar === a.elements.length && b.firstStar === b.elements.length)
-    return a.elements.length === b.elements.length;
   return true;
 }
 

@@ -83,7 +83,8 @@ const PREFERRED = [
   ...Array.from({ length: 95 }, (_, i) => String.fromCharCode(0x20 + i)),
 ].map((c) => c.charCodeAt(0));
 
-export type GlobElement = { star: true } | { star: false; chars: CharSet; text: string };
+/** Parsed globs share their elements: one object per single byte, `?` and `*` (never changed). */
+export type GlobElement = { readonly star: true } | { readonly star: false; readonly chars: CharSet };
 
 export interface Glob {
   pattern: string;
@@ -97,53 +98,68 @@ export interface Glob {
 }
 
 const bracketSets = new Map<string, CharSet>();
+const STAR: GlobElement = { star: true };
+const BYTES: GlobElement[] = [];
+let anyByte: GlobElement | undefined;
 
-/** Splits a pattern the way fnmatch walks it. */
+/** The shared element of one byte. */
+function byteElement(code: number): GlobElement {
+  let element = BYTES[code];
+  if (!element) {
+    element = { star: false, chars: CharSet.of(code) };
+    BYTES[code] = element;
+  }
+  return element;
+}
+
+/**
+ * Splits a pattern the way fnmatch walks it. Only the elements of the thousands of plain bytes
+ * in modules.alias patterns are shared, so parsing one allocates little more than its list.
+ */
 export function parseGlob(pattern: string): Glob {
   const elements: GlobElement[] = [];
+  let firstStar = -1;
+  let afterLastStar = 0;
+  let empty = false;
   let i = 0;
   while (i < pattern.length) {
-    const c = pattern[i] as string;
-    if (c === "*") {
-      if (elements[elements.length - 1]?.star !== true) elements.push({ star: true });
+    const code = pattern.charCodeAt(i);
+    if (code === 0x2a) {
+      if (afterLastStar !== elements.length || afterLastStar === 0) {
+        if (firstStar < 0) firstStar = elements.length;
+        elements.push(STAR);
+        afterLastStar = elements.length;
+      }
       i++;
-    } else if (c === "?") {
-      elements.push({ star: false, chars: CharSet.any(), text: c });
+    } else if (code === 0x3f) {
+      anyByte ??= { star: false, chars: CharSet.any() };
+      elements.push(anyByte);
       i++;
-    } else if (c === "\\") {
+    } else if (code === 0x5c) {
       // a trailing backslash never matches: an empty set
-      const next = pattern.charCodeAt(i + 1);
-      const text = pattern.slice(i, i + 2);
-      elements.push({ star: false, chars: Number.isNaN(next) ? new CharSet() : CharSet.of(next), text });
+      if (i + 1 < pattern.length) elements.push(byteElement(pattern.charCodeAt(i + 1)));
+      else {
+        elements.push({ star: false, chars: new CharSet() });
+        empty = true;
+      }
       i += 2;
-    } else if (c === "[") {
+    } else if (code === 0x5b) {
       const end = bracketEnd(pattern, i + 1);
       if (end < 0) {
-        elements.push({ star: false, chars: CharSet.of(0x5b), text: c }); // unterminated: a literal `[`
+        elements.push(byteElement(0x5b)); // unterminated: a literal `[`
         i++;
       } else {
-        const text = pattern.slice(i, end);
-        elements.push({ star: false, chars: bracketSet(text), text });
+        const chars = bracketSet(pattern.slice(i, end));
+        elements.push({ star: false, chars });
+        if (chars.isEmpty()) empty = true;
         i = end;
       }
     } else {
-      elements.push({ star: false, chars: CharSet.of(pattern.charCodeAt(i)), text: c });
+      elements.push(byteElement(code));
       i++;
     }
   }
-  let firstStar = elements.findIndex((e) => e.star);
-  if (firstStar < 0) firstStar = elements.length;
-  let afterLastStar = 0;
-  elements.forEach((e, k) => {
-    if (e.star) afterLastStar = k + 1;
-  });
-  return {
-    pattern,
-    elements,
-    firstStar,
-    afterLastStar,
-    empty: elements.some((e) => !e.star && e.chars.isEmpty()),
-  };
+  return { pattern, elements, firstStar: firstStar < 0 ? elements.length : firstStar, afterLastStar, empty };
 }
 
 function bracketSet(text: string): CharSet {

@@ -134,12 +134,12 @@ export function findOverlaps(
   const globOnly = new Set<string>();
   const deviceless: AliasInput[] = [];
   for (const input of inputs) {
-    const parsed = parsePciPattern(input.pattern);
+    const bus = busOf(input.pattern);
+    const parsed = bus === "pci" || bus === "vfio_pci" ? parsePciPattern(input.pattern) : undefined;
     if (parsed) {
       if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, { input, parsed });
       continue;
     }
-    const bus = busOf(input.pattern);
     if (buses && !buses.has(bus)) continue;
     const format = FIELD_FORMATS.get(bus);
     const fields = format && !globOnly.has(bus) ? parseFieldPattern(input.pattern, bus, format) : undefined;
@@ -204,8 +204,8 @@ export function findOverlaps(
   return { overlaps, counts, patterns: inputs.length };
 }
 
-/** `*`, `?`, `[`, `]`, backslash. */
-const SPECIAL = new Set([0x2a, 0x3f, 0x5b, 0x5d, 0x5c]);
+/** The plain characters ending a pattern: none of `*`, `?`, `[`, `]`, backslash. */
+const PLAIN_TAIL = /[^*?[\]\\]*$/;
 
 /** A pattern compared as a glob, parsed only when a comparison needs its elements. */
 class GlobItem {
@@ -221,10 +221,7 @@ class GlobItem {
     const { key, generic } = identity(input.pattern);
     this.key = key;
     this.generic = generic;
-    const pattern = input.pattern;
-    let start = pattern.length;
-    while (start > 0 && !SPECIAL.has(pattern.charCodeAt(start - 1))) start--;
-    this.tail = pattern.slice(start);
+    this.tail = input.pattern.slice(input.pattern.search(PLAIN_TAIL));
   }
   get glob(): Glob {
     this.parsed ??= parseGlob(this.input.pattern);

@@ -115,7 +115,13 @@ function readAliases(
   // depmod indexes it and libkmod matches it (`-` as `_` outside brackets, normalizeAlias)
   const inputs: FileAlias[] = [];
   if (buses === undefined || wildcard) {
-    file.keys((key, ref, pattern, module) => inputs.push(new FileAlias(key, module, pattern, file, ref)));
+    // depmod writes a module's lines together: one string per module (the analysis's maps
+    // then hash each module name once)
+    let last = "";
+    file.keys((key, ref, pattern, module) => {
+      if (module !== last) last = module;
+      inputs.push(new FileAlias(key, last, pattern, file, ref));
+    });
   } else {
     const refs: number[] = [];
     for (const bus of buses) {
