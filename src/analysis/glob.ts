@@ -162,6 +162,36 @@ export function parseGlob(pattern: string): Glob {
   return { pattern, elements, firstStar: firstStar < 0 ? elements.length : firstStar, afterLastStar, empty };
 }
 
+/**
+ * Two patterns without the plain bytes (no wildcard, bracket or backslash) they both start
+ * with and both end with: `HAT` and `HBT` match exactly the strings H s T with s matched by A,
+ * resp. B, so they meet, and one contains the other, exactly when A and B do. A bus's patterns
+ * share long heads (`cpu:type:x86,ven0000fam0006mod0055:feature:`): what is left is short,
+ * and the same for many pairs.
+ */
+export function withoutCommonEnds(a: string, b: string): [string, string] {
+  const n = Math.min(a.length, b.length);
+  let head = 0;
+  while (head < n && a.charCodeAt(head) === b.charCodeAt(head) && isPlain(a.charCodeAt(head))) head++;
+  let tail = 0;
+  while (
+    tail < n - head &&
+    a.charCodeAt(a.length - 1 - tail) === b.charCodeAt(b.length - 1 - tail) &&
+    isPlain(a.charCodeAt(a.length - 1 - tail))
+  )
+    tail++;
+  // a byte right after a backslash is escaped by it: a \x element is not cut in two
+  if (tail > 0 && (a.charCodeAt(a.length - 1 - tail) === 0x5c || b.charCodeAt(b.length - 1 - tail) === 0x5c))
+    tail--;
+  if (head === 0 && tail === 0) return [a, b];
+  return [a.slice(head, a.length - tail), b.slice(head, b.length - tail)];
+}
+
+/** Not `*`, `?`, `[`, `]` or a backslash. */
+function isPlain(code: number): boolean {
+  return code !== 0x2a && code !== 0x3f && code !== 0x5b && code !== 0x5d && code !== 0x5c;
+}
+
 function bracketSet(text: string): CharSet {
   let set = bracketSets.get(text);
   if (!set) {

@@ -15,7 +15,7 @@ import {
   fieldsIntersect,
   parseFieldPattern,
 } from "./field-pattern.ts";
-import { type Glob, parseGlob } from "./glob.ts";
+import { type Glob, parseGlob, withoutCommonEnds } from "./glob.ts";
 import { commonString, contains, endsCompatible, intersects } from "./glob-intersection.ts";
 import { commonModalias, parsePciPattern } from "./pci-pattern.ts";
 
@@ -737,22 +737,26 @@ function fieldClass(x: FieldPattern, y: FieldPattern): PairClass {
   return xWider || yWider ? "shadows" : "partial";
 }
 
-/** How two globs relate (undefined: they never meet); kept by pattern text, which modules share. */
+/** How two globs relate (undefined: they never meet); kept by their text without common ends. */
 type GlobRelation = { aWider: boolean; bWider: boolean } | undefined;
 
 function globOverlap(x: GlobItem, y: GlobItem, memo: Map<string, GlobRelation>): PatternOverlap | undefined {
   const [a, b] = [x.input, y.input];
-  const key = `${a.pattern}\0${b.pattern}`;
-  let relation = memo.get(key);
-  if (relation === undefined && !memo.has(key)) {
-    relation = sameSimplePattern(x, y)
-      ? { aWider: true, bWider: true }
-      : !intersects(x.glob, y.glob)
+  let relation: GlobRelation = { aWider: true, bWider: true };
+  if (!sameSimplePattern(x, y)) {
+    // kept by what is left of the two patterns without their common ends (withoutCommonEnds)
+    const [p, q] = withoutCommonEnds(a.pattern, b.pattern);
+    const key = `${p}\0${q}`;
+    relation = memo.get(key);
+    if (relation === undefined && !memo.has(key)) {
+      const [gp, gq] = p === a.pattern ? [x.glob, y.glob] : [parseGlob(p), parseGlob(q)];
+      relation = !intersects(gp, gq)
         ? undefined
-        : a.pattern === b.pattern
+        : p === q
           ? { aWider: true, bWider: true }
-          : { aWider: contains(x.glob, y.glob), bWider: contains(y.glob, x.glob) };
-    memo.set(key, relation);
+          : { aWider: contains(gp, gq), bWider: contains(gq, gp) };
+      memo.set(key, relation);
+    }
   }
   if (!relation) return undefined;
   // the example comes later (addExample); its place is kept where the JSON has always had it
