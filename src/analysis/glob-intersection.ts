@@ -260,6 +260,13 @@ export function contains(outer: Glob, inner: Glob): boolean {
     if (!innerStarless) return false;
     return o.length === i.length && o.every((e, k) => subset(i[k] as GlobElement, e));
   }
+  // Where outer still wants one byte of a set and inner already has its first `*` (or has
+  // ended), inner's strings can hold a byte outside that set there (or be too short): not
+  // within. The same from the ends, after the last stars.
+  if (inner.firstStar < outer.firstStar && !everyByte(o[inner.firstStar] as GlobElement)) return false;
+  const innerTail = i.length - inner.afterLastStar;
+  const outerTail = o.length - outer.afterLastStar;
+  if (innerTail < outerTail && !everyByte(o[o.length - 1 - innerTail] as GlobElement)) return false;
   if (outer.firstStar === o.length - 1) {
     // `H*`: inner's strings all start with H iff its first |H| elements are single sets within H's
     const head = o.length - 1;
@@ -326,6 +333,11 @@ function plainWitness(inner: Glob, outer: Glob): boolean {
   for (const e of inner.elements) if (!e.star) codes.push(e.chars.pick());
   const plain = String.fromCharCode(...codes);
   return fnmatch(inner.pattern, plain) && !fnmatch(outer.pattern, plain);
+}
+
+/** An element that accepts every byte a string can hold (all but NUL). */
+function everyByte(e: GlobElement): boolean {
+  return e.star || ANY.within(e.chars);
 }
 
 function subset(inner: GlobElement, outer: GlobElement): boolean {

@@ -189,9 +189,16 @@ export function findOverlaps(
   counts.generic = all.length - specific.length + countedOnly.size + genericCounted;
   const overlaps = sortOverlaps(specific);
   if (listGeneric) overlaps.push(...sortOverlaps(all.filter((o) => o.generic)));
-  const parsed = new Map<string, GlobItem>();
-  for (const list of globs.values()) for (const item of list) parsed.set(item.input.pattern, item);
-  const globOf = (pattern: string) => parsed.get(pattern)?.glob ?? parseGlob(pattern);
+  // the few patterns of the pairs shown, parsed again rather than all thousands looked up
+  const parsed = new Map<string, Glob>();
+  const globOf = (pattern: string) => {
+    let glob = parsed.get(pattern);
+    if (!glob) {
+      glob = parseGlob(pattern);
+      parsed.set(pattern, glob);
+    }
+    return glob;
+  };
   const globExamples = new Map<string, string | undefined>();
   for (const overlap of overlaps) {
     for (const pair of everyExample ? overlap.pairs : overlap.pairs.slice(0, 1))

@@ -23,9 +23,11 @@ const WIDTHS = [8, 8, 8, 8, 2, 2, 2];
 export function parsePciPattern(pattern: string): PciPattern | undefined {
   const m = CANONICAL.exec(pattern);
   if (!m) return undefined;
+  // the prefix as a constant (one string, not one per pattern); the fields without a copy
+  const field = (k: number) => (m[k] === "*" ? undefined : m[k]);
   return {
-    prefix: m[1] as ModaliasPrefix,
-    fields: m.slice(2).map((f) => (f === "*" ? undefined : f)),
+    prefix: m[1] === "pci" ? "pci" : "vfio_pci",
+    fields: [field(2), field(3), field(4), field(5), field(6), field(7), field(8)],
   };
 }
 
