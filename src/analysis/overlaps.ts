@@ -241,8 +241,8 @@ class GlobItem {
  * compatible (one starts the other) and whose ends can meet: sorted by key, each pattern
  * meets only the run of keys that start with its own.
  */
-function globCandidates(items: GlobItem[], visit: (x: GlobItem, y: GlobItem) => void): void {
-  items.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+function globCandidates(unsorted: GlobItem[], visit: (x: GlobItem, y: GlobItem) => void): void {
+  const items = sortedByKey(unsorted);
   for (let i = 0; i < items.length; i++) {
     const x = items[i] as GlobItem;
     for (let j = i + 1; j < items.length; j++) {
@@ -253,6 +253,18 @@ function globCandidates(items: GlobItem[], visit: (x: GlobItem, y: GlobItem) => 
         visit(x, y);
     }
   }
+}
+
+/**
+ * The items by key (the order of `<`), those of one key in their order: the distinct keys
+ * sorted natively, not thousands of items through a comparator not yet optimised.
+ */
+function sortedByKey(items: GlobItem[]): GlobItem[] {
+  const byKey = groupBy(items, (item) => item.key);
+  const sorted: GlobItem[] = [];
+  for (const key of [...byKey.keys()].sort())
+    for (const item of byKey.get(key) as GlobItem[]) sorted.push(item);
+  return sorted;
 }
 
 /**
