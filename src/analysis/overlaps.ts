@@ -756,34 +756,46 @@ function fieldClass(x: FieldPattern, y: FieldPattern): PairClass {
   return xWider || yWider ? "shadows" : "partial";
 }
 
-/** How two globs relate (undefined: they never meet); kept by their text without common ends. */
+/** How two globs relate (undefined: they never meet). */
 type GlobRelation = { aWider: boolean; bWider: boolean } | undefined;
 
 function globOverlap(x: GlobItem, y: GlobItem, memo: Map<string, GlobRelation>): PatternOverlap | undefined {
   const [a, b] = [x.input, y.input];
-  let relation: GlobRelation = { aWider: true, bWider: true };
-  if (!sameSimplePattern(x, y)) {
-    // kept by what is left of the two patterns without their common ends (withoutCommonEnds)
-    const [p, q] = withoutCommonEnds(a.pattern, b.pattern);
-    const key = `${p}\0${q}`;
-    relation = memo.get(key);
-    if (relation === undefined && !memo.has(key)) {
-      const [gp, gq] = p === a.pattern ? [x.glob, y.glob] : [parseGlob(p), parseGlob(q)];
-      relation = !intersects(gp, gq)
-        ? undefined
-        : p === q
-          ? { aWider: true, bWider: true }
-          : { aWider: contains(gp, gq), bWider: contains(gq, gp) };
-      memo.set(key, relation);
-    }
-  }
+  const relation = sameSimplePattern(x, y)
+    ? { aWider: true, bWider: true }
+    : remembered(memo, `${a.pattern}\0${b.pattern}`, () => globRelation(x, y, memo));
   if (!relation) return undefined;
   // the example comes later (addExample); its place is kept where the JSON has always had it
-  const base = { a, b, example: undefined, exampleB: undefined };
-  if (relation.aWider && relation.bWider) return { ...base, class: "identical" };
-  if (relation.aWider) return { ...base, class: "shadows", wider: a.module };
-  if (relation.bWider) return { ...base, class: "shadows", wider: b.module };
-  return { ...base, class: "partial" };
+  if (relation.aWider && relation.bWider)
+    return { a, b, example: undefined, exampleB: undefined, class: "identical" };
+  if (relation.aWider || relation.bWider) {
+    const wider = relation.aWider ? a.module : b.module;
+    return { a, b, example: undefined, exampleB: undefined, class: "shadows", wider };
+  }
+  return { a, b, example: undefined, exampleB: undefined, class: "partial" };
+}
+
+/**
+ * The relation of two glob patterns, kept by what is left of them without their common ends
+ * (withoutCommonEnds; the pairs of a bus share it); `memo` holds relations by the text of the
+ * two patterns, whole or cut.
+ */
+function globRelation(x: GlobItem, y: GlobItem, memo: Map<string, GlobRelation>): GlobRelation {
+  const [p, q] = withoutCommonEnds(x.input.pattern, y.input.pattern);
+  return remembered(memo, `${p}\0${q}`, () => {
+    const [gp, gq] = p === x.input.pattern ? [x.glob, y.glob] : [parseGlob(p), parseGlob(q)];
+    if (!intersects(gp, gq)) return undefined;
+    return p === q ? { aWider: true, bWider: true } : { aWider: contains(gp, gq), bWider: contains(gq, gp) };
+  });
+}
+
+function remembered(memo: Map<string, GlobRelation>, key: string, compute: () => GlobRelation): GlobRelation {
+  let relation = memo.get(key);
+  if (relation === undefined && !memo.has(key)) {
+    relation = compute();
+    memo.set(key, relation);
+  }
+  return relation;
 }
 
 /**
