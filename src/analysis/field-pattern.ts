@@ -77,22 +77,52 @@ export const FIELD_FORMATS: ReadonlyMap<string, FieldFormat> = new Map<string, F
 ]);
 
 const HEX = "0123456789ABCDEF";
-const expressions = new Map<string, RegExp>();
+
+/**
+ * A bus's patterns parsed in two parts: the first two fields, and the rest, which thousands of
+ * patterns share (pci's `sv*sd*bc*sc*i*`, usb's `d*dc*dsc*dp*ic*isc*ip*in*`) and which is
+ * parsed once per text. Values hold no lower-case letter and markers only lower-case ones, so
+ * the pattern's form splits there exactly: it is in the form iff both parts are.
+ */
+interface FieldParser {
+  /** One string for the prefix of every pattern of the bus. */
+  prefix: string;
+  head: RegExp;
+  tail: RegExp;
+  tails: Map<string, { inForm: boolean; values: Values }>;
+}
+
+/** Fields and masks (see FieldPattern), undefined or null as parseFieldPattern answers. */
+type Values =
+  | { fields: (string | undefined)[]; masks: (Uint16Array | undefined)[] | undefined }
+  | undefined
+  | null;
+
+const HEAD_FIELDS = 2;
+const parsers = new Map<string, FieldParser>();
 
 /**
  * A field's value: `*`, or up to `width` positions (a hex digit or a bracket of hex digits and
  * ranges) followed by `*` when fewer than `width`. The pattern's own trailing `*`
  * (add_wildcard) matches nothing in a device's modalias.
  */
-function expressionOf(bus: string, format: FieldFormat): RegExp {
-  let regex = expressions.get(bus);
-  if (!regex) {
+function parserOf(bus: string, format: FieldFormat): FieldParser {
+  let parser = parsers.get(bus);
+  if (!parser) {
     const position = "(?:[0-9A-F]|\\[[0-9A-F-]+\\])";
     const fields = format.markers.map((m, k) => `${m}(\\*|${position}{0,${format.widths[k]}}\\*?)`);
-    regex = new RegExp(`^${bus}:${fields.join("")}\\*?$`);
-    expressions.set(bus, regex);
+    const next = format.markers[HEAD_FIELDS];
+    parser = {
+      prefix: bus,
+      head: new RegExp(
+        `^${bus}:${fields.slice(0, HEAD_FIELDS).join("")}${next === undefined ? "" : `(?=${next})`}`,
+      ),
+      tail: new RegExp(`^${fields.slice(HEAD_FIELDS).join("")}\\*?$`),
+      tails: new Map(),
+    };
+    parsers.set(bus, parser);
   }
-  return regex;
+  return parser;
 }
 
 /**
@@ -104,12 +134,36 @@ export function parseFieldPattern(
   bus: string,
   format: FieldFormat,
 ): FieldPattern | undefined | null {
-  const m = expressionOf(bus, format).exec(pattern);
-  if (!m) return undefined;
+  const parser = parserOf(bus, format);
+  const head = parser.head.exec(pattern);
+  if (!head) return undefined;
+  const text = pattern.slice(head[0].length);
+  let tail = parser.tails.get(text);
+  if (!tail) {
+    const m = parser.tail.exec(text);
+    tail = { inForm: m !== null, values: m ? valuesOf(m, HEAD_FIELDS, format) : undefined };
+    parser.tails.set(text, tail);
+  }
+  if (!tail.inForm) return undefined;
+  // the fields in order: the first that is not in the form, or matches nothing, decides
+  const first = valuesOf(head, 0, format);
+  if (!first) return first;
+  const rest = tail.values;
+  if (!rest) return rest;
+  const fields = first.fields.concat(rest.fields);
+  if (!first.masks && !rest.masks) return { prefix: parser.prefix, fields };
+  const masks: (Uint16Array | undefined)[] = [];
+  for (let k = 0; k < fields.length; k++) masks[k] = (k < HEAD_FIELDS ? first.masks : rest.masks)?.[k];
+  return { prefix: parser.prefix, fields, masks };
+}
+
+/** The values of a match's groups, fields `from`… of the format (masks at their field's place). */
+function valuesOf(m: RegExpExecArray, from: number, format: FieldFormat): Values {
   const fields: (string | undefined)[] = [];
   let masks: (Uint16Array | undefined)[] | undefined;
-  for (let k = 0; k < format.markers.length; k++) {
-    const value = m[k + 1] as string;
+  for (let g = 1; g < m.length; g++) {
+    const k = from + g - 1;
+    const value = m[g] as string;
     const width = format.widths[k] as number;
     if (value === "*") fields.push(undefined);
     // the expression allows only hex digits, brackets and `*`
@@ -123,7 +177,7 @@ export function parseFieldPattern(
       fields.push(value);
     }
   }
-  return masks ? { prefix: bus, fields, masks } : { prefix: bus, fields };
+  return { fields, masks };
 }
 
 /**
