@@ -71,6 +71,17 @@ export interface OverlapReport {
 
 const RANK: Record<PairClass, number> = { identical: 3, shadows: 2, partial: 1, "flavour-separated": 0 };
 
+/**
+ * The module pairs found on one bus, generic ones apart: first module, then second (in name
+ * order), to its overlap (undefined: only counted). Tables of module names, not keys built
+ * for each of thousands of pattern pairs.
+ */
+interface PairTable {
+  bus: string;
+  generic: boolean;
+  rows: Map<string, Map<string, ModuleOverlap | undefined>>;
+}
+
 interface FieldItem {
   input: AliasInput;
   parsed: FieldPattern;
@@ -96,25 +107,41 @@ export function findOverlaps(
   listGeneric = true,
   everyExample = true,
 ): OverlapReport {
-  const byPair = new Map<string, ModuleOverlap>();
-  const countedOnly = new Set<string>();
+  const tables: PairTable[] = [];
+  const tableOf = (bus: string, generic: boolean): PairTable => {
+    const table = { bus, generic, rows: new Map() };
+    tables.push(table);
+    return table;
+  };
   let genericCounted = 0;
-  const add = (overlap: PatternOverlap, bus: string, generic: boolean, count = 1) => {
+  const add = (table: PairTable, overlap: PatternOverlap, count = 1) => {
     const swap = overlap.a.module > overlap.b.module;
     const first = swap ? overlap.b.module : overlap.a.module;
     const second = swap ? overlap.a.module : overlap.b.module;
-    const key = `${bus}\0${first}\0${second}${generic ? "\0generic" : ""}`;
-    if (generic && !listGeneric) {
-      countedOnly.add(key); // neither listed nor classified: only counted
+    let row = table.rows.get(first);
+    if (!row) {
+      row = new Map();
+      table.rows.set(first, row);
+    }
+    if (table.generic && !listGeneric) {
+      row.set(second, undefined); // neither listed nor classified: only counted
       return;
     }
-    let entry = byPair.get(key);
+    let entry = row.get(second);
     if (!entry) {
-      const modules: [string, string] = [first, second];
-      entry = { modules, bus, class: overlap.class, generic, pairs: [], pairCount: 0, kernel: "" };
-      byPair.set(key, entry);
+      const { bus, generic } = table;
+      entry = {
+        modules: [first, second],
+        bus,
+        class: overlap.class,
+        generic,
+        pairs: [],
+        pairCount: 0,
+        kernel: "",
+      };
+      row.set(second, entry);
     }
-    if (!generic || entry.pairs.length === 0) entry.pairs.push(overlap);
+    if (!table.generic || entry.pairs.length === 0) entry.pairs.push(overlap);
     entry.pairCount += count;
     if (RANK[overlap.class] > RANK[entry.class]) entry.class = overlap.class;
   };
@@ -161,32 +188,44 @@ export function findOverlaps(
     const generic: FieldItem[] = [];
     const specific: FieldItem[] = [];
     for (const item of items) (format.generic(item.parsed.fields) ? generic : specific).push(item);
+    const pairs = tableOf(bus, false);
     fieldCandidates(specific, format, (x, y) => {
       const overlap = fieldOverlap(x, y);
-      if (overlap) add(overlap, bus, false);
+      if (overlap) add(pairs, overlap);
     });
-    if (listGeneric) genericPairs(generic, items, format, (overlap, count) => add(overlap, bus, true, count));
+    const genericPairsOf = tableOf(bus, true);
+    if (listGeneric)
+      genericPairs(generic, items, format, (overlap, count) => add(genericPairsOf, overlap, count));
     else genericCounted += countGenericPairs(generic, items, format);
   }
   for (const [bus, items] of globs) {
     const specific = items.filter((item) => !item.generic);
     const memo = new Map<string, GlobRelation>();
+    const pairs = tableOf(bus, false);
     globCandidates(specific, (x, y) => {
       const overlap = globOverlap(x, y, memo);
-      if (overlap) add(overlap, bus, false);
+      if (overlap) add(pairs, overlap);
     });
+    const genericPairsOf = tableOf(bus, true);
     genericGlobPairs(
       items.filter((item) => item.generic),
       items,
       listGeneric,
       memo,
-      (overlap, count) => add(overlap, bus, true, count),
+      (overlap, count) => add(genericPairsOf, overlap, count),
     );
   }
-  const all = [...byPair.values()];
+  const all: ModuleOverlap[] = [];
+  let countedOnly = 0;
+  for (const table of tables)
+    for (const row of table.rows.values())
+      for (const entry of row.values()) {
+        if (entry) all.push(entry);
+        else countedOnly++;
+      }
   const specific = all.filter((o) => !o.generic);
   const counts = { identical: 0, shadows: 0, partial: 0, "flavour-separated": 0, generic: 0 };
-  counts.generic = all.length - specific.length + countedOnly.size + genericCounted;
+  counts.generic = all.length - specific.length + countedOnly + genericCounted;
   const overlaps = sortOverlaps(specific);
   if (listGeneric) overlaps.push(...sortOverlaps(all.filter((o) => o.generic)));
   // the few patterns of the pairs shown, parsed again rather than all thousands looked up
@@ -615,13 +654,15 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
     if (!shape) shapes.byKey.set(key, { first: item.parsed, modules: [id] });
     else if (shape.modules[shape.modules.length - 1] !== id) shape.modules.push(id);
   };
+  let module: string | undefined;
+  let id = -1;
   for (let i = 0; i < all.length; i++) {
     const item = all[i] as FieldItem;
-    const module = item.input.module;
-    let id = ids.get(module);
-    if (id === undefined) {
-      id = ids.size;
-      ids.set(module, id);
+    // a module's patterns come together (depmod): its id is looked up once per run of them
+    if (item.input.module !== module) {
+      module = item.input.module;
+      id = ids.get(module) ?? ids.size;
+      if (id === ids.size) ids.set(module, id);
     }
     const own = byVendor.get(item.parsed.fields[vendorField]);
     if (!own && !everyVendor) continue;

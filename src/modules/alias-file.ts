@@ -155,7 +155,9 @@ export class AliasFile implements AliasSource {
 
   /** The key of every alias line, in file order. */
   keys(visit: KeyVisitor): void {
-    for (const match of this.text.matchAll(new RegExp(ALIAS_LINE))) {
+    // exec in a loop, not matchAll: no iterator result per line (27,000 of them)
+    const regex = new RegExp(ALIAS_LINE);
+    for (let match = regex.exec(this.text); match !== null; match = regex.exec(this.text)) {
       const pattern = match[1] as string;
       const key = HAS_SPECIAL.test(pattern) ? normalizeAlias(pattern) : pattern;
       if (key !== undefined) visit(key, match.index, pattern, match[2] as string);
