@@ -687,12 +687,22 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
   };
   const n = ids.size;
   const pairs = new Set<number>();
+  // the shapes a module's generic patterns have met: another of its patterns meeting one adds
+  // the same pairs again (a usb driver's interface-class patterns all meet the thousand
+  // modules of vendor-and-product patterns)
+  let ownModule = -1;
+  const metByOwn = new Set<Shape>();
   const meet = (g: FieldItem, shapes: Shape[] | undefined) => {
     if (!shapes) return;
     const own = ids.get(g.input.module) as number;
+    if (own !== ownModule) {
+      ownModule = own;
+      metByOwn.clear();
+    }
     for (let s = 0; s < shapes.length; s++) {
       const shape = shapes[s] as Shape;
-      if (!fieldsIntersect(g.parsed, shape.first)) continue;
+      if (metByOwn.has(shape) || !fieldsIntersect(g.parsed, shape.first)) continue;
+      metByOwn.add(shape);
       const modules = shape.modules;
       for (let m = 0; m < modules.length; m++) {
         const id = modules[m] as number;
