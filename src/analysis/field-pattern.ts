@@ -89,14 +89,11 @@ interface FieldParser {
   prefix: string;
   head: RegExp;
   tail: RegExp;
-  tails: Map<string, { inForm: boolean; values: Values }>;
+  tails: Map<string, { inForm: boolean; answer: true | undefined | null; values: Values }>;
 }
 
-/** Fields and masks (see FieldPattern), undefined or null as parseFieldPattern answers. */
-type Values =
-  | { fields: (string | undefined)[]; masks: (Uint16Array | undefined)[] | undefined }
-  | undefined
-  | null;
+/** Fields and masks as FieldPattern has them. */
+type Values = { fields: (string | undefined)[]; masks: (Uint16Array | undefined)[] | undefined };
 
 const HEAD_FIELDS = 2;
 const parsers = new Map<string, FieldParser>();
@@ -141,43 +138,59 @@ export function parseFieldPattern(
   let tail = parser.tails.get(text);
   if (!tail) {
     const m = parser.tail.exec(text);
-    tail = { inForm: m !== null, values: m ? valuesOf(m, HEAD_FIELDS, format) : undefined };
+    const values: Values = { fields: [], masks: undefined };
+    tail = {
+      inForm: m !== null,
+      answer: m ? appendValues(m, HEAD_FIELDS, format, values) : undefined,
+      values,
+    };
     parser.tails.set(text, tail);
   }
   if (!tail.inForm) return undefined;
   // the fields in order: the first that is not in the form, or matches nothing, decides
-  const first = valuesOf(head, 0, format);
-  if (!first) return first;
-  const rest = tail.values;
-  if (!rest) return rest;
-  const fields = first.fields.concat(rest.fields);
-  if (!first.masks && !rest.masks) return { prefix: parser.prefix, fields };
-  const masks: (Uint16Array | undefined)[] = [];
-  for (let k = 0; k < fields.length; k++) masks[k] = (k < HEAD_FIELDS ? first.masks : rest.masks)?.[k];
-  return { prefix: parser.prefix, fields, masks };
+  const out: Values = { fields: [], masks: undefined };
+  const first = appendValues(head, 0, format, out);
+  if (first !== true) return first;
+  if (tail.answer !== true) return tail.answer;
+  const { fields, masks } = tail.values;
+  for (let k = 0; k < fields.length; k++) out.fields.push(fields[k]);
+  if (masks) {
+    out.masks ??= [];
+    for (let k = HEAD_FIELDS; k < masks.length; k++) out.masks[k] = masks[k];
+  }
+  return out.masks
+    ? { prefix: parser.prefix, fields: out.fields, masks: out.masks }
+    : { prefix: parser.prefix, fields: out.fields };
 }
 
-/** The values of a match's groups, fields `from`… of the format (masks at their field's place). */
-function valuesOf(m: RegExpExecArray, from: number, format: FieldFormat): Values {
-  const fields: (string | undefined)[] = [];
-  let masks: (Uint16Array | undefined)[] | undefined;
+/**
+ * Appends the values of a match's groups (fields `from`… of the format; masks at their
+ * field's place) to `out`: true, or as soon as one is not in the form undefined, or null when
+ * it matches nothing (parseFieldPattern's answers).
+ */
+function appendValues(
+  m: RegExpExecArray,
+  from: number,
+  format: FieldFormat,
+  out: Values,
+): true | undefined | null {
   for (let g = 1; g < m.length; g++) {
     const k = from + g - 1;
     const value = m[g] as string;
     const width = format.widths[k] as number;
-    if (value === "*") fields.push(undefined);
+    if (value === "*") out.fields.push(undefined);
     // the expression allows only hex digits, brackets and `*`
-    else if (value.length === width && !value.includes("[") && !value.includes("*")) fields.push(value);
+    else if (value.length === width && !value.includes("[") && !value.includes("*")) out.fields.push(value);
     else {
       const positions = positionMasks(value, width);
       if (positions === undefined) return undefined;
       if (positions.includes(0)) return null;
-      masks ??= [];
-      masks[k] = positions;
-      fields.push(value);
+      out.masks ??= [];
+      out.masks[k] = positions;
+      out.fields.push(value);
     }
   }
-  return { fields, masks };
+  return true;
 }
 
 /**

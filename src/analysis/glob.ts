@@ -10,6 +10,8 @@ export class CharSet {
   readonly words: Uint32Array;
   /** pick()'s answer, once asked (-2: not yet). */
   private picked = -2;
+  /** The one byte of a set made by `of` (-1 for any other set): meets and within ask one bit. */
+  private single = -1;
   constructor(words = new Uint32Array(8)) {
     this.words = words;
   }
@@ -19,6 +21,7 @@ export class CharSet {
     if (!set) {
       set = new CharSet();
       set.add(code);
+      set.single = code;
       SINGLES[code] = set;
     }
     return set;
@@ -34,6 +37,7 @@ export class CharSet {
   add(code: number): void {
     this.words[code >> 5] = (this.words[code >> 5] as number) | (1 << (code & 31));
     this.picked = -2;
+    this.single = -1;
   }
   has(code: number): boolean {
     return ((this.words[code >> 5] as number) & (1 << (code & 31))) !== 0;
@@ -44,6 +48,8 @@ export class CharSet {
     return new CharSet(out);
   }
   meets(other: CharSet): boolean {
+    if (this.single >= 0) return other.has(this.single);
+    if (other.single >= 0) return this.has(other.single);
     for (let i = 0; i < 8; i++)
       if (((this.words[i] as number) & (other.words[i] as number)) !== 0) return true;
     return false;
@@ -55,6 +61,7 @@ export class CharSet {
   }
   /** Every byte of this set is in `other` (minus(other).isEmpty(), without a new set). */
   within(other: CharSet): boolean {
+    if (this.single >= 0) return other.has(this.single);
     for (let i = 0; i < 8; i++)
       if (((this.words[i] as number) & ~(other.words[i] as number)) !== 0) return false;
     return true;

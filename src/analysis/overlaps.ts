@@ -382,10 +382,9 @@ export function identity(pattern: string): { key: string; generic: boolean } {
   const colon = pattern.indexOf(":");
   const bus = pattern.slice(0, Math.max(colon, 0));
   let rest = pattern.slice(colon + 1);
-  const feature = pattern.indexOf(":feature:*");
   if (pattern.startsWith("of:N*T*C")) rest = rest.slice("N*T*C".length);
   else if (pattern.startsWith("cpu:type:x86,ven*fam*mod*:feature:*"))
-    rest = pattern.slice(feature + ":feature:*".length);
+    rest = pattern.slice(pattern.indexOf(":feature:*") + ":feature:*".length);
   else if (bus !== "acpi*" && /[*?[\\]/.test(bus)) return { key: "", generic: true };
   const key = literalPrefixOf(rest);
   if (bus === "usb") return { key, generic: /^v[^*?[\\]*p$/.test(key) || key === "v" };
