@@ -82,9 +82,13 @@ interface PairTable {
   rows: Map<string, Map<string, ModuleOverlap | undefined>>;
 }
 
-interface FieldItem {
+/** A field pattern and its line (one object: there are thousands). */
+interface FieldItem extends FieldPattern {
   input: AliasInput;
-  parsed: FieldPattern;
+}
+
+function fieldItem(input: AliasInput, parsed: FieldPattern): FieldItem {
+  return { prefix: parsed.prefix, fields: parsed.fields, masks: parsed.masks, input };
 }
 
 /** do_pci_entry's form (pci-pattern.ts): candidates bucketed by vendor and device. */
@@ -164,13 +168,13 @@ export function findOverlaps(
     const bus = busOf(input.pattern);
     const parsed = bus === "pci" || bus === "vfio_pci" ? parsePciPattern(input.pattern) : undefined;
     if (parsed) {
-      if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, { input, parsed });
+      if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, fieldItem(input, parsed));
       continue;
     }
     if (buses && !buses.has(bus)) continue;
     const format = FIELD_FORMATS.get(bus);
     const fields = format && !globOnly.has(bus) ? parseFieldPattern(input.pattern, bus, format) : undefined;
-    if (format && fields) addField(bus, format, { input, parsed: fields });
+    if (format && fields) addField(bus, format, fieldItem(input, fields));
     else if (format && fields === null)
       deviceless.push(input); // matches no device
     else {
@@ -187,7 +191,7 @@ export function findOverlaps(
   for (const [bus, { format, items }] of fieldBuses) {
     const generic: FieldItem[] = [];
     const specific: FieldItem[] = [];
-    for (const item of items) (format.generic(item.parsed.fields) ? generic : specific).push(item);
+    for (const item of items) (format.generic(item.fields) ? generic : specific).push(item);
     const pairs = tableOf(bus, false);
     fieldCandidates(specific, format, (x, y) => {
       const overlap = fieldOverlap(x, y);
@@ -459,19 +463,19 @@ function fieldCandidates(
   const byVendor = new Map<string | undefined, VendorGroup>();
   for (let i = 0; i < items.length; i++) {
     const item = items[i] as FieldItem;
-    const vendor = item.parsed.fields[first];
+    const vendor = item.fields[first];
     let group = byVendor.get(vendor);
     if (!group) {
       group = { items: [], byDevice: new Map(), inexact: [] };
       byVendor.set(vendor, group);
     }
-    const device = item.parsed.fields[second];
+    const device = item.fields[second];
     const at = group.items.length;
     group.items.push(item);
     const same = group.byDevice.get(device);
     if (same) same.push(at);
     else group.byDevice.set(device, [at]);
-    if (device === undefined || item.parsed.masks?.[second]) group.inexact.push(at);
+    if (device === undefined || item.masks?.[second]) group.inexact.push(at);
   }
   const anyVendor = byVendor.get(undefined)?.items ?? [];
   byVendor.forEach((group, vendor) => {
@@ -506,8 +510,8 @@ function crossOnDevice(
 ): void {
   const ys = group.items;
   for (const x of xs) {
-    const device = x.parsed.fields[k];
-    if (device === undefined || x.parsed.masks?.[k]) {
+    const device = x.fields[k];
+    if (device === undefined || x.masks?.[k]) {
       for (const y of ys) if (x.input.module !== y.input.module) visit(x, y);
       continue;
     }
@@ -536,10 +540,10 @@ function shapeKeyer(generic: FieldItem[], format: FieldFormat): (item: FieldItem
   const vendorField = format.keys[0];
   const fixed = format.widths
     .map((_, k) => k)
-    .filter((k) => k !== vendorField && generic.some((g) => g.parsed.fields[k] !== undefined));
+    .filter((k) => k !== vendorField && generic.some((g) => g.fields[k] !== undefined));
   const prefixes = new Map<string, number>();
   return (item) => {
-    const { fields, prefix } = item.parsed;
+    const { fields, prefix } = item;
     let stars = 0;
     for (let k = 0; k < fields.length; k++) if (fields[k] === undefined) stars |= 1 << k;
     let plain = true;
@@ -577,7 +581,7 @@ function genericPairs(
   type Shape = { first: FieldItem; count: number };
   type ModuleGroup = { module: string; shapes: Shape[] };
   const byVendor = new Map<string | undefined, ModuleGroup[]>();
-  for (const [vendor, items] of groupBy(all, (item) => item.parsed.fields[vendorField])) {
+  for (const [vendor, items] of groupBy(all, (item) => item.fields[vendorField])) {
     const groups: ModuleGroup[] = [];
     for (const [module, members] of groupBy(items, (item) => item.input.module)) {
       const shapes = new Map<string | number, Shape>();
@@ -593,7 +597,7 @@ function genericPairs(
   }
   const everyVendor = [...byVendor.values()].flat();
   for (const g of generic) {
-    const vendor = g.parsed.fields[vendorField];
+    const vendor = g.fields[vendorField];
     const groups =
       vendor === undefined
         ? everyVendor
@@ -604,9 +608,9 @@ function genericPairs(
       let bestRank = -1;
       let count = 0;
       for (const shape of shapes) {
-        if (!fieldsIntersect(g.parsed, shape.first.parsed)) continue;
+        if (!fieldsIntersect(g, shape.first)) continue;
         count += shape.count;
-        const rank = RANK[fieldClass(g.parsed, shape.first.parsed)];
+        const rank = RANK[fieldClass(g, shape.first)];
         if (rank > bestRank) {
           best = shape.first;
           bestRank = rank;
@@ -641,7 +645,7 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
   const byVendor = new Map<string | undefined, Shapes>();
   let anyVendorGeneric = false;
   for (let i = 0; i < generic.length; i++) {
-    const vendor = (generic[i] as FieldItem).parsed.fields[vendorField];
+    const vendor = (generic[i] as FieldItem).fields[vendorField];
     if (vendor === undefined) anyVendorGeneric = true;
     else if (!byVendor.has(vendor)) byVendor.set(vendor, shapesOf());
   }
@@ -650,7 +654,7 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
   const ids = new Map<string, number>();
   const addTo = (shapes: Shapes, key: string | number, item: FieldItem, id: number) => {
     const shape = shapes.byKey.get(key);
-    if (!shape) shapes.byKey.set(key, { first: item.parsed, modules: [id] });
+    if (!shape) shapes.byKey.set(key, { first: item, modules: [id] });
     else if (shape.modules[shape.modules.length - 1] !== id) shape.modules.push(id);
   };
   let module: string | undefined;
@@ -663,7 +667,7 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
       id = ids.get(module) ?? ids.size;
       if (id === ids.size) ids.set(module, id);
     }
-    const own = byVendor.get(item.parsed.fields[vendorField]);
+    const own = byVendor.get(item.fields[vendorField]);
     if (!own && !everyVendor) continue;
     const key = keyOf(item);
     if (own) addTo(own, key, item, id);
@@ -700,7 +704,7 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
     }
     for (let s = 0; s < shapes.length; s++) {
       const shape = shapes[s] as Shape;
-      if (metByOwn.has(shape) || !fieldsIntersect(g.parsed, shape.first)) continue;
+      if (metByOwn.has(shape) || !fieldsIntersect(g, shape.first)) continue;
       metByOwn.add(shape);
       const modules = shape.modules;
       for (let m = 0; m < modules.length; m++) {
@@ -716,8 +720,8 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
     let bestValue: string | undefined;
     let fewest = Number.POSITIVE_INFINITY;
     for (let k = 0; k < width; k++) {
-      const value = g.parsed.fields[k];
-      if (k === vendorField || value === undefined || g.parsed.masks?.[k]) continue;
+      const value = g.fields[k];
+      if (k === vendorField || value === undefined || g.masks?.[k]) continue;
       const index = indexOf(of, k);
       const size = (index.get(value)?.length ?? 0) + (index.get(undefined)?.length ?? 0);
       if (size < fewest) {
@@ -736,7 +740,7 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
   };
   for (let i = 0; i < generic.length; i++) {
     const g = generic[i] as FieldItem;
-    const vendor = g.parsed.fields[vendorField];
+    const vendor = g.fields[vendorField];
     if (vendor === undefined) meetIn(g, everyVendor as Shapes);
     else {
       meetIn(g, byVendor.get(vendor) as Shapes);
@@ -790,10 +794,9 @@ function crossPairs(
 }
 
 function fieldOverlap(x: FieldItem, y: FieldItem): PatternOverlap | undefined {
-  if (!fieldsIntersect(x.parsed, y.parsed)) return undefined;
-  const overlap: PatternOverlap = { a: x.input, b: y.input, class: fieldClass(x.parsed, y.parsed) };
-  if (overlap.class === "shadows")
-    overlap.wider = fieldsContain(x.parsed, y.parsed) ? x.input.module : y.input.module;
+  if (!fieldsIntersect(x, y)) return undefined;
+  const overlap: PatternOverlap = { a: x.input, b: y.input, class: fieldClass(x, y) };
+  if (overlap.class === "shadows") overlap.wider = fieldsContain(x, y) ? x.input.module : y.input.module;
   return overlap;
 }
 

@@ -64,7 +64,8 @@ export interface AliasSource {
 
 const HAS_SPECIAL = /[-[\]]/;
 const WILDCARD = /[*?[]/;
-const ALIAS_LINE = /^alias ([^ \n\0]+) ([A-Za-z0-9_-]+)$/gm;
+/** An alias line: its pattern in group 1 when it holds no `-`, `[` or `]` (it is its own key), else in 2. */
+const ALIAS_LINE = /^alias (?:([^ \n\0[\]-]+)|([^ \n\0]+)) ([A-Za-z0-9_-]+)$/gm;
 const MALFORMED_LINE = /^(?!alias [^ \n\0]+ [A-Za-z0-9_-]+$|#|$)[^\n]*/gm;
 /** Any line's literal prefix (up to its first wildcard) and what ends it: a space when none. */
 const ANY_PREFIX = /^alias ([^ \n\0*?[]*)([ \0*?[]|$)/gm;
@@ -158,9 +159,10 @@ export class AliasFile implements AliasSource {
     // exec in a loop, not matchAll: no iterator result per line (27,000 of them)
     const regex = new RegExp(ALIAS_LINE);
     for (let match = regex.exec(this.text); match !== null; match = regex.exec(this.text)) {
-      const pattern = match[1] as string;
-      const key = HAS_SPECIAL.test(pattern) ? normalizeAlias(pattern) : pattern;
-      if (key !== undefined) visit(key, match.index, pattern, match[2] as string);
+      const plain = match[1];
+      const pattern = plain ?? (match[2] as string);
+      const key = plain ?? normalizeAlias(pattern);
+      if (key !== undefined) visit(key, match.index, pattern, match[3] as string);
     }
   }
 
