@@ -257,21 +257,27 @@ export function findOverlaps(
 /** The plain characters ending a pattern: none of `*`, `?`, `[`, `]`, backslash. */
 const PLAIN_TAIL = /[^*?[\]\\]*$/;
 
-/** A pattern compared as a glob, parsed only when a comparison needs its elements. */
+/**
+ * A pattern compared as a glob: its tail and elements worked out only when a comparison needs
+ * them (most of a bus's patterns meet none of the others' keys).
+ */
 class GlobItem {
   readonly input: AliasInput;
   /** See identity. */
   readonly key: string;
   readonly generic: boolean;
-  /** The plain characters after its last `*`, `?`, bracket or backslash: they end every match. */
-  readonly tail: string;
+  private plainTail: string | undefined;
   private parsed: Glob | undefined;
   constructor(input: AliasInput) {
     this.input = input;
     const { key, generic } = identity(input.pattern);
     this.key = key;
     this.generic = generic;
-    this.tail = input.pattern.slice(input.pattern.search(PLAIN_TAIL));
+  }
+  /** The plain characters after its last `*`, `?`, bracket or backslash: they end every match. */
+  get tail(): string {
+    this.plainTail ??= this.input.pattern.slice(this.input.pattern.search(PLAIN_TAIL));
+    return this.plainTail;
   }
   get glob(): Glob {
     this.parsed ??= parseGlob(this.input.pattern);
