@@ -164,8 +164,12 @@ export function findOverlaps(
   // buses with a pattern not in file2alias's form: every pattern of the bus compared as a glob
   const globOnly = new Set<string>();
   const deviceless: AliasInput[] = [];
+  // a module's patterns come together and mostly share a bus: one string for a run of them, so
+  // that the maps below hash it once
+  let bus = "";
   for (const input of inputs) {
-    const bus = busOf(input.pattern);
+    const own = busOf(input.pattern);
+    if (own !== bus) bus = own;
     const parsed = bus === "pci" || bus === "vfio_pci" ? parsePciPattern(input.pattern) : undefined;
     if (parsed) {
       if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, fieldItem(input, parsed));
