@@ -164,12 +164,13 @@ export function findOverlaps(
   // buses with a pattern not in file2alias's form: every pattern of the bus compared as a glob
   const globOnly = new Set<string>();
   const deviceless: AliasInput[] = [];
-  // a module's patterns come together and mostly share a bus: one string for a run of them, so
-  // that the maps below hash it once
+  // a module's patterns come together and mostly share a bus: one string for a run of them
+  // (not one more per pattern), which the maps below hash once
   let bus = "";
   for (const input of inputs) {
-    const own = busOf(input.pattern);
-    if (own !== bus) bus = own;
+    const sameBus =
+      bus !== "" && input.pattern.startsWith(bus) && input.pattern.charCodeAt(bus.length) === 0x3a;
+    if (!sameBus) bus = busOf(input.pattern);
     const parsed = bus === "pci" || bus === "vfio_pci" ? parsePciPattern(input.pattern) : undefined;
     if (parsed) {
       if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, fieldItem(input, parsed));
