@@ -528,7 +528,7 @@ function crossOnDevice(
     }
     const same = group.byDevice.get(device) ?? [];
     const others = group.inexact;
-    // the two lists merged back into the order of ys (a masked device is in both)
+    // the two lists merged back into the order of ys (a place in both taken once)
     for (let a = 0, b = 0; a < same.length || b < others.length; ) {
       const p = a < same.length ? (same[a] as number) : Number.POSITIVE_INFINITY;
       const q = b < others.length ? (others[b] as number) : Number.POSITIVE_INFINITY;
