@@ -208,7 +208,12 @@ export function findOverlaps(
     else genericCounted += countGenericPairs(generic, items, format);
   }
   for (const [bus, items] of globs) {
-    const specific = items.filter((item) => !item.generic);
+    const specific: GlobItem[] = [];
+    const generic: GlobItem[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as GlobItem;
+      (item.generic ? generic : specific).push(item);
+    }
     const memo = new Map<string, GlobRelation>();
     const pairs = tableOf(bus, false);
     globCandidates(specific, (x, y) => {
@@ -216,12 +221,8 @@ export function findOverlaps(
       if (overlap) add(pairs, overlap);
     });
     const genericPairsOf = tableOf(bus, true);
-    genericGlobPairs(
-      items.filter((item) => item.generic),
-      items,
-      listGeneric,
-      memo,
-      (overlap, count) => add(genericPairsOf, overlap, count),
+    genericGlobPairs(generic, items, listGeneric, memo, (overlap, count) =>
+      add(genericPairsOf, overlap, count),
     );
   }
   const all: ModuleOverlap[] = [];
@@ -314,7 +315,13 @@ function globCandidates(unsorted: GlobItem[], visit: (x: GlobItem, y: GlobItem) 
  * sorted natively, not thousands of items through a comparator not yet optimised.
  */
 function sortedByKey(items: GlobItem[]): GlobItem[] {
-  const byKey = groupBy(items, (item) => item.key);
+  const byKey = new Map<string, GlobItem[]>();
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as GlobItem;
+    const same = byKey.get(item.key);
+    if (same) same.push(item);
+    else byKey.set(item.key, [item]);
+  }
   const sorted: GlobItem[] = [];
   for (const key of [...byKey.keys()].sort())
     for (const item of byKey.get(key) as GlobItem[]) sorted.push(item);
@@ -477,11 +484,12 @@ function fieldCandidates(
     const vendor = item.fields[first];
     let group = byVendor.get(vendor);
     if (!group) {
-      group = { items: [], byDevice: new Map(), inexact: [] };
+      group = { items: [], byDevice: new Map(), inexact: [], mixed: false };
       byVendor.set(vendor, group);
     }
     const device = item.fields[second];
     const at = group.items.length;
+    if (at > 0 && item.input.module !== (group.items[0] as FieldItem).input.module) group.mixed = true;
     group.items.push(item);
     const same = group.byDevice.get(device);
     if (same) same.push(at);
@@ -491,6 +499,7 @@ function fieldCandidates(
   const anyVendor = byVendor.get(undefined)?.items ?? [];
   byVendor.forEach((group, vendor) => {
     if (vendor !== undefined) crossOnDevice(anyVendor, group, second, visit);
+    if (!group.mixed) return; // one module's patterns: no pair within
     const anyDevice = group.byDevice.get(undefined) ?? [];
     group.byDevice.forEach((members, device) => {
       allPairs(group.items, members, visit);
@@ -505,6 +514,8 @@ interface VendorGroup {
   byDevice: Map<string | undefined, number[]>;
   /** The places of the patterns whose device is `*` or a mask. */
   inexact: number[];
+  /** Patterns of more than one module. */
+  mixed: boolean;
 }
 
 /**
