@@ -77,22 +77,49 @@ export const FIELD_FORMATS: ReadonlyMap<string, FieldFormat> = new Map<string, F
 ]);
 
 const HEX = "0123456789ABCDEF";
-const expressions = new Map<string, RegExp>();
+
+/**
+ * A bus's patterns parsed in two parts: the first two fields, and the rest, which thousands of
+ * patterns share (pci's `sv*sd*bc*sc*i*`, usb's `d*dc*dsc*dp*ic*isc*ip*in*`) and which is
+ * parsed once per text. Values hold no lower-case letter and markers only lower-case ones, so
+ * the pattern's form splits there exactly: it is in the form iff both parts are.
+ */
+interface FieldParser {
+  /** One string for the prefix of every pattern of the bus. */
+  prefix: string;
+  head: RegExp;
+  tail: RegExp;
+  tails: Map<string, { inForm: boolean; answer: true | undefined | null; values: Values }>;
+}
+
+/** Fields and masks as FieldPattern has them. */
+type Values = { fields: (string | undefined)[]; masks: (Uint16Array | undefined)[] | undefined };
+
+const HEAD_FIELDS = 2;
+const parsers = new Map<string, FieldParser>();
 
 /**
  * A field's value: `*`, or up to `width` positions (a hex digit or a bracket of hex digits and
  * ranges) followed by `*` when fewer than `width`. The pattern's own trailing `*`
  * (add_wildcard) matches nothing in a device's modalias.
  */
-function expressionOf(bus: string, format: FieldFormat): RegExp {
-  let regex = expressions.get(bus);
-  if (!regex) {
+function parserOf(bus: string, format: FieldFormat): FieldParser {
+  let parser = parsers.get(bus);
+  if (!parser) {
     const position = "(?:[0-9A-F]|\\[[0-9A-F-]+\\])";
     const fields = format.markers.map((m, k) => `${m}(\\*|${position}{0,${format.widths[k]}}\\*?)`);
-    regex = new RegExp(`^${bus}:${fields.join("")}\\*?$`);
-    expressions.set(bus, regex);
+    const next = format.markers[HEAD_FIELDS];
+    parser = {
+      prefix: bus,
+      head: new RegExp(
+        `^${bus}:${fields.slice(0, HEAD_FIELDS).join("")}${next === undefined ? "" : `(?=${next})`}`,
+      ),
+      tail: new RegExp(`^${fields.slice(HEAD_FIELDS).join("")}\\*?$`),
+      tails: new Map(),
+    };
+    parsers.set(bus, parser);
   }
-  return regex;
+  return parser;
 }
 
 /**
@@ -104,26 +131,66 @@ export function parseFieldPattern(
   bus: string,
   format: FieldFormat,
 ): FieldPattern | undefined | null {
-  const m = expressionOf(bus, format).exec(pattern);
-  if (!m) return undefined;
-  const fields: (string | undefined)[] = [];
-  let masks: (Uint16Array | undefined)[] | undefined;
-  for (let k = 0; k < format.markers.length; k++) {
-    const value = m[k + 1] as string;
+  const parser = parserOf(bus, format);
+  const head = parser.head.exec(pattern);
+  if (!head) return undefined;
+  const text = pattern.slice(head[0].length);
+  let tail = parser.tails.get(text);
+  if (!tail) {
+    const m = parser.tail.exec(text);
+    const values: Values = { fields: [], masks: undefined };
+    tail = {
+      inForm: m !== null,
+      answer: m ? appendValues(m, HEAD_FIELDS, format, values) : undefined,
+      values,
+    };
+    parser.tails.set(text, tail);
+  }
+  if (!tail.inForm) return undefined;
+  // the fields in order: the first that is not in the form, or matches nothing, decides
+  const out: Values = { fields: [], masks: undefined };
+  const first = appendValues(head, 0, format, out);
+  if (first !== true) return first;
+  if (tail.answer !== true) return tail.answer;
+  const { fields, masks } = tail.values;
+  for (let k = 0; k < fields.length; k++) out.fields.push(fields[k]);
+  if (masks) {
+    out.masks ??= [];
+    for (let k = HEAD_FIELDS; k < masks.length; k++) out.masks[k] = masks[k];
+  }
+  return out.masks
+    ? { prefix: parser.prefix, fields: out.fields, masks: out.masks }
+    : { prefix: parser.prefix, fields: out.fields };
+}
+
+/**
+ * Appends the values of a match's groups (fields `from`… of the format; masks at their
+ * field's place) to `out`: true, or as soon as one is not in the form undefined, or null when
+ * it matches nothing (parseFieldPattern's answers).
+ */
+function appendValues(
+  m: RegExpExecArray,
+  from: number,
+  format: FieldFormat,
+  out: Values,
+): true | undefined | null {
+  for (let g = 1; g < m.length; g++) {
+    const k = from + g - 1;
+    const value = m[g] as string;
     const width = format.widths[k] as number;
-    if (value === "*") fields.push(undefined);
+    if (value === "*") out.fields.push(undefined);
     // the expression allows only hex digits, brackets and `*`
-    else if (value.length === width && !value.includes("[") && !value.includes("*")) fields.push(value);
+    else if (value.length === width && !value.includes("[") && !value.includes("*")) out.fields.push(value);
     else {
       const positions = positionMasks(value, width);
       if (positions === undefined) return undefined;
       if (positions.includes(0)) return null;
-      masks ??= [];
-      masks[k] = positions;
-      fields.push(value);
+      out.masks ??= [];
+      out.masks[k] = positions;
+      out.fields.push(value);
     }
   }
-  return masks ? { prefix: bus, fields, masks } : { prefix: bus, fields };
+  return true;
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { fnmatch } from "../modules/fnmatch.ts";
-import { parseGlob } from "./glob.ts";
+import { type Glob, parseGlob, withoutCommonEnds } from "./glob.ts";
 import { commonString, contains, intersects } from "./glob-intersection.ts";
 
 // Small patterns over a small alphabet, answered by brute force over every string up to 6
@@ -33,6 +33,21 @@ test("glob intersection and inclusion agree with brute force over fnmatch", () =
       assert.equal(intersects(ga, gb), both, `${a} ∩ ${b}`);
       const inside = universe.every((s) => !fnmatch(b, s) || fnmatch(a, s));
       assert.equal(contains(ga, gb), inside, `${b} ⊆ ${a}`);
+    }),
+    { numRuns: 600 },
+  );
+});
+
+test("two patterns meet and contain as what is left without their common plain ends", () => {
+  const plain = fc.array(fc.constantFrom("a", "b", "c"), { maxLength: 2 }).map((parts) => parts.join(""));
+  fc.assert(
+    fc.property(plain, pattern, pattern, plain, (head, a, b, tail) => {
+      const [p, q] = [head + a + tail, head + b + tail];
+      const [sp, sq] = withoutCommonEnds(p, q);
+      const [gp, gq, gsp, gsq] = [p, q, sp, sq].map(parseGlob) as [Glob, Glob, Glob, Glob];
+      assert.equal(intersects(gsp, gsq), intersects(gp, gq), `${p} ∩ ${q} as ${sp} ∩ ${sq}`);
+      assert.equal(contains(gsp, gsq), contains(gp, gq), `${q} ⊆ ${p} as ${sq} ⊆ ${sp}`);
+      assert.equal(contains(gsq, gsp), contains(gq, gp), `${p} ⊆ ${q} as ${sp} ⊆ ${sq}`);
     }),
     { numRuns: 600 },
   );

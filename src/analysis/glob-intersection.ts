@@ -17,26 +17,32 @@ function setOf(e: GlobElement): CharSet {
  * either's last `*`. When both patterns hold a `*` it is also sufficient (see commonString).
  */
 export function endsCompatible(a: Glob, b: Glob): boolean {
+  // Without a `*`, a pattern has one length; the other must have it too, and then the elements
+  // after the last `*` are the elements before the first.
+  const starless = a.firstStar === a.elements.length && b.firstStar === b.elements.length;
+  if (starless && a.elements.length !== b.elements.length) return false;
   const head = Math.min(a.firstStar, b.firstStar);
   for (let k = 0; k < head; k++) {
-    if (!setOf(a.elements[k] as GlobElement).meets(setOf(b.elements[k] as GlobElement))) return false;
+    const x = a.elements[k] as GlobElement;
+    const y = b.elements[k] as GlobElement;
+    // the same element (parseGlob shares a byte's) meets itself, unless its set is empty:
+    // intersects and commonString see empty sets themselves
+    if (x !== y && !meets(x, y)) return false;
   }
+  if (starless) return true;
   const aTail = a.elements.length - a.afterLastStar;
   const bTail = b.elements.length - b.afterLastStar;
   for (let k = 1; k <= Math.min(aTail, bTail); k++) {
     const x = a.elements[a.elements.length - k] as GlobElement;
     const y = b.elements[b.elements.length - k] as GlobElement;
-    if (!meets(x, y)) return false;
+    if (x !== y && !meets(x, y)) return false;
   }
-  // Without a `*`, a pattern has one length; the other must be able to reach it.
-  if (a.firstStar === a.elements.length && b.firstStar === b.elements.length)
-    return a.elements.length === b.elements.length;
   return true;
 }
 
 /** Whether two elements accept a common byte (a `*` accepts every byte). */
 function meets(x: GlobElement, y: GlobElement): boolean {
-  return x.star || y.star || x.chars.meets(y.chars);
+  return x.star || y.star || x.chars === y.chars || x.chars.meets(y.chars);
 }
 
 /** Whether some string matches both (commonString without building it when both hold a `*`). */
@@ -64,18 +70,17 @@ export function commonString(a: Glob, b: Glob): string | undefined {
  * other's middle. Empty sets (a trailing backslash, a bad class) match nothing.
  */
 function bothStarred(a: Glob, b: Glob): string | undefined {
-  const pick = (set: CharSet) => set.pick();
   const chars: number[] = [];
   const longer = a.firstStar >= b.firstStar ? a : b;
   const other = longer === a ? b : a;
   for (let k = 0; k < longer.firstStar; k++) {
     const set = setOf(longer.elements[k] as GlobElement);
-    chars.push(pick(k < other.firstStar ? set.intersect(setOf(other.elements[k] as GlobElement)) : set));
+    chars.push(k < other.firstStar ? pickCommon(set, setOf(other.elements[k] as GlobElement)) : set.pick());
   }
   const middle = (g: Glob, from: number) => {
     for (let k = from; k < g.afterLastStar; k++) {
       const e = g.elements[k] as GlobElement;
-      if (!e.star) chars.push(pick(e.chars));
+      if (!e.star) chars.push(e.chars.pick());
     }
   };
   middle(longer, longer.firstStar);
@@ -90,10 +95,21 @@ function bothStarred(a: Glob, b: Glob): string | undefined {
     const set = setOf(tailOwner.elements[tailOwner.elements.length - k] as GlobElement);
     const otherSet =
       k <= shortTail ? setOf(tailOther.elements[tailOther.elements.length - k] as GlobElement) : ANY;
-    chars.push(pick(set.intersect(otherSet)));
+    chars.push(pickCommon(set, otherSet));
   }
   if (chars.includes(-1)) return undefined;
   return String.fromCharCode(...chars);
+}
+
+/**
+ * What `x.intersect(y).pick()` answers, without a new set when one of them is the answer: the
+ * same set (parseGlob shares one literal's), or ANY (it lacks only NUL, which pick never
+ * answers), so that the shared set's pick, computed once, serves every example.
+ */
+function pickCommon(x: CharSet, y: CharSet): number {
+  if (x === y || y === ANY) return x.pick();
+  if (x === ANY) return y.pick();
+  return x.intersect(y).pick();
 }
 
 /**
@@ -124,7 +140,7 @@ function search(a: Glob, b: Glob): string | undefined {
     if (x?.star) visit((i + 1) * width + j, state, -1);
     if (y?.star) visit(i * width + j + 1, state, -1);
     if (x === undefined || y === undefined || (x.star && y.star)) continue;
-    const code = setOf(x).intersect(setOf(y)).pick();
+    const code = pickCommon(setOf(x), setOf(y));
     if (code < 0) continue;
     visit((x.star ? i : i + 1) * width + (y.star ? j : j + 1), state, code);
   }
@@ -231,8 +247,9 @@ function representatives(elements: GlobElement[]): number[] {
 
 /**
  * Every string `inner` matches, `outer` matches too. Decided without a search for the
- * shapes modules.alias is made of (no `*` in either; `outer` a prefix and a `*`; outer laid
- * over inner; inner's plainest string outside outer), by stringOnlyIn's exact search otherwise.
+ * shapes modules.alias is made of (no `*` in either; `outer` a prefix and a `*`; inner's
+ * plainest string outside outer, tried before the alignment table as most pairs of a bus are
+ * not inside each other; outer laid over inner), by stringOnlyIn's exact search otherwise.
  */
 export function contains(outer: Glob, inner: Glob): boolean {
   const o = outer.elements;
@@ -244,6 +261,13 @@ export function contains(outer: Glob, inner: Glob): boolean {
     if (!innerStarless) return false;
     return o.length === i.length && o.every((e, k) => subset(i[k] as GlobElement, e));
   }
+  // Where outer still wants one byte of a set and inner already has its first `*` (or has
+  // ended), inner's strings can hold a byte outside that set there (or be too short): not
+  // within. The same from the ends, after the last stars.
+  if (inner.firstStar < outer.firstStar && !everyByte(o[inner.firstStar] as GlobElement)) return false;
+  const innerTail = i.length - inner.afterLastStar;
+  const outerTail = o.length - outer.afterLastStar;
+  if (innerTail < outerTail && !everyByte(o[o.length - 1 - innerTail] as GlobElement)) return false;
   if (outer.firstStar === o.length - 1) {
     // `H*`: inner's strings all start with H iff its first |H| elements are single sets within H's
     const head = o.length - 1;
@@ -252,8 +276,8 @@ export function contains(outer: Glob, inner: Glob): boolean {
       return true;
     }
   }
-  if (aligned(o, i)) return true;
   if (plainWitness(inner, outer)) return false;
+  if (aligned(o, i)) return true;
   return stringOnlyIn(inner, outer) === undefined;
 }
 
@@ -262,24 +286,43 @@ export function contains(outer: Glob, inner: Glob): boolean {
  * inner's sets inside the outer set over it and every run of inner (its stars included)
  * the outer stars do not cover swallowed by one outer star. Then any string inner matches,
  * split along inner's elements, is matched by outer. Dynamic programming over (outer, inner)
- * positions.
+ * positions, between the ends where outer has no star: there each outer element can only lie
+ * over the inner one in the same place (patterns of one bus share long literal heads, and the
+ * cells of the whole table are most of the cost).
  */
 function aligned(o: GlobElement[], i: GlobElement[]): boolean {
-  const width = i.length + 1;
-  const reach = new Uint8Array((o.length + 1) * width);
+  let head = 0;
+  while (head < o.length && head < i.length && lay(o[head] as GlobElement, i[head] as GlobElement)) head++;
+  let tail = 0;
+  while (
+    tail < o.length - head &&
+    tail < i.length - head &&
+    lay(o[o.length - 1 - tail] as GlobElement, i[i.length - 1 - tail] as GlobElement)
+  )
+    tail++;
+  const rows = o.length - tail;
+  const columns = i.length - tail;
+  const width = columns - head + 1;
+  const reach = new Uint8Array((rows - head + 1) * width);
   reach[0] = 1;
-  for (let p = 0; p <= o.length; p++) {
-    for (let q = 0; q <= i.length; q++) {
-      if (reach[p * width + q] === 0) continue;
-      const x = o[p];
-      const y = i[q];
+  for (let p = head; p <= rows; p++) {
+    for (let q = head; q <= columns; q++) {
+      const cell = (p - head) * width + q - head;
+      if (reach[cell] === 0) continue;
+      const x = p < rows ? o[p] : undefined;
+      const y = q < columns ? i[q] : undefined;
       if (x?.star) {
-        reach[(p + 1) * width + q] = 1; // the star matches nothing more
-        if (y) reach[p * width + q + 1] = 1; // the star swallows inner's element
-      } else if (x && y && subset(y, x)) reach[(p + 1) * width + q + 1] = 1;
+        reach[cell + width] = 1; // the star matches nothing more
+        if (y) reach[cell + 1] = 1; // the star swallows inner's element
+      } else if (x && y && subset(y, x)) reach[cell + width + 1] = 1;
     }
   }
-  return reach[o.length * width + i.length] === 1;
+  return reach[(rows - head) * width + columns - head] === 1;
+}
+
+/** Outer's element `x` is no star and lies over inner's `y` (its set within x's). */
+function lay(x: GlobElement, y: GlobElement): boolean {
+  return !x.star && subset(y, x);
 }
 
 /**
@@ -293,8 +336,13 @@ function plainWitness(inner: Glob, outer: Glob): boolean {
   return fnmatch(inner.pattern, plain) && !fnmatch(outer.pattern, plain);
 }
 
+/** An element that accepts every byte a string can hold (all but NUL). */
+function everyByte(e: GlobElement): boolean {
+  return e.star || ANY.within(e.chars);
+}
+
 function subset(inner: GlobElement, outer: GlobElement): boolean {
   if (outer.star) return true;
   if (inner.star) return false;
-  return inner.chars.within(outer.chars);
+  return inner.chars === outer.chars || inner.chars.within(outer.chars);
 }

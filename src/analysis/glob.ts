@@ -10,6 +10,8 @@ export class CharSet {
   readonly words: Uint32Array;
   /** pick()'s answer, once asked (-2: not yet). */
   private picked = -2;
+  /** The one byte of a set made by `of` (-1 for any other set): meets and within ask one bit. */
+  private single = -1;
   constructor(words = new Uint32Array(8)) {
     this.words = words;
   }
@@ -19,6 +21,7 @@ export class CharSet {
     if (!set) {
       set = new CharSet();
       set.add(code);
+      set.single = code;
       SINGLES[code] = set;
     }
     return set;
@@ -34,6 +37,7 @@ export class CharSet {
   add(code: number): void {
     this.words[code >> 5] = (this.words[code >> 5] as number) | (1 << (code & 31));
     this.picked = -2;
+    this.single = -1;
   }
   has(code: number): boolean {
     return ((this.words[code >> 5] as number) & (1 << (code & 31))) !== 0;
@@ -44,6 +48,8 @@ export class CharSet {
     return new CharSet(out);
   }
   meets(other: CharSet): boolean {
+    if (this.single >= 0) return other.has(this.single);
+    if (other.single >= 0) return this.has(other.single);
     for (let i = 0; i < 8; i++)
       if (((this.words[i] as number) & (other.words[i] as number)) !== 0) return true;
     return false;
@@ -55,6 +61,7 @@ export class CharSet {
   }
   /** Every byte of this set is in `other` (minus(other).isEmpty(), without a new set). */
   within(other: CharSet): boolean {
+    if (this.single >= 0) return other.has(this.single);
     for (let i = 0; i < 8; i++)
       if (((this.words[i] as number) & ~(other.words[i] as number)) !== 0) return false;
     return true;
@@ -83,7 +90,8 @@ const PREFERRED = [
   ...Array.from({ length: 95 }, (_, i) => String.fromCharCode(0x20 + i)),
 ].map((c) => c.charCodeAt(0));
 
-export type GlobElement = { star: true } | { star: false; chars: CharSet; text: string };
+/** Parsed globs share their elements: one object per single byte, `?` and `*` (never changed). */
+export type GlobElement = { readonly star: true } | { readonly star: false; readonly chars: CharSet };
 
 export interface Glob {
   pattern: string;
@@ -97,53 +105,98 @@ export interface Glob {
 }
 
 const bracketSets = new Map<string, CharSet>();
+const STAR: GlobElement = { star: true };
+const BYTES: GlobElement[] = [];
+let anyByte: GlobElement | undefined;
 
-/** Splits a pattern the way fnmatch walks it. */
+/** The shared element of one byte. */
+function byteElement(code: number): GlobElement {
+  let element = BYTES[code];
+  if (!element) {
+    element = { star: false, chars: CharSet.of(code) };
+    BYTES[code] = element;
+  }
+  return element;
+}
+
+/**
+ * Splits a pattern the way fnmatch walks it. Only the elements of the thousands of plain bytes
+ * in modules.alias patterns are shared, so parsing one allocates little more than its list.
+ */
 export function parseGlob(pattern: string): Glob {
   const elements: GlobElement[] = [];
+  let firstStar = -1;
+  let afterLastStar = 0;
+  let empty = false;
   let i = 0;
   while (i < pattern.length) {
-    const c = pattern[i] as string;
-    if (c === "*") {
-      if (elements[elements.length - 1]?.star !== true) elements.push({ star: true });
+    const code = pattern.charCodeAt(i);
+    if (code === 0x2a) {
+      if (afterLastStar !== elements.length || afterLastStar === 0) {
+        if (firstStar < 0) firstStar = elements.length;
+        elements.push(STAR);
+        afterLastStar = elements.length;
+      }
       i++;
-    } else if (c === "?") {
-      elements.push({ star: false, chars: CharSet.any(), text: c });
+    } else if (code === 0x3f) {
+      anyByte ??= { star: false, chars: CharSet.any() };
+      elements.push(anyByte);
       i++;
-    } else if (c === "\\") {
+    } else if (code === 0x5c) {
       // a trailing backslash never matches: an empty set
-      const next = pattern.charCodeAt(i + 1);
-      const text = pattern.slice(i, i + 2);
-      elements.push({ star: false, chars: Number.isNaN(next) ? new CharSet() : CharSet.of(next), text });
+      if (i + 1 < pattern.length) elements.push(byteElement(pattern.charCodeAt(i + 1)));
+      else {
+        elements.push({ star: false, chars: new CharSet() });
+        empty = true;
+      }
       i += 2;
-    } else if (c === "[") {
+    } else if (code === 0x5b) {
       const end = bracketEnd(pattern, i + 1);
       if (end < 0) {
-        elements.push({ star: false, chars: CharSet.of(0x5b), text: c }); // unterminated: a literal `[`
+        elements.push(byteElement(0x5b)); // unterminated: a literal `[`
         i++;
       } else {
-        const text = pattern.slice(i, end);
-        elements.push({ star: false, chars: bracketSet(text), text });
+        const chars = bracketSet(pattern.slice(i, end));
+        elements.push({ star: false, chars });
+        if (chars.isEmpty()) empty = true;
         i = end;
       }
     } else {
-      elements.push({ star: false, chars: CharSet.of(pattern.charCodeAt(i)), text: c });
+      elements.push(byteElement(code));
       i++;
     }
   }
-  let firstStar = elements.findIndex((e) => e.star);
-  if (firstStar < 0) firstStar = elements.length;
-  let afterLastStar = 0;
-  elements.forEach((e, k) => {
-    if (e.star) afterLastStar = k + 1;
-  });
-  return {
-    pattern,
-    elements,
-    firstStar,
-    afterLastStar,
-    empty: elements.some((e) => !e.star && e.chars.isEmpty()),
-  };
+  return { pattern, elements, firstStar: firstStar < 0 ? elements.length : firstStar, afterLastStar, empty };
+}
+
+/**
+ * Two patterns without the plain bytes (no wildcard, bracket or backslash) they both start
+ * with and both end with: `HAT` and `HBT` match exactly the strings H s T with s matched by A,
+ * resp. B, so they meet, and one contains the other, exactly when A and B do. A bus's patterns
+ * share long heads (`cpu:type:x86,ven0000fam0006mod0055:feature:`): what is left is short,
+ * and the same for many pairs.
+ */
+export function withoutCommonEnds(a: string, b: string): [string, string] {
+  const n = Math.min(a.length, b.length);
+  let head = 0;
+  while (head < n && a.charCodeAt(head) === b.charCodeAt(head) && isPlain(a.charCodeAt(head))) head++;
+  let tail = 0;
+  while (
+    tail < n - head &&
+    a.charCodeAt(a.length - 1 - tail) === b.charCodeAt(b.length - 1 - tail) &&
+    isPlain(a.charCodeAt(a.length - 1 - tail))
+  )
+    tail++;
+  // a byte right after a backslash is escaped by it: a \x element is not cut in two
+  if (tail > 0 && (a.charCodeAt(a.length - 1 - tail) === 0x5c || b.charCodeAt(b.length - 1 - tail) === 0x5c))
+    tail--;
+  if (head === 0 && tail === 0) return [a, b];
+  return [a.slice(head, a.length - tail), b.slice(head, b.length - tail)];
+}
+
+/** Not `*`, `?`, `[`, `]` or a backslash. */
+function isPlain(code: number): boolean {
+  return code !== 0x2a && code !== 0x3f && code !== 0x5b && code !== 0x5d && code !== 0x5c;
 }
 
 function bracketSet(text: string): CharSet {

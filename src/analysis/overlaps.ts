@@ -15,7 +15,7 @@ import {
   fieldsIntersect,
   parseFieldPattern,
 } from "./field-pattern.ts";
-import { type Glob, parseGlob } from "./glob.ts";
+import { type Glob, parseGlob, withoutCommonEnds } from "./glob.ts";
 import { commonString, contains, endsCompatible, intersects } from "./glob-intersection.ts";
 import { commonModalias, parsePciPattern } from "./pci-pattern.ts";
 
@@ -71,9 +71,24 @@ export interface OverlapReport {
 
 const RANK: Record<PairClass, number> = { identical: 3, shadows: 2, partial: 1, "flavour-separated": 0 };
 
-interface FieldItem {
+/**
+ * The module pairs found on one bus, generic ones apart: first module, then second (in name
+ * order), to its overlap (undefined: only counted). Tables of module names, not keys built
+ * for each of thousands of pattern pairs.
+ */
+interface PairTable {
+  bus: string;
+  generic: boolean;
+  rows: Map<string, Map<string, ModuleOverlap | undefined>>;
+}
+
+/** A field pattern and its line (one object: there are thousands). */
+interface FieldItem extends FieldPattern {
   input: AliasInput;
-  parsed: FieldPattern;
+}
+
+function fieldItem(input: AliasInput, parsed: FieldPattern): FieldItem {
+  return { prefix: parsed.prefix, fields: parsed.fields, masks: parsed.masks, input };
 }
 
 /** do_pci_entry's form (pci-pattern.ts): candidates bucketed by vendor and device. */
@@ -96,25 +111,41 @@ export function findOverlaps(
   listGeneric = true,
   everyExample = true,
 ): OverlapReport {
-  const byPair = new Map<string, ModuleOverlap>();
-  const countedOnly = new Set<string>();
+  const tables: PairTable[] = [];
+  const tableOf = (bus: string, generic: boolean): PairTable => {
+    const table = { bus, generic, rows: new Map() };
+    tables.push(table);
+    return table;
+  };
   let genericCounted = 0;
-  const add = (overlap: PatternOverlap, bus: string, generic: boolean, count = 1) => {
+  const add = (table: PairTable, overlap: PatternOverlap, count = 1) => {
     const swap = overlap.a.module > overlap.b.module;
     const first = swap ? overlap.b.module : overlap.a.module;
     const second = swap ? overlap.a.module : overlap.b.module;
-    const key = `${bus}\0${first}\0${second}${generic ? "\0generic" : ""}`;
-    if (generic && !listGeneric) {
-      countedOnly.add(key); // neither listed nor classified: only counted
+    let row = table.rows.get(first);
+    if (!row) {
+      row = new Map();
+      table.rows.set(first, row);
+    }
+    if (table.generic && !listGeneric) {
+      row.set(second, undefined); // neither listed nor classified: only counted
       return;
     }
-    let entry = byPair.get(key);
+    let entry = row.get(second);
     if (!entry) {
-      const modules: [string, string] = [first, second];
-      entry = { modules, bus, class: overlap.class, generic, pairs: [], pairCount: 0, kernel: "" };
-      byPair.set(key, entry);
+      const { bus, generic } = table;
+      entry = {
+        modules: [first, second],
+        bus,
+        class: overlap.class,
+        generic,
+        pairs: [],
+        pairCount: 0,
+        kernel: "",
+      };
+      row.set(second, entry);
     }
-    if (!generic || entry.pairs.length === 0) entry.pairs.push(overlap);
+    if (!table.generic || entry.pairs.length === 0) entry.pairs.push(overlap);
     entry.pairCount += count;
     if (RANK[overlap.class] > RANK[entry.class]) entry.class = overlap.class;
   };
@@ -133,17 +164,22 @@ export function findOverlaps(
   // buses with a pattern not in file2alias's form: every pattern of the bus compared as a glob
   const globOnly = new Set<string>();
   const deviceless: AliasInput[] = [];
+  // a module's patterns come together and mostly share a bus: one string for a run of them
+  // (not one more per pattern), which the maps below hash once
+  let bus = "";
   for (const input of inputs) {
-    const parsed = parsePciPattern(input.pattern);
+    const sameBus =
+      bus !== "" && input.pattern.startsWith(bus) && input.pattern.charCodeAt(bus.length) === 0x3a;
+    if (!sameBus) bus = busOf(input.pattern);
+    const parsed = bus === "pci" || bus === "vfio_pci" ? parsePciPattern(input.pattern) : undefined;
     if (parsed) {
-      if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, { input, parsed });
+      if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, fieldItem(input, parsed));
       continue;
     }
-    const bus = busOf(input.pattern);
     if (buses && !buses.has(bus)) continue;
     const format = FIELD_FORMATS.get(bus);
     const fields = format && !globOnly.has(bus) ? parseFieldPattern(input.pattern, bus, format) : undefined;
-    if (format && fields) addField(bus, format, { input, parsed: fields });
+    if (format && fields) addField(bus, format, fieldItem(input, fields));
     else if (format && fields === null)
       deviceless.push(input); // matches no device
     else {
@@ -160,38 +196,58 @@ export function findOverlaps(
   for (const [bus, { format, items }] of fieldBuses) {
     const generic: FieldItem[] = [];
     const specific: FieldItem[] = [];
-    for (const item of items) (format.generic(item.parsed.fields) ? generic : specific).push(item);
+    for (const item of items) (format.generic(item.fields) ? generic : specific).push(item);
+    const pairs = tableOf(bus, false);
     fieldCandidates(specific, format, (x, y) => {
       const overlap = fieldOverlap(x, y);
-      if (overlap) add(overlap, bus, false);
+      if (overlap) add(pairs, overlap);
     });
-    if (listGeneric) genericPairs(generic, items, format, (overlap, count) => add(overlap, bus, true, count));
+    const genericPairsOf = tableOf(bus, true);
+    if (listGeneric)
+      genericPairs(generic, items, format, (overlap, count) => add(genericPairsOf, overlap, count));
     else genericCounted += countGenericPairs(generic, items, format);
   }
   for (const [bus, items] of globs) {
-    const specific = items.filter((item) => !item.generic);
+    const specific: GlobItem[] = [];
+    const generic: GlobItem[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as GlobItem;
+      (item.generic ? generic : specific).push(item);
+    }
     const memo = new Map<string, GlobRelation>();
+    const pairs = tableOf(bus, false);
     globCandidates(specific, (x, y) => {
       const overlap = globOverlap(x, y, memo);
-      if (overlap) add(overlap, bus, false);
+      if (overlap) add(pairs, overlap);
     });
-    genericGlobPairs(
-      items.filter((item) => item.generic),
-      items,
-      listGeneric,
-      memo,
-      (overlap, count) => add(overlap, bus, true, count),
+    const genericPairsOf = tableOf(bus, true);
+    genericGlobPairs(generic, items, listGeneric, memo, (overlap, count) =>
+      add(genericPairsOf, overlap, count),
     );
   }
-  const all = [...byPair.values()];
+  const all: ModuleOverlap[] = [];
+  let countedOnly = 0;
+  for (const table of tables)
+    for (const row of table.rows.values())
+      for (const entry of row.values()) {
+        if (entry) all.push(entry);
+        else countedOnly++;
+      }
   const specific = all.filter((o) => !o.generic);
   const counts = { identical: 0, shadows: 0, partial: 0, "flavour-separated": 0, generic: 0 };
-  counts.generic = all.length - specific.length + countedOnly.size + genericCounted;
+  counts.generic = all.length - specific.length + countedOnly + genericCounted;
   const overlaps = sortOverlaps(specific);
   if (listGeneric) overlaps.push(...sortOverlaps(all.filter((o) => o.generic)));
-  const parsed = new Map<string, GlobItem>();
-  for (const list of globs.values()) for (const item of list) parsed.set(item.input.pattern, item);
-  const globOf = (pattern: string) => parsed.get(pattern)?.glob ?? parseGlob(pattern);
+  // the few patterns of the pairs shown, parsed again rather than all thousands looked up
+  const parsed = new Map<string, Glob>();
+  const globOf = (pattern: string) => {
+    let glob = parsed.get(pattern);
+    if (!glob) {
+      glob = parseGlob(pattern);
+      parsed.set(pattern, glob);
+    }
+    return glob;
+  };
   const globExamples = new Map<string, string | undefined>();
   for (const overlap of overlaps) {
     for (const pair of everyExample ? overlap.pairs : overlap.pairs.slice(0, 1))
@@ -204,27 +260,30 @@ export function findOverlaps(
   return { overlaps, counts, patterns: inputs.length };
 }
 
-/** `*`, `?`, `[`, `]`, backslash. */
-const SPECIAL = new Set([0x2a, 0x3f, 0x5b, 0x5d, 0x5c]);
+/** The plain characters ending a pattern: none of `*`, `?`, `[`, `]`, backslash. */
+const PLAIN_TAIL = /[^*?[\]\\]*$/;
 
-/** A pattern compared as a glob, parsed only when a comparison needs its elements. */
+/**
+ * A pattern compared as a glob: its tail and elements worked out only when a comparison needs
+ * them (most of a bus's patterns meet none of the others' keys).
+ */
 class GlobItem {
   readonly input: AliasInput;
   /** See identity. */
   readonly key: string;
   readonly generic: boolean;
-  /** The plain characters after its last `*`, `?`, bracket or backslash: they end every match. */
-  readonly tail: string;
+  private plainTail: string | undefined;
   private parsed: Glob | undefined;
   constructor(input: AliasInput) {
     this.input = input;
     const { key, generic } = identity(input.pattern);
     this.key = key;
     this.generic = generic;
-    const pattern = input.pattern;
-    let start = pattern.length;
-    while (start > 0 && !SPECIAL.has(pattern.charCodeAt(start - 1))) start--;
-    this.tail = pattern.slice(start);
+  }
+  /** The plain characters after its last `*`, `?`, bracket or backslash: they end every match. */
+  get tail(): string {
+    this.plainTail ??= this.input.pattern.slice(this.input.pattern.search(PLAIN_TAIL));
+    return this.plainTail;
   }
   get glob(): Glob {
     this.parsed ??= parseGlob(this.input.pattern);
@@ -237,8 +296,8 @@ class GlobItem {
  * compatible (one starts the other) and whose ends can meet: sorted by key, each pattern
  * meets only the run of keys that start with its own.
  */
-function globCandidates(items: GlobItem[], visit: (x: GlobItem, y: GlobItem) => void): void {
-  items.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+function globCandidates(unsorted: GlobItem[], visit: (x: GlobItem, y: GlobItem) => void): void {
+  const items = sortedByKey(unsorted);
   for (let i = 0; i < items.length; i++) {
     const x = items[i] as GlobItem;
     for (let j = i + 1; j < items.length; j++) {
@@ -249,6 +308,24 @@ function globCandidates(items: GlobItem[], visit: (x: GlobItem, y: GlobItem) => 
         visit(x, y);
     }
   }
+}
+
+/**
+ * The items by key (the order of `<`), those of one key in their order: the distinct keys
+ * sorted natively, not thousands of items through a comparator not yet optimised.
+ */
+function sortedByKey(items: GlobItem[]): GlobItem[] {
+  const byKey = new Map<string, GlobItem[]>();
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as GlobItem;
+    const same = byKey.get(item.key);
+    if (same) same.push(item);
+    else byKey.set(item.key, [item]);
+  }
+  const sorted: GlobItem[] = [];
+  for (const key of [...byKey.keys()].sort())
+    for (const item of byKey.get(key) as GlobItem[]) sorted.push(item);
+  return sorted;
 }
 
 /**
@@ -327,10 +404,9 @@ export function identity(pattern: string): { key: string; generic: boolean } {
   const colon = pattern.indexOf(":");
   const bus = pattern.slice(0, Math.max(colon, 0));
   let rest = pattern.slice(colon + 1);
-  const feature = pattern.indexOf(":feature:*");
   if (pattern.startsWith("of:N*T*C")) rest = rest.slice("N*T*C".length);
   else if (pattern.startsWith("cpu:type:x86,ven*fam*mod*:feature:*"))
-    rest = pattern.slice(feature + ":feature:*".length);
+    rest = pattern.slice(pattern.indexOf(":feature:*") + ":feature:*".length);
   else if (bus !== "acpi*" && /[*?[\\]/.test(bus)) return { key: "", generic: true };
   const key = literalPrefixOf(rest);
   if (bus === "usb") return { key, generic: /^v[^*?[\\]*p$/.test(key) || key === "v" };
@@ -393,6 +469,8 @@ function isGeneric(f: readonly (string | undefined)[]): boolean {
  * Calls `visit` once for every pair of patterns of different modules whose two key fields
  * (pci: vendor and device) agree or hold a `*`: patterns grouped by the first, then the
  * second; a `*` group meets every group of its level. (A usb bcdDevice range is never a key.)
+ * One pass builds the groups (each pass over thousands of patterns costs milliseconds of
+ * code not yet optimised); the pairs come in the order of `items`.
  */
 function fieldCandidates(
   items: FieldItem[],
@@ -400,20 +478,77 @@ function fieldCandidates(
   visit: (x: FieldItem, y: FieldItem) => void,
 ): void {
   const [first, second] = format.keys;
-  const byVendor = groupBy(items, (item) => item.parsed.fields[first]);
-  const anyVendor = byVendor.get(undefined) ?? [];
-  const pairWithin = (group: FieldItem[]) => {
-    const byDevice = groupBy(group, (item) => item.parsed.fields[second]);
-    const anyDevice = byDevice.get(undefined) ?? [];
-    byDevice.forEach((members, device) => {
-      allPairs(members, visit);
-      if (device !== undefined) crossPairs(anyDevice, members, visit);
-    });
-  };
+  const byVendor = new Map<string | undefined, VendorGroup>();
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as FieldItem;
+    const vendor = item.fields[first];
+    let group = byVendor.get(vendor);
+    if (!group) {
+      group = { items: [], byDevice: new Map(), inexact: [], mixed: false };
+      byVendor.set(vendor, group);
+    }
+    const device = item.fields[second];
+    const at = group.items.length;
+    if (at > 0 && item.input.module !== (group.items[0] as FieldItem).input.module) group.mixed = true;
+    group.items.push(item);
+    const same = group.byDevice.get(device);
+    if (same) same.push(at);
+    else group.byDevice.set(device, [at]);
+    if (device === undefined || item.masks?.[second]) group.inexact.push(at);
+  }
+  const anyVendor = byVendor.get(undefined)?.items ?? [];
   byVendor.forEach((group, vendor) => {
-    if (vendor !== undefined) crossPairs(anyVendor, group, visit);
-    pairWithin(group);
+    if (vendor !== undefined) crossOnDevice(anyVendor, group, second, visit);
+    if (!group.mixed) return; // one module's patterns: no pair within
+    const anyDevice = group.byDevice.get(undefined) ?? [];
+    group.byDevice.forEach((members, device) => {
+      allPairs(group.items, members, visit);
+      if (device !== undefined) crossPairs(group.items, anyDevice, members, visit);
+    });
   });
+}
+
+/** A vendor's patterns (fieldCandidates), and their places in `items` by device. */
+interface VendorGroup {
+  items: FieldItem[];
+  byDevice: Map<string | undefined, number[]>;
+  /** The places of the patterns whose device is `*` or a mask. */
+  inexact: number[];
+  /** Patterns of more than one module. */
+  mixed: boolean;
+}
+
+/**
+ * Each of `xs` (any vendor's patterns) against a vendor's, leaving out the pairs whose devices
+ * are two different exact values (they never meet: fieldsIntersect): the vendor's patterns of
+ * its device, `*` or a mask, in their order. Any vendor's few device patterns against a
+ * vendor's thousands.
+ */
+function crossOnDevice(
+  xs: FieldItem[],
+  group: VendorGroup,
+  k: number,
+  visit: (x: FieldItem, y: FieldItem) => void,
+): void {
+  const ys = group.items;
+  for (const x of xs) {
+    const device = x.fields[k];
+    if (device === undefined || x.masks?.[k]) {
+      for (const y of ys) if (x.input.module !== y.input.module) visit(x, y);
+      continue;
+    }
+    const same = group.byDevice.get(device) ?? [];
+    const others = group.inexact;
+    // the two lists merged back into the order of ys (a place in both taken once)
+    for (let a = 0, b = 0; a < same.length || b < others.length; ) {
+      const p = a < same.length ? (same[a] as number) : Number.POSITIVE_INFINITY;
+      const q = b < others.length ? (others[b] as number) : Number.POSITIVE_INFINITY;
+      if (p <= q) a++;
+      if (q <= p) b++;
+      const y = ys[Math.min(p, q)] as FieldItem;
+      if (x.input.module !== y.input.module) visit(x, y);
+    }
+  }
 }
 
 /**
@@ -427,10 +562,10 @@ function shapeKeyer(generic: FieldItem[], format: FieldFormat): (item: FieldItem
   const vendorField = format.keys[0];
   const fixed = format.widths
     .map((_, k) => k)
-    .filter((k) => k !== vendorField && generic.some((g) => g.parsed.fields[k] !== undefined));
+    .filter((k) => k !== vendorField && generic.some((g) => g.fields[k] !== undefined));
   const prefixes = new Map<string, number>();
   return (item) => {
-    const { fields, prefix } = item.parsed;
+    const { fields, prefix } = item;
     let stars = 0;
     for (let k = 0; k < fields.length; k++) if (fields[k] === undefined) stars |= 1 << k;
     let plain = true;
@@ -468,7 +603,7 @@ function genericPairs(
   type Shape = { first: FieldItem; count: number };
   type ModuleGroup = { module: string; shapes: Shape[] };
   const byVendor = new Map<string | undefined, ModuleGroup[]>();
-  for (const [vendor, items] of groupBy(all, (item) => item.parsed.fields[vendorField])) {
+  for (const [vendor, items] of groupBy(all, (item) => item.fields[vendorField])) {
     const groups: ModuleGroup[] = [];
     for (const [module, members] of groupBy(items, (item) => item.input.module)) {
       const shapes = new Map<string | number, Shape>();
@@ -484,7 +619,7 @@ function genericPairs(
   }
   const everyVendor = [...byVendor.values()].flat();
   for (const g of generic) {
-    const vendor = g.parsed.fields[vendorField];
+    const vendor = g.fields[vendorField];
     const groups =
       vendor === undefined
         ? everyVendor
@@ -495,9 +630,9 @@ function genericPairs(
       let bestRank = -1;
       let count = 0;
       for (const shape of shapes) {
-        if (!fieldsIntersect(g.parsed, shape.first.parsed)) continue;
+        if (!fieldsIntersect(g, shape.first)) continue;
         count += shape.count;
-        const rank = RANK[fieldClass(g.parsed, shape.first.parsed)];
+        const rank = RANK[fieldClass(g, shape.first)];
         if (rank > bestRank) {
           best = shape.first;
           bestRank = rank;
@@ -532,7 +667,7 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
   const byVendor = new Map<string | undefined, Shapes>();
   let anyVendorGeneric = false;
   for (let i = 0; i < generic.length; i++) {
-    const vendor = (generic[i] as FieldItem).parsed.fields[vendorField];
+    const vendor = (generic[i] as FieldItem).fields[vendorField];
     if (vendor === undefined) anyVendorGeneric = true;
     else if (!byVendor.has(vendor)) byVendor.set(vendor, shapesOf());
   }
@@ -541,18 +676,20 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
   const ids = new Map<string, number>();
   const addTo = (shapes: Shapes, key: string | number, item: FieldItem, id: number) => {
     const shape = shapes.byKey.get(key);
-    if (!shape) shapes.byKey.set(key, { first: item.parsed, modules: [id] });
+    if (!shape) shapes.byKey.set(key, { first: item, modules: [id] });
     else if (shape.modules[shape.modules.length - 1] !== id) shape.modules.push(id);
   };
+  let module: string | undefined;
+  let id = -1;
   for (let i = 0; i < all.length; i++) {
     const item = all[i] as FieldItem;
-    const module = item.input.module;
-    let id = ids.get(module);
-    if (id === undefined) {
-      id = ids.size;
-      ids.set(module, id);
+    // a module's patterns come together (depmod): its id is looked up once per run of them
+    if (item.input.module !== module) {
+      module = item.input.module;
+      id = ids.get(module) ?? ids.size;
+      if (id === ids.size) ids.set(module, id);
     }
-    const own = byVendor.get(item.parsed.fields[vendorField]);
+    const own = byVendor.get(item.fields[vendorField]);
     if (!own && !everyVendor) continue;
     const key = keyOf(item);
     if (own) addTo(own, key, item, id);
@@ -575,12 +712,22 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
   };
   const n = ids.size;
   const pairs = new Set<number>();
+  // the shapes a module's generic patterns have met: another of its patterns meeting one adds
+  // the same pairs again (a usb driver's interface-class patterns all meet the thousand
+  // modules of vendor-and-product patterns)
+  let ownModule = -1;
+  const metByOwn = new Set<Shape>();
   const meet = (g: FieldItem, shapes: Shape[] | undefined) => {
     if (!shapes) return;
     const own = ids.get(g.input.module) as number;
+    if (own !== ownModule) {
+      ownModule = own;
+      metByOwn.clear();
+    }
     for (let s = 0; s < shapes.length; s++) {
       const shape = shapes[s] as Shape;
-      if (!fieldsIntersect(g.parsed, shape.first)) continue;
+      if (metByOwn.has(shape) || !fieldsIntersect(g, shape.first)) continue;
+      metByOwn.add(shape);
       const modules = shape.modules;
       for (let m = 0; m < modules.length; m++) {
         const id = modules[m] as number;
@@ -595,8 +742,8 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
     let bestValue: string | undefined;
     let fewest = Number.POSITIVE_INFINITY;
     for (let k = 0; k < width; k++) {
-      const value = g.parsed.fields[k];
-      if (k === vendorField || value === undefined || g.parsed.masks?.[k]) continue;
+      const value = g.fields[k];
+      if (k === vendorField || value === undefined || g.masks?.[k]) continue;
       const index = indexOf(of, k);
       const size = (index.get(value)?.length ?? 0) + (index.get(undefined)?.length ?? 0);
       if (size < fewest) {
@@ -615,7 +762,7 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
   };
   for (let i = 0; i < generic.length; i++) {
     const g = generic[i] as FieldItem;
-    const vendor = g.parsed.fields[vendorField];
+    const vendor = g.fields[vendorField];
     if (vendor === undefined) meetIn(g, everyVendor as Shapes);
     else {
       meetIn(g, byVendor.get(vendor) as Shapes);
@@ -636,24 +783,42 @@ function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
   return groups;
 }
 
-function allPairs(items: FieldItem[], visit: (x: FieldItem, y: FieldItem) => void): void {
-  for (let i = 0; i < items.length; i++)
-    for (let j = i + 1; j < items.length; j++) {
+/** Every pair among the patterns at `places` of `items`, in their order. */
+function allPairs(items: FieldItem[], places: number[], visit: (x: FieldItem, y: FieldItem) => void): void {
+  if (places.length < 2) return;
+  // one module's patterns (a driver's subsystem variants of one device): no pair to look at
+  const module = (items[places[0] as number] as FieldItem).input.module;
+  let mixed = false;
+  for (let i = 1; i < places.length && !mixed; i++)
+    mixed = (items[places[i] as number] as FieldItem).input.module !== module;
+  if (!mixed) return;
+  for (let i = 0; i < places.length; i++)
+    for (let j = i + 1; j < places.length; j++) {
+      const x = items[places[i] as number] as FieldItem;
+      const y = items[places[j] as number] as FieldItem;
+      if (x.input.module !== y.input.module) visit(x, y);
+    }
+}
+
+/** The patterns at places `xs` of `items` against those at `ys`. */
+function crossPairs(
+  items: FieldItem[],
+  xs: number[],
+  ys: number[],
+  visit: (x: FieldItem, y: FieldItem) => void,
+): void {
+  for (const i of xs)
+    for (const j of ys) {
       const x = items[i] as FieldItem;
       const y = items[j] as FieldItem;
       if (x.input.module !== y.input.module) visit(x, y);
     }
 }
 
-function crossPairs(xs: FieldItem[], ys: FieldItem[], visit: (x: FieldItem, y: FieldItem) => void): void {
-  for (const x of xs) for (const y of ys) if (x.input.module !== y.input.module) visit(x, y);
-}
-
 function fieldOverlap(x: FieldItem, y: FieldItem): PatternOverlap | undefined {
-  if (!fieldsIntersect(x.parsed, y.parsed)) return undefined;
-  const overlap: PatternOverlap = { a: x.input, b: y.input, class: fieldClass(x.parsed, y.parsed) };
-  if (overlap.class === "shadows")
-    overlap.wider = fieldsContain(x.parsed, y.parsed) ? x.input.module : y.input.module;
+  if (!fieldsIntersect(x, y)) return undefined;
+  const overlap: PatternOverlap = { a: x.input, b: y.input, class: fieldClass(x, y) };
+  if (overlap.class === "shadows") overlap.wider = fieldsContain(x, y) ? x.input.module : y.input.module;
   return overlap;
 }
 
@@ -666,30 +831,46 @@ function fieldClass(x: FieldPattern, y: FieldPattern): PairClass {
   return xWider || yWider ? "shadows" : "partial";
 }
 
-/** How two globs relate (undefined: they never meet); kept by pattern text, which modules share. */
+/** How two globs relate (undefined: they never meet). */
 type GlobRelation = { aWider: boolean; bWider: boolean } | undefined;
 
 function globOverlap(x: GlobItem, y: GlobItem, memo: Map<string, GlobRelation>): PatternOverlap | undefined {
   const [a, b] = [x.input, y.input];
-  const key = `${a.pattern}\0${b.pattern}`;
-  let relation = memo.get(key);
-  if (relation === undefined && !memo.has(key)) {
-    relation = sameSimplePattern(x, y)
-      ? { aWider: true, bWider: true }
-      : !intersects(x.glob, y.glob)
-        ? undefined
-        : a.pattern === b.pattern
-          ? { aWider: true, bWider: true }
-          : { aWider: contains(x.glob, y.glob), bWider: contains(y.glob, x.glob) };
-    memo.set(key, relation);
-  }
+  const relation = sameSimplePattern(x, y)
+    ? { aWider: true, bWider: true }
+    : remembered(memo, `${a.pattern}\0${b.pattern}`, () => globRelation(x, y, memo));
   if (!relation) return undefined;
   // the example comes later (addExample); its place is kept where the JSON has always had it
-  const base = { a, b, example: undefined, exampleB: undefined };
-  if (relation.aWider && relation.bWider) return { ...base, class: "identical" };
-  if (relation.aWider) return { ...base, class: "shadows", wider: a.module };
-  if (relation.bWider) return { ...base, class: "shadows", wider: b.module };
-  return { ...base, class: "partial" };
+  if (relation.aWider && relation.bWider)
+    return { a, b, example: undefined, exampleB: undefined, class: "identical" };
+  if (relation.aWider || relation.bWider) {
+    const wider = relation.aWider ? a.module : b.module;
+    return { a, b, example: undefined, exampleB: undefined, class: "shadows", wider };
+  }
+  return { a, b, example: undefined, exampleB: undefined, class: "partial" };
+}
+
+/**
+ * The relation of two glob patterns, kept by what is left of them without their common ends
+ * (withoutCommonEnds; the pairs of a bus share it); `memo` holds relations by the text of the
+ * two patterns, whole or cut.
+ */
+function globRelation(x: GlobItem, y: GlobItem, memo: Map<string, GlobRelation>): GlobRelation {
+  const [p, q] = withoutCommonEnds(x.input.pattern, y.input.pattern);
+  return remembered(memo, `${p}\0${q}`, () => {
+    const [gp, gq] = p === x.input.pattern ? [x.glob, y.glob] : [parseGlob(p), parseGlob(q)];
+    if (!intersects(gp, gq)) return undefined;
+    return p === q ? { aWider: true, bWider: true } : { aWider: contains(gp, gq), bWider: contains(gq, gp) };
+  });
+}
+
+function remembered(memo: Map<string, GlobRelation>, key: string, compute: () => GlobRelation): GlobRelation {
+  let relation = memo.get(key);
+  if (relation === undefined && !memo.has(key)) {
+    relation = compute();
+    memo.set(key, relation);
+  }
+  return relation;
 }
 
 /**

@@ -14,19 +14,41 @@ export interface PciPattern extends FieldPattern {
   fields: (string | undefined)[];
 }
 
-const CANONICAL =
-  /^(pci|vfio_pci):v([0-9A-F]{8}|\*)d([0-9A-F]{8}|\*)sv([0-9A-F]{8}|\*)sd([0-9A-F]{8}|\*)bc([0-9A-F]{2}|\*)sc([0-9A-F]{2}|\*)i(?:([0-9A-F]{2})\*|\*)$/;
+/**
+ * do_pci_entry's form in two parts: vendor and device, and the rest, which thousands of
+ * patterns share (`sv*sd*bc*sc*i*`) and which is parsed once per text. Every field is `*` or
+ * of fixed width, so the form splits there exactly.
+ */
+const HEAD = /^(pci|vfio_pci):v([0-9A-F]{8}|\*)d([0-9A-F]{8}|\*)/;
+const TAIL =
+  /^sv([0-9A-F]{8}|\*)sd([0-9A-F]{8}|\*)bc([0-9A-F]{2}|\*)sc([0-9A-F]{2}|\*)i(?:([0-9A-F]{2})\*|\*)$/;
 const MARKERS = ["v", "d", "sv", "sd", "bc", "sc", "i"];
 const WIDTHS = [8, 8, 8, 8, 2, 2, 2];
+/** The rest's fields by its text (null: not in the form). */
+const tails = new Map<string, (string | undefined)[] | null>();
 
 /** The fields of a pattern in do_pci_entry's form; undefined for any other pattern. */
 export function parsePciPattern(pattern: string): PciPattern | undefined {
-  const m = CANONICAL.exec(pattern);
-  if (!m) return undefined;
+  const head = HEAD.exec(pattern);
+  if (!head) return undefined;
+  const text = pattern.slice(head[0].length);
+  let rest = tails.get(text);
+  if (rest === undefined) {
+    const m = TAIL.exec(text);
+    rest = m && [field(m[1]), field(m[2]), field(m[3]), field(m[4]), field(m[5])];
+    tails.set(text, rest);
+  }
+  if (!rest) return undefined;
   return {
-    prefix: m[1] as ModaliasPrefix,
-    fields: m.slice(2).map((f) => (f === "*" ? undefined : f)),
+    // a constant prefix: one string, not one per pattern
+    prefix: head[1] === "pci" ? "pci" : "vfio_pci",
+    fields: [field(head[2]), field(head[3]), rest[0], rest[1], rest[2], rest[3], rest[4]],
   };
+}
+
+/** A captured value; undefined for `*` (and for the optional interface group not taken). */
+function field(value: string | undefined): string | undefined {
+  return value === "*" ? undefined : value;
 }
 
 /** A modalias both match (their fields intersect): exact fields kept, the `*`s filled with 0. */

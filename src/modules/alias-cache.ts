@@ -27,7 +27,14 @@ import {
   removeQuietly,
   writeCacheFile,
 } from "../cache-file.ts";
-import type { AliasFile, AliasLine, AliasSource, PrefixVisitor, SortedPrefixes } from "./alias-file.ts";
+import type {
+  AliasFile,
+  AliasLine,
+  AliasSource,
+  KeyVisitor,
+  PrefixVisitor,
+  SortedPrefixes,
+} from "./alias-file.ts";
 import { KEY_MAX, prefixLengths } from "./alias-index.ts";
 
 const FORMAT = "flavourctl alias prefixes 4";
@@ -270,7 +277,7 @@ class CachedPrefixes implements AliasSource {
     return checked;
   }
 
-  keys(visit: (key: string, ref: number) => void): void {
+  keys(visit: KeyVisitor): void {
     this.file.keys(visit);
   }
 }

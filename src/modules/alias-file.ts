@@ -30,6 +30,9 @@ export interface AliasLine {
  */
 export type PrefixVisitor = (bus: string | null, prefix: string, ref: number, literal: boolean) => void;
 
+/** A line's key (normalizeAlias of its pattern), reference, pattern as written and module. */
+export type KeyVisitor = (key: string, ref: number, pattern: string, module: string) => void;
+
 /**
  * One bus's literal prefixes as a sorted list (a cache file, alias-cache.ts): a few lookups
  * search it in place instead of building maps of every pattern of the bus.
@@ -53,15 +56,16 @@ export interface AliasSource {
   /** scan for every bus (and none) in one pass. */
   scanAll(visit: PrefixVisitor): void;
   load(ref: number): AliasLine | undefined;
-  /** Every usable line's key (as depmod indexes it) and reference, in file order. */
-  keys(visit: (key: string, ref: number) => void): void;
+  /** Every usable line's key (as depmod indexes it), reference, pattern and module, in file order. */
+  keys(visit: KeyVisitor): void;
   /** A bus's prefixes (null: no bus) ready to search, when the source keeps them sorted. */
   sorted?(bus: string | null): SortedPrefixes | undefined;
 }
 
 const HAS_SPECIAL = /[-[\]]/;
 const WILDCARD = /[*?[]/;
-const ALIAS_LINE = /^alias ([^ \n\0]+) ([A-Za-z0-9_-]+)$/gm;
+/** An alias line: its pattern in group 1 when it holds no `-`, `[` or `]` (it is its own key), else in 2. */
+const ALIAS_LINE = /^alias (?:([^ \n\0[\]-]+)|([^ \n\0]+)) ([A-Za-z0-9_-]+)$/gm;
 const MALFORMED_LINE = /^(?!alias [^ \n\0]+ [A-Za-z0-9_-]+$|#|$)[^\n]*/gm;
 /** Any line's literal prefix (up to its first wildcard) and what ends it: a space when none. */
 const ANY_PREFIX = /^alias ([^ \n\0*?[]*)([ \0*?[]|$)/gm;
@@ -174,11 +178,14 @@ export class AliasFile implements AliasSource {
   }
 
   /** The key of every alias line, in file order. */
-  keys(visit: (key: string, ref: number) => void): void {
-    for (const match of this.text.matchAll(new RegExp(ALIAS_LINE))) {
-      const pattern = match[1] as string;
-      const key = HAS_SPECIAL.test(pattern) ? normalizeAlias(pattern) : pattern;
-      if (key !== undefined) visit(key, match.index);
+  keys(visit: KeyVisitor): void {
+    // exec in a loop, not matchAll: no iterator result per line (27,000 of them)
+    const regex = new RegExp(ALIAS_LINE);
+    for (let match = regex.exec(this.text); match !== null; match = regex.exec(this.text)) {
+      const plain = match[1];
+      const pattern = plain ?? (match[2] as string);
+      const key = plain ?? normalizeAlias(pattern);
+      if (key !== undefined) visit(key, match.index, pattern, match[3] as string);
     }
   }
 
@@ -242,8 +249,11 @@ export class AliasList implements AliasSource {
   load(ref: number): AliasLine | undefined {
     return this.lines[ref];
   }
-  keys(visit: (key: string, ref: number) => void): void {
-    for (let ref = 0; ref < this.lines.length; ref++) visit((this.lines[ref] as AliasLine).key, ref);
+  keys(visit: KeyVisitor): void {
+    for (let ref = 0; ref < this.lines.length; ref++) {
+      const line = this.lines[ref] as AliasLine;
+      visit(line.key, ref, line.pattern, line.module);
+    }
   }
 }
 

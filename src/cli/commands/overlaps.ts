@@ -115,7 +115,13 @@ function readAliases(
   // depmod indexes it and libkmod matches it (`-` as `_` outside brackets, normalizeAlias)
   const inputs: FileAlias[] = [];
   if (buses === undefined || wildcard) {
-    file.keys((key, ref) => inputs.push(FileAlias.at(text.text, key, ref, file)));
+    // depmod writes a module's lines together: one string per module (the analysis's maps
+    // then hash each module name once)
+    let last = "";
+    file.keys((key, ref, pattern, module) => {
+      if (module !== last) last = module;
+      inputs.push(new FileAlias(key, last, pattern, file, ref));
+    });
   } else {
     const refs: number[] = [];
     for (const bus of buses) {
@@ -125,7 +131,7 @@ function readAliases(
     }
     for (const ref of refs.sort((a, b) => a - b)) {
       const line = file.load(ref);
-      if (line) inputs.push(FileAlias.at(text.text, line.key, ref, file));
+      if (line) inputs.push(new FileAlias(line.key, line.module, line.pattern, file, ref));
     }
   }
   if (!wildcard) return inputs;
@@ -142,21 +148,13 @@ class FileAlias implements AliasInput {
   readonly written: string | undefined;
   private readonly file: AliasFile;
   private readonly offset: number;
-  constructor(pattern: string, module: string, written: string | undefined, file: AliasFile, offset: number) {
+  /** The line at `offset`: its key (`pattern`), module, and pattern as written. */
+  constructor(pattern: string, module: string, written: string, file: AliasFile, offset: number) {
     this.pattern = pattern;
     this.module = module;
-    this.written = written;
+    this.written = written === pattern ? undefined : written;
     this.file = file;
     this.offset = offset;
-  }
-  /** The line `alias PATTERN MODULE` starting at `offset` (one keys() reported), PATTERN's key `key`. */
-  static at(text: string, key: string, offset: number, file: AliasFile): FileAlias {
-    const space = text.indexOf(" ", offset + 6);
-    let end = space + 1;
-    while (end < text.length && text.charCodeAt(end) !== 10 && text.charCodeAt(end) !== 13) end++;
-    const asWritten = space - offset - 6 === key.length && text.startsWith(key, offset + 6);
-    const written = asWritten ? undefined : text.slice(offset + 6, space);
-    return new FileAlias(key, text.slice(space + 1, end), written, file, offset);
   }
   get origin(): string {
     return `${this.file.path}:${this.file.lineAt(this.offset)}`;
