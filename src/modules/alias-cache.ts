@@ -11,9 +11,10 @@
 // The file (latin1): a line naming the format, a JSON header line, then per bus two lists — of
 // patterns that are all literal, of the literal parts PREFIX of patterns that go on with a
 // wildcard — each a block of lines `KEY REF,REF,…` sorted by KEY in byte order, REF being a
-// line's offset in modules.alias, in file order. A lookup bisects a block where it lies, by
-// character offsets (no split: a bus's block is thousands of lines and a lookup wants one).
-// A pattern holds no space and no newline (a line's fields are separated by spaces), though it
+// line's offset in modules.alias, in file order. The header says where each list lies and, for
+// a long one, where its pages of PAGE_LINES lines start and their first keys: a lookup reads the
+// page its key would be on and bisects it where it lies, by character offsets (no split). A
+// pattern holds no space and no newline (a line's fields are separated by spaces), though it
 // may hold a tab.
 //
 // Written and read as every cache file (cache-file.ts). Every line a cached reference leads to is
@@ -37,12 +38,19 @@ import type {
 } from "./alias-file.ts";
 import { KEY_MAX, prefixLengths } from "./alias-index.ts";
 
-const FORMAT = "flavourctl alias prefixes 4";
+const FORMAT = "flavourctl alias prefixes 5";
 
 /** Where a list's lines are in the text after the header: [start, end), `end` at its last newline. */
 interface ListBlocks {
   lines: [number, number];
+  /**
+   * A long list's pages: the first key of every PAGE_LINES-th line and where that line starts.
+   * A lookup reads the one page its key would be on (pci's list is 310 kB, a page 4 kB).
+   */
+  pages?: [string, number][];
 }
+
+const PAGE_LINES = 128;
 
 interface BusBlocks {
   exact: ListBlocks;
@@ -95,9 +103,21 @@ function readCache(
   const { header, payload } = read;
   const inside = (span: unknown) =>
     Array.isArray(span) && span[0] >= 0 && span[0] <= span[1] && span[1] <= payload.length;
+  // pages in order, within their list, the first at its start
+  const paged = (list: ListBlocks) =>
+    list.pages === undefined ||
+    (Array.isArray(list.pages) &&
+      list.pages.every(
+        (page, i, all) =>
+          Array.isArray(page) &&
+          typeof page[0] === "string" &&
+          (i === 0 ? page[1] === list.lines[0] : page[1] > (all[i - 1] as [string, number])[1]) &&
+          page[1] <= list.lines[1],
+      ));
   const fits = (blocks: BusBlocks | null) =>
     blocks === null ||
-    (Array.isArray(blocks.lengths) && [blocks.exact, blocks.prefixed].every((list) => inside(list?.lines)));
+    (Array.isArray(blocks.lengths) &&
+      [blocks.exact, blocks.prefixed].every((list) => inside(list?.lines) && paged(list)));
   if (!Object.values(header.buses).every(fits) || !fits(header.busless)) return undefined;
   return { blocks: { buses: header.buses, busless: header.busless }, payload };
 }
@@ -134,13 +154,17 @@ function buildBlocks(file: AliasFile): { blocks: Blocks; payload: string } {
   // Default sort: UTF-16 code units, which for latin1 text is byte order.
   const list = (map: Map<string, number[]>): ListBlocks => {
     const start = length;
-    for (const key of [...map.keys()].sort()) {
+    const pages: [string, number][] = [];
+    const keys = [...map.keys()].sort();
+    for (const [i, key] of keys.entries()) {
+      if (keys.length > PAGE_LINES && i % PAGE_LINES === 0) pages.push([key, length]);
       const line = `${key} ${(map.get(key) as number[]).join(",")}\n`;
       parts.push(line);
       length += line.length;
     }
     // an empty list's end is its start; a list's last line ends at `end`
-    return { lines: [start, map.size === 0 ? start : length - 1] };
+    const lines: [number, number] = [start, map.size === 0 ? start : length - 1];
+    return pages.length > 0 ? { lines, pages } : { lines };
   };
   const blocks: Blocks = { buses: {}, busless: null };
   for (const [bus, maps] of byBus) {
@@ -152,39 +176,76 @@ function buildBlocks(file: AliasFile): { blocks: Blocks; payload: string } {
   return { blocks, payload: parts.join("") };
 }
 
-/** A list's lines, searched where they lie in the payload. */
+/** A list, read whole or, when it has pages, a page at a time, and searched where its lines lie. */
 class SortedList {
-  /** The list's lines, each ending with a newline. */
-  private readonly text: string;
+  private readonly payload: Payload;
+  private readonly blocks: ListBlocks;
+  /** What was read, by where it starts; null: the file is shorter than its header said. */
+  private readonly texts = new Map<number, string | null>();
 
-  constructor(text: string) {
-    this.text = text;
+  constructor(payload: Payload, blocks: ListBlocks) {
+    this.payload = payload;
+    this.blocks = blocks;
   }
 
-  /**
-   * The references of `key` by bisection over the characters: each step takes the line around
-   * the middle. Undefined when absent, null when the list is damaged.
-   */
+  /** The references of `key`: undefined when absent, null when the list is damaged. */
   find(key: string): number[] | undefined | null {
-    const text = this.text;
-    const end = text.length - 1; // the last newline
-    // low and high are always line starts (or the end)
+    const [start, end] = this.blocks.lines;
+    if (start === end) return undefined;
+    const pages = this.blocks.pages;
+    if (pages === undefined) {
+      const text = this.read(start, end + 1);
+      return text === null ? null : findIn(text, key);
+    }
+    // the last page whose first key is at most `key`
     let low = 0;
-    let high = end;
+    let high = pages.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      const lineStart = mid === low ? low : Math.max(low, text.lastIndexOf("\n", mid - 1) + 1);
-      let lineEnd = text.indexOf("\n", lineStart);
-      if (lineEnd < 0 || lineEnd > end) lineEnd = end;
-      const space = text.indexOf(" ", lineStart);
-      if (space < 0 || space > lineEnd) return null;
-      const found = text.slice(lineStart, space);
-      if (found === key) return refsOf(text.slice(space + 1, lineEnd));
-      if (found < key) low = lineEnd + 1;
-      else high = lineStart;
+      if ((pages[mid] as [string, number])[0] <= key) low = mid + 1;
+      else high = mid;
     }
-    return undefined;
+    if (low === 0) return undefined;
+    const [first, from] = pages[low - 1] as [string, number];
+    const text = this.read(from, low < pages.length ? (pages[low] as [string, number])[1] : end + 1);
+    // a page that does not start with its key: the header and the lists disagree
+    if (text === null || !text.startsWith(`${first} `)) return null;
+    return findIn(text, key);
   }
+
+  private read(from: number, to: number): string | null {
+    let text = this.texts.get(from);
+    if (text === undefined) {
+      text = this.payload.text(from, to) ?? null;
+      this.texts.set(from, text);
+    }
+    return text;
+  }
+}
+
+/**
+ * The references of `key` in `text` (lines `KEY REFS`, each ending with a newline) by bisection
+ * over the characters: each step takes the line around the middle. Undefined when absent, null
+ * when a line is damaged.
+ */
+function findIn(text: string, key: string): number[] | undefined | null {
+  const end = text.length - 1; // the last newline
+  // low and high are always line starts (or the end)
+  let low = 0;
+  let high = end;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    const lineStart = mid === low ? low : Math.max(low, text.lastIndexOf("\n", mid - 1) + 1);
+    let lineEnd = text.indexOf("\n", lineStart);
+    if (lineEnd < 0 || lineEnd > end) lineEnd = end;
+    const space = text.indexOf(" ", lineStart);
+    if (space < 0 || space > lineEnd) return null;
+    const found = text.slice(lineStart, space);
+    if (found === key) return refsOf(text.slice(space + 1, lineEnd));
+    if (found < key) low = lineEnd + 1;
+    else high = lineStart;
+  }
+  return undefined;
 }
 
 /** `REF,REF,…`; null when one is not an offset. */
@@ -199,7 +260,7 @@ class CachedPrefixes implements AliasSource {
   private readonly path: string;
   private readonly blocks: Blocks;
   private readonly payload: Payload;
-  private readonly lists = new Map<ListBlocks, SortedList | null>();
+  private readonly lists = new Map<ListBlocks, SortedList>();
   /** Set once a cached reference led to the wrong line: everything comes from the file. */
   private damaged = false;
   private readonly checkedLines = new Map<number, AliasLine>();
@@ -226,13 +287,11 @@ class CachedPrefixes implements AliasSource {
     this.file.scanAll(visit);
   }
 
-  /** A list, read from the file the first time; null when the file is cut short. */
-  list(blocks: ListBlocks): SortedList | null {
+  /** A list, read from the file as it is searched. */
+  list(blocks: ListBlocks): SortedList {
     let list = this.lists.get(blocks);
     if (list === undefined) {
-      const [start, end] = blocks.lines;
-      const text = start === end ? "\n" : this.payload.text(start, end + 1);
-      list = text === undefined ? null : new SortedList(text);
+      list = new SortedList(this.payload, blocks);
       this.lists.set(blocks, list);
     }
     return list;
@@ -340,8 +399,7 @@ class SortedBus implements SortedPrefixes {
     belongs: (line: AliasLine) => boolean,
   ): readonly number[] | undefined | typeof DAMAGED {
     if (this.fallback || this.owner.isDamaged()) return DAMAGED;
-    const list = this.owner.list(blocks);
-    const refs = list === null ? null : list.find(key);
+    const refs = this.owner.list(blocks).find(key);
     if (refs === undefined) return undefined;
     // Each line its key stands for, once, in file order: a wrong reference either leads to a line
     // of another key or repeats one that is listed already.
