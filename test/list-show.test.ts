@@ -384,6 +384,16 @@ test("pci.ids: every vendor's devices and every class's subclasses are found by 
   });
   for (const device of [...absent, 0xffff])
     assert.equal(names.device(0x8086, device), undefined, hex(device, 4));
+  // through the index cache, Intel's block read in parts: each of its devices from its own part
+  const cacheDir = tempDir("pci-ids-parts");
+  new PciNames([path], cacheDir).vendor(0x8086);
+  const [indexFile] = readdirSync(cacheDir);
+  const index = readFileSync(join(cacheDir, indexFile as string), "latin1");
+  assert.ok((index.match(/^8086\/[0-9a-f]{4}\t/gm) ?? []).length > 10, "Intel's block has parts");
+  const cachedNames = new PciNames([path], cacheDir);
+  for (const { device, name } of expected.filter((e) => e.vendor === 0x8086)) {
+    assert.equal(cachedNames.device(0x8086, device), name, hex(device, 4));
+  }
   // the bisection itself, not the plain search behind it, finds each of Intel's devices
   const file = readFileSync(path);
   const start = file.indexOf("\n8086  ") + 1;

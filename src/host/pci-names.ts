@@ -20,7 +20,7 @@ import { hex } from "../pci/ids.ts";
 
 export const PCI_IDS_PATHS = ["/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids"];
 
-const FORMAT = "flavourctl pci.ids index 3";
+const FORMAT = "flavourctl pci.ids index 4";
 
 /** Every line that starts with neither a tab nor `#`: a vendor, a class (or the unknown). */
 const TOP_LEVEL = /^[^\t#\n][^\n]*/gm;
@@ -28,9 +28,17 @@ const TOP_LEVEL = /^[^\t#\n][^\n]*/gm;
 /**
  * The top-level lines, one `KEY<tab>OFFSET` line each in file order: the key is the text before
  * two spaces, the offset where the line starts. A key is found with one native search, and its
- * block ends where the next line's starts.
+ * block ends where the next line's starts. A big vendor's block is cut into parts at device
+ * lines, each a `VENDOR/DEVICE<tab>OFFSET` line after the vendor's (OFFSET: the newline before
+ * that device's line): a device is read from its part (Intel's block is 370 kB, a part 16 kB).
  */
 type Index = string;
+
+/** A vendor block is cut into parts of about this many bytes once it is twice as long. */
+const PART_BYTES = 16384;
+const VENDOR_KEY = /^[0-9a-f]{4}$/;
+/** A one-tab device line, its id in group 1. */
+const DEVICE_LINE = /\n\t([0-9a-f]{4}) {2}/g;
 
 /** A vendor's or class's lines, from its own line up to the next top-level one. */
 interface Block {
@@ -54,12 +62,46 @@ interface Database {
 }
 
 function indexOf(text: string): Index {
+  const tops = [...text.matchAll(TOP_LEVEL)];
   const lines: string[] = [];
-  for (const match of text.matchAll(TOP_LEVEL)) {
+  for (const [i, match] of tops.entries()) {
     const separator = match[0].indexOf("  ");
-    lines.push(`${separator < 0 ? match[0] : match[0].slice(0, separator)}\t${match.index}\n`);
+    const key = separator < 0 ? match[0] : match[0].slice(0, separator);
+    lines.push(`${key}\t${match.index}\n`);
+    const end = tops[i + 1]?.index ?? text.length;
+    if (!VENDOR_KEY.test(key) || end - match.index < 2 * PART_BYTES) continue;
+    let part = match.index;
+    DEVICE_LINE.lastIndex = match.index;
+    for (
+      let device = DEVICE_LINE.exec(text);
+      device !== null && device.index < end;
+      device = DEVICE_LINE.exec(text)
+    ) {
+      if (device.index - part < PART_BYTES) continue;
+      lines.push(`${key}/${device[1]}\t${device.index}\n`);
+      part = device.index;
+    }
   }
   return lines.join("");
+}
+
+/**
+ * The block a device of `vendor` is in: the vendor's part whose first device is the last at
+ * most `device` (pci.ids lists a vendor's devices in ascending order), or the vendor's own block.
+ * Every part of the vendor, in order, after it: where that order does not hold.
+ */
+function partsOf(index: Index, vendor: string, device: string): { best: string; all: string[] } {
+  const all = [vendor];
+  let best = vendor;
+  const line = `\n${vendor}/`;
+  let at = index.indexOf(`\n${vendor}\t`) + 1;
+  if (at === 0 && !index.startsWith(`${vendor}\t`)) return { best, all };
+  for (at = index.indexOf("\n", at); index.startsWith(line, at); at = index.indexOf("\n", at + 1)) {
+    const key = index.slice(at + 1, index.indexOf("\t", at));
+    all.push(key);
+    if (key.slice(vendor.length + 1) <= device) best = key;
+  }
+  return { best, all };
 }
 
 /** Where the block of `key` starts and ends; undefined when the index has no such key. */
@@ -145,7 +187,9 @@ export class PciNames {
     if (range === undefined) return null;
     const [start, end] = range;
     const text = data.bytes ? data.bytes.toString("latin1", start, end) : readRange(data, start, end);
-    const head = `${key}  `;
+    // a vendor's part starts at the newline before its first device's line
+    const slash = key.indexOf("/");
+    const head = slash < 0 ? `${key}  ` : `\n\t${key.slice(slash + 1)}  `;
     if (text === undefined || !text.startsWith(head)) {
       if (data.bytes) return null; // a top-level line that is not `key  name`
       // A cached index that does not fit the file: dropped, and the file read and indexed again.
@@ -166,6 +210,7 @@ export class PciNames {
       this.blocks.clear();
       return this.readBlock(key);
     }
+    if (slash >= 0) return { name: "", text };
     let lineEnd = text.indexOf("\n");
     if (lineEnd < 0) lineEnd = text.length;
     return { name: utf8(text.slice(head.length, lineEnd)), text };
@@ -191,7 +236,25 @@ export class PciNames {
   }
 
   device(vendor: number, device: number): string | undefined {
-    return this.child(this.block(hex(vendor, 4)), hex(device, 4));
+    const data = this.data();
+    if (data === null) return undefined;
+    const [key, id] = [hex(vendor, 4), hex(device, 4)];
+    const found = this.deviceIn(data.index, key, id);
+    // a cached index found wrong meanwhile is made again from the file: asked once more
+    const now = this.database;
+    return found === undefined && now && now.index !== data.index ? this.deviceIn(now.index, key, id) : found;
+  }
+
+  /** The device's name from its part of the vendor's block, else from the vendor's other parts. */
+  private deviceIn(index: Index, vendor: string, id: string): string | undefined {
+    const parts = partsOf(index, vendor, id);
+    const found = this.child(this.block(parts.best), id);
+    if (found !== undefined) return found;
+    for (const part of parts.all) {
+      const elsewhere = part === parts.best ? undefined : this.child(this.block(part), id);
+      if (elsewhere !== undefined) return elsewhere;
+    }
+    return undefined;
   }
 
   /**
