@@ -183,17 +183,100 @@ class DeviceReader {
   }
 }
 
-/** A field read the first time it is asked for, then kept; enumerable, as the others. */
-function readLater<K extends keyof DeviceInfo>(info: DeviceInfo, key: K, read: () => DeviceInfo[K]): void {
-  Object.defineProperty(info, key, {
-    enumerable: true,
-    configurable: true,
-    get() {
-      const value = read();
-      Object.defineProperty(info, key, { value, enumerable: true, writable: true, configurable: true });
-      return value;
-    },
-  });
+/**
+ * A device read from sysfs: what every command needs is read now; the rest (subsystem ids,
+ * revision, driver_override, NUMA node, SR-IOV) the first time it is asked for, with its
+ * warnings then — list's table shows none of it, and 25 devices times five files is a good part
+ * of its time.
+ */
+class SysfsDevice implements DeviceInfo {
+  readonly address: PciAddress;
+  readonly vendor: number;
+  readonly device: number;
+  readonly classCode: number;
+  readonly modalias: string | null;
+  readonly driver: string | null;
+  readonly iommuGroup: number | null;
+  readonly headerType: number | null;
+  readonly parents: PciAddress[];
+  readonly vfioBound: boolean;
+  private readonly read: DeviceReader;
+  private readonly later = new Map<string, unknown>();
+
+  /** `links`: the host's reading of the modalias and the driver and iommu_group links. */
+  constructor(
+    read: DeviceReader,
+    parents: PciAddress[],
+    links: (read: DeviceReader) => Pick<DeviceInfo, "modalias" | "driver" | "iommuGroup">,
+  ) {
+    this.read = read;
+    this.address = read.address;
+    // the identity first: a device without one is left out, and nothing else is said of it
+    this.vendor = read.identity("vendor");
+    this.device = read.identity("device");
+    this.classCode = read.identity("class");
+    ({ modalias: this.modalias, driver: this.driver, iommuGroup: this.iommuGroup } = links(read));
+    this.headerType = read.headerType();
+    this.parents = parents;
+    this.vfioBound = read.has("vfio-dev");
+  }
+
+  /** `read()`'s value, read once. */
+  private once<T>(name: string, read: () => T): T {
+    if (!this.later.has(name)) this.later.set(name, read());
+    return this.later.get(name) as T;
+  }
+
+  get subsystemVendor(): number | null {
+    return this.once("subsystem_vendor", () => this.read.hex("subsystem_vendor", true));
+  }
+  get subsystemDevice(): number | null {
+    return this.once("subsystem_device", () => this.read.hex("subsystem_device", true));
+  }
+  get revision(): number | null {
+    return this.once("revision", () => this.read.hex("revision", true));
+  }
+  get driverOverride(): string | null {
+    return this.once("driver_override", () => {
+      const override = this.read.text("driver_override", true);
+      return override === "(null)" ? null : override;
+    });
+  }
+  get numaNode(): number | null {
+    return this.once("numa_node", () => numaNode(this.read));
+  }
+  get physfn(): PciAddress | null {
+    return this.once("physfn", () => this.read.addressLink("physfn"));
+  }
+  get virtfns(): PciAddress[] {
+    return this.once("virtfns", () => virtfns(this.read));
+  }
+  get sriov(): SriovInfo | null {
+    return this.once("sriov", () => sriov(this.read));
+  }
+}
+
+function numaNode(read: DeviceReader): number | null {
+  const node = read.decimal("numa_node");
+  return node === null || node < 0 ? null : node;
+}
+
+function virtfns(read: DeviceReader): PciAddress[] {
+  return read
+    .names()
+    .filter((name) => /^virtfn\d{1,5}$/.test(name))
+    .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
+    .map((name) => read.addressLink(name))
+    .filter((address) => address !== null);
+}
+
+function sriov(read: DeviceReader): SriovInfo | null {
+  if (!read.has("sriov_totalvfs")) return null;
+  const totalVfs = read.decimal("sriov_totalvfs");
+  const numVfs = read.decimal("sriov_numvfs");
+  const autoprobe = read.decimal("sriov_drivers_autoprobe");
+  if (totalVfs === null || numVfs === null || autoprobe === null) return null;
+  return { totalVfs, numVfs, driversAutoprobe: autoprobe !== 0 };
 }
 
 /** Why `text` is not a sysfs hex attribute of `width` digits, or undefined when it is. */
@@ -244,30 +327,11 @@ export class SysfsHost implements Host {
   device(address: PciAddress): DeviceInfo {
     const { dir, parents } = this.locate(address);
     const read = new DeviceReader(address, dir, this.warn);
-    const info = {
-      address,
-      vendor: read.identity("vendor"),
-      device: read.identity("device"),
-      classCode: read.identity("class"),
-      modalias: this.modalias(read),
-      driver: this.driverName(read),
-      iommuGroup: this.groupNumber(read),
-      headerType: read.headerType(),
-      parents,
-      vfioBound: read.has("vfio-dev"),
-    } as DeviceInfo;
-    readLater(info, "subsystemVendor", () => read.hex("subsystem_vendor", true));
-    readLater(info, "subsystemDevice", () => read.hex("subsystem_device", true));
-    readLater(info, "revision", () => read.hex("revision", true));
-    readLater(info, "driverOverride", () => {
-      const override = read.text("driver_override", true);
-      return override === "(null)" ? null : override;
-    });
-    readLater(info, "numaNode", () => this.numaNode(read));
-    readLater(info, "physfn", () => read.addressLink("physfn"));
-    readLater(info, "virtfns", () => this.virtfns(read));
-    readLater(info, "sriov", () => this.sriov(read));
-    return info;
+    return new SysfsDevice(read, parents, (r) => ({
+      modalias: this.modalias(r),
+      driver: this.driverName(r),
+      iommuGroup: this.groupNumber(r),
+    }));
   }
 
   /** devices/ with every link resolved, found once. */
@@ -330,29 +394,6 @@ export class SysfsHost implements Host {
       `${read.address}: ${read.file("iommu_group")}: links to '${printable(name)}', not a group number`,
     );
     return null;
-  }
-
-  private numaNode(read: DeviceReader): number | null {
-    const node = read.decimal("numa_node");
-    return node === null || node < 0 ? null : node;
-  }
-
-  private virtfns(read: DeviceReader): PciAddress[] {
-    return read
-      .names()
-      .filter((name) => /^virtfn\d{1,5}$/.test(name))
-      .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
-      .map((name) => read.addressLink(name))
-      .filter((address) => address !== null);
-  }
-
-  private sriov(read: DeviceReader): SriovInfo | null {
-    if (!read.has("sriov_totalvfs")) return null;
-    const totalVfs = read.decimal("sriov_totalvfs");
-    const numVfs = read.decimal("sriov_numvfs");
-    const autoprobe = read.decimal("sriov_drivers_autoprobe");
-    if (totalVfs === null || numVfs === null || autoprobe === null) return null;
-    return { totalVfs, numVfs, driversAutoprobe: autoprobe !== 0 };
   }
 
   groupMembers(group: number): PciAddress[] {
