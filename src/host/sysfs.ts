@@ -7,6 +7,7 @@
 import {
   closeSync,
   existsSync,
+  lstatSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -62,16 +63,11 @@ class DeviceReader {
   readonly address: PciAddress;
   readonly dir: string;
   private readonly warn: (message: string) => void;
-  private readonly entries: Set<string>;
+  private listing: string[] | undefined;
   constructor(address: PciAddress, dir: string, warn: (message: string) => void) {
     this.address = address;
     this.dir = dir;
     this.warn = warn;
-    try {
-      this.entries = new Set(readdirSync(dir));
-    } catch (error) {
-      throw new UnreadableDevice(address, `${dir}: cannot list (${(error as NodeJS.ErrnoException).code})`);
-    }
   }
 
   /** An entry's path: `dir` is already normal and `name` one component (path.join costs more). */
@@ -79,35 +75,55 @@ class DeviceReader {
     return `${this.dir}/${name}`;
   }
 
+  /** Whether the directory has the entry (a dangling link is there too). */
   has(name: string): boolean {
-    return this.entries.has(name);
+    return lstatSync(this.file(name), { throwIfNoEntry: false }) !== undefined;
   }
 
+  /** The directory's entries, listed when first asked for (only the VFs of a PF need them). */
   names(): string[] {
-    return [...this.entries];
+    if (this.listing === undefined) {
+      try {
+        this.listing = readdirSync(this.dir);
+      } catch {
+        this.listing = [];
+      }
+    }
+    return this.listing;
   }
 
   private problem(name: string, what: string): void {
     this.warn(`${this.address}: ${this.file(name)}: ${what}`);
   }
 
-  /** The attribute's value; null (reported) when it cannot be read, or absent and `expected`. */
+  /**
+   * The attribute's value; null (reported) when it cannot be read, or absent and `expected`.
+   * The directory is not listed first: an absent attribute is one the read does not find
+   * (ENOENT), and only then is it told apart from a dangling link.
+   */
   text(name: string, expected: boolean): string | null {
-    if (!this.entries.has(name)) {
-      if (expected) this.problem(name, "missing");
-      return null;
-    }
     const read = readText(this.file(name));
     if ("text" in read) return oneLine(read.text);
-    this.problem(name, "absent" in read ? "missing (dangling link?)" : `cannot read (${read.error})`);
+    if ("error" in read) this.problem(name, `cannot read (${read.error})`);
+    else if (this.has(name)) this.problem(name, "missing (dangling link?)");
+    else if (expected) this.problem(name, "missing");
     return null;
   }
 
   /** vendor, device and class: without them the device cannot be described at all. */
   identity(name: "vendor" | "device" | "class"): number {
     const path = this.file(name);
-    const read: Read = this.entries.has(name) ? readText(path) : { absent: true };
+    const read = readText(path);
     if (!("text" in read)) {
+      // a directory that cannot be listed says why the device cannot be read
+      try {
+        readdirSync(this.dir);
+      } catch (error) {
+        throw new UnreadableDevice(
+          this.address,
+          `${this.dir}: cannot list (${(error as NodeJS.ErrnoException).code})`,
+        );
+      }
       const why = "absent" in read ? "missing" : `cannot read (${read.error})`;
       throw new UnreadableDevice(this.address, `${path}: ${why}`);
     }
@@ -140,10 +156,11 @@ class DeviceReader {
    * with a warning: the tree is incomplete, the name is what the kernel wrote.
    */
   linkName(name: string): string | null {
-    if (!this.entries.has(name)) return null;
-    const target = linkTarget(this.file(name));
-    if (target === null) {
-      this.problem(name, "not a symbolic link");
+    let target: string;
+    try {
+      target = readlinkSync(this.file(name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.problem(name, "not a symbolic link");
       return null;
     }
     // existsSync follows the link: false when its target is missing.
@@ -160,10 +177,6 @@ class DeviceReader {
 
   /** Byte 0x0e of config space; the first 64 bytes are readable without root. */
   headerType(): number | null {
-    if (!this.entries.has("config")) {
-      this.problem("config", "missing");
-      return null;
-    }
     const bytes = Buffer.alloc(64);
     let length: number;
     try {
@@ -174,7 +187,8 @@ class DeviceReader {
         closeSync(fd);
       }
     } catch (error) {
-      this.problem("config", `cannot read (${(error as NodeJS.ErrnoException).code})`);
+      const code = (error as NodeJS.ErrnoException).code;
+      this.problem("config", code === "ENOENT" ? "missing" : `cannot read (${code})`);
       return null;
     }
     if (length > 0x0e) return (bytes[0x0e] as number) & 0x7f;
