@@ -39,18 +39,8 @@ export function readCacheFile<H extends CacheHeader>(
 ): { header: H; payload: string } | undefined {
   const text = readOwnFile(path)?.toString("latin1");
   if (text === undefined) return undefined;
-  const formatEnd = text.indexOf("\n");
-  const headerEnd = text.indexOf("\n", formatEnd + 1);
-  if (formatEnd < 0 || headerEnd < 0) return undefined;
-  const header = parseHeader<H>(
-    text.slice(0, formatEnd),
-    text.slice(formatEnd + 1, headerEnd),
-    format,
-    source,
-    identity,
-  );
-  if (header === undefined) return undefined;
-  return { header, payload: text.slice(headerEnd + 1) };
+  const found = headerIn<H>(text, format, source, identity);
+  return typeof found === "object" ? { header: found.header, payload: text.slice(found.start) } : undefined;
 }
 
 /** A cache file's payload, read range by range: a command reads the parts it needs. */
@@ -84,22 +74,10 @@ export function openCacheFile<H extends CacheHeader>(
   let keep = false;
   try {
     for (let length = Math.min(size, HEAD_READ); ; length = Math.min(size, length * 4)) {
-      const head = readAt(fd, 0, length);
-      const formatEnd = head.indexOf("\n");
-      const headerEnd = head.indexOf("\n", formatEnd + 1);
-      if (formatEnd < 0 || headerEnd < 0) {
-        if (length < size && (formatEnd < 0 || head.slice(0, formatEnd) === format)) continue;
-        return undefined;
-      }
-      const header = parseHeader<H>(
-        head.slice(0, formatEnd),
-        head.slice(formatEnd + 1, headerEnd),
-        format,
-        source,
-        identity,
-      );
-      if (header === undefined) return undefined;
-      const start = headerEnd + 1;
+      const found = headerIn<H>(readAt(fd, 0, length), format, source, identity);
+      if (found === "more" && length < size) continue;
+      if (typeof found !== "object") return undefined;
+      const start = found.start;
       const payload: Payload = {
         length: size - start,
         text: (from, to) => {
@@ -109,7 +87,7 @@ export function openCacheFile<H extends CacheHeader>(
       };
       closeWhenCollected(payload, fd);
       keep = true;
-      return { header, payload };
+      return { header: found.header, payload };
     }
   } catch {
     return undefined;
@@ -118,22 +96,31 @@ export function openCacheFile<H extends CacheHeader>(
   }
 }
 
-/** The header of a cache file made in `format` from `source` with `identity`; else undefined. */
-function parseHeader<H extends CacheHeader>(
-  formatLine: string,
-  headerLine: string,
+/**
+ * The header in a cache file's first characters `head`, and where its payload starts; "more"
+ * when `head` ends before the header line does; undefined when the file is of another format,
+ * or made from another source or other bytes.
+ */
+function headerIn<H extends CacheHeader>(
+  head: string,
   format: string,
   source: string,
   identity: string,
-): H | undefined {
-  if (formatLine !== format) return undefined;
+): { header: H; start: number } | "more" | undefined {
+  const formatEnd = head.indexOf("\n");
+  const headerEnd = head.indexOf("\n", formatEnd + 1);
+  if (formatEnd < 0 || headerEnd < 0) {
+    return formatEnd < 0 || head.slice(0, formatEnd) === format ? "more" : undefined;
+  }
+  if (head.slice(0, formatEnd) !== format) return undefined;
   let header: H;
   try {
-    header = JSON.parse(headerLine);
+    header = JSON.parse(head.slice(formatEnd + 1, headerEnd));
   } catch {
     return undefined;
   }
-  return header?.source === resolve(source) && header.identity === identity ? header : undefined;
+  if (header?.source !== resolve(source) || header.identity !== identity) return undefined;
+  return { header, start: headerEnd + 1 };
 }
 
 /** `header`: the source and identity, and whatever else the format records of its payload. */
