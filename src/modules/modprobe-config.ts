@@ -52,7 +52,10 @@ export function listConfigFiles(modulesDir: string, paths: readonly string[], wa
   for (const path of paths) {
     let isDir: boolean;
     try {
-      isDir = statSync(path).isDirectory();
+      // absent paths are the common case (/run/modprobe.d): answered without an exception
+      const stat = statSync(path, { throwIfNoEntry: false });
+      if (stat === undefined) continue;
+      isDir = stat.isDirectory();
     } catch {
       continue; // libkmod skips paths it cannot stat
     }
