@@ -87,7 +87,7 @@ export function openOptionalText(dir: string, name: string): TextFile | undefine
     fd = openSync(plain, "r");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return readOptionalText(dir, name);
+    if (code === "ENOENT" || code === "ENOTDIR") return readZippedTwin(plain);
     throw new UnreadableFile(`${plain}: cannot read (${code ?? String(error)})`);
   }
   let stat: BigIntStats;
@@ -110,10 +110,14 @@ export function readOptionalText(dir: string, name: string): TextFile | undefine
   const plain = join(dir, name);
   const plainFile = readIfPresent(plain, false);
   if (plainFile !== undefined) return { path: plain, ...plainFile };
+  return readZippedTwin(plain);
+}
+
+/** `plain.gz`, read and unpacked; undefined when absent. */
+function readZippedTwin(plain: string): TextFile | undefined {
   const zipped = `${plain}.gz`;
   const zippedFile = readIfPresent(zipped, true);
-  if (zippedFile !== undefined) return { path: zipped, ...zippedFile };
-  return undefined;
+  return zippedFile === undefined ? undefined : { path: zipped, ...zippedFile };
 }
 
 /** Like readOptionalText, but a missing file is an error naming it. */
