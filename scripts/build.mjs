@@ -30,7 +30,9 @@ const cli = await build({
   // have import.meta.url: that is the launcher's path)
   define: { FLAVOURCTL_BUNDLED: "true", "import.meta.url": "__filename" },
 });
-const text = cli.outputFiles[0].text;
+// wrapped here as CommonJS wraps a module, so that the launcher compiles the literal itself
+// (a wrapper added at run time is a copy of the whole text)
+const text = `(function (exports, require, module, __filename, __dirname) {${cli.outputFiles[0].text}\n})`;
 await build({
   ...common,
   entryPoints: ["src/cli/launcher.ts"],

@@ -1,5 +1,6 @@
 // The executable dist/flavourctl.js: the bundled CLI (entry.ts and all it imports, as text, put
-// here by scripts/build.mjs) compiled through a V8 code cache. Node 20 has no compile cache of its
+// here by scripts/build.mjs already wrapped in CommonJS's module function) compiled through a V8
+// code cache. Node 20 has no compile cache of its
 // own (module.enableCompileCache came in 22.1), and compiling the bundle is a good part of every
 // command's start-up, the udev hook's included: with a cache, V8 takes the top level and every
 // function the command ran before, already compiled, instead of parsing 400 kB of source.
@@ -22,13 +23,7 @@ const verb = /^[a-z][a-z-]{0,19}$/.test(process.argv[2] ?? "") ? (process.argv[2
 const cacheDir = indexCacheDir(process.env);
 const cachePath = cacheDir && join(cacheDir, `code-${FLAVOURCTL_BUILD}-${verb}.v8`);
 const cached = cachePath ? readOwnFile(cachePath) : undefined;
-const script = new Script(
-  `(function (exports, require, module, __filename, __dirname) {${FLAVOURCTL_BUNDLE}\n})`,
-  {
-    filename: __filename,
-    cachedData: cached,
-  },
-);
+const script = new Script(FLAVOURCTL_BUNDLE, { filename: __filename, cachedData: cached });
 if (cachePath && (cached === undefined || script.cachedDataRejected)) {
   // not for a command line that was wrong (64): every typo of a verb would leave a cache
   process.once("exit", (code) => {
