@@ -24,6 +24,8 @@ export class DeviceView {
   /** null when the modules directory is unknown (no /lib/modules/$(uname -r), and none given). */
   readonly modules: ModulesDir | null;
   private readonly infos = new Map<PciAddress, DeviceInfo | null>();
+  /** Each group's members, listed once (every member of a group asks for them). */
+  private readonly groupAddresses = new Map<number, PciAddress[]>();
   private readonly unreadable: string[] = [];
   private readonly warn: (message: string) => void;
 
@@ -106,7 +108,12 @@ export class DeviceView {
   /** Every member of the device's group with its verdict (vfio_group viability, drivers/vfio/group.c). */
   group(info: DeviceInfo): GroupMember[] {
     if (info.iommuGroup === null) return [];
-    return this.host.groupMembers(info.iommuGroup).map((address) => {
+    let addresses = this.groupAddresses.get(info.iommuGroup);
+    if (addresses === undefined) {
+      addresses = this.host.groupMembers(info.iommuGroup);
+      this.groupAddresses.set(info.iommuGroup, addresses);
+    }
+    return addresses.map((address) => {
       const member = address === info.address ? info : this.info(address);
       if (member === null) return { address, driver: null, headerType: null, blocks: "could not be read" };
       const state = { driver: member.driver, headerType: member.headerType };
