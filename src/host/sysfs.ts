@@ -358,27 +358,39 @@ export class SysfsHost implements Host {
    */
   private locate(address: PciAddress): { dir: string; parents: PciAddress[] } {
     const entry = this.path("bus/pci/devices", address);
+    // the usual case, a link resolving below devices/, in one call
+    const dir = this.realPath(entry);
+    if (dir !== undefined && this.devicesDir !== undefined && dir.startsWith(`${this.devicesDir}/`)) {
+      return this.inDevices(address, entry, dir);
+    }
     const target = linkTarget(entry);
     if (target === null) {
       if (existsSync(entry)) return { dir: entry, parents: [] }; // a copy made without links
       throw new AbsentDevice(address, this.path("bus/pci/devices"));
     }
-    let dir: string;
-    try {
-      dir = realpathSync.native(entry);
-      this.devicesDir ??= realpathSync.native(this.path("devices"));
-    } catch {
+    if (dir === undefined || this.devicesDir === undefined) {
       throw new UnreadableDevice(address, `${entry}: dangling link to ${printable(target)}`);
     }
-    // Both are real paths (absolute, no `.`, `..` or links): inside means below by name.
-    const inside = dir.startsWith(`${this.devicesDir}/`) ? dir.slice(this.devicesDir.length + 1) : "";
-    if (inside === "") {
-      throw new UnreadableDevice(
-        address,
-        `${entry} points outside ${this.path("devices")}: ${printable(target)}`,
-      );
+    throw new UnreadableDevice(
+      address,
+      `${entry} points outside ${this.path("devices")}: ${printable(target)}`,
+    );
+  }
+
+  /** `path` with every link resolved, and devices/ too the first time; undefined when either fails. */
+  private realPath(path: string): string | undefined {
+    try {
+      const real = realpathSync.native(path);
+      this.devicesDir ??= realpathSync.native(this.path("devices"));
+      return real;
+    } catch {
+      return undefined;
     }
-    const parts = inside.split("/");
+  }
+
+  /** A device directory `dir` below devices/ (both real paths: below means below by name). */
+  private inDevices(address: PciAddress, entry: string, dir: string): { dir: string; parents: PciAddress[] } {
+    const parts = dir.slice((this.devicesDir as string).length + 1).split("/");
     if (parts[parts.length - 1] !== address) {
       this.warn(
         `${address}: ${entry} links to a directory named ${printable(parts[parts.length - 1] ?? "")}`,
