@@ -259,30 +259,35 @@ export class AliasList implements AliasSource {
 
 /**
  * modules.builtin.modinfo: NUL-terminated `module.key=value` records of built-in modules; the
- * `alias` ones feed modules.builtin.alias.bin (depmod's output_builtin_alias_bin).
+ * `alias` ones feed modules.builtin.alias.bin (depmod's output_builtin_alias_bin). Records are
+ * walked where they lie and only the alias ones cut out: most are descriptions, authors,
+ * licences and parameters, and list looks here at every start.
  */
 export function parseBuiltinModinfo(file: TextFile): { aliases: AliasLine[]; warnings: string[] } {
   const aliases: AliasLine[] = [];
   const warnings: string[] = [];
-  const records = file.text.split("\0");
-  for (let i = 0; i < records.length; i++) {
-    const record = records[i] as string;
-    if (record === "") continue;
-    const dot = record.indexOf(".");
-    const equals = record.indexOf("=", dot + 1);
-    if (dot <= 0 || equals < 0) {
-      warnings.push(`${file.path}: record ${i + 1}: expected 'module.key=value', got '${excerpt(record)}'`);
-      continue;
+  const text = file.text;
+  for (let start = 0, record = 1; start < text.length; record++) {
+    let end = text.indexOf("\0", start);
+    if (end < 0) end = text.length;
+    const dot = text.indexOf(".", start);
+    const equals = dot < 0 ? -1 : text.indexOf("=", dot + 1);
+    if (end === start) {
+      // an empty record
+    } else if (dot <= start || dot >= end || equals < 0 || equals >= end) {
+      const got = excerpt(text.slice(start, end));
+      warnings.push(`${file.path}: record ${record}: expected 'module.key=value', got '${got}'`);
+    } else if (equals === dot + 6 && text.startsWith("alias", dot + 1) && equals + 1 < end) {
+      const pattern = text.slice(equals + 1, end);
+      const key = normalizeAlias(pattern);
+      if (key === undefined) {
+        warnings.push(`${file.path}: record ${record}: unbalanced brackets in '${excerpt(pattern)}'`);
+      } else {
+        const module = text.slice(start, dot);
+        aliases.push({ pattern, key, module, file: file.path, line: record, priority: 0 });
+      }
     }
-    if (record.slice(dot + 1, equals) !== "alias") continue;
-    const pattern = record.slice(equals + 1);
-    if (pattern === "") continue;
-    const key = normalizeAlias(pattern);
-    if (key === undefined) {
-      warnings.push(`${file.path}: record ${i + 1}: unbalanced brackets in '${excerpt(pattern)}'`);
-      continue;
-    }
-    aliases.push({ pattern, key, module: record.slice(0, dot), file: file.path, line: i + 1, priority: 0 });
+    start = end + 1;
   }
   return { aliases, warnings };
 }
