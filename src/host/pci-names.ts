@@ -86,22 +86,28 @@ function indexOf(text: string): Index {
 }
 
 /**
- * The block a device of `vendor` is in: the vendor's part whose first device is the last at
- * most `device` (pci.ids lists a vendor's devices in ascending order), or the vendor's own block.
- * Every part of the vendor, in order, after it: where that order does not hold.
+ * The blocks a vendor's devices are in: its own, then its parts in order (none for most
+ * vendors). pci.ids lists a vendor's devices in ascending order, so a device is in the last part
+ * whose first device is at most its id (partFor); where that order does not hold, in another.
  */
-function partsOf(index: Index, vendor: string, device: string): { best: string; all: string[] } {
+function partsOf(index: Index, vendor: string): string[] {
   const all = [vendor];
-  let best = vendor;
   const line = `\n${vendor}/`;
   let at = index.indexOf(`\n${vendor}\t`) + 1;
-  if (at === 0 && !index.startsWith(`${vendor}\t`)) return { best, all };
+  if (at === 0 && !index.startsWith(`${vendor}\t`)) return all;
   for (at = index.indexOf("\n", at); index.startsWith(line, at); at = index.indexOf("\n", at + 1)) {
-    const key = index.slice(at + 1, index.indexOf("\t", at));
-    all.push(key);
-    if (key.slice(vendor.length + 1) <= device) best = key;
+    all.push(index.slice(at + 1, index.indexOf("\t", at)));
   }
-  return { best, all };
+  return all;
+}
+
+function partFor(parts: string[], device: string): string {
+  let best = parts[0] as string;
+  for (const part of parts) {
+    const slash = part.indexOf("/");
+    if (slash >= 0 && part.slice(slash + 1) <= device) best = part;
+  }
+  return best;
 }
 
 /** Where the block of `key` starts and ends; undefined when the index has no such key. */
@@ -122,6 +128,8 @@ export class PciNames {
   private readonly cacheDir: string | undefined;
   private database: Database | null | undefined;
   private readonly blocks = new Map<string, Block | null>();
+  /** partsOf each vendor asked for, in the current index. */
+  private readonly vendorParts = new Map<string, string[]>();
 
   /** `cacheDir`: where the index of pci.ids is kept (host/cache-dir.ts); none: made every time. */
   constructor(paths: readonly string[] = PCI_IDS_PATHS, cacheDir?: string) {
@@ -208,6 +216,7 @@ export class PciNames {
         fd: undefined,
       };
       this.blocks.clear();
+      this.vendorParts.clear();
       return this.readBlock(key);
     }
     if (slash >= 0) return { name: "", text };
@@ -247,11 +256,16 @@ export class PciNames {
 
   /** The device's name from its part of the vendor's block, else from the vendor's other parts. */
   private deviceIn(index: Index, vendor: string, id: string): string | undefined {
-    const parts = partsOf(index, vendor, id);
-    const found = this.child(this.block(parts.best), id);
+    let parts = this.vendorParts.get(vendor);
+    if (parts === undefined) {
+      parts = partsOf(index, vendor);
+      this.vendorParts.set(vendor, parts);
+    }
+    const best = partFor(parts, id);
+    const found = this.child(this.block(best), id);
     if (found !== undefined) return found;
-    for (const part of parts.all) {
-      const elsewhere = part === parts.best ? undefined : this.child(this.block(part), id);
+    for (const part of parts) {
+      const elsewhere = part === best ? undefined : this.child(this.block(part), id);
       if (elsewhere !== undefined) return elsewhere;
     }
     return undefined;
@@ -321,7 +335,9 @@ function readRange(data: Database, start: number, end: number): string | undefin
   }
 }
 
-/** A name: pci.ids is UTF-8, read here as latin1 (one character a byte). */
+const NON_ASCII = /[\x80-\xff]/;
+
+/** A name: pci.ids is UTF-8, read here as latin1 (one character a byte); most names are ASCII. */
 function utf8(latin1: string): string {
-  return Buffer.from(latin1, "latin1").toString("utf8");
+  return NON_ASCII.test(latin1) ? Buffer.from(latin1, "latin1").toString("utf8") : latin1;
 }
