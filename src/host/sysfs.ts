@@ -15,7 +15,7 @@ import {
   readSync,
   realpathSync,
 } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import { compareAddresses, isAddress, type PciAddress, printable } from "../pci/address.ts";
 import { parseModalias } from "../pci/modalias.ts";
@@ -52,6 +52,11 @@ function linkTarget(path: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** What follows a link target's last '/', as lspci takes it (strrchr in ls-kernel.c find_driver). */
+function lastComponent(target: string): string {
+  return target.slice(target.lastIndexOf("/") + 1);
 }
 
 /** Attribute widths as pci-sysfs.c prints them ("0x%04x", "0x%06x", "0x%02x"). */
@@ -165,7 +170,7 @@ class DeviceReader {
     }
     // existsSync follows the link: false when its target is missing.
     if (!existsSync(this.file(name))) this.problem(name, `dangling link to ${printable(target)}`);
-    return basename(target);
+    return lastComponent(target);
   }
 
   addressLink(name: string): PciAddress | null {
@@ -459,7 +464,11 @@ export class SysfsHost implements Host {
     const target = linkTarget(join(dir, "module"));
     const recorded = target === null ? readText(join(dir, ".module")) : undefined;
     const name =
-      target !== null ? basename(target) : recorded && "text" in recorded ? oneLine(recorded.text) : null;
+      target !== null
+        ? lastComponent(target)
+        : recorded && "text" in recorded
+          ? oneLine(recorded.text)
+          : null;
     if (name === null || MODULE_NAME.test(name)) return name;
     this.warn(`${dir}: module name '${printable(name)}' is not a module name`);
     return null;
