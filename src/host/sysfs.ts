@@ -316,8 +316,13 @@ export class SysfsHost implements Host {
     this.warn = warn;
   }
 
+  /**
+   * A path under the root. Every part is a fixed relative path or a name already checked to be
+   * one harmless component (an address, a group number, a driver or module name), and the root
+   * is normal (resolve): joined as they are, without path.join's normalising pass.
+   */
   private path(...parts: string[]): string {
-    return join(this.root, ...parts);
+    return `${this.root === "/" ? "" : this.root}/${parts.join("/")}`;
   }
 
   devices(): PciAddress[] {
