@@ -18,15 +18,19 @@ export function painter(io: Io): Paint {
  */
 export function table(rows: (readonly [string, Style?])[][], paint: Paint): string {
   const widths: number[] = [];
+  // cells taken by index: destructuring a pair runs the iterator protocol (list's table is
+  // built once per process, by code V8 has not optimised)
   for (const row of rows) {
-    for (const [i, [text]] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, text.length);
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell[0].length);
+    });
   }
   return rows
     .map((row) =>
       row
-        .map(([text, style], i) => {
-          const padding = i === row.length - 1 ? "" : " ".repeat((widths[i] as number) - text.length);
-          return (style ? paint(style, text) : text) + padding;
+        .map((cell, i) => {
+          const padding = i === row.length - 1 ? "" : " ".repeat((widths[i] as number) - cell[0].length);
+          return (cell[1] ? paint(cell[1], cell[0]) : cell[0]) + padding;
         })
         .join("  ")
         .trimEnd(),
