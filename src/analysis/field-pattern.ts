@@ -89,8 +89,11 @@ interface FieldParser {
   prefix: string;
   head: RegExp;
   tail: RegExp;
-  tails: Map<string, { inForm: boolean; answer: true | undefined | null; values: Values }>;
+  tails: Map<string, Tail>;
 }
+
+/** The rest of a pattern parsed: whether it is in the form, appendValues's answer, the values. */
+type Tail = { inForm: boolean; answer: true | undefined | null; values: Values };
 
 /** Fields and masks as FieldPattern has them. */
 type Values = { fields: (string | undefined)[]; masks: (Uint16Array | undefined)[] | undefined };
@@ -134,26 +137,25 @@ export function parseFieldPattern(
   const parser = parserOf(bus, format);
   const head = parser.head.exec(pattern);
   if (!head) return undefined;
-  const text = pattern.slice(head[0].length);
-  let tail = parser.tails.get(text);
-  if (!tail) {
-    const m = parser.tail.exec(text);
-    const values: Values = { fields: [], masks: undefined };
-    tail = {
-      inForm: m !== null,
-      answer: m ? appendValues(m, HEAD_FIELDS, format, values) : undefined,
-      values,
-    };
-    parser.tails.set(text, tail);
-  }
+  const tail = tailOf(parser, pattern.slice((head[0] as string).length), format);
   if (!tail.inForm) return undefined;
+  const first = head[1] as string;
+  const second = head[2] as string;
+  if (tail.answer === true && exactOrAny(first, format, 0) && exactOrAny(second, format, 1)) {
+    // the usual pattern: the rest's fields (and masks, never changed) taken whole
+    const fields = tail.values.fields.slice();
+    fields[0] = first === "*" ? undefined : first;
+    fields[1] = second === "*" ? undefined : second;
+    const masks = tail.values.masks;
+    return masks ? { prefix: parser.prefix, fields, masks } : { prefix: parser.prefix, fields };
+  }
   // the fields in order: the first that is not in the form, or matches nothing, decides
   const out: Values = { fields: [], masks: undefined };
-  const first = appendValues(head, 0, format, out);
-  if (first !== true) return first;
+  const answer = appendValues(head, 0, format, out);
+  if (answer !== true) return answer;
   if (tail.answer !== true) return tail.answer;
   const { fields, masks } = tail.values;
-  for (let k = 0; k < fields.length; k++) out.fields.push(fields[k]);
+  for (let k = HEAD_FIELDS; k < fields.length; k++) out.fields.push(fields[k]);
   if (masks) {
     out.masks ??= [];
     for (let k = HEAD_FIELDS; k < masks.length; k++) out.masks[k] = masks[k];
@@ -161,6 +163,27 @@ export function parseFieldPattern(
   return out.masks
     ? { prefix: parser.prefix, fields: out.fields, masks: out.masks }
     : { prefix: parser.prefix, fields: out.fields };
+}
+
+/** The fields after the first two, by their text: parsed once per text (HEAD_FIELDS slots first). */
+function tailOf(parser: FieldParser, text: string, format: FieldFormat): Tail {
+  let tail = parser.tails.get(text);
+  if (!tail) {
+    const m = parser.tail.exec(text);
+    const values: Values = { fields: Array.from({ length: HEAD_FIELDS }, () => undefined), masks: undefined };
+    tail = {
+      inForm: m !== null,
+      answer: m ? appendValues(m, HEAD_FIELDS, format, values) : undefined,
+      values,
+    };
+    parser.tails.set(text, tail);
+  }
+  return tail;
+}
+
+/** Field k's value is `*` or exact hex digits (no mask: appendValues's first two cases). */
+function exactOrAny(value: string, format: FieldFormat, k: number): boolean {
+  return value === "*" || (value.length === format.widths[k] && !value.includes("[") && !value.includes("*"));
 }
 
 /**

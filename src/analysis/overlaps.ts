@@ -82,6 +82,14 @@ interface PairTable {
   rows: Map<string, Map<string, ModuleOverlap | undefined>>;
 }
 
+/** A bus's field patterns: all, and apart those naming no device (FieldFormat.generic) and the others. */
+interface FieldBus {
+  format: FieldFormat;
+  items: FieldItem[];
+  generic: FieldItem[];
+  specific: FieldItem[];
+}
+
 /** A field pattern and its line (one object: there are thousands). */
 interface FieldItem extends FieldPattern {
   input: AliasInput;
@@ -149,7 +157,7 @@ export function findOverlaps(
     entry.pairCount += count;
     if (RANK[overlap.class] > RANK[entry.class]) entry.class = overlap.class;
   };
-  const fieldBuses = new Map<string, { format: FieldFormat; items: FieldItem[] }>();
+  const fieldBuses = new Map<string, FieldBus>();
   const globs = new Map<string, GlobItem[]>();
   const addGlob = (bus: string, input: AliasInput) => {
     const list = globs.get(bus) ?? [];
@@ -157,9 +165,10 @@ export function findOverlaps(
     list.push(new GlobItem(input));
   };
   const addField = (bus: string, format: FieldFormat, item: FieldItem) => {
-    const group = fieldBuses.get(bus) ?? { format, items: [] };
+    const group = fieldBuses.get(bus) ?? { format, items: [], generic: [], specific: [] };
     if (group.items.length === 0) fieldBuses.set(bus, group);
     group.items.push(item);
+    (format.generic(item.fields) ? group.generic : group.specific).push(item);
   };
   // buses with a pattern not in file2alias's form: every pattern of the bus compared as a glob
   const globOnly = new Set<string>();
@@ -193,10 +202,7 @@ export function findOverlaps(
   }
   for (const input of deviceless)
     if (globOnly.has(busOf(input.pattern))) addGlob(busOf(input.pattern), input);
-  for (const [bus, { format, items }] of fieldBuses) {
-    const generic: FieldItem[] = [];
-    const specific: FieldItem[] = [];
-    for (const item of items) (format.generic(item.fields) ? generic : specific).push(item);
+  for (const [bus, { format, items, generic, specific }] of fieldBuses) {
     const pairs = tableOf(bus, false);
     fieldCandidates(specific, format, (x, y) => {
       const overlap = fieldOverlap(x, y);

@@ -26,24 +26,36 @@ const MARKERS = ["v", "d", "sv", "sd", "bc", "sc", "i"];
 const WIDTHS = [8, 8, 8, 8, 2, 2, 2];
 /** The rest's fields by its text (null: not in the form). */
 const tails = new Map<string, (string | undefined)[] | null>();
+/** The rest of seven in ten patterns (a vendor and device alone): told without cutting it out. */
+const ANY_REST = "sv*sd*bc*sc*i*";
+const ANY_REST_FIELDS = [undefined, undefined, undefined, undefined, undefined];
 
 /** The fields of a pattern in do_pci_entry's form; undefined for any other pattern. */
 export function parsePciPattern(pattern: string): PciPattern | undefined {
   const head = HEAD.exec(pattern);
   if (!head) return undefined;
-  const text = pattern.slice(head[0].length);
-  let rest = tails.get(text);
-  if (rest === undefined) {
-    const m = TAIL.exec(text);
-    rest = m && [field(m[1]), field(m[2]), field(m[3]), field(m[4]), field(m[5])];
-    tails.set(text, rest);
-  }
+  const headLength = (head[0] as string).length;
+  const rest =
+    pattern.length - headLength === ANY_REST.length && pattern.endsWith(ANY_REST)
+      ? ANY_REST_FIELDS
+      : restOf(pattern.slice(headLength));
   if (!rest) return undefined;
   return {
     // a constant prefix: one string, not one per pattern
     prefix: head[1] === "pci" ? "pci" : "vfio_pci",
     fields: [field(head[2]), field(head[3]), rest[0], rest[1], rest[2], rest[3], rest[4]],
   };
+}
+
+/** The fields after vendor and device, by their text (parsed once per text). */
+function restOf(text: string): (string | undefined)[] | null {
+  let rest = tails.get(text);
+  if (rest === undefined) {
+    const m = TAIL.exec(text);
+    rest = m && [field(m[1]), field(m[2]), field(m[3]), field(m[4]), field(m[5])];
+    tails.set(text, rest);
+  }
+  return rest;
 }
 
 /** A captured value; undefined for `*` (and for the optional interface group not taken). */
