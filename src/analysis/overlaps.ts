@@ -408,23 +408,32 @@ function genericModulePairs(
  */
 export function identity(pattern: string): { key: string; generic: boolean } {
   const colon = pattern.indexOf(":");
-  const bus = pattern.slice(0, Math.max(colon, 0));
-  let rest = pattern.slice(colon + 1);
-  if (pattern.startsWith("of:N*T*C")) rest = rest.slice("N*T*C".length);
+  // places in the pattern, not slices of it: thousands of patterns
+  let start = colon + 1;
+  if (pattern.startsWith("of:N*T*C")) start += "N*T*C".length;
   else if (pattern.startsWith("cpu:type:x86,ven*fam*mod*:feature:*"))
-    rest = pattern.slice(pattern.indexOf(":feature:*") + ":feature:*".length);
-  else if (bus !== "acpi*" && /[*?[\\]/.test(bus)) return { key: "", generic: true };
-  const key = literalPrefixOf(rest);
-  if (bus === "usb") return { key, generic: /^v[^*?[\\]*p$/.test(key) || key === "v" };
-  // `*` first, or a field name, its value `*` and the next field (pcmcia:m*c*, hid:b*g)
-  return { key, generic: /^([a-z]+\*[a-z]|\*)/.test(rest) };
+    start = pattern.indexOf(":feature:*") + ":feature:*".length;
+  else if (!pattern.startsWith("acpi*:")) {
+    const wildcard = pattern.search(WILDCARD);
+    if (wildcard >= 0 && wildcard < colon) return { key: "", generic: true };
+  }
+  WILDCARD_FROM.lastIndex = start;
+  const key = pattern.slice(
+    start,
+    WILDCARD_FROM.test(pattern) ? WILDCARD_FROM.lastIndex - 1 : pattern.length,
+  );
+  if (colon === 3 && pattern.startsWith("usb"))
+    return { key, generic: /^v[^*?[\\]*p$/.test(key) || key === "v" };
+  GENERIC_AT.lastIndex = start;
+  return { key, generic: GENERIC_AT.test(pattern) };
 }
 
-/** The plain characters a pattern starts with (up to its first `*`, `?`, `[` or `\\`). */
-function literalPrefixOf(pattern: string): string {
-  const end = pattern.search(/[*?[\\]/);
-  return end < 0 ? pattern : pattern.slice(0, end);
-}
+/** A `*`, `?`, `[` or backslash: where a literal prefix ends. */
+const WILDCARD = /[*?[\\]/;
+/** WILDCARD from lastIndex on. */
+const WILDCARD_FROM = /[*?[\\]/g;
+/** A generic start (at lastIndex): `*` first, or a field name, its value `*` and the next field (pcmcia:m*c*, hid:b*g). */
+const GENERIC_AT = /[a-z]+\*[a-z]|\*/y;
 
 /** Strongest class first, then by bus and module names (each entry's key built once). */
 function sortOverlaps(overlaps: ModuleOverlap[]): ModuleOverlap[] {
