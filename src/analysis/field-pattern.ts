@@ -90,6 +90,9 @@ interface FieldParser {
   head: RegExp;
   tail: RegExp;
   tails: Map<string, Tail>;
+  /** The last pattern's rest and its answer: a module's patterns mostly share their rest. */
+  lastText: string;
+  lastTail: Tail | undefined;
 }
 
 /** The rest of a pattern parsed: whether it is in the form, appendValues's answer, the values. */
@@ -119,6 +122,8 @@ function parserOf(bus: string, format: FieldFormat): FieldParser {
       ),
       tail: new RegExp(`^${fields.slice(HEAD_FIELDS).join("")}\\*?$`),
       tails: new Map(),
+      lastText: "",
+      lastTail: undefined,
     };
     parsers.set(bus, parser);
   }
@@ -137,7 +142,7 @@ export function parseFieldPattern(
   const parser = parserOf(bus, format);
   const head = parser.head.exec(pattern);
   if (!head) return undefined;
-  const tail = tailOf(parser, pattern.slice((head[0] as string).length), format);
+  const tail = tailOf(parser, pattern, (head[0] as string).length, format);
   if (!tail.inForm) return undefined;
   const first = head[1] as string;
   const second = head[2] as string;
@@ -165,8 +170,15 @@ export function parseFieldPattern(
     : { prefix: parser.prefix, fields: out.fields };
 }
 
-/** The fields after the first two, by their text: parsed once per text (HEAD_FIELDS slots first). */
-function tailOf(parser: FieldParser, text: string, format: FieldFormat): Tail {
+/**
+ * The fields after the first two (from `start` of the pattern), by their text: parsed once per
+ * text (HEAD_FIELDS slots first); the last pattern's told without cutting the text out.
+ */
+function tailOf(parser: FieldParser, pattern: string, start: number, format: FieldFormat): Tail {
+  const last = parser.lastText;
+  if (parser.lastTail && pattern.length - start === last.length && pattern.endsWith(last))
+    return parser.lastTail;
+  const text = pattern.slice(start);
   let tail = parser.tails.get(text);
   if (!tail) {
     const m = parser.tail.exec(text);
@@ -178,6 +190,8 @@ function tailOf(parser: FieldParser, text: string, format: FieldFormat): Tail {
     };
     parser.tails.set(text, tail);
   }
+  parser.lastText = text;
+  parser.lastTail = tail;
   return tail;
 }
 
