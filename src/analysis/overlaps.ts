@@ -17,7 +17,7 @@ import {
 } from "./field-pattern.ts";
 import { type Glob, parseGlob, withoutCommonEnds } from "./glob.ts";
 import { commonString, contains, endsCompatible, intersects } from "./glob-intersection.ts";
-import { commonModalias, parsePciPattern } from "./pci-pattern.ts";
+import { commonModalias, parsePciPattern, pciFields, pciPrefix } from "./pci-pattern.ts";
 
 /** One alias line as an input of the analysis. */
 export interface AliasInput {
@@ -180,9 +180,10 @@ export function findOverlaps(
     const sameBus =
       bus !== "" && input.pattern.startsWith(bus) && input.pattern.charCodeAt(bus.length) === 0x3a;
     if (!sameBus) bus = busOf(input.pattern);
-    const parsed = bus === "pci" || bus === "vfio_pci" ? parsePciPattern(input.pattern) : undefined;
-    if (parsed) {
-      if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, fieldItem(input, parsed));
+    const pci = bus === "pci" || bus === "vfio_pci" ? pciFields(input.pattern) : undefined;
+    if (pci) {
+      const item = { prefix: pciPrefix(input.pattern), fields: pci, masks: undefined, input };
+      if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, item);
       continue;
     }
     if (buses && !buses.has(bus)) continue;

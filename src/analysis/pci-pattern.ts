@@ -35,15 +35,22 @@ let lastRestFields: (string | undefined)[] | null = ANY_REST_FIELDS;
 
 /** The fields of a pattern in do_pci_entry's form; undefined for any other pattern. */
 export function parsePciPattern(pattern: string): PciPattern | undefined {
+  const fields = pciFields(pattern);
+  return fields && { prefix: pciPrefix(pattern), fields };
+}
+
+/** parsePciPattern's fields alone (the analysis keeps them in an object of its own). */
+export function pciFields(pattern: string): (string | undefined)[] | undefined {
   const head = HEAD.exec(pattern);
   if (!head) return undefined;
   const rest = restOf(pattern, (head[0] as string).length);
   if (!rest) return undefined;
-  return {
-    // a constant prefix: one string, not one per pattern
-    prefix: head[1] === "pci" ? "pci" : "vfio_pci",
-    fields: [field(head[2]), field(head[3]), rest[0], rest[1], rest[2], rest[3], rest[4]],
-  };
+  return [field(head[2]), field(head[3]), rest[0], rest[1], rest[2], rest[3], rest[4]];
+}
+
+/** The prefix of a pattern in the form: a constant string, not one per pattern. */
+export function pciPrefix(pattern: string): ModaliasPrefix {
+  return pattern.charCodeAt(0) === 0x76 ? "vfio_pci" : "pci";
 }
 
 /**
