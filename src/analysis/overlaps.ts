@@ -82,6 +82,21 @@ interface PairTable {
   rows: Map<string, Map<string, ModuleOverlap | undefined>>;
 }
 
+/**
+ * A bus as findOverlaps's loop reads its patterns: whether it is pci's (or vfio_pci's), whether
+ * it is compared, and its file2alias form while all its patterns so far are in it.
+ */
+interface BusState {
+  bus: string;
+  pci: boolean;
+  compared: boolean;
+  format: FieldFormat | undefined;
+  /** Its field patterns (fieldBuses's entry), from the first one on. */
+  patterns: FieldBus | undefined;
+  /** Its patterns compared as globs (globs's entry), from the first one on. */
+  globs: GlobItem[] | undefined;
+}
+
 /** A bus's field patterns: all, and apart those naming no device (FieldFormat.generic) and the others. */
 interface FieldBus {
   format: FieldFormat;
@@ -159,50 +174,83 @@ export function findOverlaps(
   };
   const fieldBuses = new Map<string, FieldBus>();
   const globs = new Map<string, GlobItem[]>();
-  const addGlob = (bus: string, input: AliasInput) => {
-    const list = globs.get(bus) ?? [];
-    if (list.length === 0) globs.set(bus, list);
-    list.push(new GlobItem(input));
+  const addGlob = (state: BusState, input: AliasInput) => {
+    if (!state.globs) {
+      state.globs = [];
+      globs.set(state.bus, state.globs);
+    }
+    state.globs.push(new GlobItem(input));
   };
-  const addField = (bus: string, format: FieldFormat, item: FieldItem) => {
-    const group = fieldBuses.get(bus) ?? { format, items: [], generic: [], specific: [] };
-    if (group.items.length === 0) fieldBuses.set(bus, group);
+  const fieldBusOf = (bus: string, format: FieldFormat): FieldBus => {
+    const group = { format, items: [], generic: [], specific: [] };
+    fieldBuses.set(bus, group);
+    return group;
+  };
+  const addField = (group: FieldBus, item: FieldItem) => {
     group.items.push(item);
-    (format.generic(item.fields) ? group.generic : group.specific).push(item);
+    (group.format.generic(item.fields) ? group.generic : group.specific).push(item);
   };
-  // buses with a pattern not in file2alias's form: every pattern of the bus compared as a glob
-  const globOnly = new Set<string>();
+  const comparesPci = !buses || buses.has("pci");
+  let pciPatterns: FieldBus | undefined;
   const deviceless: AliasInput[] = [];
-  // a module's patterns come together and mostly share a bus: one string for a run of them
-  // (not one more per pattern), which the maps below hash once
-  let bus = "";
+  // a module's patterns come together and mostly share a bus: what the loop needs to know of
+  // it is looked up once per run of them (and the run's one string is what the maps hash)
+  const states = new Map<string, BusState>();
+  let state: BusState | undefined;
   for (const input of inputs) {
+    const pattern = input.pattern;
     const sameBus =
-      bus !== "" && input.pattern.startsWith(bus) && input.pattern.charCodeAt(bus.length) === 0x3a;
-    if (!sameBus) bus = busOf(input.pattern);
-    const pci = bus === "pci" || bus === "vfio_pci" ? pciFields(input.pattern) : undefined;
+      state !== undefined && pattern.startsWith(state.bus) && pattern.charCodeAt(state.bus.length) === 0x3a;
+    if (!sameBus) {
+      const bus = busOf(pattern);
+      state = states.get(bus);
+      if (!state) {
+        const pci = bus === "pci" || bus === "vfio_pci";
+        state = {
+          bus,
+          pci,
+          compared: !buses || buses.has(bus),
+          format: FIELD_FORMATS.get(bus),
+          patterns: undefined,
+          globs: undefined,
+        };
+        states.set(bus, state);
+      }
+    }
+    const current = state as BusState;
+    const pci = current.pci ? pciFields(pattern) : undefined;
     if (pci) {
-      const item = { prefix: pciPrefix(input.pattern), fields: pci, masks: undefined, input };
-      if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, item);
+      const item = { prefix: pciPrefix(pattern), fields: pci, masks: undefined, input };
+      if (comparesPci) {
+        pciPatterns ??= fieldBusOf("pci", PCI_FORMAT);
+        addField(pciPatterns, item);
+      }
       continue;
     }
-    if (buses && !buses.has(bus)) continue;
-    const format = FIELD_FORMATS.get(bus);
-    const fields = format && !globOnly.has(bus) ? parseFieldPattern(input.pattern, bus, format) : undefined;
-    if (format && fields) addField(bus, format, fieldItem(input, fields));
-    else if (format && fields === null)
-      deviceless.push(input); // matches no device
-    else {
-      if (format && !globOnly.has(bus)) {
-        globOnly.add(bus);
-        for (const item of fieldBuses.get(bus)?.items ?? []) addGlob(bus, item.input);
-        fieldBuses.delete(bus);
+    if (!current.compared) continue;
+    const { bus, format } = current;
+    if (format) {
+      const fields = parseFieldPattern(pattern, bus, format);
+      if (fields) {
+        current.patterns ??= fieldBusOf(bus, format);
+        addField(current.patterns, fieldItem(input, fields));
+        continue;
       }
-      addGlob(bus, input);
+      if (fields === null) {
+        deviceless.push(input); // matches no device
+        continue;
+      }
+      // a pattern not in file2alias's form: every pattern of the bus compared as a glob
+      current.format = undefined;
+      for (const item of current.patterns?.items ?? []) addGlob(current, item.input);
+      fieldBuses.delete(bus);
     }
+    addGlob(current, input);
   }
-  for (const input of deviceless)
-    if (globOnly.has(busOf(input.pattern))) addGlob(busOf(input.pattern), input);
+  for (const input of deviceless) {
+    const of = states.get(busOf(input.pattern)) as BusState;
+    if (of.format === undefined) addGlob(of, input);
+  }
   for (const [bus, { format, items, generic, specific }] of fieldBuses) {
     const pairs = tableOf(bus, false);
     fieldCandidates(specific, format, (x, y) => {
