@@ -112,7 +112,6 @@ function readAliases(
   const text =
     name === undefined ? readRequiredText(dirOf(path), baseOf(path)) : readRequiredText(path, name);
   const file = new AliasFile(text);
-  for (const warning of file.warnings()) io.err(`flavourctl overlaps: warning: ${warning}\n`);
   const wildcard = buses !== undefined && [...buses].some((bus) => /[*?[]/.test(bus));
   // every usable line (keys() skips those depmod leaves out), by its key: the pattern as
   // depmod indexes it and libkmod matches it (`-` as `_` outside brackets, normalizeAlias)
@@ -137,6 +136,8 @@ function readAliases(
       if (line) inputs.push(new FileAlias(line.key, line.module, line.pattern, file, ref));
     }
   }
+  // after keys(), which notes the few lines warnings() reads
+  for (const warning of file.warnings()) io.err(`flavourctl overlaps: warning: ${warning}\n`);
   if (!wildcard) return inputs;
   return inputs.filter((input) => {
     const bus = busOf(input.pattern);
