@@ -32,3 +32,8 @@ export function tty(): typeof import("node:tty") {
 export function os(): typeof import("node:os") {
   return load("node:os");
 }
+
+/** node:v8, to set a V8 flag for the rest of the process (cli/late-optimisation.ts). */
+export function v8(): typeof import("node:v8") {
+  return load("node:v8");
+}

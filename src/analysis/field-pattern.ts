@@ -79,7 +79,8 @@ export const FIELD_FORMATS: ReadonlyMap<string, FieldFormat> = new Map<string, F
 const HEX = "0123456789ABCDEF";
 
 /**
- * A bus's patterns parsed in two parts: the first two fields, and the rest, which thousands of
+ * A bus's patterns parsed in two parts: the fields up to the key fields (usb's vendor and
+ * product, hid's bus, group, vendor and product), and the rest, which thousands of
  * patterns share (pci's `sv*sd*bc*sc*i*`, usb's `d*dc*dsc*dp*ic*isc*ip*in*`) and which is
  * parsed once per text. Values hold no lower-case letter and markers only lower-case ones, so
  * the pattern's form splits there exactly: it is in the form iff both parts are.
@@ -87,15 +88,22 @@ const HEX = "0123456789ABCDEF";
 interface FieldParser {
   /** One string for the prefix of every pattern of the bus. */
   prefix: string;
+  /** The fields of the head: up to the key fields (hid's are its third and fourth). */
+  headFields: number;
   head: RegExp;
   tail: RegExp;
-  tails: Map<string, { inForm: boolean; answer: true | undefined | null; values: Values }>;
+  tails: Map<string, Tail>;
+  /** The last pattern's rest and its answer: a module's patterns mostly share their rest. */
+  lastText: string;
+  lastTail: Tail | undefined;
 }
+
+/** The rest of a pattern parsed: whether it is in the form, appendValues's answer, the values. */
+type Tail = { inForm: boolean; answer: true | undefined | null; values: Values };
 
 /** Fields and masks as FieldPattern has them. */
 type Values = { fields: (string | undefined)[]; masks: (Uint16Array | undefined)[] | undefined };
 
-const HEAD_FIELDS = 2;
 const parsers = new Map<string, FieldParser>();
 
 /**
@@ -108,14 +116,18 @@ function parserOf(bus: string, format: FieldFormat): FieldParser {
   if (!parser) {
     const position = "(?:[0-9A-F]|\\[[0-9A-F-]+\\])";
     const fields = format.markers.map((m, k) => `${m}(\\*|${position}{0,${format.widths[k]}}\\*?)`);
-    const next = format.markers[HEAD_FIELDS];
+    const headFields = format.keys[1] + 1;
+    const next = format.markers[headFields];
     parser = {
       prefix: bus,
+      headFields,
       head: new RegExp(
-        `^${bus}:${fields.slice(0, HEAD_FIELDS).join("")}${next === undefined ? "" : `(?=${next})`}`,
+        `^${bus}:${fields.slice(0, headFields).join("")}${next === undefined ? "" : `(?=${next})`}`,
       ),
-      tail: new RegExp(`^${fields.slice(HEAD_FIELDS).join("")}\\*?$`),
+      tail: new RegExp(`^${fields.slice(headFields).join("")}\\*?$`),
       tails: new Map(),
+      lastText: "",
+      lastTail: undefined,
     };
     parsers.set(bus, parser);
   }
@@ -134,33 +146,70 @@ export function parseFieldPattern(
   const parser = parserOf(bus, format);
   const head = parser.head.exec(pattern);
   if (!head) return undefined;
-  const text = pattern.slice(head[0].length);
-  let tail = parser.tails.get(text);
-  if (!tail) {
-    const m = parser.tail.exec(text);
-    const values: Values = { fields: [], masks: undefined };
-    tail = {
-      inForm: m !== null,
-      answer: m ? appendValues(m, HEAD_FIELDS, format, values) : undefined,
-      values,
-    };
-    parser.tails.set(text, tail);
-  }
+  const tail = tailOf(parser, pattern, (head[0] as string).length, format);
   if (!tail.inForm) return undefined;
+  if (tail.answer === true && exactOrAny(head, format)) {
+    // the usual pattern: the rest's fields (and masks, never changed) taken whole
+    const fields = tail.values.fields.slice();
+    for (let k = 0; k < parser.headFields; k++) {
+      const value = head[k + 1] as string;
+      fields[k] = value === "*" ? undefined : value;
+    }
+    const masks = tail.values.masks;
+    return masks ? { prefix: parser.prefix, fields, masks } : { prefix: parser.prefix, fields };
+  }
   // the fields in order: the first that is not in the form, or matches nothing, decides
   const out: Values = { fields: [], masks: undefined };
-  const first = appendValues(head, 0, format, out);
-  if (first !== true) return first;
+  const answer = appendValues(head, 0, format, out);
+  if (answer !== true) return answer;
   if (tail.answer !== true) return tail.answer;
   const { fields, masks } = tail.values;
-  for (let k = 0; k < fields.length; k++) out.fields.push(fields[k]);
+  for (let k = parser.headFields; k < fields.length; k++) out.fields.push(fields[k]);
   if (masks) {
     out.masks ??= [];
-    for (let k = HEAD_FIELDS; k < masks.length; k++) out.masks[k] = masks[k];
+    for (let k = parser.headFields; k < masks.length; k++) out.masks[k] = masks[k];
   }
   return out.masks
     ? { prefix: parser.prefix, fields: out.fields, masks: out.masks }
     : { prefix: parser.prefix, fields: out.fields };
+}
+
+/**
+ * The fields after the head's (from `start` of the pattern), by their text: parsed once per
+ * text (a slot for each head field first); the last pattern's told without cutting the text out.
+ */
+function tailOf(parser: FieldParser, pattern: string, start: number, format: FieldFormat): Tail {
+  const last = parser.lastText;
+  if (parser.lastTail && pattern.length - start === last.length && pattern.endsWith(last))
+    return parser.lastTail;
+  const text = pattern.slice(start);
+  let tail = parser.tails.get(text);
+  if (!tail) {
+    const m = parser.tail.exec(text);
+    const values: Values = {
+      fields: Array.from({ length: parser.headFields }, () => undefined),
+      masks: undefined,
+    };
+    tail = {
+      inForm: m !== null,
+      answer: m ? appendValues(m, parser.headFields, format, values) : undefined,
+      values,
+    };
+    parser.tails.set(text, tail);
+  }
+  parser.lastText = text;
+  parser.lastTail = tail;
+  return tail;
+}
+
+/** Each value of the head is `*` or exact hex digits (no mask: appendValues's first two cases). */
+function exactOrAny(head: RegExpExecArray, format: FieldFormat): boolean {
+  for (let g = 1; g < head.length; g++) {
+    const value = head[g] as string;
+    if (value === "*") continue;
+    if (value.length !== format.widths[g - 1] || value.includes("[") || value.includes("*")) return false;
+  }
+  return true;
 }
 
 /**

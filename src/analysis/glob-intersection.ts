@@ -21,6 +21,7 @@ export function endsCompatible(a: Glob, b: Glob): boolean {
   // after the last `*` are the elements before the first.
   const starless = a.firstStar === a.elements.length && b.firstStar === b.elements.length;
   if (starless && a.elements.length !== b.elements.length) return false;
+  if (a.simple && b.simple) return simpleMeet(a.pattern, b.pattern);
   const head = Math.min(a.firstStar, b.firstStar);
   for (let k = 0; k < head; k++) {
     const x = a.elements[k] as GlobElement;
@@ -36,6 +37,19 @@ export function endsCompatible(a: Glob, b: Glob): boolean {
     const x = a.elements[a.elements.length - k] as GlobElement;
     const y = b.elements[b.elements.length - k] as GlobElement;
     if (x !== y && !meets(x, y)) return false;
+  }
+  return true;
+}
+
+/**
+ * Two simple globs (Glob.simple) of one length meet byte by byte: the same byte, or a `?` on
+ * either side (mdio's PHY ids: 32 bits as `0`, `1` and `?`, compared by the thousand).
+ */
+function simpleMeet(a: string, b: string): boolean {
+  for (let k = 0; k < a.length; k++) {
+    const x = a.charCodeAt(k);
+    const y = b.charCodeAt(k);
+    if (x !== y && x !== 0x3f && y !== 0x3f) return false;
   }
   return true;
 }

@@ -102,6 +102,8 @@ export interface Glob {
   afterLastStar: number;
   /** An element accepts no byte (a trailing backslash, a bad class): the glob matches nothing. */
   empty: boolean;
+  /** Only plain bytes and `?` (no `*`, bracket or backslash): element k is the pattern's byte k. */
+  simple: boolean;
 }
 
 const bracketSets = new Map<string, CharSet>();
@@ -128,9 +130,11 @@ export function parseGlob(pattern: string): Glob {
   let firstStar = -1;
   let afterLastStar = 0;
   let empty = false;
+  let simple = true;
   let i = 0;
   while (i < pattern.length) {
     const code = pattern.charCodeAt(i);
+    if (code === 0x2a || code === 0x5c || code === 0x5b) simple = false;
     if (code === 0x2a) {
       if (afterLastStar !== elements.length || afterLastStar === 0) {
         if (firstStar < 0) firstStar = elements.length;
@@ -166,7 +170,14 @@ export function parseGlob(pattern: string): Glob {
       i++;
     }
   }
-  return { pattern, elements, firstStar: firstStar < 0 ? elements.length : firstStar, afterLastStar, empty };
+  return {
+    pattern,
+    elements,
+    firstStar: firstStar < 0 ? elements.length : firstStar,
+    afterLastStar,
+    empty,
+    simple,
+  };
 }
 
 /**

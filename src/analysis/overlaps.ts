@@ -17,7 +17,7 @@ import {
 } from "./field-pattern.ts";
 import { type Glob, parseGlob, withoutCommonEnds } from "./glob.ts";
 import { commonString, contains, endsCompatible, intersects } from "./glob-intersection.ts";
-import { commonModalias, parsePciPattern } from "./pci-pattern.ts";
+import { commonModalias, parsePciPattern, pciFields, pciPrefix } from "./pci-pattern.ts";
 
 /** One alias line as an input of the analysis. */
 export interface AliasInput {
@@ -80,6 +80,29 @@ interface PairTable {
   bus: string;
   generic: boolean;
   rows: Map<string, Map<string, ModuleOverlap | undefined>>;
+}
+
+/**
+ * A bus as findOverlaps's loop reads its patterns: whether it is pci's (or vfio_pci's), whether
+ * it is compared, and its file2alias form while all its patterns so far are in it.
+ */
+interface BusState {
+  bus: string;
+  pci: boolean;
+  compared: boolean;
+  format: FieldFormat | undefined;
+  /** Its field patterns (fieldBuses's entry), from the first one on. */
+  patterns: FieldBus | undefined;
+  /** Its patterns compared as globs (globs's entry), from the first one on. */
+  globs: GlobItem[] | undefined;
+}
+
+/** A bus's field patterns: all, and apart those naming no device (FieldFormat.generic) and the others. */
+interface FieldBus {
+  format: FieldFormat;
+  items: FieldItem[];
+  generic: FieldItem[];
+  specific: FieldItem[];
 }
 
 /** A field pattern and its line (one object: there are thousands). */
@@ -149,54 +172,86 @@ export function findOverlaps(
     entry.pairCount += count;
     if (RANK[overlap.class] > RANK[entry.class]) entry.class = overlap.class;
   };
-  const fieldBuses = new Map<string, { format: FieldFormat; items: FieldItem[] }>();
+  const fieldBuses = new Map<string, FieldBus>();
   const globs = new Map<string, GlobItem[]>();
-  const addGlob = (bus: string, input: AliasInput) => {
-    const list = globs.get(bus) ?? [];
-    if (list.length === 0) globs.set(bus, list);
-    list.push(new GlobItem(input));
+  const addGlob = (state: BusState, input: AliasInput) => {
+    if (!state.globs) {
+      state.globs = [];
+      globs.set(state.bus, state.globs);
+    }
+    state.globs.push(new GlobItem(input));
   };
-  const addField = (bus: string, format: FieldFormat, item: FieldItem) => {
-    const group = fieldBuses.get(bus) ?? { format, items: [] };
-    if (group.items.length === 0) fieldBuses.set(bus, group);
+  const fieldBusOf = (bus: string, format: FieldFormat): FieldBus => {
+    const group = { format, items: [], generic: [], specific: [] };
+    fieldBuses.set(bus, group);
+    return group;
+  };
+  const addField = (group: FieldBus, item: FieldItem) => {
     group.items.push(item);
+    (group.format.generic(item.fields) ? group.generic : group.specific).push(item);
   };
-  // buses with a pattern not in file2alias's form: every pattern of the bus compared as a glob
-  const globOnly = new Set<string>();
+  const comparesPci = !buses || buses.has("pci");
+  let pciPatterns: FieldBus | undefined;
   const deviceless: AliasInput[] = [];
-  // a module's patterns come together and mostly share a bus: one string for a run of them
-  // (not one more per pattern), which the maps below hash once
-  let bus = "";
+  // a module's patterns come together and mostly share a bus: what the loop needs to know of
+  // it is looked up once per run of them (and the run's one string is what the maps hash)
+  const states = new Map<string, BusState>();
+  let state: BusState | undefined;
   for (const input of inputs) {
+    const pattern = input.pattern;
     const sameBus =
-      bus !== "" && input.pattern.startsWith(bus) && input.pattern.charCodeAt(bus.length) === 0x3a;
-    if (!sameBus) bus = busOf(input.pattern);
-    const parsed = bus === "pci" || bus === "vfio_pci" ? parsePciPattern(input.pattern) : undefined;
-    if (parsed) {
-      if (!buses || buses.has("pci")) addField("pci", PCI_FORMAT, fieldItem(input, parsed));
+      state !== undefined && pattern.startsWith(state.bus) && pattern.charCodeAt(state.bus.length) === 0x3a;
+    if (!sameBus) {
+      const bus = busOf(pattern);
+      state = states.get(bus);
+      if (!state) {
+        const pci = bus === "pci" || bus === "vfio_pci";
+        state = {
+          bus,
+          pci,
+          compared: !buses || buses.has(bus),
+          format: FIELD_FORMATS.get(bus),
+          patterns: undefined,
+          globs: undefined,
+        };
+        states.set(bus, state);
+      }
+    }
+    const current = state as BusState;
+    const pci = current.pci ? pciFields(pattern) : undefined;
+    if (pci) {
+      const item = { prefix: pciPrefix(pattern), fields: pci, masks: undefined, input };
+      if (comparesPci) {
+        pciPatterns ??= fieldBusOf("pci", PCI_FORMAT);
+        addField(pciPatterns, item);
+      }
       continue;
     }
-    if (buses && !buses.has(bus)) continue;
-    const format = FIELD_FORMATS.get(bus);
-    const fields = format && !globOnly.has(bus) ? parseFieldPattern(input.pattern, bus, format) : undefined;
-    if (format && fields) addField(bus, format, fieldItem(input, fields));
-    else if (format && fields === null)
-      deviceless.push(input); // matches no device
-    else {
-      if (format && !globOnly.has(bus)) {
-        globOnly.add(bus);
-        for (const item of fieldBuses.get(bus)?.items ?? []) addGlob(bus, item.input);
-        fieldBuses.delete(bus);
+    if (!current.compared) continue;
+    const { bus, format } = current;
+    if (format) {
+      const fields = parseFieldPattern(pattern, bus, format);
+      if (fields) {
+        current.patterns ??= fieldBusOf(bus, format);
+        addField(current.patterns, fieldItem(input, fields));
+        continue;
       }
-      addGlob(bus, input);
+      if (fields === null) {
+        deviceless.push(input); // matches no device
+        continue;
+      }
+      // a pattern not in file2alias's form: every pattern of the bus compared as a glob
+      current.format = undefined;
+      for (const item of current.patterns?.items ?? []) addGlob(current, item.input);
+      fieldBuses.delete(bus);
     }
+    addGlob(current, input);
   }
-  for (const input of deviceless)
-    if (globOnly.has(busOf(input.pattern))) addGlob(busOf(input.pattern), input);
-  for (const [bus, { format, items }] of fieldBuses) {
-    const generic: FieldItem[] = [];
-    const specific: FieldItem[] = [];
-    for (const item of items) (format.generic(item.fields) ? generic : specific).push(item);
+  for (const input of deviceless) {
+    const of = states.get(busOf(input.pattern)) as BusState;
+    if (of.format === undefined) addGlob(of, input);
+  }
+  for (const [bus, { format, items, generic, specific }] of fieldBuses) {
     const pairs = tableOf(bus, false);
     fieldCandidates(specific, format, (x, y) => {
       const overlap = fieldOverlap(x, y);
@@ -402,23 +457,32 @@ function genericModulePairs(
  */
 export function identity(pattern: string): { key: string; generic: boolean } {
   const colon = pattern.indexOf(":");
-  const bus = pattern.slice(0, Math.max(colon, 0));
-  let rest = pattern.slice(colon + 1);
-  if (pattern.startsWith("of:N*T*C")) rest = rest.slice("N*T*C".length);
+  // places in the pattern, not slices of it: thousands of patterns
+  let start = colon + 1;
+  if (pattern.startsWith("of:N*T*C")) start += "N*T*C".length;
   else if (pattern.startsWith("cpu:type:x86,ven*fam*mod*:feature:*"))
-    rest = pattern.slice(pattern.indexOf(":feature:*") + ":feature:*".length);
-  else if (bus !== "acpi*" && /[*?[\\]/.test(bus)) return { key: "", generic: true };
-  const key = literalPrefixOf(rest);
-  if (bus === "usb") return { key, generic: /^v[^*?[\\]*p$/.test(key) || key === "v" };
-  // `*` first, or a field name, its value `*` and the next field (pcmcia:m*c*, hid:b*g)
-  return { key, generic: /^([a-z]+\*[a-z]|\*)/.test(rest) };
+    start = pattern.indexOf(":feature:*") + ":feature:*".length;
+  else if (!pattern.startsWith("acpi*:")) {
+    const wildcard = pattern.search(WILDCARD);
+    if (wildcard >= 0 && wildcard < colon) return { key: "", generic: true };
+  }
+  WILDCARD_FROM.lastIndex = start;
+  const key = pattern.slice(
+    start,
+    WILDCARD_FROM.test(pattern) ? WILDCARD_FROM.lastIndex - 1 : pattern.length,
+  );
+  if (colon === 3 && pattern.startsWith("usb"))
+    return { key, generic: /^v[^*?[\\]*p$/.test(key) || key === "v" };
+  GENERIC_AT.lastIndex = start;
+  return { key, generic: GENERIC_AT.test(pattern) };
 }
 
-/** The plain characters a pattern starts with (up to its first `*`, `?`, `[` or `\\`). */
-function literalPrefixOf(pattern: string): string {
-  const end = pattern.search(/[*?[\\]/);
-  return end < 0 ? pattern : pattern.slice(0, end);
-}
+/** A `*`, `?`, `[` or backslash: where a literal prefix ends. */
+const WILDCARD = /[*?[\\]/;
+/** WILDCARD from lastIndex on. */
+const WILDCARD_FROM = /[*?[\\]/g;
+/** A generic start (at lastIndex): `*` first, or a field name, its value `*` and the next field (pcmcia:m*c*, hid:b*g). */
+const GENERIC_AT = /[a-z]+\*[a-z]|\*/y;
 
 /** Strongest class first, then by bus and module names (each entry's key built once). */
 function sortOverlaps(overlaps: ModuleOverlap[]): ModuleOverlap[] {

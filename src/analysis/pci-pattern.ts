@@ -26,24 +26,51 @@ const MARKERS = ["v", "d", "sv", "sd", "bc", "sc", "i"];
 const WIDTHS = [8, 8, 8, 8, 2, 2, 2];
 /** The rest's fields by its text (null: not in the form). */
 const tails = new Map<string, (string | undefined)[] | null>();
+/** The rest of seven in ten patterns (a vendor and device alone). */
+const ANY_REST = "sv*sd*bc*sc*i*";
+const ANY_REST_FIELDS = [undefined, undefined, undefined, undefined, undefined];
+/** The last pattern's rest (a driver's patterns mostly share theirs) and its fields. */
+let lastRest = ANY_REST;
+let lastRestFields: (string | undefined)[] | null = ANY_REST_FIELDS;
 
 /** The fields of a pattern in do_pci_entry's form; undefined for any other pattern. */
 export function parsePciPattern(pattern: string): PciPattern | undefined {
+  const fields = pciFields(pattern);
+  return fields && { prefix: pciPrefix(pattern), fields };
+}
+
+/** parsePciPattern's fields alone (the analysis keeps them in an object of its own). */
+export function pciFields(pattern: string): (string | undefined)[] | undefined {
   const head = HEAD.exec(pattern);
   if (!head) return undefined;
-  const text = pattern.slice(head[0].length);
+  const rest = restOf(pattern, (head[0] as string).length);
+  if (!rest) return undefined;
+  return [field(head[2]), field(head[3]), rest[0], rest[1], rest[2], rest[3], rest[4]];
+}
+
+/** The prefix of a pattern in the form: a constant string, not one per pattern. */
+export function pciPrefix(pattern: string): ModaliasPrefix {
+  return pattern.charCodeAt(0) === 0x76 ? "vfio_pci" : "pci";
+}
+
+/**
+ * The fields after vendor and device (from `start` of the pattern), by their text: parsed once
+ * per text; the last pattern's rest and the usual one told without cutting the text out.
+ */
+function restOf(pattern: string, start: number): (string | undefined)[] | null {
+  const length = pattern.length - start;
+  if (length === lastRest.length && pattern.endsWith(lastRest)) return lastRestFields;
+  if (length === ANY_REST.length && pattern.endsWith(ANY_REST)) return ANY_REST_FIELDS;
+  const text = pattern.slice(start);
   let rest = tails.get(text);
   if (rest === undefined) {
     const m = TAIL.exec(text);
     rest = m && [field(m[1]), field(m[2]), field(m[3]), field(m[4]), field(m[5])];
     tails.set(text, rest);
   }
-  if (!rest) return undefined;
-  return {
-    // a constant prefix: one string, not one per pattern
-    prefix: head[1] === "pci" ? "pci" : "vfio_pci",
-    fields: [field(head[2]), field(head[3]), rest[0], rest[1], rest[2], rest[3], rest[4]],
-  };
+  lastRest = text;
+  lastRestFields = rest;
+  return rest;
 }
 
 /** A captured value; undefined for `*` (and for the optional interface group not taken). */

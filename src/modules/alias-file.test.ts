@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { closeSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import fc from "fast-check";
 import { tempDir } from "../../test/support/tmp.ts";
 import { AliasFile, parseBuiltinModinfo } from "./alias-file.ts";
 import { LazyTextFile, openOptionalText, UnreadableFile } from "./files.ts";
@@ -100,4 +101,41 @@ test("a modules.alias that cannot be read says so, the same way each time it is 
       (error: Error) => error instanceof UnreadableFile && /cannot read \(EBADF\)/.test(error.message),
     );
   }
+});
+
+test("warnings after keys() (from the lines keys() did not match) are the whole text's", () => {
+  const line = fc.constantFrom(
+    "alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci",
+    "alias usb:v0BDAp8179d*dc*dsc*dp*ic*isc*ip*in* rtl8xxxu",
+    "alias char-major-10-* misc",
+    "alias of:N*T*C[ab]x foo",
+    "alias a:]x bad_bracket",
+    "alias b:[x bad_open",
+    "alias c:[x-y] fine-range",
+    "alias d:[x extra words",
+    "alias e:]y two words",
+    "# Aliases extracted from modules themselves.",
+    "",
+    "alias",
+    "alias only-pattern",
+    "garbage line",
+    " alias leading space",
+    "alias f:x\rmid carriage",
+    "alias g:y mod\r",
+    "alias h:\0z nul",
+  );
+  fc.assert(
+    fc.property(fc.array(line, { maxLength: 12 }), fc.boolean(), (lines, newlineAtEnd) => {
+      const text = lines.join("\n") + (newlineAtEnd ? "\n" : "");
+      const whole = new AliasFile({ path: "modules.alias", text }).warnings();
+      const afterKeys = new AliasFile({ path: "modules.alias", text });
+      afterKeys.keys(() => {});
+      assert.deepEqual(afterKeys.warnings(), whole, JSON.stringify(text));
+    }),
+    { numRuns: 800 },
+  );
+  // and on the real file: the one comment line, no warning
+  const real = new AliasFile({ path: "modules.alias", text: `# comment\n${text}` });
+  real.keys(() => {});
+  assert.deepEqual(real.warnings(), []);
 });

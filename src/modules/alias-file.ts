@@ -67,11 +67,25 @@ const WILDCARD = /[*?[]/;
 /** An alias line: its pattern in group 1 when it holds no `-`, `[` or `]` (it is its own key), else in 2. */
 const ALIAS_LINE = /^alias (?:([^ \n\0[\]-]+)|([^ \n\0]+)) ([A-Za-z0-9_-]+)$/gm;
 const MALFORMED_LINE = /^(?!alias [^ \n\0]+ [A-Za-z0-9_-]+$|#|$)[^\n]*/gm;
+/** Line terminators of regular expressions other than \n. */
+const OTHER_LINE_BREAK = /[\r\u2028\u2029]/;
+/** An alias line whose pattern holds a bracket (normalizeAlias may refuse it). */
+const BRACKETED_LINE = /^alias ([^ \n\0]*[[\]][^ \n\0]*) /gm;
 /** Any line's literal prefix (up to its first wildcard) and what ends it: a space when none. */
 const ANY_PREFIX = /^alias ([^ \n\0*?[]*)([ \0*?[]|$)/gm;
 const FULL_LINE = /alias ([^ \n\0]+) ([A-Za-z0-9_-]+)$/my;
 /** How much of a line is read at first (LazyTextFile): depmod's lines are shorter. */
 const LINE_READ = 256;
+
+/**
+ * What AliasFile.keys saw for warnings(): the stretches of text between alias lines (start
+ * and end offsets, each stretch whole lines) and the alias lines whose pattern normalizeAlias
+ * refused (their offsets).
+ */
+interface KeysSaw {
+  between: number[];
+  unusable: number[];
+}
 
 /** A match of ANY_PREFIX's shape (prefix, then what ends it) handed to a PrefixVisitor. */
 function visitPrefix(match: RegExpExecArray, visit: PrefixVisitor): void {
@@ -111,6 +125,8 @@ export class AliasFile implements AliasSource {
   private readonly file: TextFile;
   private newlineOffsets: number[] | undefined;
   private warningsFound: string[] | undefined;
+  /** What a whole keys() pass saw of the lines warnings() reports (see keys). */
+  private keysSaw: KeysSaw | undefined;
 
   constructor(file: TextFile) {
     this.path = file.path;
@@ -177,31 +193,70 @@ export class AliasFile implements AliasSource {
     return found;
   }
 
-  /** The key of every alias line, in file order. */
+  /**
+   * The key of every alias line, in file order. On the way it notes what warnings() reports,
+   * which then reads no line twice: the stretches between alias lines (comments, blank and
+   * malformed lines) and the alias lines whose pattern depmod leaves out.
+   */
   keys(visit: KeyVisitor): void {
+    const text = this.text;
+    const saw: KeysSaw = { between: [], unusable: [] };
+    let lineStart = 0; // where the line after the last alias line starts
     // exec in a loop, not matchAll: no iterator result per line (27,000 of them)
     const regex = new RegExp(ALIAS_LINE);
-    for (let match = regex.exec(this.text); match !== null; match = regex.exec(this.text)) {
+    for (let match = regex.exec(text); match !== null; match = regex.exec(text)) {
+      if (match.index !== lineStart) saw.between.push(lineStart, match.index);
+      lineStart = regex.lastIndex + 1;
       const plain = match[1];
       const pattern = plain ?? (match[2] as string);
       const key = plain ?? normalizeAlias(pattern);
       if (key !== undefined) visit(key, match.index, pattern, match[3] as string);
+      else saw.unusable.push(match.index);
     }
+    if (lineStart < text.length) saw.between.push(lineStart, text.length);
+    this.keysSaw = saw;
   }
 
-  /** Lines that are neither `alias PATTERN MODULE`, a comment, nor blank; and unusable patterns. */
+  /**
+   * Lines that are neither `alias PATTERN MODULE`, a comment, nor blank; and unusable patterns.
+   * After keys(), only the lines it did not match are read again.
+   */
   warnings(): string[] {
     if (!this.warningsFound) {
+      const malformed: [number, string][] = [];
+      const unbalanced: [number, string][] = [];
+      // a \r (or U+2028, U+2029) starts a line for ^ and $ but not for [^\n]: the whole text then
+      const saw = OTHER_LINE_BREAK.test(this.text) ? undefined : this.keysSaw;
+      if (saw) {
+        for (let i = 0; i < saw.between.length; i += 2) {
+          const start = saw.between[i] as number;
+          const lines = this.text.slice(start, saw.between[i + 1]);
+          for (const match of lines.matchAll(new RegExp(MALFORMED_LINE)))
+            malformed.push([start + match.index, match[0]]);
+          for (const match of lines.matchAll(new RegExp(BRACKETED_LINE)))
+            unbalanced.push([start + match.index, match[1] as string]);
+        }
+        for (const offset of saw.unusable) {
+          BRACKETED_LINE.lastIndex = offset;
+          unbalanced.push([offset, (BRACKETED_LINE.exec(this.text) as RegExpExecArray)[1] as string]);
+        }
+        unbalanced.sort((a, b) => a[0] - b[0]);
+      } else {
+        for (const match of this.text.matchAll(new RegExp(MALFORMED_LINE)))
+          malformed.push([match.index, match[0]]);
+        for (const match of this.text.matchAll(new RegExp(BRACKETED_LINE)))
+          unbalanced.push([match.index, match[1] as string]);
+      }
       this.warningsFound = [];
-      for (const match of this.text.matchAll(new RegExp(MALFORMED_LINE))) {
+      for (const [offset, line] of malformed) {
         this.warningsFound.push(
-          `${this.path}:${this.lineAt(match.index)}: expected 'alias PATTERN MODULE', got '${excerpt(match[0])}'`,
+          `${this.path}:${this.lineAt(offset)}: expected 'alias PATTERN MODULE', got '${excerpt(line)}'`,
         );
       }
-      for (const match of this.text.matchAll(/^alias ([^ \n\0]*[[\]][^ \n\0]*) /gm)) {
-        if (normalizeAlias(match[1] as string) === undefined) {
+      for (const [offset, pattern] of unbalanced) {
+        if (normalizeAlias(pattern) === undefined) {
           this.warningsFound.push(
-            `${this.path}:${this.lineAt(match.index)}: unbalanced brackets in '${excerpt(match[1] as string)}', line ignored`,
+            `${this.path}:${this.lineAt(offset)}: unbalanced brackets in '${excerpt(pattern)}', line ignored`,
           );
         }
       }

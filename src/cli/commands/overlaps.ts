@@ -5,6 +5,7 @@ import { AliasFile, parseBuiltinModinfo } from "../../modules/alias-file.ts";
 import { readOptionalText, readRequiredText } from "../../modules/files.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import type { Io } from "../io.ts";
+import { optimiseOnlyLongRunningCode } from "../late-optimisation.ts";
 import type { Command } from "../main.ts";
 
 const help = `usage: flavourctl overlaps [--modules DIR] [--alias FILE]... [--source TREE [--config FILE]] [--bus BUS]...
@@ -49,6 +50,8 @@ export const command: Command = {
     refuseExtraOperands(positionals);
     if (values.config !== undefined && values.source === undefined)
       throw new UsageError("--config goes with --source (the kernel .config of that tree)");
+    // the alias files' analysis is one short pass (late-optimisation.ts); a source tree's scan is left as it was
+    if (values.source === undefined) optimiseOnlyLongRunningCode();
     const buses = values.bus === undefined || values.bus.includes("all") ? undefined : new Set(values.bus);
     const inputs: AliasInput[] = [];
     if (values.modules !== undefined) {
@@ -109,7 +112,6 @@ function readAliases(
   const text =
     name === undefined ? readRequiredText(dirOf(path), baseOf(path)) : readRequiredText(path, name);
   const file = new AliasFile(text);
-  for (const warning of file.warnings()) io.err(`flavourctl overlaps: warning: ${warning}\n`);
   const wildcard = buses !== undefined && [...buses].some((bus) => /[*?[]/.test(bus));
   // every usable line (keys() skips those depmod leaves out), by its key: the pattern as
   // depmod indexes it and libkmod matches it (`-` as `_` outside brackets, normalizeAlias)
@@ -134,6 +136,8 @@ function readAliases(
       if (line) inputs.push(new FileAlias(line.key, line.module, line.pattern, file, ref));
     }
   }
+  // after keys(), which notes the few lines warnings() reads
+  for (const warning of file.warnings()) io.err(`flavourctl overlaps: warning: ${warning}\n`);
   if (!wildcard) return inputs;
   return inputs.filter((input) => {
     const bus = busOf(input.pattern);
