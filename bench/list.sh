@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `flavourctl list` on the 25-device capture (test/fixtures/sysfs/q35-linux6.12-sriov.tar.gz, a
-# real Linux 6.12 under QEMU) with Debian's 6.12 modules, in one hyperfine run beside:
+# real Linux 6.12 under QEMU) with Debian's 6.12 modules, in one benchmark (hyperfine, the four commands in turn), beside:
 #   node -e 0               the floor of any Node CLI
 #   lspci -k                Debian pciutils on the same tree, with the same modules
 #   driverctl list-devices  driverctl reads /sys only
@@ -12,7 +12,8 @@
 # (--sysfs, --modules). Reports the median wall time of each and the three ratios, and the same
 # for CPU time (user+system), which a machine shared with other jobs disturbs less.
 #
-#   bash bench/list.sh [RUNS]        (default 30 runs each, 3 warm-ups; npm run build first)
+#   bash bench/list.sh [RUNS]        (default 30 runs each, in rounds of 3 with the four commands
+#                                    in turn, 3 warm-ups; npm run build first)
 # When NODE_EXTRA_CA_CERTS is set, node -e 0 and list are measured once more without it.
 #
 # Needs hyperfine, pciutils, driverctl and the oracle's modules tree (bash test/oracle/fetch-trees.sh).
@@ -58,13 +59,19 @@ list="node $repo/dist/flavourctl.js list --sysfs $tree --modules $modules"
 [[ $(lspci -k | grep -c "Kernel modules") -gt 0 ]] || { echo "bench/list.sh: lspci has no modules" >&2; exit 1; }
 [[ $($list | wc -l) == 26 ]] || { echo "bench/list.sh: list failed" >&2; exit 1; }
 
-hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$work/results.json" \
-  -n "node -e 0" "node -e 0" \
-  -n "flavourctl list" "$list" \
-  -n "lspci -k" "lspci -k" \
-  -n "driverctl list-devices" "driverctl list-devices" >&2
+# In rounds of 3 runs, the four commands in turn, so that a change in the machine's load
+# (these are shared 2-core machines) falls on all four alike rather than on the command whose
+# block it happened in; warm-ups only before the first round.
+for ((round = 1; round * 3 <= runs || round == 1; round++)); do
+  hyperfine -N --style none --warmup $((round == 1 ? 3 : 0)) --runs 3 \
+    --export-json "$work/round-$(printf %03d "$round").json" \
+    -n "node -e 0" "node -e 0" \
+    -n "flavourctl list" "$list" \
+    -n "lspci -k" "lspci -k" \
+    -n "driverctl list-devices" "driverctl list-devices" >/dev/null
+done
 
-node "$repo/bench/hyperfine-summary.mjs" "$work/results.json" "flavourctl list / node -e 0" \
+node "$repo/bench/hyperfine-summary.mjs" "$work"/round-*.json "flavourctl list / node -e 0" \
   "flavourctl list / lspci -k" "flavourctl list / driverctl list-devices"
 
 # Node's own start-up depends on its environment: NODE_EXTRA_CA_CERTS (set on this project's
