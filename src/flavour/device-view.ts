@@ -24,6 +24,9 @@ export class DeviceView {
   /** null when the modules directory is unknown (no /lib/modules/$(uname -r), and none given). */
   readonly modules: ModulesDir | null;
   private readonly infos = new Map<PciAddress, DeviceInfo | null>();
+  /** Lookups and vfio choices by modalias: devices of one model (VFs, bridges) share theirs. */
+  private readonly lookups = new Map<string, LookupResult>();
+  private readonly choices = new Map<string, VfioChoice>();
   /** Each group's members, listed once (every member of a group asks for them). */
   private readonly groupAddresses = new Map<number, PciAddress[]>();
   private readonly unreadable: string[] = [];
@@ -62,14 +65,23 @@ export class DeviceView {
    */
   kernelModules(info: DeviceInfo): { lookup: LookupResult; modules: string[] } | null {
     if (this.modules === null || info.modalias === null) return null;
-    const result = lookup(this.modules, info.modalias);
+    let result = this.lookups.get(info.modalias);
+    if (result === undefined) {
+      result = lookup(this.modules, info.modalias);
+      this.lookups.set(info.modalias, result);
+    }
     const modules = result.matches.map((m) => m.module).filter((m, i, all) => i === 0 || all[i - 1] !== m);
     return { lookup: result, modules };
   }
 
   vfioChoice(info: DeviceInfo): VfioChoice | null {
     if (this.modules === null || info.modalias === null) return null;
-    return chooseVfio(this.modules, info.modalias);
+    let choice = this.choices.get(info.modalias);
+    if (choice === undefined) {
+      choice = chooseVfio(this.modules, info.modalias);
+      this.choices.set(info.modalias, choice);
+    }
+    return choice;
   }
 
   /**
