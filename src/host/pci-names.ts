@@ -45,6 +45,8 @@ interface Block {
   name: string;
   /** Its bytes as latin1 text (one character a byte; names are UTF-8, decoded when taken). */
   text: string;
+  /** The children's names found so far (devices of one model are asked for again). */
+  children: Map<string, string | undefined>;
 }
 
 interface Database {
@@ -219,10 +221,10 @@ export class PciNames {
       this.vendorParts.clear();
       return this.readBlock(key);
     }
-    if (slash >= 0) return { name: "", text };
+    if (slash >= 0) return { name: "", text, children: new Map() };
     let lineEnd = text.indexOf("\n");
     if (lineEnd < 0) lineEnd = text.length;
-    return { name: utf8(text.slice(head.length, lineEnd)), text };
+    return { name: utf8(text.slice(head.length, lineEnd)), text, children: new Map() };
   }
 
   /**
@@ -232,12 +234,17 @@ export class PciNames {
    */
   private child(block: Block | null, id: string): string | undefined {
     if (block === null) return undefined;
+    if (block.children.has(id)) return block.children.get(id);
     const text = block.text;
     const at = bisectChild(text, id) ?? text.indexOf(`\n\t${id}  `);
-    if (at < 0) return undefined;
-    let end = text.indexOf("\n", at + 1);
-    if (end < 0) end = text.length;
-    return utf8(text.slice(at + id.length + 4, end));
+    let name: string | undefined;
+    if (at >= 0) {
+      let end = text.indexOf("\n", at + 1);
+      if (end < 0) end = text.length;
+      name = utf8(text.slice(at + id.length + 4, end));
+    }
+    block.children.set(id, name);
+    return name;
   }
 
   vendor(vendor: number): string | undefined {
@@ -247,7 +254,8 @@ export class PciNames {
   device(vendor: number, device: number): string | undefined {
     const data = this.data();
     if (data === null) return undefined;
-    const [key, id] = [hex(vendor, 4), hex(device, 4)];
+    const key = hex(vendor, 4);
+    const id = hex(device, 4);
     const found = this.deviceIn(data.index, key, id);
     // a cached index found wrong meanwhile is made again from the file: asked once more
     const now = this.database;
