@@ -100,3 +100,30 @@ test("list loads no built-in module it does not use (child_process, net, streams
     assert.ok(!loaded.includes(`NativeModule ${name}`), `${name} is loaded`);
   }
 });
+
+test("overlaps, which sets a V8 flag for its one pass, reuses its code cache too (V8 checks the flags it was made with)", () => {
+  const cacheDir = tempDir("code-cache-overlaps");
+  const aliases = join(tempDir("code-cache-overlaps-input"), "modules.alias");
+  writeFileSync(
+    aliases,
+    "alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci\nalias pci:v00001AF4d00001041sv*sd*bc*sc*i* virtio_net\n",
+  );
+  const overlaps = () => {
+    const result = spawnSync(process.execPath, [bundle, "overlaps", "--alias", aliases], {
+      encoding: "utf8",
+      env: { ...process.env, FLAVOURCTL_INDEX_CACHE: cacheDir },
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stderr, "");
+    return result.stdout;
+  };
+  const expected = overlaps();
+  assert.match(expected, /virtio_net/);
+  const [cache] = readdirSync(cacheDir).filter((name) => name.endsWith("-overlaps.v8"));
+  assert.ok(cache, "a code cache for overlaps");
+  const written = statSync(join(cacheDir, cache));
+  for (let i = 0; i < 2; i++) assert.equal(overlaps(), expected);
+  const after = statSync(join(cacheDir, cache));
+  assert.equal(after.ino, written.ino, "accepted, not rejected and written again");
+  assert.equal(after.mtimeMs, written.mtimeMs);
+});

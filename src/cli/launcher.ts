@@ -15,6 +15,7 @@ import { Script } from "node:vm";
 import { writeFileAtomically } from "../atomic-write.ts";
 import { readOwnFile } from "../cache-file.ts";
 import { indexCacheDir } from "../host/cache-dir.ts";
+import { optimiseOnlyLongRunningCode, wantsLateOptimisation } from "./late-optimisation.ts";
 
 declare const FLAVOURCTL_BUNDLE: string;
 declare const FLAVOURCTL_BUILD: string;
@@ -23,6 +24,8 @@ const verb = /^[a-z][a-z-]{0,19}$/.test(process.argv[2] ?? "") ? (process.argv[2
 const cacheDir = indexCacheDir(process.env);
 const cachePath = cacheDir && join(cacheDir, `code-${FLAVOURCTL_BUILD}-${verb}.v8`);
 const cached = cachePath ? readOwnFile(cachePath) : undefined;
+// before compiling: a cache is accepted only under the flags it was made with
+if (wantsLateOptimisation(process.argv.slice(2))) optimiseOnlyLongRunningCode(require("node:v8"));
 const script = new Script(FLAVOURCTL_BUNDLE, { filename: __filename, cachedData: cached });
 if (cachePath && (cached === undefined || script.cachedDataRejected)) {
   // not for a command line that was wrong (64): every typo of a verb would leave a cache

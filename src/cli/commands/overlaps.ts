@@ -1,6 +1,7 @@
 // flavourctl overlaps: which modules' alias patterns can claim the same device.
 import { type AliasInput, busOf, type ModuleOverlap, type OverlapReport } from "../../analysis/overlaps.ts";
 import { UsageError } from "../../errors.ts";
+import { v8 } from "../../lazy-builtins.ts";
 import { AliasFile, parseBuiltinModinfo } from "../../modules/alias-file.ts";
 import { readOptionalText, readRequiredText } from "../../modules/files.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
@@ -51,7 +52,7 @@ export const command: Command = {
     if (values.config !== undefined && values.source === undefined)
       throw new UsageError("--config goes with --source (the kernel .config of that tree)");
     // the alias files' analysis is one short pass (late-optimisation.ts); a source tree's scan is left as it was
-    if (values.source === undefined) optimiseOnlyLongRunningCode();
+    if (values.source === undefined) optimiseOnlyLongRunningCode(v8());
     const buses = values.bus === undefined || values.bus.includes("all") ? undefined : new Set(values.bus);
     const inputs: AliasInput[] = [];
     if (values.modules !== undefined) {
