@@ -312,6 +312,12 @@ export class AliasList implements AliasSource {
   }
 }
 
+/** Where `char` next occurs in `text` from `from` on; Infinity when it does not. */
+function nextOf(text: string, char: string, from: number): number {
+  const at = from === Number.POSITIVE_INFINITY ? -1 : text.indexOf(char, from);
+  return at < 0 ? Number.POSITIVE_INFINITY : at;
+}
+
 /**
  * modules.builtin.modinfo: NUL-terminated `module.key=value` records of built-in modules; the
  * `alias` ones feed modules.builtin.alias.bin (depmod's output_builtin_alias_bin). Records are
@@ -322,24 +328,29 @@ export function parseBuiltinModinfo(file: TextFile): { aliases: AliasLine[]; war
   const aliases: AliasLine[] = [];
   const warnings: string[] = [];
   const text = file.text;
+  // The next '.' at or after a record's start, and the first '=' after that '.': each found by
+  // searching on from where the last search stopped, so that records without either (a damaged
+  // file, all NULs) do not each search to the end of the file.
+  let dot = -1;
+  let equals = -1;
   for (let start = 0, record = 1; start < text.length; record++) {
     let end = text.indexOf("\0", start);
     if (end < 0) end = text.length;
-    const dot = text.indexOf(".", start);
-    const equals = dot < 0 ? -1 : text.indexOf("=", dot + 1);
-    if (end === start) {
-      // an empty record
-    } else if (dot <= start || dot >= end || equals < 0 || equals >= end) {
-      const got = excerpt(text.slice(start, end));
-      warnings.push(`${file.path}: record ${record}: expected 'module.key=value', got '${got}'`);
-    } else if (equals === dot + 6 && text.startsWith("alias", dot + 1) && equals + 1 < end) {
-      const pattern = text.slice(equals + 1, end);
-      const key = normalizeAlias(pattern);
-      if (key === undefined) {
-        warnings.push(`${file.path}: record ${record}: unbalanced brackets in '${excerpt(pattern)}'`);
-      } else {
-        const module = text.slice(start, dot);
-        aliases.push({ pattern, key, module, file: file.path, line: record, priority: 0 });
+    if (end > start) {
+      if (dot < start) dot = nextOf(text, ".", start);
+      if (equals <= dot) equals = nextOf(text, "=", dot + 1);
+      if (dot === start || dot >= end || equals >= end) {
+        const got = excerpt(text.slice(start, end));
+        warnings.push(`${file.path}: record ${record}: expected 'module.key=value', got '${got}'`);
+      } else if (equals === dot + 6 && text.startsWith("alias", dot + 1) && equals + 1 < end) {
+        const pattern = text.slice(equals + 1, end);
+        const key = normalizeAlias(pattern);
+        if (key === undefined) {
+          warnings.push(`${file.path}: record ${record}: unbalanced brackets in '${excerpt(pattern)}'`);
+        } else {
+          const module = text.slice(start, dot);
+          aliases.push({ pattern, key, module, file: file.path, line: record, priority: 0 });
+        }
       }
     }
     start = end + 1;
