@@ -187,3 +187,19 @@ test("a snapshot of a damaged tree copies nothing from outside it and reads back
   const [original, copy] = [await list(root, true), await list(dest, true)];
   assert.deepEqual(JSON.parse(copy.stdout), JSON.parse(original.stdout));
 });
+
+test("a link whose target ends in '/' still names its driver and group (the control side reads it so too)", async () => {
+  const root = join(tempDir("slash-sysfs"), "sys");
+  buildTree(root, [{ address: "0000:00:01.0", ...E1000E, driver: "e1000e", group: 3 }]);
+  const dev = join(root, "devices/pci0000:00/0000:00:01.0");
+  rmSync(join(dev, "driver"));
+  symlinkSync("../../../bus/pci/drivers/e1000e/", join(dev, "driver"));
+  rmSync(join(dev, "iommu_group"));
+  symlinkSync("../../../kernel/iommu_groups/3/", join(dev, "iommu_group"));
+  const { code, stdout, stderr } = await list(root, true);
+  assert.equal(stderr, "");
+  assert.equal(code, 0);
+  const [device] = JSON.parse(stdout) as DeviceReport[];
+  assert.equal(device?.driver, "e1000e");
+  assert.equal(device?.iommuGroup, 3);
+});

@@ -54,9 +54,14 @@ function linkTarget(path: string): string | null {
   }
 }
 
-/** What follows a link target's last '/', as lspci takes it (strrchr in ls-kernel.c find_driver). */
+/**
+ * What follows a link target's last '/', as lspci takes it (strrchr in ls-kernel.c find_driver),
+ * trailing slashes left out first, as path.basename does it on the control side
+ * (sysfs-control.ts): `drivers/e1000e/` names e1000e on both.
+ */
 function lastComponent(target: string): string {
-  return target.slice(target.lastIndexOf("/") + 1);
+  const end = target.endsWith("/") ? target.replace(/\/+$/, "") : target;
+  return end.slice(end.lastIndexOf("/") + 1);
 }
 
 /** Attribute widths as pci-sysfs.c prints them ("0x%04x", "0x%06x", "0x%02x"). */
