@@ -203,3 +203,19 @@ test("a link whose target ends in '/' still names its driver and group (the cont
   assert.equal(device?.driver, "e1000e");
   assert.equal(device?.iommuGroup, 3);
 });
+
+test("bus/pci/devices linked out of the tree: its device directories are not read", async () => {
+  const root = join(tempDir("busout-sysfs"), "sys");
+  buildTree(root, [{ address: "0000:00:01.0", ...E1000E, driver: "e1000e", group: 1 }]);
+  const elsewhere = join(tempDir("busout-elsewhere"), "devices");
+  mkdirSync(join(elsewhere, "0000:00:02.0"), { recursive: true });
+  for (const [name, value] of Object.entries({ vendor: "0x8086", device: "0x10d3", class: "0x020000" })) {
+    writeFileSync(join(elsewhere, "0000:00:02.0", name), `${value}\n`);
+  }
+  rmSync(join(root, "bus/pci/devices"), { recursive: true });
+  symlinkSync(elsewhere, join(root, "bus/pci/devices"));
+  const { code, stdout, stderr } = await list(root, true);
+  assert.deepEqual(JSON.parse(stdout), []);
+  assert.match(stderr, /0000:00:02\.0: .*bus\/pci\/devices\/0000:00:02\.0 leads outside .*sys: .*; left out/);
+  assert.equal(code, 2);
+});

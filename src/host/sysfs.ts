@@ -46,6 +46,14 @@ function oneLine(text: string): string {
   return text.endsWith("\n") ? text.slice(0, -1) : text;
 }
 
+function realPathOf(path: string): string | undefined {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return undefined;
+  }
+}
+
 function linkTarget(path: string): string | null {
   try {
     return readlinkSync(path);
@@ -380,8 +388,14 @@ export class SysfsHost implements Host {
     }
     const target = linkTarget(entry);
     if (target === null) {
-      if (existsSync(entry)) return { dir: entry, parents: [] }; // a copy made without links
-      throw new AbsentDevice(address, this.path("bus/pci/devices"));
+      if (!existsSync(entry)) throw new AbsentDevice(address, this.path("bus/pci/devices"));
+      // a copy made without links, unless a linked directory on the way leads out of the tree
+      const real = realPathOf(entry);
+      const root = realPathOf(this.root);
+      if (real !== undefined && root !== undefined && !real.startsWith(`${root}/`)) {
+        throw new UnreadableDevice(address, `${entry} leads outside ${this.root}: ${printable(real)}`);
+      }
+      return { dir: entry, parents: [] };
     }
     if (dir === undefined || this.devicesDir === undefined) {
       throw new UnreadableDevice(address, `${entry}: dangling link to ${printable(target)}`);
