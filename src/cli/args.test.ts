@@ -99,5 +99,8 @@ test("a refused command line says which option, in one line", () => {
   );
   assert.equal(message(["--json=yes"]), "option '--json' does not take a value");
   assert.equal(message(["--nope"]), "unknown option '--nope'");
-  assert.equal(message(["-hx"]), "unknown option '-x'");
+  assert.equal(message(["-x"]), "unknown option '-x'");
+  assert.equal(message(["-hx"]), "unknown option letter 'x' in '-hx'");
+  assert.equal(message(["-h-"]), "unknown option letter '-' in '-h-'");
+  assert.equal(message(["-o", "--json"]), "option '-o' needs a value (use --out=--json if it is one)");
 });

@@ -6,6 +6,7 @@
 // node's own start-up. The rules are parseArgs' strict ones, for the options we use: `--name
 // value`, `--name=value`, `-h`, `--` ending the options; an unknown option, a string option
 // without its value or followed by another option, and a value given to a boolean are refused.
+// One difference: a `-` among grouped short options is refused (parseArgs reads `-h-` as `-h --`).
 import { UsageError } from "../errors.ts";
 import { os } from "../lazy-builtins.ts";
 import { printable } from "../pci/address.ts";
@@ -70,7 +71,7 @@ export function parseCommandLine<T extends Options>(
       // parseArgs' strict rule: `--sysfs --json` is a forgotten value, not a directory named --json
       if (value.length > 1 && value.startsWith("-")) {
         throw new UsageError(
-          `option '${shown}' needs a value (use ${shown}=${printable(value)} if it is one)`,
+          `option '${shown}' needs a value (use --${name}=${printable(value)} if it is one)`,
         );
       }
       set(name, value);
@@ -99,7 +100,13 @@ function shortNames(arg: string, options: Options): Given[] {
   for (let at = 1; at < arg.length; at++) {
     const letter = arg[at] as string;
     const name = Object.keys(options).find((key) => options[key]?.short === letter);
-    if (name === undefined) throw new UsageError(`unknown option '-${printable(letter)}'`);
+    if (name === undefined) {
+      throw new UsageError(
+        arg.length === 2
+          ? `unknown option '${printable(arg)}'`
+          : `unknown option letter '${printable(letter)}' in '${printable(arg)}'`,
+      );
+    }
     const rest = arg.slice(at + 1);
     if (options[name]?.type === "string" && rest !== "") {
       found.push([name, rest]);
