@@ -12,8 +12,8 @@
 # (--sysfs, --modules). Reports the median wall time of each and the three ratios, and the same
 # for CPU time (user+system), which a machine shared with other jobs disturbs less.
 #
-#   bash bench/list.sh [RUNS]        (default 30 runs each, in rounds of 3 with the four commands
-#                                    in turn, 3 warm-ups; npm run build first)
+#   bash bench/list.sh [RUNS]        (default 30 runs each, in rounds of 3 with the commands in
+#                                    turn, 3 warm-ups; npm run build first)
 # When NODE_EXTRA_CA_CERTS is set, node -e 0 and list are measured once more without it.
 #
 # Needs hyperfine, pciutils, driverctl and the oracle's modules tree (bash test/oracle/fetch-trees.sh).
@@ -59,18 +59,22 @@ list="node $repo/dist/flavourctl.js list --sysfs $tree --modules $modules"
 [[ $(lspci -k | grep -c "Kernel modules") -gt 0 ]] || { echo "bench/list.sh: lspci has no modules" >&2; exit 1; }
 [[ $($list | wc -l) == 26 ]] || { echo "bench/list.sh: list failed" >&2; exit 1; }
 
-# In rounds of 3 runs, the four commands in turn, so that a change in the machine's load
-# (these are shared 2-core machines) falls on all four alike rather than on the command whose
-# block it happened in; warm-ups only before the first round.
-for ((round = 1; round * 3 <= runs || round == 1; round++)); do
-  hyperfine -N --style none --warmup $((round == 1 ? 3 : 0)) --runs 3 \
-    --export-json "$work/round-$(printf %03d "$round").json" \
-    -n "node -e 0" "node -e 0" \
-    -n "flavourctl list" "$list" \
-    -n "lspci -k" "lspci -k" \
-    -n "driverctl list-devices" "driverctl list-devices" >/dev/null
-done
-
+# In rounds of 3 runs, the commands in turn, so that a change in the machine's load (these are
+# shared 2-core machines) falls on all of them alike rather than on the command whose block it
+# happened in; warm-ups only before the first round. RUNS is rounded up to a multiple of 3.
+rounds=$(((runs + 2) / 3))
+((rounds > 0)) || rounds=1
+in_rounds() { # NAME, then hyperfine's -n NAME COMMAND pairs
+  local name=$1 round
+  shift
+  for ((round = 1; round <= rounds; round++)); do
+    hyperfine -N --style none --warmup $((round == 1 ? 3 : 0)) --runs 3 \
+      --export-json "$work/$name-$(printf %03d "$round").json" "$@" >/dev/null
+  done
+}
+echo "$((rounds * 3)) runs of each command, in $rounds rounds of 3"
+in_rounds round -n "node -e 0" "node -e 0" -n "flavourctl list" "$list" \
+  -n "lspci -k" "lspci -k" -n "driverctl list-devices" "driverctl list-devices"
 node "$repo/bench/hyperfine-summary.mjs" "$work"/round-*.json "flavourctl list / node -e 0" \
   "flavourctl list / lspci -k" "flavourctl list / driverctl list-devices"
 
@@ -79,8 +83,7 @@ node "$repo/bench/hyperfine-summary.mjs" "$work"/round-*.json "flavourctl list /
 # pair once more without it.
 if [[ -n ${NODE_EXTRA_CA_CERTS:-} ]]; then
   echo "without NODE_EXTRA_CA_CERTS (set here to $NODE_EXTRA_CA_CERTS):"
-  hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$work/results-bare.json" \
-    -n "node -e 0" "env -u NODE_EXTRA_CA_CERTS node -e 0" \
-    -n "flavourctl list" "env -u NODE_EXTRA_CA_CERTS $list" >&2
-  node "$repo/bench/hyperfine-summary.mjs" "$work/results-bare.json" "flavourctl list / node -e 0"
+  in_rounds bare -n "node -e 0" "env -u NODE_EXTRA_CA_CERTS node -e 0" \
+    -n "flavourctl list" "env -u NODE_EXTRA_CA_CERTS $list"
+  node "$repo/bench/hyperfine-summary.mjs" "$work"/bare-*.json "flavourctl list / node -e 0"
 fi
