@@ -371,8 +371,13 @@ export class SysfsHost implements Host {
     }));
   }
 
-  /** devices/ with every link resolved, found once. */
-  private devicesDir: string | undefined;
+  /** devices/ with every link resolved, found once; null when it cannot be resolved. */
+  private realDevices: string | null | undefined;
+
+  private devicesDir(): string | undefined {
+    if (this.realDevices === undefined) this.realDevices = realPathOf(this.path("devices")) ?? null;
+    return this.realDevices ?? undefined;
+  }
 
   /**
    * The device's directory and the PCI devices above it. bus/pci/devices/<address> is a link
@@ -382,50 +387,35 @@ export class SysfsHost implements Host {
   private locate(address: PciAddress): { dir: string; parents: PciAddress[] } {
     const entry = this.path("bus/pci/devices", address);
     // the usual case, a link resolving below devices/, in one call
-    const dir = this.realPath(entry);
-    if (dir !== undefined && this.devicesDir !== undefined && dir.startsWith(`${this.devicesDir}/`)) {
-      return this.inDevices(address, entry, dir);
+    const dir = realPathOf(entry);
+    const devices = dir === undefined ? undefined : this.devicesDir();
+    if (dir !== undefined && devices !== undefined && dir.startsWith(`${devices}/`)) {
+      // Both are real paths (absolute, no `.`, `..` or links): below means below by name.
+      const parts = dir.slice(devices.length + 1).split("/");
+      if (parts[parts.length - 1] !== address) {
+        this.warn(
+          `${address}: ${entry} links to a directory named ${printable(parts[parts.length - 1] ?? "")}`,
+        );
+      }
+      return { dir, parents: parts.slice(0, -1).filter(isAddress) };
     }
     const target = linkTarget(entry);
     if (target === null) {
       if (!existsSync(entry)) throw new AbsentDevice(address, this.path("bus/pci/devices"));
       // a copy made without links, unless a linked directory on the way leads out of the tree
-      const real = realPathOf(entry);
       const root = realPathOf(this.root);
-      if (real !== undefined && root !== undefined && !real.startsWith(`${root}/`)) {
-        throw new UnreadableDevice(address, `${entry} leads outside ${this.root}: ${printable(real)}`);
+      if (dir !== undefined && root !== undefined && !dir.startsWith(`${root}/`)) {
+        throw new UnreadableDevice(address, `${entry} leads outside ${this.root}: ${printable(dir)}`);
       }
       return { dir: entry, parents: [] };
     }
-    if (dir === undefined || this.devicesDir === undefined) {
+    if (dir === undefined || devices === undefined) {
       throw new UnreadableDevice(address, `${entry}: dangling link to ${printable(target)}`);
     }
     throw new UnreadableDevice(
       address,
       `${entry} points outside ${this.path("devices")}: ${printable(target)}`,
     );
-  }
-
-  /** `path` with every link resolved, and devices/ too the first time; undefined when either fails. */
-  private realPath(path: string): string | undefined {
-    try {
-      const real = realpathSync.native(path);
-      this.devicesDir ??= realpathSync.native(this.path("devices"));
-      return real;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** A device directory `dir` below devices/ (both real paths: below means below by name). */
-  private inDevices(address: PciAddress, entry: string, dir: string): { dir: string; parents: PciAddress[] } {
-    const parts = dir.slice((this.devicesDir as string).length + 1).split("/");
-    if (parts[parts.length - 1] !== address) {
-      this.warn(
-        `${address}: ${entry} links to a directory named ${printable(parts[parts.length - 1] ?? "")}`,
-      );
-    }
-    return { dir, parents: parts.slice(0, -1).filter(isAddress) };
   }
 
   private modalias(read: DeviceReader): string | null {
