@@ -8,7 +8,9 @@
 // stand for its own field: two patterns match a common device iff every field pair meets, and
 // one contains the other iff each of its fields contains the other's. (Plain glob intersection
 // lets `g*` swallow `0102v0000046Dp` and reports pairs no device can meet.)
+
 import { fnmatch } from "../modules/fnmatch.ts";
+import { RestMemo } from "./rest-memo.ts";
 
 export interface FieldPattern {
   prefix: string;
@@ -91,11 +93,8 @@ interface FieldParser {
   /** The fields of the head: up to the key fields (hid's are its third and fourth). */
   headFields: number;
   head: RegExp;
-  tail: RegExp;
-  tails: Map<string, Tail>;
-  /** The last pattern's rest and its answer: a module's patterns mostly share their rest. */
-  lastText: string;
-  lastTail: Tail | undefined;
+  /** The rest of each pattern, parsed once per text. */
+  tails: RestMemo<Tail>;
 }
 
 /** The rest of a pattern parsed: whether it is in the form, appendValues's answer, the values. */
@@ -118,16 +117,14 @@ function parserOf(bus: string, format: FieldFormat): FieldParser {
     const fields = format.markers.map((m, k) => `${m}(\\*|${position}{0,${format.widths[k]}}\\*?)`);
     const headFields = format.keys[1] + 1;
     const next = format.markers[headFields];
+    const tail = new RegExp(`^${fields.slice(headFields).join("")}\\*?$`);
     parser = {
       prefix: bus,
       headFields,
       head: new RegExp(
         `^${bus}:${fields.slice(0, headFields).join("")}${next === undefined ? "" : `(?=${next})`}`,
       ),
-      tail: new RegExp(`^${fields.slice(headFields).join("")}\\*?$`),
-      tails: new Map(),
-      lastText: "",
-      lastTail: undefined,
+      tails: new RestMemo((text) => parseTail(text, headFields, tail, format)),
     };
     parsers.set(bus, parser);
   }
@@ -146,7 +143,7 @@ export function parseFieldPattern(
   const parser = parserOf(bus, format);
   const head = parser.head.exec(pattern);
   if (!head) return undefined;
-  const tail = tailOf(parser, pattern, (head[0] as string).length, format);
+  const tail = parser.tails.of(pattern, (head[0] as string).length);
   if (!tail.inForm) return undefined;
   if (tail.answer === true && exactOrAny(head, format)) {
     // the usual pattern: the rest's fields (and masks, never changed) taken whole
@@ -174,32 +171,11 @@ export function parseFieldPattern(
     : { prefix: parser.prefix, fields: out.fields };
 }
 
-/**
- * The fields after the head's (from `start` of the pattern), by their text: parsed once per
- * text (a slot for each head field first); the last pattern's told without cutting the text out.
- */
-function tailOf(parser: FieldParser, pattern: string, start: number, format: FieldFormat): Tail {
-  const last = parser.lastText;
-  if (parser.lastTail && pattern.length - start === last.length && pattern.endsWith(last))
-    return parser.lastTail;
-  const text = pattern.slice(start);
-  let tail = parser.tails.get(text);
-  if (!tail) {
-    const m = parser.tail.exec(text);
-    const values: Values = {
-      fields: Array.from({ length: parser.headFields }, () => undefined),
-      masks: undefined,
-    };
-    tail = {
-      inForm: m !== null,
-      answer: m ? appendValues(m, parser.headFields, format, values) : undefined,
-      values,
-    };
-    parser.tails.set(text, tail);
-  }
-  parser.lastText = text;
-  parser.lastTail = tail;
-  return tail;
+/** The fields after the head's, from a rest's text (a slot for each head field first). */
+function parseTail(text: string, headFields: number, tail: RegExp, format: FieldFormat): Tail {
+  const m = tail.exec(text);
+  const values: Values = { fields: Array.from({ length: headFields }, () => undefined), masks: undefined };
+  return { inForm: m !== null, answer: m ? appendValues(m, headFields, format, values) : undefined, values };
 }
 
 /** Each value of the head is `*` or exact hex digits (no mask: appendValues's first two cases). */

@@ -6,6 +6,7 @@
 // into the next.
 import type { ModaliasPrefix } from "../pci/modalias.ts";
 import type { FieldPattern } from "./field-pattern.ts";
+import { RestMemo } from "./rest-memo.ts";
 
 /** Compared with field-pattern.ts's fieldsIntersect and fieldsContain. */
 export interface PciPattern extends FieldPattern {
@@ -25,13 +26,13 @@ const TAIL =
 const MARKERS = ["v", "d", "sv", "sd", "bc", "sc", "i"];
 const WIDTHS = [8, 8, 8, 8, 2, 2, 2];
 /** The rest's fields by its text (null: not in the form). */
-const tails = new Map<string, (string | undefined)[] | null>();
+const tails = new RestMemo<(string | undefined)[] | null>((text) => {
+  const m = TAIL.exec(text);
+  return m && [field(m[1]), field(m[2]), field(m[3]), field(m[4]), field(m[5])];
+});
 /** The rest of seven in ten patterns (a vendor and device alone). */
 const ANY_REST = "sv*sd*bc*sc*i*";
 const ANY_REST_FIELDS = [undefined, undefined, undefined, undefined, undefined];
-/** The last pattern's rest (a driver's patterns mostly share theirs) and its fields. */
-let lastRest = ANY_REST;
-let lastRestFields: (string | undefined)[] | null = ANY_REST_FIELDS;
 
 /** The fields of a pattern in do_pci_entry's form; undefined for any other pattern. */
 export function parsePciPattern(pattern: string): PciPattern | undefined {
@@ -53,24 +54,10 @@ export function pciPrefix(pattern: string): ModaliasPrefix {
   return pattern.charCodeAt(0) === 0x76 ? "vfio_pci" : "pci";
 }
 
-/**
- * The fields after vendor and device (from `start` of the pattern), by their text: parsed once
- * per text; the last pattern's rest and the usual one told without cutting the text out.
- */
+/** The fields after vendor and device (from `start` of the pattern); the usual rest told at once. */
 function restOf(pattern: string, start: number): (string | undefined)[] | null {
-  const length = pattern.length - start;
-  if (length === lastRest.length && pattern.endsWith(lastRest)) return lastRestFields;
-  if (length === ANY_REST.length && pattern.endsWith(ANY_REST)) return ANY_REST_FIELDS;
-  const text = pattern.slice(start);
-  let rest = tails.get(text);
-  if (rest === undefined) {
-    const m = TAIL.exec(text);
-    rest = m && [field(m[1]), field(m[2]), field(m[3]), field(m[4]), field(m[5])];
-    tails.set(text, rest);
-  }
-  lastRest = text;
-  lastRestFields = rest;
-  return rest;
+  if (pattern.length - start === ANY_REST.length && pattern.endsWith(ANY_REST)) return ANY_REST_FIELDS;
+  return tails.of(pattern, start);
 }
 
 /** A captured value; undefined for `*` (and for the optional interface group not taken). */
