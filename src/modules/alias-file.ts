@@ -227,26 +227,20 @@ export class AliasFile implements AliasSource {
       const unbalanced: [number, string][] = [];
       // a \r (or U+2028, U+2029) starts a line for ^ and $ but not for [^\n]: the whole text then
       const saw = OTHER_LINE_BREAK.test(this.text) ? undefined : this.keysSaw;
-      if (saw) {
-        for (let i = 0; i < saw.between.length; i += 2) {
-          const start = saw.between[i] as number;
-          const lines = this.text.slice(start, saw.between[i + 1]);
-          for (const match of lines.matchAll(new RegExp(MALFORMED_LINE)))
-            malformed.push([start + match.index, match[0]]);
-          for (const match of lines.matchAll(new RegExp(BRACKETED_LINE)))
-            unbalanced.push([start + match.index, match[1] as string]);
-        }
-        for (const offset of saw.unusable) {
-          BRACKETED_LINE.lastIndex = offset;
-          unbalanced.push([offset, (BRACKETED_LINE.exec(this.text) as RegExpExecArray)[1] as string]);
-        }
-        unbalanced.sort((a, b) => a[0] - b[0]);
-      } else {
-        for (const match of this.text.matchAll(new RegExp(MALFORMED_LINE)))
-          malformed.push([match.index, match[0]]);
-        for (const match of this.text.matchAll(new RegExp(BRACKETED_LINE)))
-          unbalanced.push([match.index, match[1] as string]);
+      const stretches = saw?.between ?? [0, this.text.length];
+      for (let i = 0; i < stretches.length; i += 2) {
+        const start = stretches[i] as number;
+        const lines = this.text.slice(start, stretches[i + 1]);
+        for (const match of lines.matchAll(new RegExp(MALFORMED_LINE)))
+          malformed.push([start + match.index, match[0]]);
+        for (const match of lines.matchAll(new RegExp(BRACKETED_LINE)))
+          unbalanced.push([start + match.index, match[1] as string]);
       }
+      for (const offset of saw?.unusable ?? []) {
+        BRACKETED_LINE.lastIndex = offset;
+        unbalanced.push([offset, (BRACKETED_LINE.exec(this.text) as RegExpExecArray)[1] as string]);
+      }
+      unbalanced.sort((a, b) => a[0] - b[0]);
       this.warningsFound = [];
       for (const [offset, line] of malformed) {
         this.warningsFound.push(
