@@ -9,7 +9,11 @@
 import { createHash } from "node:crypto";
 import { chmodSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
+import { STAMP, sourceHashes } from "./source-hash.mjs";
 
+// What the bundle is built from, read before it is built (a file edited meanwhile leaves it
+// stale, not falsely current): the tests that run it check it is current (test/support/bundle.ts).
+const sources = sourceHashes(".");
 const common = {
   bundle: true,
   platform: "node",
@@ -48,4 +52,5 @@ await build({
   },
 });
 writeFileSync("dist/package.json", '{ "type": "commonjs" }\n');
+writeFileSync(STAMP, `${JSON.stringify(sources, null, 1)}\n`);
 chmodSync("dist/flavourctl.js", 0o755);

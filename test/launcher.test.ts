@@ -3,17 +3,16 @@
 // written again), and a damaged, foreign or disabled cache changes nothing but speed.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { builtBundle } from "./support/bundle.ts";
 import { DEBIAN_612, debianModules } from "./support/modules.ts";
 import { SYSFS_FIXTURES, sysfsTree } from "./support/sysfs-trees.ts";
 import { tempDir } from "./support/tmp.ts";
 
-const bundle = new URL("../dist/flavourctl.js", import.meta.url).pathname;
-
 function run(cacheDir: string, stateDir: string) {
-  const result = spawnSync(process.execPath, [bundle, "list", "--machine", "demo"], {
+  const result = spawnSync(process.execPath, [builtBundle(), "list", "--machine", "demo"], {
     encoding: "utf8",
     env: { ...process.env, FLAVOURCTL_INDEX_CACHE: cacheDir, XDG_STATE_HOME: stateDir, NO_COLOR: "1" },
   });
@@ -22,7 +21,6 @@ function run(cacheDir: string, stateDir: string) {
 }
 
 test("the executable runs from a code cache of its own, per verb, and survives a bad one", () => {
-  assert.ok(existsSync(bundle), `${bundle} is missing: run npm run build`);
   const cacheDir = tempDir("code-cache");
   const stateDir = tempDir("code-cache-state");
   const expected = run(cacheDir, stateDir);
@@ -54,7 +52,7 @@ test("the executable runs from a code cache of its own, per verb, and survives a
 
   // Off: nothing written.
   const none = tempDir("code-cache-off");
-  const offResult = spawnSync(process.execPath, [bundle, "list", "--machine", "demo"], {
+  const offResult = spawnSync(process.execPath, [builtBundle(), "list", "--machine", "demo"], {
     encoding: "utf8",
     env: {
       ...process.env,
@@ -70,7 +68,7 @@ test("the executable runs from a code cache of its own, per verb, and survives a
 
 test("a wrong command line (exit 64: a mistyped verb) leaves no code cache behind", () => {
   const cacheDir = tempDir("code-cache-typo");
-  const result = spawnSync(process.execPath, [bundle, "lsit"], {
+  const result = spawnSync(process.execPath, [builtBundle(), "lsit"], {
     encoding: "utf8",
     env: { ...process.env, FLAVOURCTL_INDEX_CACHE: cacheDir },
   });
@@ -88,7 +86,16 @@ test("list loads no built-in module it does not use (child_process, net, streams
     `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.join("\\n")));`,
   );
   const tree = sysfsTree(SYSFS_FIXTURES.q35);
-  const args = ["-r", preload, bundle, "list", "--sysfs", tree, "--modules", debianModules(DEBIAN_612)];
+  const args = [
+    "-r",
+    preload,
+    builtBundle(),
+    "list",
+    "--sysfs",
+    tree,
+    "--modules",
+    debianModules(DEBIAN_612),
+  ];
   const result = spawnSync(process.execPath, args, {
     encoding: "utf8",
     env: { ...process.env, FLAVOURCTL_INDEX_CACHE: "off" },
@@ -109,7 +116,7 @@ test("overlaps, which sets a V8 flag for its one pass, reuses its code cache too
     "alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci\nalias pci:v00001AF4d00001041sv*sd*bc*sc*i* virtio_net\n",
   );
   const overlaps = () => {
-    const result = spawnSync(process.execPath, [bundle, "overlaps", "--alias", aliases], {
+    const result = spawnSync(process.execPath, [builtBundle(), "overlaps", "--alias", aliases], {
       encoding: "utf8",
       env: { ...process.env, FLAVOURCTL_INDEX_CACHE: cacheDir },
     });

@@ -3,18 +3,16 @@
 // quietly — a `set` piped into a reader that quits binds the device all the same.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { test } from "node:test";
+import { builtBundle } from "./support/bundle.ts";
 import { tempDir } from "./support/tmp.ts";
-
-const bundle = new URL("../dist/flavourctl.js", import.meta.url).pathname;
 
 /** `flavourctl ARGS | true`: the reader has quit before the command writes (EPIPE). */
 function intoClosedPipe(args: string[], env: Record<string, string>) {
   const quoted = args.map((arg) => `'${arg}'`).join(" ");
   const result = spawnSync(
     "bash",
-    ["-c", `"$0" "$1" ${quoted} | true; exit "\${PIPESTATUS[0]}"`, process.execPath, bundle],
+    ["-c", `"$0" "$1" ${quoted} | true; exit "\${PIPESTATUS[0]}"`, process.execPath, builtBundle()],
     {
       encoding: "utf8",
       env: { ...process.env, FLAVOURCTL_INDEX_CACHE: "off", NO_COLOR: "1", ...env },
@@ -24,12 +22,11 @@ function intoClosedPipe(args: string[], env: Record<string, string>) {
 }
 
 test("a closed stdout ends nothing early: set still binds, exit codes and stderr are the command's own", () => {
-  assert.ok(existsSync(bundle), `${bundle} is missing: run npm run build`);
   const env = { XDG_STATE_HOME: tempDir("closed-stdout-state") };
   const machine = ["--machine", "demo", "--no-save"];
   assert.deepEqual(intoClosedPipe(["list", "--machine", "demo"], env), { code: 0, stderr: "" });
   assert.deepEqual(intoClosedPipe(["set", "0000:03:00.0", "vfio", ...machine], env), { code: 0, stderr: "" });
-  const devices = spawnSync(process.execPath, [bundle, "sim", "devices", "demo"], {
+  const devices = spawnSync(process.execPath, [builtBundle(), "sim", "devices", "demo"], {
     encoding: "utf8",
     env: { ...process.env, FLAVOURCTL_INDEX_CACHE: "off", ...env },
   });
@@ -48,7 +45,7 @@ test("an output that cannot be written (a full disk) ends nothing early either, 
     XDG_STATE_HOME: tempDir("full-state"),
   };
   const intoFull = (args: string[]) =>
-    spawnSync("bash", ["-c", 'exec "$@" >/dev/full', "bash", process.execPath, bundle, ...args], {
+    spawnSync("bash", ["-c", 'exec "$@" >/dev/full', "bash", process.execPath, builtBundle(), ...args], {
       encoding: "utf8",
       env,
     });
@@ -59,7 +56,7 @@ test("an output that cannot be written (a full disk) ends nothing early either, 
     "flavourctl: standard output: cannot write (ENOSPC); the command ran to its end\n",
   );
   const run = (args: string[]) =>
-    spawnSync(process.execPath, [bundle, ...args], { encoding: "utf8", env }).stdout;
+    spawnSync(process.execPath, [builtBundle(), ...args], { encoding: "utf8", env }).stdout;
   assert.match(run(["sim", "devices", "demo"]), /0000:03:00\.0 .* virtio_vfio_pci/);
   assert.match(run(["rules", "--machine", "demo"]), /0000:03:00\.0/, "its rule is saved");
   const help = intoFull(["--help"]);

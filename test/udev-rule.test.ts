@@ -4,14 +4,13 @@
 // flavour. Needs gcc (scripts/ci.sh installs it) and the built dist/flavourctl.js.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { recordingIo } from "../src/cli/io.ts";
 import { main } from "../src/cli/main.ts";
+import { builtBundle } from "./support/bundle.ts";
 import { tempDir } from "./support/tmp.ts";
-
-const bundle = new URL("../dist/flavourctl.js", import.meta.url).pathname;
 
 function mdwe(): string {
   const out = join(tempDir("mdwe"), "mdwe");
@@ -27,7 +26,7 @@ function mdwe(): string {
 }
 
 test("udev-rule: the hook runs under udevd's MemoryDenyWriteExecute and gives the device its flavour", async () => {
-  assert.ok(existsSync(bundle), `${bundle} is missing: run npm run build`);
+  const bundle = builtBundle();
   const sandbox = mdwe();
   // the filter is systemd's: node with its compilers dies under it
   const plain = spawnSync(sandbox, [process.execPath, "-e", "0"], { encoding: "utf8" });
