@@ -69,11 +69,12 @@ export function giveGroup(
           .filter((m) => m.headerType === 0 || m.headerType === null)
           .map((m) => m.address);
   const starts = members.map((member) => host.device(member));
+  const moving = new Set<string>(members);
   // Every member's plan and checks first: a refusal anywhere moves nobody.
   const planned: GiveResult[] = starts.map((device) => {
     const target = chooseTarget(machine.modules, host, device, request);
-    // The group check is about the other members, which move too.
-    const checks = safetyChecks(host, device, target).filter((c) => c.name !== "iommu-group");
+    // The other members move too: the group check is about those that stay (its bridges).
+    const checks = safetyChecks(host, device, target, moving);
     const plan = planFlavour(device, target, checks);
     const refused = options.force ? [] : refusals(checks, plan.done);
     return { plan, refused };

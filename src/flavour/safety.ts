@@ -11,7 +11,17 @@ export interface Check {
   message: string;
 }
 
-export function safetyChecks(host: HostControl, device: DeviceState, target: Target): Check[] {
+/**
+ * MOVING: the devices that get the flavour together with this one (its group's other non-bridge
+ * members, with --group); a member outside it stays where it is and may keep the group from
+ * being viable.
+ */
+export function safetyChecks(
+  host: HostControl,
+  device: DeviceState,
+  target: Target,
+  moving: ReadonlySet<string> = new Set([device.address]),
+): Check[] {
   const checks: Check[] = [];
   if (target.refusal) checks.push({ name: "target", ok: false, message: target.refusal });
   const uses = host.hostUses(device.address);
@@ -26,8 +36,8 @@ export function safetyChecks(host: HostControl, device: DeviceState, target: Tar
   const held = vfioHoldCheck(host, device, target);
   if (held) checks.push(held);
   if (!target.vfio) return checks;
-  checks.push(groupCheck(host, device));
-  if (device.headerType !== null && device.headerType !== 0) {
+  checks.push(groupCheck(host, device, moving));
+  if (isBridge(device)) {
     checks.push({
       name: "bridge",
       ok: false,
@@ -69,7 +79,7 @@ function vfioHoldCheck(host: HostControl, device: DeviceState, target: Target): 
   };
 }
 
-function groupCheck(host: HostControl, device: DeviceState): Check {
+function groupCheck(host: HostControl, device: DeviceState, moving: ReadonlySet<string>): Check {
   if (device.iommuGroup === null) {
     return {
       name: "iommu-group",
@@ -79,16 +89,27 @@ function groupCheck(host: HostControl, device: DeviceState): Check {
   }
   const blockers = host
     .groupMembers(device.iommuGroup)
-    .filter((member) => member.address !== device.address)
+    .filter((member) => !moving.has(member.address))
     .map((member) => ({ member, why: groupBlocker(member) }))
     .filter((b) => b.why !== undefined);
   if (blockers.length === 0)
     return { name: "iommu-group", ok: true, message: `IOMMU group ${device.iommuGroup} stays viable` };
+  // --group moves every member but the bridges (vfio-pci refuses them): a bridge on a driver
+  // that does not manage its own DMA (shpchp) keeps the group from being viable all the same.
+  const bridges = blockers.filter((b) => isBridge(b.member));
+  const hint =
+    bridges.length < blockers.length
+      ? "use --group to move the whole group"
+      : `a bridge is not moved, not even by --group: unbind ${bridges.map((b) => b.member.address).join(" and ")} from its driver first`;
   return {
     name: "iommu-group",
     ok: false,
     message:
       `IOMMU group ${device.iommuGroup} would not be viable for vfio: ` +
-      `${blockers.map((b) => `${b.member.address} is ${b.why}`).join("; ")} (use --group to move the whole group)`,
+      `${blockers.map((b) => `${b.member.address} is ${b.why}`).join("; ")} (${hint})`,
   };
+}
+
+function isBridge(device: { headerType: number | null }): boolean {
+  return device.headerType !== null && device.headerType !== 0;
 }
