@@ -106,7 +106,10 @@ for (const measure of ["wall", "cpu"] as const) {
   );
 }
 
-const expected = readFileSync(join(work, "libkmod"), "latin1").split("\n");
+// a failed lookup: kmod-resolve answers `!ERRNO`, resolve an empty list (and says why on stderr)
+const expected = readFileSync(join(work, "libkmod"), "latin1")
+  .split("\n")
+  .map((line) => line.replace(/\t![A-Z]+$/, "\t"));
 const got = readFileSync(join(work, "flavourctl"), "latin1").split("\n");
 let differences = Math.abs(expected.length - got.length);
 for (let i = 0; i < Math.min(expected.length, got.length); i++) if (expected[i] !== got[i]) differences++;

@@ -59,8 +59,18 @@ test("stages: the first stage that finds anything answers", () => {
 
 test("a name libkmod refuses (unbalanced brackets) finds nothing and says why", () => {
   const dir = modulesDir({ "modules.alias": "alias a:* amod\n" });
-  assert.deepEqual(lookup(dir, "a:]x"), { stage: null, matches: [], invalid: "unbalanced brackets" });
-  assert.deepEqual(lookup(dir, "a:[x"), { stage: null, matches: [], invalid: "unbalanced brackets" });
+  assert.deepEqual(lookup(dir, "a:]x"), {
+    stage: null,
+    matches: [],
+    invalid: "unbalanced brackets",
+    errno: "EINVAL",
+  });
+  assert.deepEqual(lookup(dir, "a:[x"), {
+    stage: null,
+    matches: [],
+    invalid: "unbalanced brackets",
+    errno: "EINVAL",
+  });
 });
 
 test("modprobe.d aliases answer before modules.alias", () => {
@@ -130,5 +140,6 @@ test("a match whose module and alias overflow libkmod's PATH_MAX key fails the l
     stage: null,
     matches: [],
     invalid: "too long for libkmod (ENAMETOOLONG)",
+    errno: "ENAMETOOLONG",
   });
 });

@@ -35,11 +35,13 @@ export interface LookupResult {
    * match's module name and alias do not fit its PATH_MAX key.
    */
   invalid?: string;
+  /** With `invalid`: the error libkmod's kmod_module_new_from_lookup returns (negated). */
+  errno?: "EINVAL" | "ENAMETOOLONG";
 }
 
 export function lookup(dir: ModulesDir, name: string): LookupResult {
   const key = normalizeAlias(name);
-  if (key === undefined) return { stage: null, matches: [], invalid: "unbalanced brackets" };
+  if (key === undefined) return { stage: null, matches: [], invalid: "unbalanced brackets", errno: "EINVAL" };
   // Module names never hold a ':', so a modalias skips the name stages without reading them.
   const hasColon = key.includes(":");
   let matches = configAliases(dir, key);
@@ -71,7 +73,12 @@ function answer(stage: LookupStage, matches: LookupMatch[], key?: string): Looku
   for (const match of matches) {
     const alias = key ?? match.config?.pattern ?? "";
     if (match.module.length + alias.length + 2 > PATH_MAX) {
-      return { stage: null, matches: [], invalid: "too long for libkmod (ENAMETOOLONG)" };
+      return {
+        stage: null,
+        matches: [],
+        invalid: "too long for libkmod (ENAMETOOLONG)",
+        errno: "ENAMETOOLONG",
+      };
     }
   }
   return { stage, matches };

@@ -2,8 +2,11 @@
 // backslash-newline joins two lines, any other backslash is dropped and keeps the character
 // after it; a comment goes on past a join. (flavourctl numbers a joined line by its first line.)
 import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
-import { emptyConfig, parseConfigText } from "./modprobe-config.ts";
+import { tempDir } from "../../test/support/tmp.ts";
+import { emptyConfig, listConfigFiles, parseConfigText } from "./modprobe-config.ts";
 
 test("backslashes: joined lines, escaped characters, a comment that goes on", () => {
   const config = emptyConfig();
@@ -34,4 +37,39 @@ test("backslashes: joined lines, escaped characters, a comment that goes on", ()
   );
   assert.deepEqual([...config.blacklist], ["nouveau"]);
   assert.deepEqual(config.warnings, []);
+});
+
+test("as libkmod 30 reads them: a NUL ends the line, a backslash at the end of the file keeps EOF as 0xff", () => {
+  const config = emptyConfig();
+  parseConfigText("alias cut\0 mod_one\nalias whole mod_two\nalias tail mod_three\\", "t.conf", config);
+  // getline_wrapped's line is parsed as a C string: `alias cut` has no module, a bad line
+  assert.deepEqual(
+    config.aliases.map((a) => [a.pattern, a.module]),
+    [
+      ["whole", "mod_two"],
+      ["tail", "mod_three\xff"],
+    ],
+  );
+  assert.deepEqual(config.warnings, ["t.conf:1: ignoring bad line starting with 'alias'"]);
+});
+
+test("files: a directory named *.conf is left out and takes no name; a path that is no file nor directory is skipped", () => {
+  const root = tempDir("modprobe-files");
+  for (const dir of ["etc", "lib", "etc/dir.conf"]) mkdirSync(join(root, dir), { recursive: true });
+  writeFileSync(join(root, "lib/dir.conf"), "alias from-lib e1000e\n");
+  writeFileSync(join(root, "etc/a.conf"), "blacklist nouveau\n");
+  const warnings: string[] = [];
+  const files = listConfigFiles(
+    join(root, "modules"),
+    ["/dev/null", join(root, "etc"), join(root, "lib")],
+    warnings,
+  );
+  assert.deepEqual(files, [
+    join(root, "etc/a.conf"),
+    join(root, "lib/dir.conf"),
+    join(root, "modules/modules.softdep"),
+  ]);
+  assert.deepEqual(warnings, [
+    `${join(root, "etc/dir.conf")}: a directory inside a configuration directory, ignored`,
+  ]);
 });

@@ -1,6 +1,6 @@
 // modprobe.d configuration as libkmod reads it (libkmod-config.c: kmod_config_new,
 // conf_files_list, kmod_config_parse; shared/util.c: freadline_wrapped, underscores).
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { type Dirent, readdirSync, readFileSync, type Stats, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { excerpt } from "./files.ts";
 import { normalizeAlias } from "./normalize.ts";
@@ -50,31 +50,43 @@ export function listConfigFiles(modulesDir: string, paths: readonly string[], wa
   const byName = new Map<string, string>();
   byName.set("modules.softdep", join(modulesDir, "modules.softdep"));
   for (const path of paths) {
-    let isDir: boolean;
+    let stat: Stats | undefined;
     try {
       // absent paths are the common case (/run/modprobe.d): answered without an exception
-      const stat = statSync(path, { throwIfNoEntry: false });
+      stat = statSync(path, { throwIfNoEntry: false });
       if (stat === undefined) continue;
-      isDir = stat.isDirectory();
     } catch {
       continue; // libkmod skips paths it cannot stat
     }
-    if (!isDir) {
-      if (!byName.has(basename(path))) byName.set(basename(path), path);
+    if (!stat.isDirectory()) {
+      // conf_files_list: a path that is neither a regular file nor a directory (a FIFO,
+      // /dev/null) is skipped
+      if (stat.isFile() && !byName.has(basename(path))) byName.set(basename(path), path);
       continue;
     }
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = readdirSync(path);
+      entries = readdirSync(path, { withFileTypes: true });
     } catch (error) {
       // kmod conf_files_list: opendir fails, the directory is skipped
       warnings.push(`${path}: cannot list (${(error as NodeJS.ErrnoException).code}), ignored`);
       continue;
     }
-    for (const name of names) {
+    for (const entry of entries) {
+      const name = entry.name;
       if (name.startsWith(".") || !(name.endsWith(".conf") || name.endsWith(".alias")) || name.length < 6)
         continue;
-      if (!byName.has(name)) byName.set(name, join(path, name));
+      // conf_files_filter_out: a directory (its link followed) is left out, so it does not
+      // take its name from a file of a later path
+      const file = join(path, name);
+      if (
+        entry.isDirectory() ||
+        (entry.isSymbolicLink() && statSync(file, { throwIfNoEntry: false })?.isDirectory())
+      ) {
+        warnings.push(`${file}: a directory inside a configuration directory, ignored`);
+        continue;
+      }
+      if (!byName.has(name)) byName.set(name, file);
     }
   }
   return [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, file]) => file);
@@ -128,7 +140,9 @@ function* wrappedLines(text: string): Generator<{ text: string; line: number }> 
       i += 2;
       line++;
     } else {
-      if (i + 1 < text.length) current += text[i + 1];
+      // getline_wrapped keeps the character after the backslash; at the end of the file that
+      // is getc's EOF, stored as the byte 0xff
+      current += i + 1 < text.length ? text[i + 1] : "\xff";
       i += 2;
     }
   }
@@ -159,7 +173,10 @@ function tokenizer(raw: string) {
 }
 
 export function parseConfigText(text: string, file: string, config: ModprobeConfig): void {
-  for (const { text: raw, line } of wrappedLines(text)) {
+  for (const { text: whole, line } of wrappedLines(text)) {
+    // libkmod parses the logical line as a C string: it ends at a NUL byte
+    const nul = whole.indexOf("\0");
+    const raw = nul < 0 ? whole : whole.slice(0, nul);
     if (raw === "" || raw.startsWith("#")) continue;
     const tokens = tokenizer(raw);
     const command = tokens.word();

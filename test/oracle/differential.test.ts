@@ -43,9 +43,10 @@ TREE_VERSIONS.forEach((version, i) => {
     for (let n = 0; n < inputs.length; n++) {
       const input = inputs[n] as string;
       const result = lookup(modules, input);
-      const got = result.matches.map((m) => m.module).join(" ");
+      // a failed lookup is not an empty answer, on either side
+      const got = result.errno ? `!${result.errno}` : result.matches.map((m) => m.module).join(" ");
       kinds.set(kindOf(input), (kinds.get(kindOf(input)) ?? 0) + 1);
-      const stage = result.stage ?? (result.invalid ? "refused" : "none");
+      const stage = result.stage ?? (result.errno ? `failed (${result.errno})` : "none");
       stages.set(stage, (stages.get(stage) ?? 0) + 1);
       if (got !== expected[n]) {
         differences.push(
@@ -67,4 +68,25 @@ TREE_VERSIONS.forEach((version, i) => {
       `${differences.length} differences, first:\n${differences.slice(0, 20).join("\n")}`,
     );
   });
+});
+
+test("a failed lookup is told from no match, by libkmod's harness and by lookup() alike", () => {
+  const dir = oracleTree(TREE_VERSIONS[0]);
+  const modules = new ModulesDir(dir, { configPaths: ["/dev/null"] });
+  // a match, no match, EINVAL (unbalanced), and a key longer than libkmod's PATH_MAX
+  const inputs = [
+    "pci:v00008086d000010D3sv00008086sd0000A01Fbc02sc00i00",
+    "no-such-module-anywhere",
+    "pci:v0000[8086",
+    `pci:v00008086d000010D3sv00008086sd0000A01Fbc02sc00i00${"x".repeat(4100)}`,
+  ];
+  const answers = ["e1000e", "", "!EINVAL", "!ENAMETOOLONG"];
+  assert.deepEqual(kmodResolve(dir, inputs), answers);
+  assert.deepEqual(
+    inputs.map((input) => {
+      const result = lookup(modules, input);
+      return result.errno ? `!${result.errno}` : result.matches.map((m) => m.module).join(" ");
+    }),
+    answers,
+  );
 });

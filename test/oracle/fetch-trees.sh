@@ -18,7 +18,8 @@
 #     debs/                          the downloaded packages (drop a .deb here to work offline)
 #     trees/VER/lib/modules/VER/     modules.alias, modules.alias.bin, ... (what tests pass as DIR)
 #     pci-modules/VER/NAME.ko        the modules with pci:/vfio_pci: aliases, whole and plain
-#     bin/kmod-resolve, bin/fnmatch-ref (+ .stamp: the source's sha256, rebuilt when it changes)
+#     bin/kmod-resolve-HASH, bin/fnmatch-ref-HASH (HASH: the first 16 hex digits of the source's
+#                                    sha256; + .stamp: the whole hash and the compiler flags)
 #
 # Installs kmod, libkmod-dev, gcc and xz-utils with apt-get only when they are missing.
 # FLAVOURCTL_ORACLE_KEEP_MODULES=1 keeps the .ko files of newly extracted trees whole.
@@ -190,9 +191,13 @@ fetch_tree() {
 build_helper() {
   local name=$1
   shift
-  local source="$here/$name.c" binary="$cache/bin/$name" flags=(-O2 -Wall -Wextra -Werror -std=gnu11)
-  local stamp
-  stamp="$(sha256sum "$source" | cut -d' ' -f1) ${flags[*]} $*"
+  # named by its source's hash (test/oracle/oracle.ts finds it so): a changed helper is a new
+  # file, never one that tests of another checkout read in the other's format
+  local source="$here/$name.c" flags=(-O2 -Wall -Wextra -Werror -std=gnu11)
+  local hash stamp binary
+  hash=$(sha256sum "$source" | cut -d' ' -f1)
+  binary="$cache/bin/$name-${hash:0:16}"
+  stamp="$hash ${flags[*]} $*"
   if [[ -x $binary && -f $binary.stamp && $(<"$binary.stamp") == "$stamp" ]]; then
     log "$name: up to date ($binary)"
     return

@@ -3,7 +3,8 @@
 // is a failure naming the script that makes it, never a skip.
 
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const TREE_VERSIONS = ["6.12.117+deb12-amd64", "6.1.0-56-amd64"] as const;
@@ -33,8 +34,15 @@ export function pciModulesDir(version: string): string {
   return dir;
 }
 
+/** A C helper, built from test/oracle/NAME.c as it is now (fetch-trees.sh names it by the source's hash). */
 export function helper(name: "kmod-resolve" | "fnmatch-ref"): string {
-  return required(join(oracle, "bin", name), `the ${name} helper`, FETCH);
+  const source = readFileSync(new URL(`./${name}.c`, import.meta.url));
+  const hash = createHash("sha256").update(source).digest("hex").slice(0, 16);
+  return required(
+    join(oracle, "bin", `${name}-${hash}`),
+    `the ${name} helper of test/oracle/${name}.c`,
+    FETCH,
+  );
 }
 
 /** Runs a helper once on a whole batch (bytes in, bytes out); its stderr is returned, not shown. */
@@ -51,12 +59,17 @@ export function runHelper(path: string, args: string[], input: Buffer): { stdout
 
 /**
  * kmod-resolve on a batch of names: for each, the module names libkmod returns, joined by
- * single spaces. Each output line is the input line, a TAB, the answer.
+ * single spaces (empty when none matches), or `!` and the errno name when the lookup fails.
+ * CONFIG_PATHS is libkmod's modprobe.d search path; none reads no configuration.
  */
-export function kmodResolve(dir: string, inputs: readonly string[]): string[] {
+export function kmodResolve(
+  dir: string,
+  inputs: readonly string[],
+  configPaths: readonly string[] = [],
+): string[] {
   const { stdout } = runHelper(
     helper("kmod-resolve"),
-    [dir],
+    [dir, ...configPaths],
     Buffer.from(`${inputs.join("\n")}\n`, "latin1"),
   );
   const lines = stdout.toString("latin1").split("\n");
@@ -68,4 +81,38 @@ export function kmodResolve(dir: string, inputs: readonly string[]): string[] {
     if (!line.startsWith(`${input}\t`)) throw new Error(`kmod-resolve line ${i + 1} does not echo its input`);
     return line.slice(input.length + 1);
   });
+}
+
+export interface KmodConfig {
+  /** `alias PATTERN MODULE`, `blacklist MODULE`, `options MODULE OPTIONS`, `install`/`remove MODULE COMMAND`, `softdep MODULE`: libkmod's lists in order, fields TAB-separated. */
+  entries: string[];
+  /** For each module asked about: libkmod's soft dependencies, `PRE<TAB>POST` (module names, space-separated), or `!ERRNO`. */
+  softdeps: Map<string, string>;
+  /** What libkmod logged while reading the files (bad lines, directories where files belong). */
+  log: string[];
+}
+
+/** The modprobe.d configuration at CONFIG_PATHS as libkmod reads it with DIR's modules.softdep (kmod-resolve --config). */
+export function kmodConfig(
+  dir: string,
+  configPaths: readonly string[],
+  modules: readonly string[],
+): KmodConfig {
+  const { stdout, stderr } = runHelper(
+    helper("kmod-resolve"),
+    ["--config", dir, ...configPaths],
+    Buffer.from(modules.map((m) => `${m}\n`).join(""), "latin1"),
+  );
+  const entries: string[] = [];
+  const softdeps = new Map<string, string>();
+  for (const line of stdout.toString("latin1").split("\n").slice(0, -1)) {
+    if (!line.startsWith("softdeps\t")) entries.push(line);
+    else {
+      const [, name, ...answer] = line.split("\t");
+      softdeps.set(name as string, answer.join("\t"));
+    }
+  }
+  if (softdeps.size !== new Set(modules).size)
+    throw new Error(`kmod-resolve --config answered ${softdeps.size} modules for ${modules.length}`);
+  return { entries, softdeps, log: stderr.split("\n").filter((line) => line !== "") };
 }

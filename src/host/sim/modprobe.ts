@@ -1,9 +1,10 @@
 // Userspace modprobe on the simulated kernel: names and modaliases resolved by the real lookup
 // core (src/modules/lookup.ts, libkmod's stages) on the machine's modules tree; the modprobe.d
-// blacklist (kmod_module_apply_filter); softdep pre/post and modules.dep dependencies loaded
+// blacklist (kmod_module_apply_filter); softdep pre/post (src/modules/softdep.ts) and modules.dep dependencies loaded
 // first (kmod_module_probe_insert_module); each module inserted into the simulated kernel.
 import { type LookupResult, lookup } from "../../modules/lookup.ts";
 import type { ModulesDir } from "../../modules/modules-dir.ts";
+import { softdeps } from "../../modules/softdep.ts";
 import { KernelError, type SimKernel } from "./kernel.ts";
 
 export interface ModprobeRun {
@@ -81,7 +82,7 @@ export class SimModprobe {
       this.say(message);
       return message;
     }
-    const soft = this.softdeps(module);
+    const soft = softdeps(this.modules, module);
     for (const pre of soft.pre) this.insertWithDependencies(pre, inserted, seen);
     for (const dep of state.spec.depends) {
       const error = this.insertWithDependencies(dep, inserted, seen);
@@ -99,20 +100,6 @@ export class SimModprobe {
     }
     for (const post of soft.post) this.insertWithDependencies(post, inserted, seen);
     return undefined;
-  }
-
-  private softdeps(module: string): { pre: string[]; post: string[] } {
-    const result = { pre: [] as string[], post: [] as string[] };
-    for (const s of this.modules.config.softdeps) {
-      if (s.module !== module) continue;
-      let into: string[] | undefined;
-      for (const word of s.spec.split(/\s+/)) {
-        if (word === "pre:") into = result.pre;
-        else if (word === "post:") into = result.post;
-        else if (word !== "" && into) into.push(word);
-      }
-    }
-    return result;
   }
 
   /** `modprobe -r MODULE`. */
