@@ -211,11 +211,13 @@ const cases: Case[] = [
     message: /local\.conf:1: ignoring bad line starting with 'frobnicate'/,
   },
   {
+    // libkmod 30's getline_wrapped keeps getc's EOF after the backslash as the byte 0xff: an
+    // alias of `a` to the module "\xff", no bad line (test/oracle/modprobe-d.test.ts)
     name: "config: continuation at the end",
     alias: valid,
     config: "alias a \\",
     expectCode: 0,
-    message: /local\.conf:1: ignoring bad line starting with 'alias'/,
+    message: /^$/,
   },
   {
     name: "config: deprecated include",

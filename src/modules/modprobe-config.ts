@@ -79,10 +79,7 @@ export function listConfigFiles(modulesDir: string, paths: readonly string[], wa
       // conf_files_filter_out: a directory (its link followed) is left out, so it does not
       // take its name from a file of a later path
       const file = join(path, name);
-      if (
-        entry.isDirectory() ||
-        (entry.isSymbolicLink() && statSync(file, { throwIfNoEntry: false })?.isDirectory())
-      ) {
+      if (entry.isDirectory() || (entry.isSymbolicLink() && linksToDirectory(file))) {
         warnings.push(`${file}: a directory inside a configuration directory, ignored`);
         continue;
       }
@@ -90,6 +87,15 @@ export function listConfigFiles(modulesDir: string, paths: readonly string[], wa
     }
   }
   return [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, file]) => file);
+}
+
+/** A link that leads to a directory; one that cannot be followed (a loop) is read, and fails, as a file. */
+function linksToDirectory(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    return false;
+  }
 }
 
 export function loadConfig(modulesDir: string, paths: readonly string[]): ModprobeConfig {
