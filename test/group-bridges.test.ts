@@ -68,6 +68,15 @@ async function bench() {
   return { cli, write, kernel, driverOf };
 }
 
+/** list --json: each device's iommuGroupBlockers (the other members bound to a host driver: list's '!'). */
+async function listBlockers(cli: (...args: string[]) => Promise<{ stdout: string }>) {
+  const devices = JSON.parse((await cli("list", "--json")).stdout) as {
+    address: string;
+    iommuGroupBlockers: string[];
+  }[];
+  return Object.fromEntries(devices.map((d) => [d.address, d.iommuGroupBlockers]));
+}
+
 function blocks(show: { stdout: string }) {
   const groups = JSON.parse(show.stdout).explain.iommuGroup as { address: string; blocks: string | null }[];
   return Object.fromEntries(groups.map((m) => [m.address, m.blocks]));
@@ -76,6 +85,13 @@ function blocks(show: { stdout: string }) {
 test("a group whose bridge is on pcieport stays viable: set vfio is accepted and the kernel lets vfio have the group", async () => {
   const { cli, kernel, driverOf } = await bench();
   assert.equal((await driverOf(PORT)) ?? null, "pcieport");
+  // list: the NIC's group has no blocker but itself; the shpchp bridge blocks the e1000's
+  assert.deepEqual(await listBlockers(cli), {
+    [PORT]: [NET],
+    [PXH]: [E1000],
+    [NET]: [],
+    [E1000]: [PXH],
+  });
   // (the device itself blocks until it is moved)
   assert.deepEqual(blocks(await cli("show", NET, "--json")), {
     [PORT]: null,
