@@ -50,9 +50,9 @@ const MACHINE = {
   ],
 };
 
-async function bench() {
+async function bench(machine: typeof MACHINE = MACHINE) {
   const file = join(tempDir("bridges"), "bridges.json");
-  writeFileSync(file, JSON.stringify(MACHINE));
+  writeFileSync(file, JSON.stringify(machine));
   const env = { XDG_STATE_HOME: tempDir("bridges-state"), NO_COLOR: "1" };
   const run = async (args: string[]) => {
     const { io, recorded } = recordingIo("", env);
@@ -136,4 +136,35 @@ test("a bridge with no driver leaves its group viable: set vfio is accepted once
   assert.equal(set.code, 0, set.stdout + set.stderr);
   assert.match(set.stdout, /IOMMU group 6 stays viable/);
   (await kernel()).openVfioGroup(6);
+});
+
+test("a bridge on shpchp and a second function on e1000 in one group: --group is advised for the function only, and moves it, but the bridge still refuses", async () => {
+  const second = "0000:02:02.0";
+  const { cli, driverOf } = await bench({
+    ...MACHINE,
+    devices: [
+      ...MACHINE.devices,
+      { address: second, vendor: "8086", device: "100e", class: "020000", parent: PXH, iommuGroup: 6 },
+    ],
+  });
+  const alone = await cli("set", E1000, "vfio", "--no-save");
+  assert.equal(alone.code, 3, alone.stdout + alone.stderr);
+  assert.ok(
+    alone.stderr.startsWith(
+      `flavourctl set: refused: IOMMU group 6 would not be viable for vfio: ${PXH} is bound to host driver shpchp; ` +
+        `${second} is bound to host driver e1000 (use --group to move the whole group; ` +
+        `a bridge is not moved, not even by --group: unbind ${PXH} from its driver first)`,
+    ),
+    alone.stderr,
+  );
+  const grouped = await cli("set", E1000, "vfio", "--no-save", "--group");
+  assert.equal(grouped.code, 3, grouped.stdout + grouped.stderr);
+  assert.ok(
+    grouped.stderr.includes(
+      `IOMMU group 6 would not be viable for vfio: ${PXH} is bound to host driver shpchp ` +
+        `(a bridge is not moved, not even by --group: unbind ${PXH} from its driver first)`,
+    ),
+    grouped.stderr,
+  );
+  assert.deepEqual([await driverOf(E1000), await driverOf(second)], ["e1000", "e1000"]);
 });

@@ -96,17 +96,19 @@ function groupCheck(host: HostControl, device: DeviceState, moving: ReadonlySet<
     return { name: "iommu-group", ok: true, message: `IOMMU group ${device.iommuGroup} stays viable` };
   // --group moves every member but the bridges (vfio-pci refuses them): a bridge on a driver
   // that does not manage its own DMA (shpchp) keeps the group from being viable all the same.
-  const bridges = blockers.filter((b) => isBridge(b.member));
-  const hint =
-    bridges.length < blockers.length
-      ? "use --group to move the whole group"
-      : `a bridge is not moved, not even by --group: unbind ${bridges.map((b) => b.member.address).join(" and ")} from its driver first`;
+  const bridges = blockers.filter((b) => isBridge(b.member)).map((b) => b.member.address);
+  const hints = [
+    ...(bridges.length < blockers.length ? ["use --group to move the whole group"] : []),
+    ...(bridges.length > 0
+      ? [`a bridge is not moved, not even by --group: unbind ${bridges.join(" and ")} from its driver first`]
+      : []),
+  ];
   return {
     name: "iommu-group",
     ok: false,
     message:
       `IOMMU group ${device.iommuGroup} would not be viable for vfio: ` +
-      `${blockers.map((b) => `${b.member.address} is ${b.why}`).join("; ")} (${hint})`,
+      `${blockers.map((b) => `${b.member.address} is ${b.why}`).join("; ")} (${hints.join("; ")})`,
   };
 }
 
