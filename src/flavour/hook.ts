@@ -8,9 +8,11 @@
 // gives every present device its saved flavour (under the host lock) before any RUN list can
 // go on to load a host driver; it leaves a marker in the run directory (a tmpfs, gone at the
 // next boot), and later hooks handle only their own device.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomically } from "../atomic-write.ts";
 import type { PciAddress } from "../pci/address.ts";
+import { makeDirectory } from "../safe-write.ts";
 import { applyRules, type RuleOutcome, subjectOf } from "./apply-rules.ts";
 import type { Machine } from "./give.ts";
 import type { Rule } from "./rules.ts";
@@ -37,8 +39,8 @@ export function runHook(
   try {
     if (!existsSync(marker)) {
       const outcomes = applyRules(machine, rules, machine.host.addresses());
-      mkdirSync(runDir, { recursive: true });
-      writeFileSync(marker, `${new Date().toISOString()}\n`);
+      makeDirectory(runDir);
+      writeFileAtomically(marker, `${new Date().toISOString()}\n`, { mode: 0o644 });
       return { outcomes, bootPass: true };
     }
     return { outcomes: applyRules(machine, rules, [address]), bootPass: false };

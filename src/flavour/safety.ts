@@ -11,6 +11,9 @@ export interface Check {
   message: string;
 }
 
+/** Checks --force does not bypass: a write that would leave the tree is never made. */
+export const UNFORCEABLE = new Set(["tree"]);
+
 export function safetyChecks(host: HostControl, device: DeviceState, target: Target): Check[] {
   const checks: Check[] = [];
   if (target.refusal) checks.push({ name: "target", ok: false, message: target.refusal });
@@ -23,6 +26,14 @@ export function safetyChecks(host: HostControl, device: DeviceState, target: Tar
         ? "the host does not use this device"
         : `the host uses ${device.address}: ${uses.join("; ")}`,
   });
+  const escaping = host.escapingWrites(device.address, device.driver === null ? [] : [device.driver]);
+  if (escaping.length > 0) {
+    checks.push({
+      name: "tree",
+      ok: false,
+      message: `${escaping.join(", ")}: ${escaping.length === 1 ? "leads" : "lead"} outside ${host.description} (a planted link); nothing is written through it, even with --force`,
+    });
+  }
   const held = vfioHoldCheck(host, device, target);
   if (held) checks.push(held);
   if (!target.vfio) return checks;

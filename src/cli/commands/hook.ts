@@ -1,10 +1,10 @@
 // flavourctl hook: what the udev rule runs on a PCI add event (see flavour/hook.ts).
-import { appendFileSync } from "node:fs";
 import { basename } from "node:path";
 import { ExitCode, UsageError } from "../../errors.ts";
 import { describeHookOutcome, runHook } from "../../flavour/hook.ts";
 import { loadRules } from "../../flavour/rules-store.ts";
 import { isAddress } from "../../pci/address.ts";
+import { writeToDevice } from "../../safe-write.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import { commandMachineOptions, MACHINE_HELP, openCommandMachine } from "../host.ts";
 import type { Command } from "../main.ts";
@@ -57,7 +57,7 @@ export const command: Command = {
 /** One line in the kernel log, so the driver history of a boot shows what the hook did. */
 function logToKernel(line: string): void {
   try {
-    appendFileSync("/dev/kmsg", `<6>${line}\n`);
+    writeToDevice("/dev/kmsg", `<6>${line}\n`);
   } catch {
     // not root, or no /dev/kmsg: stderr has it
   }

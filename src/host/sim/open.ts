@@ -8,12 +8,13 @@
 //     lock         its host lock
 // KEY is the bundled name, or `file-NAME-HASH` / `snapshot-HASH` (HASH of the absolute path).
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { writeFileAtomically } from "../../atomic-write.ts";
 import { InputError } from "../../errors.ts";
 import type { ModulesDir } from "../../modules/modules-dir.ts";
+import { makeDirectory } from "../../safe-write.ts";
 import { takeLock } from "../lock.ts";
 import { bundledMachine } from "./bundled.ts";
 import { SimControl } from "./control.ts";
@@ -120,7 +121,7 @@ export function openMachine(
     machine.restore(saved.state);
   } else {
     rmSync(opened.runDir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     machine.boot();
     opened.booted = true;
     save();
