@@ -18,7 +18,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { FlavourError, systemErrorExitCode } from "./errors.ts";
+import { ExitCode, FlavourError, systemErrorExitCode } from "./errors.ts";
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_TRUNC, O_APPEND, O_NOCTTY, O_RDONLY, O_DIRECTORY } =
   constants;
@@ -44,10 +44,8 @@ export function makeDirectory(path: string, mode = 0o755): void {
   let at: string = sep;
   for (const part of parts) {
     at = join(at, part);
-    let made = false;
     try {
       mkdirSync(at, { mode });
-      made = true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST")
         throw writeFailure(at, "make the directory", error);
@@ -58,12 +56,7 @@ export function makeDirectory(path: string, mode = 0o755): void {
     } catch (error) {
       throw writeFailure(at, "make the directory", error);
     }
-    if (!isDirectory)
-      throw writeFailure(
-        at,
-        made ? "make the directory" : "make a directory inside it",
-        Object.assign(new Error("not a directory"), { code: "ENOTDIR" }),
-      );
+    if (!isDirectory) throw new FlavourError(`${at}: not a directory (ENOTDIR)`, ExitCode.badInput);
   }
 }
 
@@ -132,7 +125,8 @@ export function within(dir: string, path: string): boolean {
  * Where a write to `path` inside the tree `root` would land, resolved: null when the path, or
  * a link on the way, leads out of the tree (`root` itself resolved too: on a real /sys the
  * device entries of bus/pci/devices are links into /sys/devices, which stay inside). A path
- * that does not exist resolves through its directory; a dangling link leads nowhere: null.
+ * that does not exist resolves through its deepest existing directory (the write then fails
+ * with ENOENT); a dangling link, or a loop, leads nowhere: null.
  */
 export function resolveInside(root: string, path: string): string | null {
   let realRoot: string;
@@ -141,19 +135,20 @@ export function resolveInside(root: string, path: string): string | null {
   } catch {
     return null;
   }
-  let real: string;
-  try {
-    real = realpathSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") return null;
-    if (lstatSync(path, { throwIfNoEntry: false })) return null; // a dangling link
+  let existing = resolve(path);
+  let rest = "";
+  for (;;) {
     try {
-      real = join(realpathSync(dirname(path)), relative(dirname(path), path));
-    } catch {
-      return null;
+      const real = join(realpathSync(existing), rest);
+      return within(realRoot, real) ? real : null;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") return null;
+      if (lstatSync(existing, { throwIfNoEntry: false })) return null; // a dangling link
+      if (dirname(existing) === existing) return null;
+      rest = join(relative(dirname(existing), existing), rest);
+      existing = dirname(existing);
     }
   }
-  return within(realRoot, real) ? real : null;
 }
 
 /**

@@ -25,21 +25,28 @@ export interface HookRun {
   bootPass: boolean;
 }
 
+/**
+ * `readRules` is called twice when a rule may apply: once before the lock (the cheap test),
+ * and again under it, since a `set` holding the lock meanwhile may have saved another rule.
+ */
 export function runHook(
   machine: Machine,
-  rules: readonly Rule[],
+  readRules: () => readonly Rule[],
   address: PciAddress,
   runDir: string,
 ): HookRun {
-  if (rules.length === 0) return { outcomes: [], bootPass: false };
+  const seen = readRules();
+  if (seen.length === 0) return { outcomes: [], bootPass: false };
   const marker = join(runDir, "boot-pass-done");
-  if (existsSync(marker) && !ruleFor(rules, subjectOf(machine, address)))
+  if (existsSync(marker) && !ruleFor(seen, subjectOf(machine, address)))
     return { outcomes: [], bootPass: false };
   const release = machine.host.lock(30_000);
   try {
+    const rules = readRules();
     if (!existsSync(marker)) {
-      const outcomes = applyRules(machine, rules, machine.host.addresses());
+      // the run directory first: one that cannot be made refuses before any device moves
       makeDirectory(runDir);
+      const outcomes = applyRules(machine, rules, machine.host.addresses());
       writeFileAtomically(marker, `${new Date().toISOString()}\n`, { mode: 0o644 });
       return { outcomes, bootPass: true };
     }

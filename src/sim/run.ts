@@ -52,6 +52,7 @@ export async function runScenario(
     rulesDir: join(dir, "rules.d"),
     runDir: join(dir, "run"),
     booted: true,
+    unlock: () => {},
   };
   wireSimHooks(machine, control, modules, opened);
   const kernel = machine.kernel;

@@ -16,6 +16,7 @@ import { DEFAULT_RULES_DIR, loadRules, removeRule, saveRule } from "../../flavou
 import { FLAVOURS, type Flavour, type TargetRequest } from "../../flavour/target.ts";
 import { type PciAddress, parseAddress, printable } from "../../pci/address.ts";
 import { hex } from "../../pci/ids.ts";
+import { makeDirectory } from "../../safe-write.ts";
 import { parseCommandLine } from "../args.ts";
 import {
   commandMachineOptions,
@@ -107,11 +108,14 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
   const save = !unset && values["no-save"] !== true && flavour !== "default";
   const matchKind = typeof values.match === "string" ? values.match : "address";
 
-  const opened = await openCommandMachine(values, io);
-  const { modules, host, rulesDir } = opened;
+  const wait = lockWaitMs(values);
+  const opened = await openCommandMachine(values, io, { lockMs: values["dry-run"] ? undefined : wait });
+  const { modules, host, rulesDir, release } = opened;
   const machine = { modules, host };
-  const release = values["dry-run"] ? () => {} : host.lock(lockWaitMs(values));
   try {
+    // where the rule goes is made before the device is touched: a directory that cannot be
+    // made (a file, /proc/x, a read-only place) refuses here, not after the device moved
+    if (save && !values["dry-run"]) makeDirectory(rulesDir);
     if (values.group === true) {
       return setGroup(io, machine, address, { flavour, driver }, { ...values, save, rulesDir });
     }
