@@ -61,10 +61,11 @@ function removeStale(path: string): void {
     writeNewFile(guard, "");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    // A taker that died mid-takeover leaves its guard: a takeover lasts microseconds. lstat: a
-    // guard planted as a dangling link has no mtime to follow to, and must age out too.
+    // A taker that died mid-takeover leaves its guard: a takeover lasts microseconds. A guard
+    // that is no regular file (a planted link, dangling or not) is none of ours: gone at once.
     try {
-      if (Date.now() - lstatSync(guard).mtimeMs > 10_000) unlinkSync(guard);
+      const stat = lstatSync(guard);
+      if (!stat.isFile() || Math.abs(Date.now() - stat.mtimeMs) > 10_000) unlinkSync(guard);
     } catch {
       // gone already
     }
