@@ -113,14 +113,14 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
   const { modules, host, rulesDir, release } = opened;
   const machine = { modules, host };
   try {
+    const subject = values.group === true ? undefined : subjectOf(machine, address);
+    const selector = save && subject ? selectorFor(matchKind, subject) : undefined;
     // where the rule goes is made before the device is touched: a directory that cannot be
     // made (a file, /proc/x, a read-only place) refuses here, not after the device moved
     if (save && !values["dry-run"]) makeDirectory(rulesDir);
-    if (values.group === true) {
+    if (subject === undefined) {
       return setGroup(io, machine, address, { flavour, driver }, { ...values, save, rulesDir });
     }
-    const subject = subjectOf(machine, address);
-    const selector = save ? selectorFor(matchKind, subject) : undefined;
     const give = giveFlavour(
       machine,
       address,
