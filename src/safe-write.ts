@@ -115,7 +115,7 @@ export function writeToDevice(path: string, text: string): void {
   }
 }
 
-/** `path` is `dir` or below it, by path segments. */
+/** `path` is `dir` or below it, by path segments (`dir/..x` is below, `dir/../x` is not). */
 export function within(dir: string, path: string): boolean {
   const rel = relative(dir, path);
   return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));

@@ -21,10 +21,17 @@ import {
   rmdirSync,
   rmSync,
 } from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import { isAddress, printable } from "../pci/address.ts";
-import { makeDirectory, makeLink, makeNewDirectory, moveIntoPlace, writeNewFile } from "../safe-write.ts";
+import {
+  makeDirectory,
+  makeLink,
+  makeNewDirectory,
+  moveIntoPlace,
+  within,
+  writeNewFile,
+} from "../safe-write.ts";
 import { isPathComponent } from "./sysfs.ts";
 
 export interface SnapshotSummary {
@@ -39,11 +46,6 @@ const NOT_ATTRIBUTES =
   /^(resource\d+(_wc|_resize)?|rom|vpd|remove|rescan|reset|bind|unbind|new_id|remove_id|uevent)$/;
 /** Links of a device directory that the readers use. */
 const DEVICE_LINKS = /^(driver|iommu_group|physfn|virtfn\d+)$/;
-/** `path` is `dir` or below it (by path segments: `dir/..x` is below, `dir/../x` is not). */
-function within(dir: string, path: string): boolean {
-  const rel = relative(dir, path);
-  return rel !== ".." && !rel.startsWith("../") && !isAbsolute(rel);
-}
 
 /** No attribute is bigger (config space is 4096 bytes); a bigger file is a mapped BAR. */
 const MAX_ATTRIBUTE = 1 << 16;
