@@ -177,11 +177,7 @@ test("saving a rule: open(O_EXCL temp) -> write -> fsync(temp) -> rename -> fsyn
     (l) => l.includes(`openat(`) && l.includes(`"${temp}"`) && /O_CREAT\|O_EXCL\|O_NOFOLLOW/.test(l),
     -1,
   );
-  const wrote = find(
-    "write(temp)",
-    (l) => l.startsWith(`${l.split(" ")[0]} write(`) && l.includes(`<${temp}>`),
-    opened,
-  );
+  const wrote = find("write(temp)", (l) => /^\d+\s+write\(/.test(l) && l.includes(`<${temp}>`), opened);
   const synced = find("fsync(temp)", (l) => /\bf(data)?sync\(/.test(l) && l.includes(`<${temp}>`), wrote);
   const renamed = find(
     "rename(temp, rule)",

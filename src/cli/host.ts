@@ -184,19 +184,15 @@ export async function openCommandMachine(
     sim = await openSimulated(values.machine, io.env, options.lockMs);
   }
   if (sim) {
+    // openMachine took the lock (a machine of this process, sim run's, has none to take)
     const opened = sim.opened;
-    // a machine of this process (sim run's) has no lock file; take its lock all the same
-    const release = options.lockMs === undefined ? () => {} : opened.control.lock(options.lockMs);
     return {
       modules: sim.modules,
       host: opened.control,
       rulesDir: config ?? opened.rulesDir,
       runDir: runDir ?? opened.runDir,
       simulated: opened,
-      release: () => {
-        release();
-        opened.unlock();
-      },
+      release: () => opened.unlock(),
     };
   }
   const modules = openModules(values, io.env);
