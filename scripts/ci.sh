@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(kmod libkmod-dev pciutils driverctl gcc make cpio xz-utils)
+packages=(kmod libkmod-dev pciutils driverctl gcc make cpio xz-utils strace)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

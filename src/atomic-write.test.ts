@@ -5,7 +5,7 @@ import { lstatSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from
 import { join } from "node:path";
 import { test } from "node:test";
 import { tempDir } from "../test/support/tmp.ts";
-import { writeFileAtomically } from "./atomic-write.ts";
+import { temporaryName, writeFileAtomically } from "./atomic-write.ts";
 
 test("atomic write: replaces the file whole, leaves no temporary file", () => {
   const dir = tempDir("atomic");
@@ -25,7 +25,7 @@ test("atomic write: a link planted under the temporary name is not written throu
   // the name is unpredictable; here the test makes it known, as an attacker cannot
   const random = Math.random;
   Math.random = () => 0.5;
-  const planted = `${path}.${process.pid}.${(0.5).toString(36).slice(2, 10)}.tmp`;
+  const planted = temporaryName(path);
   symlinkSync(victim, planted);
   try {
     assert.throws(() => writeFileAtomically(path, "clobbered"), { code: "EEXIST" });

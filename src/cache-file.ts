@@ -6,10 +6,11 @@
 // format, unreadable, made from other bytes, or not this user's own (readOwnFile) is not used;
 // one that cannot be written costs only the speed-up.
 import type { BigIntStats } from "node:fs";
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, unlinkSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, unlinkSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { writeFileAtomically } from "./atomic-write.ts";
 import { closeWhenCollected, readAt } from "./descriptor.ts";
+import { makeDirectory } from "./safe-write.ts";
 
 /** Which bytes a file holds (device, inode, size, modification and change times), from fstat. */
 export function identityOf(stat: BigIntStats): string {
@@ -131,7 +132,7 @@ export function writeCacheFile(
   payload: string,
 ): void {
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    makeDirectory(dirname(path));
     const full: CacheHeader = { ...header, source: resolve(header.source) };
     writeFileAtomically(path, `${format}\n${JSON.stringify(full)}\n${payload}`, {
       mode: 0o644,

@@ -2,7 +2,7 @@
 // gives a clear message naming what is wrong; nothing crashes, nothing hangs.
 import assert from "node:assert/strict";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { recordingIo } from "../src/cli/io.ts";
 import { main } from "../src/cli/main.ts";
@@ -342,6 +342,7 @@ test("--wait: a malformed value is a usage error; a held host lock is waited for
   );
   assert.match(bad.recorded.stderr, /^flavourctl set: --wait must be a number of seconds, not 'soon'\n$/);
   const lock = join(env.XDG_STATE_HOME, "flavourctl/machines/demo/lock");
+  mkdirSync(dirname(lock), { recursive: true }); // --wait was checked first: no machine yet
   writeFileSync(lock, `${process.pid}\n`); // this process, alive: the lock is held
   const held = recordingIo("", env);
   const started = Date.now();
@@ -401,17 +402,20 @@ test("a file a command cannot make, write or remove is one line (exit 2), never 
     const { io, recorded } = recordingIo("", state);
     return { code: await main(argv, io), ...recorded };
   };
-  // the device is moved, its rule cannot be saved: said so, not "rolled back"
+  // the rules directory is made before the device is touched: refused, the device unmoved
   const set = await run(["set", "0000:04:00.0", "vfio", "--machine", "demo", "--config", file]);
   assert.equal(set.code, 2);
-  assert.equal(
-    set.stderr,
-    `flavourctl set: 0000:04:00.0 is on vfio-pci now, but its rule was not saved (EEXIST: file already exists, mkdir '${file}'): it will not come back after a reboot\n`,
+  assert.equal(set.stderr, `flavourctl set: ${file}: not a directory (ENOTDIR)\n`);
+  const devices = await run(["sim", "devices", "demo", "--json"]);
+  const nic = (JSON.parse(devices.stdout) as { address: string; driver: string }[]).find(
+    (d) => d.address === "0000:04:00.0",
   );
-  const rule = await run(["udev-rule", "--output", tempDir("a-directory")]);
+  assert.notEqual(nic?.driver, "vfio-pci", "the device stayed where it was");
+  const output = tempDir("a-directory");
+  const rule = await run(["udev-rule", "--output", output]);
   assert.equal(rule.code, 2);
-  assert.match(rule.stderr, /^flavourctl udev-rule: EISDIR: [^\n]*\n$/);
-  const remove = await run(["rules", "--remove", "x", "--config", file]);
+  assert.equal(rule.stderr, `flavourctl udev-rule: ${output}: cannot write the rule (EISDIR)\n`);
+  const remove = await run(["rules", "--remove", "x", "--machine", "demo", "--config", file]);
   assert.equal(remove.code, 2);
   assert.match(remove.stderr, /^flavourctl rules: ENOTDIR: [^\n]*\n$/);
 });

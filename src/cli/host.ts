@@ -136,6 +136,8 @@ export interface CommandMachine {
   runDir: string;
   /** Set for a simulated machine. */
   simulated?: OpenedMachine;
+  /** Releases the host lock openCommandMachine took (`lockMs`); nothing when it took none. */
+  release: () => void;
 }
 
 /** A simulated machine opened in this process (sim run passes its machine to the commands it runs). */
@@ -144,36 +146,62 @@ export interface InProcessMachine {
   modules: ModulesDir;
 }
 
-/** Opens a simulated machine with flavourctl's hooks in its udev. */
-export async function openSimulated(text: string, env: Io["env"]): Promise<InProcessMachine> {
+/**
+ * Opens a simulated machine with flavourctl's hooks in its udev; with `lockMs`, under its lock
+ * (taken before its state is read; `opened.unlock` releases it).
+ */
+export async function openSimulated(
+  text: string,
+  env: Io["env"],
+  lockMs?: number,
+): Promise<InProcessMachine> {
   const { machineSource, openMachine } = await import("../host/sim/open.ts");
   const source = await machineSource(text);
-  const opened = openMachine(source, env, (o) => wireSimHooks(o.machine, o.control, source.modules, o));
+  const opened = openMachine(
+    source,
+    env,
+    (o) => wireSimHooks(o.machine, o.control, source.modules, o),
+    lockMs,
+  );
   return { opened, modules: source.modules };
 }
 
-export async function openCommandMachine(values: MachineOptions, io: Io): Promise<CommandMachine> {
+/**
+ * The machine a command works on. A command that changes it passes `lockMs`: the host lock is
+ * then taken first, before anything of the machine is read (a simulated machine's saved
+ * state, the rules, the devices), on every kind of machine; the caller releases it.
+ */
+export async function openCommandMachine(
+  values: MachineOptions,
+  io: Io,
+  options: { lockMs?: number } = {},
+): Promise<CommandMachine> {
   const config = typeof values.config === "string" ? values.config : undefined;
   const runDir = typeof values["run-dir"] === "string" ? values["run-dir"] : undefined;
   let sim = io.machine;
   if (typeof values.machine === "string") {
     if (typeof values.sysfs === "string") throw new UsageError("--machine and --sysfs do not go together");
-    sim = await openSimulated(values.machine, io.env);
+    sim = await openSimulated(values.machine, io.env, options.lockMs);
   }
   if (sim) {
+    // openMachine took the lock (a machine of this process, sim run's, has none to take)
+    const opened = sim.opened;
     return {
       modules: sim.modules,
-      host: sim.opened.control,
-      rulesDir: config ?? sim.opened.rulesDir,
-      runDir: runDir ?? sim.opened.runDir,
-      simulated: sim.opened,
+      host: opened.control,
+      rulesDir: config ?? opened.rulesDir,
+      runDir: runDir ?? opened.runDir,
+      simulated: opened,
+      release: () => opened.unlock(),
     };
   }
   const modules = openModules(values, io.env);
+  const host = openHost(values, modules);
   return {
     modules,
-    host: openHost(values, modules),
+    host,
     rulesDir: config ?? DEFAULT_RULES_DIR,
     runDir: runDir ?? "/run/flavourctl",
+    release: options.lockMs === undefined ? () => {} : host.lock(options.lockMs),
   };
 }

@@ -9,12 +9,13 @@
 // ends, in the index cache directory (host/cache-dir.ts); only a file owned by this user and
 // writable by no one else is used, since it holds code. No directory, an unreadable or foreign
 // file, or one V8 rejects (another node): the bundle is compiled from source, as without a cache.
-import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
+import { readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { Script } from "node:vm";
 import { writeFileAtomically } from "../atomic-write.ts";
 import { readOwnFile } from "../cache-file.ts";
 import { indexCacheDir } from "../host/cache-dir.ts";
+import { makeDirectory } from "../safe-write.ts";
 import { optimiseOnlyLongRunningCode, wantsLateOptimisation } from "./late-optimisation.ts";
 
 declare const FLAVOURCTL_BUNDLE: string;
@@ -38,7 +39,7 @@ script.runInThisContext()(exports, require, module, __filename, __dirname);
 /** Written atomically; caches of other builds are removed. */
 function saveCache(path: string, data: Buffer): void {
   try {
-    mkdirSync(cacheDir as string, { recursive: true, mode: 0o755 });
+    makeDirectory(cacheDir as string);
     writeFileAtomically(path, data, { mode: 0o644 });
     for (const name of readdirSync(cacheDir as string)) {
       if (name.startsWith("code-") && !name.startsWith(`code-${FLAVOURCTL_BUILD}-`)) {

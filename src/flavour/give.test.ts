@@ -224,7 +224,7 @@ test("the hook's boot pass flavours every device before a host driver module loa
   );
   // Later events handle only their own device.
   assert.equal(
-    runHook({ modules: base.sim.modules, host }, [rule("second-nic", `address ${NIC2}`)], NIC, runDir)
+    runHook({ modules: base.sim.modules, host }, () => [rule("second-nic", `address ${NIC2}`)], NIC, runDir)
       .bootPass,
     false,
   );

@@ -5,7 +5,7 @@ import type { ModulesDir } from "../modules/modules-dir.ts";
 import type { PciAddress } from "../pci/address.ts";
 import { type ApplyResult, applyPlan, rollback } from "./apply.ts";
 import { type Plan, planFlavour } from "./plan.ts";
-import { safetyChecks } from "./safety.ts";
+import { safetyChecks, UNFORCEABLE } from "./safety.ts";
 import { chooseTarget, type TargetRequest } from "./target.ts";
 
 export interface Machine {
@@ -36,7 +36,7 @@ export function giveFlavour(
   const target = chooseTarget(machine.modules, machine.host, device, request);
   const checks = safetyChecks(machine.host, device, target);
   const plan = planFlavour(device, target, checks);
-  const refused = options.force ? [] : refusals(checks, plan.done);
+  const refused = refusals(checks, plan.done, options.force === true);
   if (refused.length > 0 || options.dryRun) return { plan, refused };
   return { plan, refused, result: applyPlan(machine.host, plan) };
 }
@@ -76,7 +76,7 @@ export function giveGroup(
     // The other members move too: the group check is about those that stay (its bridges).
     const checks = safetyChecks(host, device, target, moving);
     const plan = planFlavour(device, target, checks);
-    const refused = options.force ? [] : refusals(checks, plan.done);
+    const refused = refusals(checks, plan.done, options.force === true);
     return { plan, refused };
   });
   if (options.dryRun || planned.some((p) => p.refused.length > 0))
@@ -105,11 +105,14 @@ export function giveGroup(
 /**
  * The failed checks that refuse the plan. With nothing to do the device's state is not at
  * stake, but a target that is itself wrong (`vfio --driver pci-stub`) still refuses: its rule
- * would be refused at every later apply and boot.
+ * would be refused at every later apply and boot. --force leaves only the UNFORCEABLE ones.
  */
 function refusals(
   checks: readonly { name: string; ok: boolean; message: string }[],
   done: boolean,
+  force: boolean,
 ): string[] {
-  return checks.filter((c) => !c.ok && (!done || c.name === "target")).map((c) => c.message);
+  return checks
+    .filter((c) => !c.ok && (force ? UNFORCEABLE.has(c.name) : !done || c.name === "target"))
+    .map((c) => c.message);
 }

@@ -8,9 +8,11 @@
 // gives every present device its saved flavour (under the host lock) before any RUN list can
 // go on to load a host driver; it leaves a marker in the run directory (a tmpfs, gone at the
 // next boot), and later hooks handle only their own device.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomically } from "../atomic-write.ts";
 import type { PciAddress } from "../pci/address.ts";
+import { makeDirectory } from "../safe-write.ts";
 import { applyRules, type RuleOutcome, subjectOf } from "./apply-rules.ts";
 import type { Machine } from "./give.ts";
 import type { Rule } from "./rules.ts";
@@ -23,22 +25,29 @@ export interface HookRun {
   bootPass: boolean;
 }
 
+/**
+ * `readRules` is called twice when a rule may apply: once before the lock (the cheap test),
+ * and again under it, since a `set` holding the lock meanwhile may have saved another rule.
+ */
 export function runHook(
   machine: Machine,
-  rules: readonly Rule[],
+  readRules: () => readonly Rule[],
   address: PciAddress,
   runDir: string,
 ): HookRun {
-  if (rules.length === 0) return { outcomes: [], bootPass: false };
+  const seen = readRules();
+  if (seen.length === 0) return { outcomes: [], bootPass: false };
   const marker = join(runDir, "boot-pass-done");
-  if (existsSync(marker) && !ruleFor(rules, subjectOf(machine, address)))
+  if (existsSync(marker) && !ruleFor(seen, subjectOf(machine, address)))
     return { outcomes: [], bootPass: false };
   const release = machine.host.lock(30_000);
   try {
+    const rules = readRules();
     if (!existsSync(marker)) {
+      // the run directory first: one that cannot be made refuses before any device moves
+      makeDirectory(runDir);
       const outcomes = applyRules(machine, rules, machine.host.addresses());
-      mkdirSync(runDir, { recursive: true });
-      writeFileSync(marker, `${new Date().toISOString()}\n`);
+      writeFileAtomically(marker, `${new Date().toISOString()}\n`, { mode: 0o644 });
       return { outcomes, bootPass: true };
     }
     return { outcomes: applyRules(machine, rules, [address]), bootPass: false };

@@ -1,20 +1,12 @@
 // The rules directory (/etc/flavourctl/rules.d, or --config DIR): one `NAME.rule` file per
-// rule, written atomically (temp file, fsync, rename, fsync of the directory) so that a power
-// loss leaves either the old rule or the new one, never half of one. A damaged file is
+// rule, written atomically (writeFileAtomically: a new temp file, fsync, rename, fsync of the
+// directory) so that a power loss leaves either the old rule or the new one, never half of one. A damaged file is
 // reported with its path and line, never skipped silently, and never overwritten.
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
+import { readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomically } from "../atomic-write.ts";
 import { InputError, UsageError } from "../errors.ts";
+import { makeDirectory } from "../safe-write.ts";
 import { formatRule, isRuleName, parseRule, type Rule } from "./rules.ts";
 
 export const DEFAULT_RULES_DIR = "/etc/flavourctl/rules.d";
@@ -58,7 +50,7 @@ export interface SaveHooks {
 
 export function saveRule(dir: string, rule: Rule, hooks: SaveHooks = {}): string {
   if (!isRuleName(rule.name)) throw new UsageError(`invalid rule name '${rule.name}'`);
-  mkdirSync(dir, { recursive: true });
+  makeDirectory(dir);
   const path = join(dir, `${rule.name}${SUFFIX}`);
   try {
     parseRule(rule.name, readFileSync(path, "utf8"), path);
@@ -68,22 +60,7 @@ export function saveRule(dir: string, rule: Rule, hooks: SaveHooks = {}): string
     }
     // ENOENT: a new rule
   }
-  const temp = join(dir, `.${rule.name}${SUFFIX}.tmp-${process.pid}`);
-  const fd = openSync(temp, "w", 0o644);
-  try {
-    writeSync(fd, formatRule(rule));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  hooks.beforeRename?.();
-  renameSync(temp, path);
-  const dirFd = openSync(dir, "r");
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
+  writeFileAtomically(path, formatRule(rule), { mode: 0o644, beforeRename: hooks.beforeRename });
   return path;
 }
 

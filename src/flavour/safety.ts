@@ -11,6 +11,9 @@ export interface Check {
   message: string;
 }
 
+/** Checks --force does not bypass: a write that would leave the tree is never made. */
+export const UNFORCEABLE = new Set(["tree"]);
+
 /**
  * MOVING: the devices that get the flavour together with this one (its group's other non-bridge
  * members, with --group); a member outside it stays where it is and may keep the group from
@@ -33,6 +36,14 @@ export function safetyChecks(
         ? "the host does not use this device"
         : `the host uses ${device.address}: ${uses.join("; ")}`,
   });
+  const escaping = host.escapingWrites(device.address, device.driver === null ? [] : [device.driver]);
+  if (escaping.length > 0) {
+    checks.push({
+      name: "tree",
+      ok: false,
+      message: `${escaping.join(", ")}: ${escaping.length === 1 ? "leads" : "lead"} outside ${host.description} (a planted link); nothing is written through it, even with --force`,
+    });
+  }
   const held = vfioHoldCheck(host, device, target);
   if (held) checks.push(held);
   if (!target.vfio) return checks;

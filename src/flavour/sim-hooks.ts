@@ -18,8 +18,12 @@ export function wireSimHooks(
     machine.kernel.trace.push({ t: ++machine.kernel.now, source: "flavourctl", text });
   machine.udev.hooks = {
     onAdd: (address) => {
-      const { rules } = loadRules(dirs.rulesDir);
-      const run = runHook({ modules, host: control }, rules, address, dirs.runDir);
+      const run = runHook(
+        { modules, host: control },
+        () => loadRules(dirs.rulesDir).rules,
+        address,
+        dirs.runDir,
+      );
       for (const outcome of run.outcomes) say(`hook: ${describeHookOutcome(outcome, run.bootPass)}`);
     },
     onFlavour: (address) => {

@@ -58,6 +58,11 @@ export interface HostControl {
   /** The module behind a registered driver (/sys/bus/pci/drivers/<driver>/module), if any. */
   driverModule(driver: string): string | null;
   driverRegistered(driver: string): boolean;
+  /**
+   * The files a plan for this device writes (driver_override, drivers_probe, the bind and
+   * unbind of `drivers`) that lead out of the host's tree: a captured tree's planted links.
+   */
+  escapingWrites(address: PciAddress, drivers: readonly string[]): string[];
   /** Writes driver_override; null clears it (a newline: an empty write is a no-op in the kernel). */
   writeOverride(address: PciAddress, driver: string | null): void;
   unbind(address: PciAddress, driver: string): void;

@@ -1,24 +1,38 @@
 // One lock per host, so that two flavourctl runs never interleave their steps. The lock file
 // holds the owner's pid from the instant it exists (written aside, then hard-linked into place:
-// link(2) fails with EEXIST like O_EXCL); a lock whose owner is gone is taken over.
-import {
-  closeSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { dirname } from "node:path";
-import { ExitCode, FlavourError } from "../errors.ts";
+// link(2) fails with EEXIST like O_EXCL); a lock whose owner is gone is taken over. Nothing
+// here follows a link: the file written aside is created O_EXCL|O_NOFOLLOW under a name no one
+// can guess, link(2) and unlink(2) act on a planted link itself, and a lock path that is a link
+// (dangling or not) is no lock flavourctl made: it is removed like a dead owner's lock.
+// A process that holds the lock may take it again (a command that locks before it reads the
+// machine, then gives a device its flavour, whose hook locks too): the file goes with the last
+// release.
+import { lstatSync, readFileSync, type Stats, unlinkSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { ExitCode, FlavourError, systemErrorExitCode } from "../errors.ts";
+import { makeDirectory, makeHardLink, writeNewFile } from "../safe-write.ts";
 
 export function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/** Locks this process holds, by path, with how many times it took each. */
+const held = new Map<string, number>();
+
+/** What is at `path` now: a lock flavourctl made is a regular file. */
+function kindAt(path: string): "absent" | "file" | "link" | "other" {
+  let stat: Stats | undefined;
+  try {
+    stat = lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    return "other";
+  }
+  if (!stat) return "absent";
+  return stat.isFile() ? "file" : stat.isSymbolicLink() ? "link" : "other";
+}
+
 function ownerAlive(path: string): boolean {
+  if (kindAt(path) === "link") return false; // never read through it: not ours, take it over
   let pid: number;
   try {
     pid = Number.parseInt(readFileSync(path, "utf8"), 10);
@@ -34,6 +48,8 @@ function ownerAlive(path: string): boolean {
   }
 }
 
+const unique = () => `${process.pid}.${Math.random().toString(36).slice(2, 10)}`;
+
 /**
  * Removes a lock whose owner is gone. Only the holder of `PATH.takeover` (created O_EXCL) may,
  * after checking again that the file still names a dead owner: otherwise two waiters that both
@@ -42,12 +58,14 @@ function ownerAlive(path: string): boolean {
 function removeStale(path: string): void {
   const guard = `${path}.takeover`;
   try {
-    closeSync(openSync(guard, "wx", 0o644));
+    writeNewFile(guard, "");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    // A taker that died mid-takeover leaves its guard: a takeover lasts microseconds.
+    // A taker that died mid-takeover leaves its guard: a takeover lasts microseconds. A guard
+    // that is no regular file (a planted link, dangling or not) is none of ours: gone at once.
     try {
-      if (Date.now() - statSync(guard).mtimeMs > 10_000) unlinkSync(guard);
+      const stat = lstatSync(guard);
+      if (!stat.isFile() || Math.abs(Date.now() - stat.mtimeMs) > 10_000) unlinkSync(guard);
     } catch {
       // gone already
     }
@@ -64,10 +82,10 @@ function removeStale(path: string): void {
 
 /** Creates the lock file with our pid already in it; false when it exists. */
 function create(path: string): boolean {
-  const aside = `${path}.${process.pid}`;
-  writeFileSync(aside, `${process.pid}\n`, { mode: 0o644 });
+  const aside = `${path}.${unique()}`;
+  writeNewFile(aside, `${process.pid}\n`);
   try {
-    linkSync(aside, path);
+    makeHardLink(aside, path);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
@@ -78,35 +96,45 @@ function create(path: string): boolean {
 }
 
 /** Takes the lock at `path`, waiting up to timeoutMs; returns the function that releases it. */
-export function takeLock(path: string, timeoutMs: number): () => void {
+export function takeLock(lockPath: string, timeoutMs: number): () => void {
+  const path = resolve(lockPath);
+  const taken = held.get(path);
+  if (taken !== undefined) {
+    held.set(path, taken + 1);
+    return releaser(path);
+  }
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+      makeDirectory(dirname(path));
       if (create(path)) {
-        return () => {
-          try {
-            unlinkSync(path);
-          } catch {
-            // already gone: nothing to release
-          }
-        };
+        held.set(path, 1);
+        return releaser(path);
       }
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
+      if (systemErrorExitCode(error) === ExitCode.permission) {
+        const code = (error as NodeJS.ErrnoException).code ?? "EACCES";
         throw new FlavourError(`cannot take the lock ${path} (${code}): run as root`, ExitCode.permission);
       }
       throw error;
     }
+    const kind = kindAt(path);
+    if (kind === "other")
+      throw new FlavourError(
+        `${path}: is not a lock file (a directory, FIFO or device is there); remove it`,
+        ExitCode.badInput,
+      );
     if (!ownerAlive(path)) {
       removeStale(path);
+      if (kindAt(path) === "absent") continue;
+    } else if (Date.now() < deadline) {
+      sleep(50);
       continue;
     }
     if (Date.now() >= deadline) {
       let owner = "?";
       try {
-        owner = readFileSync(path, "utf8").trim();
+        if (kindAt(path) === "file") owner = readFileSync(path, "utf8").trim();
       } catch {}
       throw new FlavourError(
         `another flavourctl (pid ${owner}) holds ${path}; waited ${timeoutMs} ms — try again when it is done`,
@@ -115,4 +143,24 @@ export function takeLock(path: string, timeoutMs: number): () => void {
     }
     sleep(50);
   }
+}
+
+/** Releases one taking of the lock; the file goes with the last. Releasing twice does nothing. */
+function releaser(path: string): () => void {
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const count = (held.get(path) ?? 1) - 1;
+    if (count > 0) {
+      held.set(path, count);
+      return;
+    }
+    held.delete(path);
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone: nothing to release
+    }
+  };
 }

@@ -13,21 +13,25 @@ import {
   closeSync,
   existsSync,
   lstatSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readlinkSync,
   readSync,
   realpathSync,
-  renameSync,
   rmdirSync,
   rmSync,
-  symlinkSync,
-  writeFileSync,
 } from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import { isAddress, printable } from "../pci/address.ts";
+import {
+  makeDirectory,
+  makeLink,
+  makeNewDirectory,
+  moveIntoPlace,
+  within,
+  writeNewFile,
+} from "../safe-write.ts";
 import { isPathComponent } from "./sysfs.ts";
 
 export interface SnapshotSummary {
@@ -42,11 +46,6 @@ const NOT_ATTRIBUTES =
   /^(resource\d+(_wc|_resize)?|rom|vpd|remove|rescan|reset|bind|unbind|new_id|remove_id|uevent)$/;
 /** Links of a device directory that the readers use. */
 const DEVICE_LINKS = /^(driver|iommu_group|physfn|virtfn\d+)$/;
-/** `path` is `dir` or below it (by path segments: `dir/..x` is below, `dir/../x` is not). */
-function within(dir: string, path: string): boolean {
-  const rel = relative(dir, path);
-  return rel !== ".." && !rel.startsWith("../") && !isAbsolute(rel);
-}
 
 /** No attribute is bigger (config space is 4096 bytes); a bigger file is a mapped BAR. */
 const MAX_ATTRIBUTE = 1 << 16;
@@ -60,12 +59,12 @@ export function snapshot(source: string, dest: string, warn: (message: string) =
   if (existsSync(to) && (!lstatSync(to).isDirectory() || readdirSync(to).length > 0)) {
     throw new InputError(`${dest}: exists and is not an empty directory`);
   }
-  const work = `${to}.partial-${process.pid}`;
+  // made here, exclusively, under a name no one can guess: nothing planted in it
+  const work = makeNewDirectory(`${to}.partial-`);
   try {
-    mkdirSync(work, { recursive: true });
     const summary = new Copier(from, work, warn).run();
     if (existsSync(to)) rmdirSync(to);
-    renameSync(work, to);
+    moveIntoPlace(work, to);
     return summary;
   } catch (error) {
     rmSync(work, { recursive: true, force: true });
@@ -152,8 +151,8 @@ class Copier {
   /** A relative link at the copy of `link` to the copy of `target`. */
   private link(link: string, target: string): void {
     const at = this.mirror(link);
-    mkdirSync(dirname(at), { recursive: true });
-    symlinkSync(relative(dirname(at), this.mirror(target)), at);
+    makeDirectory(dirname(at));
+    makeLink(relative(dirname(at), this.mirror(target)), at);
   }
 
   private device(address: string): boolean {
@@ -169,7 +168,7 @@ class Copier {
       this.warn(`${address}: ${dir}: cannot list (${(error as NodeJS.ErrnoException).code}); left out`);
       return false;
     }
-    mkdirSync(this.mirror(dir), { recursive: true });
+    makeDirectory(this.mirror(dir));
     if (followed) this.link(entry, dir);
     for (const name of names.sort()) {
       const path = join(dir, name);
@@ -185,9 +184,9 @@ class Copier {
         this.attribute(address, path);
       } else if (stat.isDirectory() && name === "vfio-dev") {
         // vfio_pci_core registers vfio-dev/vfioN: its presence says a vfio driver holds the device.
-        mkdirSync(this.mirror(path), { recursive: true });
         for (const child of readdirSync(path).filter(isPathComponent))
-          mkdirSync(join(this.mirror(path), child));
+          makeDirectory(join(this.mirror(path), child));
+        makeDirectory(this.mirror(path));
       }
     }
     return true;
@@ -218,13 +217,13 @@ class Copier {
       closeSync(fd);
     }
     const bytes = Buffer.concat(chunks);
-    writeFileSync(this.mirror(path), bytes);
+    writeNewFile(this.mirror(path), bytes);
     return bytes;
   }
 
   private driver(driver: string): void {
     const dir = join(this.from, "bus/pci/drivers", driver);
-    mkdirSync(this.mirror(dir), { recursive: true });
+    makeDirectory(this.mirror(dir));
     let names: string[];
     try {
       names = readdirSync(dir);
@@ -243,7 +242,7 @@ class Copier {
         const target = this.follow(path);
         const module = target && basename(target);
         if (!target || !module || !isPathComponent(module)) continue;
-        mkdirSync(this.mirror(target), { recursive: true });
+        makeDirectory(this.mirror(target));
         this.link(path, target);
         this.link(join(target, "drivers", `pci:${driver}`), dir);
         this.modules.add(module);
@@ -257,7 +256,7 @@ class Copier {
 
   private group(group: string): void {
     const dir = join(this.from, "kernel/iommu_groups", group);
-    mkdirSync(join(this.mirror(dir), "devices"), { recursive: true });
+    makeDirectory(join(this.mirror(dir), "devices"));
     for (const name of this.list(join("kernel/iommu_groups", group, "devices"), false)) {
       if (!this.address(name, join("kernel/iommu_groups", group, "devices"))) continue;
       const path = join(dir, "devices", name);

@@ -1,11 +1,12 @@
 // HostControl over a real sysfs (or a copy of one) with the system's modprobe. Every path is
 // built from a validated PciAddress or a driver/module name checked against NAME below.
-import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, join } from "node:path";
 import { ExitCode, FlavourError, InputError } from "../errors.ts";
 import { childProcess } from "../lazy-builtins.ts";
 import { isAddress, type PciAddress } from "../pci/address.ts";
 import { formatModalias } from "../pci/modalias.ts";
+import { resolveInside, writeInside } from "../safe-write.ts";
 import {
   type DeviceState,
   type GroupMember,
@@ -348,15 +349,21 @@ export class SysfsControl implements HostControl {
     return existsSync(join(this.sysfs, "bus/pci/drivers", checkName("driver", driver)));
   }
 
+  /**
+   * Every write stays inside the tree (writeInside): a captured tree may hold a link, as an
+   * attribute or a driver's lever, to a file anywhere else, which root must not write through.
+   */
   private write(path: string, text: string): void {
     try {
-      writeFileSync(path, text);
+      writeInside(this.sysfs, path, text);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "EACCES" || code === "EPERM") {
         throw new FlavourError(`cannot write ${path} (${code}): this needs root`, ExitCode.permission);
       }
-      throw new Error(`writing '${text.trim()}' to ${path} failed: ${code ?? (error as Error).message}`);
+      const why =
+        code === "EXDEV" ? "it leads outside the tree, not written" : (code ?? (error as Error).message);
+      throw new Error(`writing '${text.trim()}' to ${path} failed: ${why}`);
     }
   }
 
@@ -365,6 +372,19 @@ export class SysfsControl implements HostControl {
       this.devicePath(address, "driver_override"),
       driver === null ? "\n" : driver === HOLD_OVERRIDE ? driver : checkName("driver", driver),
     );
+  }
+
+  escapingWrites(address: PciAddress, drivers: readonly string[]): string[] {
+    const levers = drivers.flatMap((driver) =>
+      ["bind", "unbind"].map((lever) =>
+        join(this.sysfs, "bus/pci/drivers", checkName("driver", driver), lever),
+      ),
+    );
+    return [
+      this.devicePath(address, "driver_override"),
+      join(this.sysfs, "bus/pci/drivers_probe"),
+      ...levers,
+    ].filter((path) => resolveInside(this.sysfs, path) === null);
   }
 
   unbind(address: PciAddress, driver: string): void {

@@ -5,10 +5,12 @@
 // flavourctl commands, remove, waits), reads the final bindings, parses what
 // `udevadm monitor --kernel --property` printed meanwhile, and compares the two runs.
 import { execFileSync } from "node:child_process";
-import { readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readlinkSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
+import { writeFileAtomically } from "../atomic-write.ts";
 import type { Uevent } from "../host/sim/kernel.ts";
 import type { TraceEvent } from "../host/sim/trace.ts";
+import { writeInside } from "../safe-write.ts";
 import { blacklistFile, exitDiffers } from "./run.ts";
 import type { Action, Scenario } from "./scenario.ts";
 
@@ -30,7 +32,7 @@ export function realMachine(root: string, flavourctl: RealMachine["flavourctl"])
   return {
     write(path, value) {
       try {
-        writeFileSync(join(root, path), value);
+        writeInside(root, join(root, path), value);
         return undefined;
       } catch (error) {
         return (error as NodeJS.ErrnoException).code ?? "EIO";
@@ -47,7 +49,7 @@ export function realMachine(root: string, flavourctl: RealMachine["flavourctl"])
     blacklist(module, remove) {
       const file = join(root, "etc/modprobe.d", blacklistFile(module));
       if (remove) rmSync(file, { force: true });
-      else writeFileSync(file, `blacklist ${module}\n`);
+      else writeFileAtomically(file, `blacklist ${module}\n`, { mode: 0o644 });
     },
     flavourctl,
     sleep: (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms),

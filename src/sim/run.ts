@@ -1,7 +1,7 @@
 // Running a scenario on a fresh simulated machine: boot it, carry out each action, and return
 // the trace (kernel log, uevents, udev, modprobe, sysfs writes, flavourctl) and the checks.
 // Rules and the run directory live in a temporary directory removed afterwards.
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Io } from "../cli/io.ts";
@@ -13,6 +13,7 @@ import type { MachineSpec } from "../host/sim/machine-format.ts";
 import { machineModules } from "../host/sim/modules-tree.ts";
 import { machineSource, type OpenedMachine } from "../host/sim/open.ts";
 import type { TraceEvent } from "../host/sim/trace.ts";
+import { makeNewDirectory } from "../safe-write.ts";
 import type { Action, Scenario } from "./scenario.ts";
 
 export interface ScenarioResult {
@@ -43,7 +44,7 @@ export async function runScenario(
       : { spec: scenario.machine as MachineSpec, modules: machineModules(scenario.machine as MachineSpec) };
   const machine = new SimMachine(spec, modules, scenario.seed);
   const control = new SimControl(machine);
-  const dir = mkdtempSync(join(tmpdir(), "flavourctl-sim-"));
+  const dir = makeNewDirectory(join(tmpdir(), "flavourctl-sim-"));
   const opened: OpenedMachine = {
     machine,
     control,
@@ -51,6 +52,7 @@ export async function runScenario(
     rulesDir: join(dir, "rules.d"),
     runDir: join(dir, "run"),
     booted: true,
+    unlock: () => {},
   };
   wireSimHooks(machine, control, modules, opened);
   const kernel = machine.kernel;

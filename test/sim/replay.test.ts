@@ -1,7 +1,7 @@
 // The differential harness: replaying a scenario's actions on a real root, reading what
 // `udevadm monitor --kernel --property` printed, and comparing with the simulated run.
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { main } from "../../src/cli/main.ts";
@@ -74,6 +74,7 @@ test("replay on a real root: writes land at their /sys paths, errors are errnos,
   const root = tempDir("replay");
   const device = join(root, "sys/bus/pci/devices/0000:00:03.0");
   mkdirSync(device, { recursive: true });
+  writeFileSync(join(device, "driver_override"), "(null)\n"); // sysfs has it; writes never create
   mkdirSync(join(root, "sys/bus/pci/drivers/virtio-pci"), { recursive: true });
   symlinkSync("../../../../bus/pci/drivers/virtio-pci", join(device, "driver"));
   const scenario = readScenario(

@@ -38,11 +38,13 @@ export const command: Command = {
       return 0;
     }
     refuseExtraOperands(positionals);
-    const { modules, host, rulesDir } = await openCommandMachine(values, io);
-    const { rules, errors } = loadRules(rulesDir);
-    for (const error of errors) io.err(`flavourctl apply: ${error.message} (this rule is not applied)\n`);
-    const release = values["dry-run"] ? () => {} : host.lock(lockWaitMs(values));
+    const wait = lockWaitMs(values);
+    const { modules, host, rulesDir, release } = await openCommandMachine(values, io, {
+      lockMs: values["dry-run"] ? undefined : wait,
+    });
     try {
+      const { rules, errors } = loadRules(rulesDir);
+      for (const error of errors) io.err(`flavourctl apply: ${error.message} (this rule is not applied)\n`);
       const outcomes = applyRules({ modules, host }, rules, host.addresses(), {
         dryRun: values["dry-run"],
         force: values.force,

@@ -1,10 +1,10 @@
 // flavourctl hook: what the udev rule runs on a PCI add event (see flavour/hook.ts).
-import { appendFileSync } from "node:fs";
 import { basename } from "node:path";
 import { ExitCode, UsageError } from "../../errors.ts";
 import { describeHookOutcome, runHook } from "../../flavour/hook.ts";
 import { loadRules } from "../../flavour/rules-store.ts";
 import { isAddress } from "../../pci/address.ts";
+import { writeToDevice } from "../../safe-write.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import { commandMachineOptions, MACHINE_HELP, openCommandMachine } from "../host.ts";
 import type { Command } from "../main.ts";
@@ -36,28 +36,39 @@ export const command: Command = {
     const address = env.PCI_SLOT_NAME ?? (env.DEVPATH ? basename(env.DEVPATH) : "");
     if (!isAddress(address))
       throw new UsageError(`no PCI device in the environment (PCI_SLOT_NAME='${address}')`);
-    const opened = await openCommandMachine(values, io);
+    // A simulated machine's state is read when it opens: under its lock. On a sysfs the hook
+    // takes the lock only when a rule may apply (runHook), before it reads the devices.
+    const simulated = typeof values.machine === "string" || io.machine !== undefined;
+    const opened = await openCommandMachine(values, io, { lockMs: simulated ? 30_000 : undefined });
     const { modules, host } = opened;
-    const { rules, errors } = loadRules(opened.rulesDir);
-    for (const error of errors) io.err(`flavourctl hook: ${error.message} (this rule is not applied)\n`);
-    if (rules.length === 0) return errors.length > 0 ? ExitCode.badInput : ExitCode.ok;
-    const run = runHook({ modules, host }, rules, address, opened.runDir);
-    const codes: number[] = errors.length > 0 ? [ExitCode.badInput] : [];
-    for (const outcome of run.outcomes) {
-      const give = outcome.give;
-      const line = `flavourctl: ${describeHookOutcome(outcome, run.bootPass)}`;
-      io.err(`${line}\n`);
-      if (typeof values.sysfs !== "string" && !opened.simulated) logToKernel(line);
-      codes.push(outcome.error ? ExitCode.failedRolledBack : give ? exitCodeOf(give) : 0);
+    try {
+      let errors: Error[] = [];
+      const readRules = () => {
+        const loaded = loadRules(opened.rulesDir);
+        errors = loaded.errors;
+        return loaded.rules;
+      };
+      const run = runHook({ modules, host }, readRules, address, opened.runDir);
+      for (const error of errors) io.err(`flavourctl hook: ${error.message} (this rule is not applied)\n`);
+      const codes: number[] = errors.length > 0 ? [ExitCode.badInput] : [];
+      for (const outcome of run.outcomes) {
+        const give = outcome.give;
+        const line = `flavourctl: ${describeHookOutcome(outcome, run.bootPass)}`;
+        io.err(`${line}\n`);
+        if (typeof values.sysfs !== "string" && !opened.simulated) logToKernel(line);
+        codes.push(outcome.error ? ExitCode.failedRolledBack : give ? exitCodeOf(give) : 0);
+      }
+      return worstExitCode(codes);
+    } finally {
+      opened.release();
     }
-    return worstExitCode(codes);
   },
 };
 
 /** One line in the kernel log, so the driver history of a boot shows what the hook did. */
 function logToKernel(line: string): void {
   try {
-    appendFileSync("/dev/kmsg", `<6>${line}\n`);
+    writeToDevice("/dev/kmsg", `<6>${line}\n`);
   } catch {
     // not root, or no /dev/kmsg: stderr has it
   }

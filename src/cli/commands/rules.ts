@@ -31,14 +31,20 @@ export const command: Command = {
       return 0;
     }
     refuseExtraOperands(positionals);
-    const opened = await openCommandMachine(values, io);
-    const dir = opened.rulesDir;
     if (typeof values.remove === "string") {
-      if (!removeRule(dir, values.remove))
-        throw new UsageError(`no rule named '${printable(values.remove)}' in ${dir}`);
+      // a change of the host's rules: under the host lock, like set and unset
+      const opened = await openCommandMachine(values, io, { lockMs: 30_000 });
+      try {
+        if (!removeRule(opened.rulesDir, values.remove))
+          throw new UsageError(`no rule named '${printable(values.remove)}' in ${opened.rulesDir}`);
+      } finally {
+        opened.release();
+      }
       io.out(`removed ${values.remove}\n`);
       return ExitCode.ok;
     }
+    const opened = await openCommandMachine(values, io);
+    const dir = opened.rulesDir;
     const { rules, errors } = loadRules(dir);
     const machine = { modules: opened.modules, host: opened.host };
     const decided = new Map<string, string[]>(rules.map((r) => [r.name, []]));

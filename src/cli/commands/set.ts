@@ -16,6 +16,7 @@ import { DEFAULT_RULES_DIR, loadRules, removeRule, saveRule } from "../../flavou
 import { FLAVOURS, type Flavour, type TargetRequest } from "../../flavour/target.ts";
 import { type PciAddress, parseAddress, printable } from "../../pci/address.ts";
 import { hex } from "../../pci/ids.ts";
+import { makeDirectory } from "../../safe-write.ts";
 import { parseCommandLine } from "../args.ts";
 import {
   commandMachineOptions,
@@ -107,16 +108,19 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
   const save = !unset && values["no-save"] !== true && flavour !== "default";
   const matchKind = typeof values.match === "string" ? values.match : "address";
 
-  const opened = await openCommandMachine(values, io);
-  const { modules, host, rulesDir } = opened;
+  const wait = lockWaitMs(values);
+  const opened = await openCommandMachine(values, io, { lockMs: values["dry-run"] ? undefined : wait });
+  const { modules, host, rulesDir, release } = opened;
   const machine = { modules, host };
-  const release = values["dry-run"] ? () => {} : host.lock(lockWaitMs(values));
   try {
-    if (values.group === true) {
+    const subject = values.group === true ? undefined : subjectOf(machine, address);
+    const selector = save && subject ? selectorFor(matchKind, subject) : undefined;
+    // where the rule goes is made before the device is touched: a directory that cannot be
+    // made (a file, /proc/x, a read-only place) refuses here, not after the device moved
+    if (save && !values["dry-run"]) makeDirectory(rulesDir);
+    if (subject === undefined) {
       return setGroup(io, machine, address, { flavour, driver }, { ...values, save, rulesDir });
     }
-    const subject = subjectOf(machine, address);
-    const selector = save ? selectorFor(matchKind, subject) : undefined;
     const give = giveFlavour(
       machine,
       address,

@@ -158,9 +158,9 @@ async function write(rest: string[], io: Io): Promise<number> {
   const [machineText, path, value, ...extra] = rest;
   if (machineText === undefined || path === undefined || value === undefined || extra.length > 0)
     throw new UsageError("usage: flavourctl sim write MACHINE PATH VALUE");
-  const { opened } = await openSimulated(machineText, io.env);
+  // locked before its state is read: a write must not be saved over another command's change
+  const { opened } = await openSimulated(machineText, io.env, 5000);
   const kernel = opened.machine.kernel;
-  const release = opened.control.lock(5000);
   kernel.trace.enabled = true;
   const from = kernel.trace.events.length;
   try {
@@ -171,7 +171,7 @@ async function write(rest: string[], io: Io): Promise<number> {
     throw new FlavourError(`write ${path}: ${error.code}`, ExitCode.failedRolledBack);
   } finally {
     writeState(opened);
-    release();
+    opened.unlock();
   }
   io.out(formatTrace(kernel.trace.events.slice(from)));
   return 0;
@@ -193,9 +193,13 @@ async function fault(rest: string[], io: Io): Promise<number> {
     throw new UsageError(`sim fault: not JSON: ${(error as Error).message}`);
   }
   const parsed = readFault(value, "FAULT-JSON");
-  const { opened } = await openSimulated(machineText, io.env);
-  opened.machine.kernel.faults.add(parsed);
-  writeState(opened);
+  const { opened } = await openSimulated(machineText, io.env, 5000);
+  try {
+    opened.machine.kernel.faults.add(parsed);
+    writeState(opened);
+  } finally {
+    opened.unlock();
+  }
   io.out(`fault added to ${opened.control.description}\n`);
   return 0;
 }

@@ -1,9 +1,9 @@
 // flavourctl udev-rule: the udev rules file that runs the hook on PCI add events.
-import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { writeFileAtomically } from "../../atomic-write.ts";
 import { UsageError } from "../../errors.ts";
 import { printable } from "../../pci/address.ts";
+import { makeDirectory, writeFailure } from "../../safe-write.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import type { Command } from "../main.ts";
 
@@ -68,8 +68,12 @@ export const command: Command = {
       io.out(text);
       return 0;
     }
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileAtomically(target, text, { mode: 0o644 });
+    makeDirectory(dirname(target));
+    try {
+      writeFileAtomically(target, text, { mode: 0o644 });
+    } catch (error) {
+      throw writeFailure(target, "write the rule", error);
+    }
     io.out(`wrote ${target}; run 'udevadm control --reload' to load it\n`);
     return 0;
   },

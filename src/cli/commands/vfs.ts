@@ -55,11 +55,12 @@ export const command: Command = {
         : driver
           ? { flavour: "driver" as const, driver }
           : undefined;
-    const { modules, host, rulesDir } = await openCommandMachine(values, io);
-    const { rules, errors } = loadRules(rulesDir);
-    for (const error of errors) io.err(`flavourctl vfs: ${error.message} (this rule is not applied)\n`);
-    const release = host.lock(lockWaitMs(values));
+    const { modules, host, rulesDir, release } = await openCommandMachine(values, io, {
+      lockMs: lockWaitMs(values),
+    });
     try {
+      const { rules, errors } = loadRules(rulesDir);
+      for (const error of errors) io.err(`flavourctl vfs: ${error.message} (this rule is not applied)\n`);
       const result = createVfs({ modules, host }, parseAddress(pfText), Number(countText), request, rules, {
         force: values.force,
       });

@@ -113,6 +113,11 @@ export class SimControl implements HostControl {
     return this.kernel.drivers.has(driver);
   }
 
+  /** The simulated sysfs has no links to plant. */
+  escapingWrites(): string[] {
+    return [];
+  }
+
   writeOverride(address: PciAddress, driver: string | null): void {
     this.write(`/sys/bus/pci/devices/${address}/driver_override`, driver === null ? "\n" : driver);
   }

@@ -8,12 +8,13 @@
 //     lock         its host lock
 // KEY is the bundled name, or `file-NAME-HASH` / `snapshot-HASH` (HASH of the absolute path).
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { writeFileAtomically } from "../../atomic-write.ts";
 import { InputError } from "../../errors.ts";
 import type { ModulesDir } from "../../modules/modules-dir.ts";
+import { makeDirectory } from "../../safe-write.ts";
 import { takeLock } from "../lock.ts";
 import { bundledMachine } from "./bundled.ts";
 import { SimControl } from "./control.ts";
@@ -83,6 +84,8 @@ export interface OpenedMachine {
   runDir: string;
   /** True when this run booted the machine (no saved state). */
   booted: boolean;
+  /** Releases the lock openMachine took (`lockMs`); does nothing when it took none. */
+  unlock: () => void;
 }
 
 interface SavedFile {
@@ -92,15 +95,47 @@ interface SavedFile {
 
 /**
  * The machine with its saved state, or freshly booted (then `beforeBoot` wires userspace
- * hooks first, so the boot's coldplug events reach them).
+ * hooks first, so the boot's coldplug events reach them). With `lockMs` (a command that
+ * changes the machine) its lock is taken first, before the state is read: two commands that
+ * each read the state, then took the lock in turn, each saved its own machine over the
+ * other's change.
  */
 export function openMachine(
   source: MachineSource,
   env: Record<string, string | undefined>,
   beforeBoot: (opened: OpenedMachine) => void,
+  lockMs?: number,
 ): OpenedMachine {
   const dir = join(stateHome(env), "machines", source.key);
+  const lockPath = join(dir, "lock");
+  const unlock = lockMs === undefined ? () => {} : takeLock(lockPath, lockMs);
+  let opened: OpenedMachine | undefined;
+  try {
+    opened = load(source, dir, beforeBoot, unlock, lockMs !== undefined);
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+  if (opened) return opened;
+  // A reader that finds no state boots the machine under the lock (and looks again there), so
+  // that the booted state it saves never replaces the state a writer saved meanwhile.
+  const booted = openMachine(source, env, beforeBoot, 30_000);
+  booted.unlock();
+  booted.unlock = () => {};
+  return booted;
+}
+
+function load(
+  source: MachineSource,
+  dir: string,
+  beforeBoot: (opened: OpenedMachine) => void,
+  unlock: () => void,
+  locked: boolean,
+): OpenedMachine | undefined {
   const statePath = join(dir, "state.json");
+  const saved = readSaved(statePath);
+  const restore = saved !== undefined && saved.digest === source.digest;
+  if (!restore && !locked) return undefined;
   const machine = new SimMachine(source.spec, source.modules);
   const save = () =>
     writeFileAtomically(statePath, JSON.stringify({ digest: source.digest, state: machine.save() }));
@@ -112,15 +147,15 @@ export function openMachine(
     rulesDir: join(dir, "rules.d"),
     runDir: join(dir, "run"),
     booted: false,
+    unlock,
   };
-  const saved = readSaved(statePath);
   machine.kernel.trace.enabled = false;
   beforeBoot(opened);
-  if (saved && saved.digest === source.digest) {
+  if (restore) {
     machine.restore(saved.state);
   } else {
     rmSync(opened.runDir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     machine.boot();
     opened.booted = true;
     save();
@@ -146,14 +181,22 @@ function readSaved(path: string): SavedFile | undefined {
   }
 }
 
-/** Power off: the next use boots the machine again (its saved rules stay, as /etc does). */
+/**
+ * Power off: the next use boots the machine again (its saved rules stay, as /etc does). Under
+ * the machine's lock, which stays in place until it is released.
+ */
 export function resetMachine(
   key: string,
   env: Record<string, string | undefined>,
   everything: boolean,
 ): string {
   const dir = join(stateHome(env), "machines", key);
-  rmSync(everything ? dir : join(dir, "state.json"), { recursive: true, force: true });
-  rmSync(join(dir, "run"), { recursive: true, force: true });
+  const unlock = takeLock(join(dir, "lock"), 5000);
+  try {
+    const names = everything ? readdirSync(dir).filter((name) => name !== "lock") : ["state.json", "run"];
+    for (const name of names) rmSync(join(dir, name), { recursive: true, force: true });
+  } finally {
+    unlock();
+  }
   return dir;
 }
