@@ -47,6 +47,20 @@ export class InputError extends FlavourError {
 }
 
 /**
+ * A system call the kernel refused on a named file (a sysfs write: EINVAL, ENOMEM, ERANGE, …).
+ * It carries the errno as `code`, so it ends as a one-line message (systemErrorExitCode) when no
+ * command has a better answer for it.
+ */
+export class SystemCallError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "SystemCallError";
+    this.code = code;
+  }
+}
+
+/**
  * The exit code of a failed system call (a file that cannot be made, written or removed —
  * a rules directory that is a file, a read-only or root-owned place): 6 when privileges or a
  * read-only file system are the reason, else 2. Undefined for any other error (a bug).

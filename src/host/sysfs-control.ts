@@ -2,7 +2,7 @@
 // built from a validated PciAddress or a driver/module name checked against NAME below.
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { ExitCode, FlavourError, InputError } from "../errors.ts";
+import { ExitCode, FlavourError, InputError, SystemCallError } from "../errors.ts";
 import { childProcess } from "../lazy-builtins.ts";
 import { isAddress, type PciAddress } from "../pci/address.ts";
 import { formatModalias } from "../pci/modalias.ts";
@@ -356,7 +356,8 @@ export class SysfsControl implements HostControl {
       if (code === "EACCES" || code === "EPERM") {
         throw new FlavourError(`cannot write ${path} (${code}): this needs root`, ExitCode.permission);
       }
-      throw new Error(`writing '${text.trim()}' to ${path} failed: ${code ?? (error as Error).message}`);
+      if (code === undefined) throw error;
+      throw new SystemCallError(code, `writing '${text.trim()}' to ${path} failed: ${code}`);
     }
   }
 
@@ -445,6 +446,11 @@ export class SysfsControl implements HostControl {
       .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
       .map((name) => this.addressLink(this.devicePath(pf, name)))
       .filter((a): a is PciAddress => a !== null);
+  }
+
+  sriovTotalVfs(pf: PciAddress): number | null {
+    const text = this.read(this.devicePath(pf, "sriov_totalvfs"));
+    return text !== undefined && /^\d{1,5}$/.test(text) ? Number(text) : null;
   }
 
   sriovAutoprobe(pf: PciAddress): boolean {
