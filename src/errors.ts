@@ -17,6 +17,8 @@ export const ExitCode = {
   permission: 6,
   /** The command line is wrong (unknown verb or option, malformed address). */
   usage: 64,
+  /** A bug in flavourctl (sysexits.h EX_SOFTWARE): the message carries the stack to report. */
+  internal: 70,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

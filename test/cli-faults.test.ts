@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { recordingIo } from "../src/cli/io.ts";
-import { main } from "../src/cli/main.ts";
+import { internalError, main } from "../src/cli/main.ts";
 import { DEBIAN_612, debianModules } from "./support/modules.ts";
 import { buildTree } from "./support/sysfs-builder.ts";
 import { tempDir } from "./support/tmp.ts";
@@ -153,4 +153,15 @@ test("vfs on a sysfs tree: a write the file system refuses (sriov_numvfs a direc
   );
   assert.equal(result.stderr.split("\n").length, 2);
   assert.equal(readFileSync(join(root, "bus/pci/devices", PF, "sriov_drivers_autoprobe"), "utf8"), "1");
+});
+
+test("a bug of ours (an error that is neither ours nor an errno) ends with exit 70 and the stack's frames to report", () => {
+  const { io, recorded } = recordingIo();
+  const bug = new TypeError("Cannot read properties of undefined (reading 'name')");
+  assert.equal(internalError("list", bug, io), 70);
+  assert.match(
+    recorded.stderr,
+    /^flavourctl list: internal error \(a bug in flavourctl; please report it\): TypeError: Cannot read/,
+  );
+  assert.match(recorded.stderr, /\n\s+at .*cli-faults\.test\.ts:\d+:\d+/);
 });

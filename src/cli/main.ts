@@ -78,8 +78,18 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     // a file the command could not make, write or remove: one line, never a stack trace
     const code = systemErrorExitCode(error);
-    if (code === undefined) throw error;
+    if (code === undefined) return internalError(verb, error, io);
     io.err(`flavourctl ${verb}: ${(error as Error).message}\n`);
     return code;
   }
+}
+
+/**
+ * A bug of ours: what and where, for a report — the stack's frames, without the line of source
+ * node would print from a bundle (one minified line of kilobytes).
+ */
+export function internalError(verb: string, error: unknown, io: Io): number {
+  const stack = error instanceof Error && error.stack ? error.stack : String(error);
+  io.err(`flavourctl ${verb}: internal error (a bug in flavourctl; please report it): ${stack}\n`);
+  return ExitCode.internal;
 }
