@@ -65,7 +65,8 @@ export function readScenario(value: unknown, file: string): Scenario {
   const actions = (o.actions as unknown[]).map((a, i) => {
     const path = `$.actions[${i}]`;
     const action = a as Record<string, unknown>;
-    const fields = ACTIONS[action?.do as string];
+    const kind = action?.do;
+    const fields = typeof kind === "string" && Object.hasOwn(ACTIONS, kind) ? ACTIONS[kind] : undefined;
     if (!fields) fail(`${path}.do`, `expected one of ${Object.keys(ACTIONS).join(", ")}`);
     for (const key of Object.keys(action))
       if (key !== "do" && !fields?.includes(key)) fail(`${path}.${key}`, "unknown field");
