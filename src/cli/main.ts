@@ -1,7 +1,8 @@
 // The verb table. Each verb's module is imported only when that verb runs, so start-up
 // costs the same whatever the tool grows to (the udev hook runs on every PCI add event).
 import { ExitCode, FlavourError, systemErrorExitCode } from "../errors.ts";
-import type { Io } from "./io.ts";
+import { colourOn, type Io } from "./io.ts";
+import { safeBytes, safeText } from "./terminal-safe.ts";
 
 export interface Command {
   summary: string;
@@ -70,7 +71,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   try {
     const { command } = await load();
-    return await command.run(rest, io);
+    return await command.run(rest, terminalSafe(io));
   } catch (error) {
     if (error instanceof FlavourError) {
       io.err(`flavourctl ${verb}: ${error.message}\n`);
@@ -82,6 +83,22 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.err(`flavourctl ${verb}: ${(error as Error).message}\n`);
     return code;
   }
+}
+
+/**
+ * The command's Io with every character that steers a terminal escaped, in all it prints
+ * (terminal-safe.ts). Its other members are io's own, read when used (stdoutIsTty is a getter).
+ */
+function terminalSafe(io: Io): Io {
+  // asked only when there is an ESC to keep or escape: whether stdout is a terminal costs a stat
+  const colour = (text: string) => text.includes("\x1b") && colourOn(io);
+  return Object.create(io, {
+    out: {
+      value: (text: string, encoding?: "utf8" | "latin1") =>
+        io.out(encoding === "latin1" ? safeBytes(text) : safeText(text, colour(text)), encoding),
+    },
+    err: { value: (text: string) => io.err(safeText(text)) },
+  });
 }
 
 /**

@@ -80,7 +80,7 @@ export const command: Command = {
 
 type Cell = readonly [string, Style?];
 
-function listTable(view: DeviceView, infos: DeviceInfo[], paint: Paint, names: PciNames): string {
+export function listTable(view: DeviceView, infos: DeviceInfo[], paint: Paint, names: PciNames): string {
   const header: Cell[] = ["ADDRESS", "CLASS", "DRIVER", "MODULES", "VFIO", "GROUP", "DEVICE"].map(
     (title) => [title, "bold"] as const,
   );

@@ -149,6 +149,7 @@ class Reader {
   text(value: Json, path: string): string {
     const text = this.string(value, path);
     // C0 (newline included), DEL, C1: a value must not end a line of a generated file or steer a terminal
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is sought
     if (/[\x00-\x1f\x7f-\x9f]/.test(text))
       this.fail(path, `a control character (newline, escape, …) in ${JSON.stringify(text)}`);
     return text;
