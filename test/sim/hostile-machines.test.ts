@@ -253,3 +253,56 @@ test("a PF whose VFs would fall beyond bus ff: the machine is refused (file, fie
     /^flavourctl list: .*0000:ff:1f\.7\/sriov_totalvfs: VF 2 of 0000:ff:1f\.7 would be on a bus beyond ff/,
   );
 });
+
+test("any text in a machine file's names, softdep and kernel: refused in one line naming the field, or every generated file keeps one line per entry", () => {
+  const text = fc.oneof(
+    fc.string({ unit: "binary", maxLength: 12 }),
+    fc.constantFrom(
+      "pre: vfio_pci",
+      "post: a b",
+      "pre:\nalias x y",
+      "a\rb",
+      "6.12.1+deb",
+      "..",
+      "x/y",
+      ...HOSTILE,
+    ),
+  );
+  let accepted = 0;
+  let refusedCount = 0;
+  fc.assert(
+    fc.property(text, text, text, text, (module, driver, softdep, kernel) => {
+      const spec = machine("e1000e", "e1000e", "igb", { kernel });
+      spec.modules.push({
+        name: module,
+        softdep,
+        drivers: [{ name: driver, ids: [{ vendor: "1234" }] }],
+      } as never);
+      let read: ReturnType<typeof readMachine>;
+      try {
+        read = readMachine(spec, "lab.json");
+      } catch (error) {
+        assert.ok(error instanceof InputError, String(error));
+        assert.match(
+          error.message,
+          /^lab\.json: \$\.(kernel|modules\[5\]\.(name|softdep|drivers\[0\]\.name)): /,
+        );
+        assert.doesNotMatch(error.message, /\n/);
+        refusedCount++;
+        return;
+      }
+      accepted++;
+      const files = modulesTreeFiles(read);
+      const lines = (name: string) =>
+        (files.get(name) ?? "").split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+      const loadable = read.modules.filter((m) => !m.builtin);
+      assert.equal(lines("modules.dep").length, loadable.length);
+      assert.equal(lines("modules.softdep").length, loadable.filter((m) => m.softdep).length);
+      for (const line of lines("modules.softdep"))
+        assert.match(line, /^softdep \S+( (pre:|post:|[A-Za-z0-9_-]+))+$/);
+      for (const line of lines("modules.alias")) assert.match(line, /^alias \S+ [A-Za-z0-9_]+$/);
+    }),
+    { numRuns: 2000 },
+  );
+  assert.ok(accepted > 0 && refusedCount > 0, `${accepted} accepted, ${refusedCount} refused`);
+});
