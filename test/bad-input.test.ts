@@ -449,6 +449,14 @@ test("option values are checked as they are parsed: a wrong one is exit 64 even 
     ],
     [["list", "--sysfs="], /'--sysfs' needs a value, not an empty one/],
     [["udev-rule", "--output", ""], /'--output' needs a value, not an empty one/],
+    [
+      ["set", "0000:03:00.0", "vfio", "--machine", "demo", "--driver", "../x", "--dry-run"],
+      /'--driver' needs a driver name, not '\.\.\/x'/,
+    ],
+    [
+      ["vfs", "0000:01:00.0", "2", "--machine", "demo", "--driver", "a\nb"],
+      /'--driver' needs a driver name, not 'a\?b'/,
+    ],
   ];
   for (const [args, says] of cases) {
     const { io, recorded } = recordingIo("", env);

@@ -41,6 +41,19 @@ export function lockWaitMs(values: { wait?: string | boolean }): number {
   return typeof values.wait === "string" ? Math.round(Number(values.wait) * 1000) : 30_000;
 }
 
+/**
+ * --driver NAME: a name /sys/bus/pci/drivers could hold — one path component, no control
+ * character (spaces are allowed: "i6300ESB timer").
+ */
+export const driverOption = {
+  driver: {
+    type: "string",
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is refused
+    check: (name: string) =>
+      /[/\x00-\x1f\x7f]/.test(name) || name === "." || name === ".." ? "a driver name" : undefined,
+  },
+} as const;
+
 /** The option every command that works on a machine takes. */
 export const machineOption = { machine: { type: "string" } } as const;
 

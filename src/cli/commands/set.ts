@@ -19,6 +19,7 @@ import { hex } from "../../pci/ids.ts";
 import { parseCommandLine } from "../args.ts";
 import {
   commandMachineOptions,
+  driverOption,
   LOCK_HELP,
   lockOption,
   lockWaitMs,
@@ -86,7 +87,7 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
     ...(unset
       ? {}
       : {
-          driver: { type: "string" },
+          ...driverOption,
           match: {
             type: "string",
             check: (kind: string) => (MATCH_KINDS.includes(kind) ? undefined : MATCH_KINDS.join(", ")),

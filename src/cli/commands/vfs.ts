@@ -6,6 +6,7 @@ import { parseAddress, printable } from "../../pci/address.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import {
   commandMachineOptions,
+  driverOption,
   LOCK_HELP,
   lockOption,
   lockWaitMs,
@@ -29,7 +30,7 @@ export const command: Command = {
   async run(args, io) {
     const { values, positionals } = parseCommandLine(args, {
       flavour: { type: "string", check: (f: string) => (f === "vfio" ? undefined : "vfio") },
-      driver: { type: "string" },
+      ...driverOption,
       ...commandMachineOptions,
       ...lockOption,
       force: { type: "boolean" },
