@@ -41,6 +41,9 @@ export function lockWaitMs(values: { wait?: string | boolean }): number {
   return typeof values.wait === "string" ? Math.round(Number(values.wait) * 1000) : 30_000;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is refused
+const NOT_IN_A_DRIVER_NAME = /[/\x00-\x1f\x7f]/;
+
 /**
  * --driver NAME: a name /sys/bus/pci/drivers could hold — one path component, no control
  * character (spaces are allowed: "i6300ESB timer").
@@ -48,9 +51,8 @@ export function lockWaitMs(values: { wait?: string | boolean }): number {
 export const driverOption = {
   driver: {
     type: "string",
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is refused
     check: (name: string) =>
-      /[/\x00-\x1f\x7f]/.test(name) || name === "." || name === ".." ? "a driver name" : undefined,
+      NOT_IN_A_DRIVER_NAME.test(name) || name === "." || name === ".." ? "a driver name" : undefined,
   },
 } as const;
 
