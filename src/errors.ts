@@ -17,6 +17,8 @@ export const ExitCode = {
   permission: 6,
   /** The command line is wrong (unknown verb or option, malformed address). */
   usage: 64,
+  /** A bug in flavourctl (sysexits.h EX_SOFTWARE): the message carries the stack to report. */
+  internal: 70,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -43,6 +45,20 @@ export class InputError extends FlavourError {
   constructor(message: string) {
     super(message, ExitCode.badInput);
     this.name = "InputError";
+  }
+}
+
+/**
+ * A system call the kernel refused on a named file (a sysfs write: EINVAL, ENOMEM, ERANGE, …).
+ * It carries the errno as `code`, so it ends as a one-line message (systemErrorExitCode) when no
+ * command has a better answer for it.
+ */
+export class SystemCallError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "SystemCallError";
+    this.code = code;
   }
 }
 

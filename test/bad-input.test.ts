@@ -1,7 +1,7 @@
 // Bad input for the matching core: every malformed alias file, modalias and modprobe.d line
 // gives a clear message naming what is wrong; nothing crashes, nothing hangs.
 import assert from "node:assert/strict";
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { recordingIo } from "../src/cli/io.ts";
@@ -340,7 +340,10 @@ test("--wait: a malformed value is a usage error; a held host lock is waited for
     await main(["set", "0000:03:00.0", "vfio", "--machine", "demo", "--wait", "soon"], bad.io),
     64,
   );
-  assert.match(bad.recorded.stderr, /^flavourctl set: --wait must be a number of seconds, not 'soon'\n$/);
+  assert.match(
+    bad.recorded.stderr,
+    /^flavourctl set: option '--wait' needs a number of seconds, not 'soon'\n$/,
+  );
   const lock = join(env.XDG_STATE_HOME, "flavourctl/machines/demo/lock");
   mkdirSync(dirname(lock), { recursive: true }); // --wait was checked first: no machine yet
   writeFileSync(lock, `${process.pid}\n`); // this process, alive: the lock is held
@@ -418,4 +421,55 @@ test("a file a command cannot make, write or remove is one line (exit 2), never 
   const remove = await run(["rules", "--remove", "x", "--machine", "demo", "--config", file]);
   assert.equal(remove.code, 2);
   assert.match(remove.stderr, /^flavourctl rules: ENOTDIR: [^\n]*\n$/);
+});
+
+test("option values are checked as they are parsed: a wrong one is exit 64 even where it would not be used (--dry-run), before any machine is opened", async () => {
+  const env = { XDG_STATE_HOME: tempDir("parse-state") };
+  const cases: [string[], RegExp][] = [
+    [
+      ["set", "0000:03:00.0", "vfio", "--machine", "demo", "--wait", "NaN", "--dry-run"],
+      /'--wait' needs a number of seconds, not 'NaN'/,
+    ],
+    [
+      ["set", "0000:03:00.0", "vfio", "--machine", "demo", "--wait=", "--dry-run"],
+      /'--wait' needs a value, not an empty one/,
+    ],
+    [["apply", "--machine", "demo", "--wait", "1e3"], /'--wait' needs a number of seconds/],
+    [
+      ["set", "0000:03:00.0", "vfio", "--machine", "demo", "--match", "bogus", "--dry-run"],
+      /'--match' needs address, id, subsystem, class, vfs-of, not 'bogus'/,
+    ],
+    [
+      ["vfs", "0000:01:00.0", "0", "--machine", "demo", "--flavour", "fast"],
+      /'--flavour' needs vfio, not 'fast'/,
+    ],
+    [["sim", "run", "device-added", "--seed", "-1"], /'--seed' needs a value/],
+    [["sim", "run", "device-added", "--seed", "x"], /'--seed' needs a number, not 'x'/],
+    [["list", "--kernel", ""], /'--kernel' needs a value, not an empty one/],
+    [["resolve", "--kernel", "..", "pci:v1"], /'--kernel' needs a kernel version .*, not '\.\.'/],
+    [["list", "--kernel", "6.1/../../etc"], /'--kernel' needs a kernel version/],
+    [
+      ["set", "0000:03:00.0", "vfio", "--machine", "demo", "--config", "", "--dry-run"],
+      /'--config' needs a value, not an empty one/,
+    ],
+    [["list", "--sysfs="], /'--sysfs' needs a value, not an empty one/],
+    [["udev-rule", "--output", ""], /'--output' needs a value, not an empty one/],
+    [
+      ["set", "0000:03:00.0", "vfio", "--machine", "demo", "--driver", "../x", "--dry-run"],
+      /'--driver' needs a driver name, not '\.\.\/x'/,
+    ],
+    [
+      ["vfs", "0000:01:00.0", "2", "--machine", "demo", "--driver", "a\nb"],
+      /'--driver' needs a driver name, not 'a\?b'/,
+    ],
+  ];
+  for (const [args, says] of cases) {
+    const { io, recorded } = recordingIo("", env);
+    assert.equal(await main(args, io), 64, args.join(" "));
+    assert.match(recorded.stderr, says, args.join(" "));
+    assert.equal(recorded.stderr.split("\n").length, 2, args.join(" "));
+    assert.equal(recorded.stdout, "", args.join(" "));
+  }
+  // nothing was opened: the demo machine never booted
+  assert.equal(existsSync(join(env.XDG_STATE_HOME, "flavourctl/machines/demo/state.json")), false);
 });

@@ -27,7 +27,15 @@ function ours(args: string[]): unknown {
 
 function node(args: string[]): unknown {
   try {
-    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
+    const { values, positionals, tokens } = parseArgs({
+      args,
+      options,
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+    });
+    // ours refuses an empty value, even one a later repetition replaces (args.ts: no option takes one)
+    if (tokens.some((t) => t.kind === "option" && t.value === "")) return "refused";
     return { values: { ...values }, positionals };
   } catch {
     return "refused";

@@ -6,7 +6,8 @@
 // node's own start-up. The rules are parseArgs' strict ones, for the options we use: `--name
 // value`, `--name=value`, `-h`, `--` ending the options; an unknown option, a string option
 // without its value or followed by another option, and a value given to a boolean are refused.
-// One difference: a `-` among grouped short options is refused (parseArgs reads `-h-` as `-h --`).
+// Differences: a `-` among grouped short options is refused (parseArgs reads `-h-` as `-h --`),
+// and so is an empty value; each option's value is checked as it is parsed (OptionSpec.check).
 import { UsageError } from "../errors.ts";
 import { os } from "../lazy-builtins.ts";
 import { printable } from "../pci/address.ts";
@@ -16,6 +17,11 @@ export interface OptionSpec {
   multiple?: boolean;
   /** One character: `-c` for `--name`. */
   short?: string;
+  /**
+   * What the value must look like, checked as it is parsed (before anything is opened or
+   * locked): a sentence saying what is expected when it is wrong, else undefined.
+   */
+  check?: (value: string) => string | undefined;
 }
 
 type Options = Readonly<Record<string, OptionSpec>>;
@@ -63,7 +69,7 @@ export function parseCommandLine<T extends Options>(
         continue;
       }
       if (inline !== undefined) {
-        set(name, inline);
+        set(name, checked(shown, spec, inline));
         continue;
       }
       const value = args[i + 1];
@@ -74,11 +80,23 @@ export function parseCommandLine<T extends Options>(
           `option '${shown}' needs a value (use --${name}=${printable(value)} if it is one)`,
         );
       }
-      set(name, value);
+      set(name, checked(shown, spec, value));
       i++;
     }
   }
   return { values: values as Values<T>, positionals };
+}
+
+/**
+ * A string option's value, refused at once when it is empty (no option takes an empty path,
+ * name or number: `--config ''` would be the working directory) or its check says it is wrong.
+ */
+function checked(shown: string, spec: OptionSpec, value: string): string {
+  if (value === "") throw new UsageError(`option '${shown}' needs a value, not an empty one`);
+  const expected = spec.check?.(value);
+  if (expected !== undefined)
+    throw new UsageError(`option '${shown}' needs ${expected}, not '${printable(value, 40)}'`);
+  return value;
 }
 
 type Given = [name: string, inline: string | undefined];
@@ -126,12 +144,19 @@ export function refuseExtraOperands(positionals: readonly string[], from = 0): v
   if (extra !== undefined) throw new UsageError(`unexpected argument '${printable(extra)}'`);
 }
 
+/** --kernel VER: one component of /lib/modules. */
+export const kernelOption = {
+  kernel: {
+    type: "string",
+    check: (version: string) =>
+      version.includes("/") || version === ".." || version === "."
+        ? "a kernel version (a directory name in /lib/modules)"
+        : undefined,
+  },
+} as const;
+
 /** The modules directory a command reads: --modules DIR, else /lib/modules/<--kernel or running kernel>. */
 export function modulesDirFrom(values: { modules?: string | boolean; kernel?: string | boolean }) {
   if (typeof values.modules === "string") return values.modules;
-  const version = typeof values.kernel === "string" ? values.kernel : os().release();
-  if (version.includes("/") || version === ".." || version === ".") {
-    throw new UsageError(`invalid kernel version '${version}'`);
-  }
-  return `/lib/modules/${version}`;
+  return `/lib/modules/${typeof values.kernel === "string" ? values.kernel : os().release()}`;
 }

@@ -13,7 +13,7 @@ import type { OpenedMachine } from "../host/sim/open.ts";
 import { SysfsHost } from "../host/sysfs.ts";
 import { SysfsControl } from "../host/sysfs-control.ts";
 import { ModulesDir } from "../modules/modules-dir.ts";
-import { modulesDirFrom } from "./args.ts";
+import { kernelOption, modulesDirFrom } from "./args.ts";
 import type { Io } from "./io.ts";
 
 export interface MachineOptions {
@@ -26,18 +26,35 @@ export interface MachineOptions {
 }
 
 /** How long a writing command waits for another flavourctl's host lock (--wait SECONDS). */
-export const lockOption = { wait: { type: "string" } } as const;
+export const lockOption = {
+  wait: {
+    type: "string",
+    check: (seconds: string) => (/^\d{1,4}(\.\d{1,3})?$/.test(seconds) ? undefined : "a number of seconds"),
+  },
+} as const;
 
 export const LOCK_HELP = `  --wait SECONDS  how long to wait for another flavourctl holding the host lock (default 30),
                   then exit 5
 `;
 
 export function lockWaitMs(values: { wait?: string | boolean }): number {
-  if (typeof values.wait !== "string") return 30_000;
-  if (!/^\d{1,4}(\.\d{1,3})?$/.test(values.wait))
-    throw new UsageError(`--wait must be a number of seconds, not '${values.wait.slice(0, 40)}'`);
-  return Math.round(Number(values.wait) * 1000);
+  return typeof values.wait === "string" ? Math.round(Number(values.wait) * 1000) : 30_000;
 }
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is refused
+const NOT_IN_A_DRIVER_NAME = /[/\x00-\x1f\x7f]/;
+
+/**
+ * --driver NAME: a name /sys/bus/pci/drivers could hold — one path component, no control
+ * character (spaces are allowed: "i6300ESB timer").
+ */
+export const driverOption = {
+  driver: {
+    type: "string",
+    check: (name: string) =>
+      NOT_IN_A_DRIVER_NAME.test(name) || name === "." || name === ".." ? "a driver name" : undefined,
+  },
+} as const;
 
 /** The option every command that works on a machine takes. */
 export const machineOption = { machine: { type: "string" } } as const;
@@ -47,7 +64,7 @@ export const commandMachineOptions = {
   sysfs: { type: "string" },
   ...machineOption,
   modules: { type: "string" },
-  kernel: { type: "string" },
+  ...kernelOption,
   config: { type: "string" },
 } as const;
 

@@ -18,6 +18,11 @@ export interface Io {
   stderrIsTty: boolean;
 }
 
+/** Colour for people at a terminal, never in pipes or files, never with NO_COLOR (style.ts). */
+export function colourOn(io: Io): boolean {
+  return io.stdoutIsTty && !io.env.NO_COLOR;
+}
+
 export function processIo(): Io {
   const terminal: (boolean | undefined)[] = [];
   return {

@@ -1,7 +1,8 @@
 // The verb table. Each verb's module is imported only when that verb runs, so start-up
 // costs the same whatever the tool grows to (the udev hook runs on every PCI add event).
 import { ExitCode, FlavourError, systemErrorExitCode } from "../errors.ts";
-import type { Io } from "./io.ts";
+import { colourOn, type Io } from "./io.ts";
+import { safeBytes, safeText } from "./terminal-safe.ts";
 
 export interface Command {
   summary: string;
@@ -70,7 +71,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   try {
     const { command } = await load();
-    return await command.run(rest, io);
+    return await command.run(rest, terminalSafe(io));
   } catch (error) {
     if (error instanceof FlavourError) {
       io.err(`flavourctl ${verb}: ${error.message}\n`);
@@ -78,8 +79,34 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     // a file the command could not make, write or remove: one line, never a stack trace
     const code = systemErrorExitCode(error);
-    if (code === undefined) throw error;
+    if (code === undefined) return internalError(verb, error, io);
     io.err(`flavourctl ${verb}: ${(error as Error).message}\n`);
     return code;
   }
+}
+
+/**
+ * The command's Io with every character that steers a terminal escaped, in all it prints
+ * (terminal-safe.ts). Its other members are io's own, read when used (stdoutIsTty is a getter).
+ */
+function terminalSafe(io: Io): Io {
+  // asked only when there is an ESC to keep or escape: whether stdout is a terminal costs a stat
+  const colour = (text: string) => text.includes("\x1b") && colourOn(io);
+  return Object.create(io, {
+    out: {
+      value: (text: string, encoding?: "utf8" | "latin1") =>
+        io.out(encoding === "latin1" ? safeBytes(text) : safeText(text, colour(text)), encoding),
+    },
+    err: { value: (text: string) => io.err(safeText(text)) },
+  });
+}
+
+/**
+ * A bug of ours: what and where, for a report — the stack's frames, without the line of source
+ * node would print from a bundle (one minified line of kilobytes).
+ */
+export function internalError(verb: string, error: unknown, io: Io): number {
+  const stack = error instanceof Error && error.stack ? error.stack : String(error);
+  io.err(`flavourctl ${verb}: internal error (a bug in flavourctl; please report it): ${stack}\n`);
+  return ExitCode.internal;
 }

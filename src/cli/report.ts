@@ -4,6 +4,7 @@ import { ExitCode } from "../errors.ts";
 import type { GiveResult } from "../flavour/give.ts";
 import type { Step } from "../flavour/plan.ts";
 import type { Io } from "./io.ts";
+import { oneLine } from "./terminal-safe.ts";
 
 function describeStep(step: Step): string {
   switch (step.action) {
@@ -27,6 +28,8 @@ function describeStep(step: Step): string {
 }
 
 export function printGive(io: Io, give: GiveResult): void {
+  // one line each, whatever a driver name or override read from the machine holds
+  const say = (text: string) => io.out(`${oneLine(text)}\n`);
   const { plan, result } = give;
   const target = plan.target;
   const name = target.driver
@@ -36,14 +39,15 @@ export function printGive(io: Io, give: GiveResult): void {
       : target.flavour === "default"
         ? "the kernel's choice"
         : "?";
-  io.out(`${plan.address}: ${target.flavour} → ${name}\n  why    ${target.reason}\n`);
+  say(`${plan.address}: ${target.flavour} → ${name}`);
+  say(`  why    ${target.reason}`);
   const override = plan.from.driverOverride ? ` (override ${plan.from.driverOverride})` : "";
-  io.out(`  from   ${plan.from.driver ?? "no driver"}${override}\n`);
-  for (const check of plan.checks) io.out(`  check  ${check.ok ? "ok  " : "FAIL"} ${check.message}\n`);
-  if (plan.done) io.out("  nothing to do: the device already has this flavour\n");
-  for (const step of result ? [] : plan.steps) io.out(`  step   ${describeStep(step)}\n`);
-  for (const line of result?.log ?? []) io.out(`  did    ${line}\n`);
-  if (result) io.out(`${plan.address}: ${result.outcome}, now on ${result.final.driver ?? "no driver"}\n`);
+  say(`  from   ${plan.from.driver ?? "no driver"}${override}`);
+  for (const check of plan.checks) say(`  check  ${check.ok ? "ok  " : "FAIL"} ${check.message}`);
+  if (plan.done) say("  nothing to do: the device already has this flavour");
+  for (const step of result ? [] : plan.steps) say(`  step   ${describeStep(step)}`);
+  for (const line of result?.log ?? []) say(`  did    ${line}`);
+  if (result) say(`${plan.address}: ${result.outcome}, now on ${result.final.driver ?? "no driver"}`);
 }
 
 /** The exit code a give result stands for; refusals are reported by the caller. */

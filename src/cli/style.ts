@@ -2,14 +2,17 @@
 // (https://no-color.org: set and not empty). Decided from the command's Io, so tests and
 // redirected output get plain text.
 import { styleText } from "node:util";
-import type { Io } from "./io.ts";
+import { colourOn, type Io } from "./io.ts";
+import { safeValue } from "./terminal-safe.ts";
 
 export type Style = Parameters<typeof styleText>[0];
 export type Paint = (style: Style, text: string) => string;
 
+/** Paints a value: escaped first (terminal-safe.ts), so the only escape sequences are the colour's. */
 export function painter(io: Io): Paint {
-  const colour = io.stdoutIsTty && !io.env.NO_COLOR;
-  return colour ? (style, text) => styleText(style, text, { validateStream: false }) : (_style, text) => text;
+  return colourOn(io)
+    ? (style, text) => styleText(style, safeValue(text), { validateStream: false })
+    : (_style, text) => safeValue(text);
 }
 
 /**
@@ -17,6 +20,10 @@ export function painter(io: Io): Paint {
  * column is not padded. Each row is [cell, style?] pairs.
  */
 export function table(rows: (readonly [string, Style?])[][], paint: Paint): string {
+  // a cell is one line of plain text: anything that would steer the terminal is escaped first
+  rows = rows.map((row) =>
+    row.map((cell) => (cell[0] === safeValue(cell[0]) ? cell : [safeValue(cell[0]), cell[1]])),
+  );
   const widths: number[] = [];
   // cells taken by index: destructuring a pair runs the iterator protocol (list's table is
   // built once per process, by code V8 has not optimised)

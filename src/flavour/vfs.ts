@@ -2,7 +2,7 @@
 // no driver probes the new VFs, so each can be given its flavour before anything binds it;
 // then autoprobe is put back as it was, and the VFs without a flavour get the kernel's own
 // driver (the default flavour: loaded, probed and verified like `unset`).
-import { ExitCode, FlavourError } from "../errors.ts";
+import { ExitCode, FlavourError, messageOf, SystemCallError, UsageError } from "../errors.ts";
 import type { PciAddress } from "../pci/address.ts";
 import { type RuleOutcome, requestOf, subjectOf } from "./apply-rules.ts";
 import { giveFlavour, type Machine } from "./give.ts";
@@ -26,6 +26,11 @@ export function createVfs(
 ): VfsResult {
   const host = machine.host;
   const log: string[] = [];
+  const total = host.sriovTotalVfs(pf);
+  if (total === null) throw new UsageError(`${pf} is not an SR-IOV PF (it has no sriov_totalvfs)`);
+  // sriov_numvfs_store (drivers/pci/iov.c) returns ERANGE for more than sriov_totalvfs
+  if (count > total)
+    throw new UsageError(`${pf} can have at most ${total} VFs (sriov_totalvfs), not ${count}`);
   const existing = host.device(pf).sriovNumVfs;
   if (count === 0) return { vfs: removeVfs(machine, pf, options.force === true, log), outcomes: [], log };
   if (existing !== 0) {
@@ -39,13 +44,14 @@ export function createVfs(
     throw new FlavourError(`${flavour.driver} is not a vfio driver (no VF was created)`, ExitCode.refused);
   }
   const autoprobe = host.sriovAutoprobe(pf);
-  host.setSriovAutoprobe(pf, false);
+  sriovWrite(() => host.setSriovAutoprobe(pf, false), "nothing was changed");
   log.push(`sriov_drivers_autoprobe = 0 (was ${autoprobe ? 1 : 0})`);
   const outcomes: RuleOutcome[] = [];
   const unflavoured: PciAddress[] = [];
   let vfs: PciAddress[] = [];
+  let failure: unknown;
   try {
-    host.setNumVfs(pf, count);
+    sriovWrite(() => host.setNumVfs(pf, count), "no VF was created, sriov_drivers_autoprobe put back");
     log.push(`sriov_numvfs = ${count}`);
     vfs = host.virtfns(pf);
     for (let waited = 0; vfs.length < count && waited < 3000; waited += 50) {
@@ -67,10 +73,21 @@ export function createVfs(
         give: giveFlavour(machine, vf, request, options),
       });
     }
-  } finally {
-    host.setSriovAutoprobe(pf, autoprobe);
-    log.push(`sriov_drivers_autoprobe = ${autoprobe ? 1 : 0} again`);
+  } catch (error) {
+    failure = error;
   }
+  try {
+    host.setSriovAutoprobe(pf, autoprobe);
+  } catch (error) {
+    if (!(error instanceof SystemCallError)) throw error;
+    const before = failure === undefined ? "" : `${messageOf(failure)}; then `;
+    throw new FlavourError(
+      `${before}${error.message}${hint(error.code)}: sriov_drivers_autoprobe of ${pf} stays 0, so no driver probes its new VFs`,
+      ExitCode.failedNotRolledBack,
+    );
+  }
+  log.push(`sriov_drivers_autoprobe = ${autoprobe ? 1 : 0} again`);
+  if (failure !== undefined) throw failure;
   // Only now: pci_device_can_probe (drivers/pci/pci-driver.c) refuses a VF with no
   // driver_override while its PF's sriov_drivers_autoprobe is off, so a probe made earlier
   // bound nothing. With autoprobe still off (it was off before), they stay unbound: say so.
@@ -101,7 +118,36 @@ function removeVfs(machine: Machine, pf: PciAddress, force: boolean, log: string
       );
     }
   }
-  host.setNumVfs(pf, 0);
+  sriovWrite(() => host.setNumVfs(pf, 0), "the VFs are still there");
   log.push(`sriov_numvfs = 0 (${vfs.length} VFs removed)`);
   return vfs;
+}
+
+/**
+ * What sriov_numvfs_store and sriov_drivers_autoprobe_store (drivers/pci/iov.c) mean by an
+ * errno, for the one-line message.
+ */
+function hint(code: string): string {
+  switch (code) {
+    case "ENOENT":
+      return " (the PF's driver cannot configure SR-IOV, or no driver is bound to it)";
+    case "ERANGE":
+      return " (more VFs than sriov_totalvfs)";
+    case "EBUSY":
+      return " (VFs are already enabled)";
+    case "ENOMEM":
+      return " (the kernel could not create the VFs: no bus number or memory left)";
+    default:
+      return "";
+  }
+}
+
+/** A write to the PF's SR-IOV attributes: a refused one (an errno) fails the command, exit 1. */
+function sriovWrite(write: () => void, after: string): void {
+  try {
+    write();
+  } catch (error) {
+    if (!(error instanceof SystemCallError)) throw error;
+    throw new FlavourError(`${error.message}${hint(error.code)}; ${after}`, ExitCode.failedRolledBack);
+  }
 }

@@ -78,6 +78,8 @@ export interface HostControl {
   vfioOpenNodes(address: PciAddress): string[];
   /** The VFs of a PF (virtfnN links), in N order. */
   virtfns(pf: PciAddress): PciAddress[];
+  /** sriov_totalvfs of a PF: how many VFs it can have; null when it is not SR-IOV capable. */
+  sriovTotalVfs(pf: PciAddress): number | null;
   /** sriov_drivers_autoprobe of a PF. */
   sriovAutoprobe(pf: PciAddress): boolean;
   setSriovAutoprobe(pf: PciAddress, on: boolean): void;

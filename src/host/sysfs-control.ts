@@ -2,7 +2,7 @@
 // built from a validated PciAddress or a driver/module name checked against NAME below.
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, join } from "node:path";
-import { ExitCode, FlavourError, InputError } from "../errors.ts";
+import { ExitCode, FlavourError, InputError, SystemCallError } from "../errors.ts";
 import { childProcess } from "../lazy-builtins.ts";
 import { isAddress, type PciAddress } from "../pci/address.ts";
 import { formatModalias } from "../pci/modalias.ts";
@@ -361,9 +361,9 @@ export class SysfsControl implements HostControl {
       if (code === "EACCES" || code === "EPERM") {
         throw new FlavourError(`cannot write ${path} (${code}): this needs root`, ExitCode.permission);
       }
-      const why =
-        code === "EXDEV" ? "it leads outside the tree, not written" : (code ?? (error as Error).message);
-      throw new Error(`writing '${text.trim()}' to ${path} failed: ${why}`);
+      if (code === undefined) throw error;
+      const why = code === "EXDEV" ? "it leads outside the tree, not written" : code;
+      throw new SystemCallError(code, `writing '${text.trim()}' to ${path} failed: ${why}`);
     }
   }
 
@@ -465,6 +465,11 @@ export class SysfsControl implements HostControl {
       .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
       .map((name) => this.addressLink(this.devicePath(pf, name)))
       .filter((a): a is PciAddress => a !== null);
+  }
+
+  sriovTotalVfs(pf: PciAddress): number | null {
+    const text = this.read(this.devicePath(pf, "sriov_totalvfs"));
+    return text !== undefined && /^\d{1,5}$/.test(text) ? Number(text) : null;
   }
 
   sriovAutoprobe(pf: PciAddress): boolean {

@@ -170,8 +170,9 @@ class DeviceReader {
 
   /**
    * The last component of a link's target, as lspci reads the driver (ls-kernel.c find_driver:
-   * readlink, then what follows the last '/'). A link whose target is missing still names it,
-   * with a warning: the tree is incomplete, the name is what the kernel wrote.
+   * readlink, then what follows the last '/'). A link whose target is missing is a warning and
+   * null, as the README promises for every value that cannot be read: a dangling `driver` link
+   * names no driver that is bound.
    */
   linkName(name: string): string | null {
     let target: string;
@@ -182,7 +183,10 @@ class DeviceReader {
       return null;
     }
     // existsSync follows the link: false when its target is missing.
-    if (!existsSync(this.file(name))) this.problem(name, `dangling link to ${printable(target)}`);
+    if (!existsSync(this.file(name))) {
+      this.problem(name, `dangling link to ${printable(target)}`);
+      return null;
+    }
     return lastComponent(target);
   }
 

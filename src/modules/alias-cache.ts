@@ -166,7 +166,8 @@ function buildBlocks(file: AliasFile): { blocks: Blocks; payload: string } {
     const lines: [number, number] = [start, map.size === 0 ? start : length - 1];
     return pages.length > 0 ? { lines, pages } : { lines };
   };
-  const blocks: Blocks = { buses: {}, busless: null };
+  // keyed by the buses modules.alias names: `__proto__` is one like another
+  const blocks: Blocks = { buses: Object.create(null), busless: null };
   for (const [bus, maps] of byBus) {
     const lengths = prefixLengths(maps.prefixed.keys());
     const busBlocks: BusBlocks = { exact: list(maps.exact), prefixed: list(maps.prefixed), lengths };

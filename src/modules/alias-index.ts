@@ -111,10 +111,10 @@ const SCAN_ALL_AFTER = 256;
  * Buses read together: every device is looked up under its modalias and its vfio flavour
  * (vfio_pci:, cc6711b0bf36), so one pass serves both.
  */
-const READ_TOGETHER: Record<string, readonly string[]> = {
-  pci: ["pci", "vfio_pci"],
-  vfio_pci: ["pci", "vfio_pci"],
-};
+const READ_TOGETHER = new Map<string, readonly string[]>([
+  ["pci", ["pci", "vfio_pci"]],
+  ["vfio_pci", ["pci", "vfio_pci"]],
+]);
 
 /** libkmod's alias keys end at PATH_MAX - 1 bytes (alias_normalize). */
 export const KEY_MAX = 4095;
@@ -262,7 +262,7 @@ export class AliasIndex {
     if (!this.allScanned && this.scans >= SCANS_BEFORE_ALL) this.scanAll();
     if (this.allScanned) return this.groups.get(bus) ?? EMPTY_GROUP;
     this.scans++;
-    const buses = bus === null ? [] : (READ_TOGETHER[bus] ?? [bus]).filter((b) => !this.groups.has(b));
+    const buses = bus === null ? [] : (READ_TOGETHER.get(bus) ?? [bus]).filter((b) => !this.groups.has(b));
     const busless = !this.groups.has(null);
     const built = new Map<string | null, PrefixGroup>();
     for (const b of buses) built.set(b, newGroup(b));

@@ -121,7 +121,7 @@ function matchSet(p: string, start: number, ch: number): number {
       } else if (cls.name === null) {
         return NO_MATCH; // name too long
       } else {
-        const test = CLASSES[cls.name];
+        const test = Object.hasOwn(CLASSES, cls.name) ? CLASSES[cls.name] : undefined; // not [[:constructor:]]
         if (!test) return NO_MATCH; // glibc: an invalid class name fails the match
         i = cls.end;
         if (test(ch)) return skipRest(p, i, negated);

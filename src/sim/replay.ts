@@ -10,6 +10,7 @@ import { basename, join } from "node:path";
 import { writeFileAtomically } from "../atomic-write.ts";
 import type { Uevent } from "../host/sim/kernel.ts";
 import type { TraceEvent } from "../host/sim/trace.ts";
+import { isAddress } from "../pci/address.ts";
 import { writeInside } from "../safe-write.ts";
 import { blacklistFile, exitDiffers } from "./run.ts";
 import type { Action, Scenario } from "./scenario.ts";
@@ -56,7 +57,7 @@ export function realMachine(root: string, flavourctl: RealMachine["flavourctl"])
     bindings() {
       const dir = join(root, "sys/bus/pci/devices");
       const found: Record<string, string | null> = {};
-      for (const address of readdirSync(dir).sort()) {
+      for (const address of readdirSync(dir).filter(isAddress).sort()) {
         try {
           found[address] = basename(readlinkSync(join(dir, address, "driver")));
         } catch {
@@ -147,7 +148,7 @@ export function parseUdevMonitor(text: string): Uevent[] {
     const lines = block.split("\n").filter((l) => l !== "");
     const head = /^KERNEL\[[\d.]+\]\s+(\w+)\s+(\S+)\s+\((\S+)\)$/.exec(lines[0] ?? "");
     if (!head) continue;
-    const vars: Record<string, string> = {};
+    const vars: Record<string, string> = Object.create(null); // keys from udevadm's output
     for (const line of lines.slice(1)) {
       const eq = line.indexOf("=");
       if (eq > 0) vars[line.slice(0, eq)] = line.slice(eq + 1);
@@ -163,7 +164,7 @@ export function parseUdevMonitor(text: string): Uevent[] {
 
 /** Per PCI device, its bind/unbind uevents in order: "bind virtio-pci", "unbind", … */
 export function bindOrder(events: readonly { vars?: Record<string, string> }[]): Record<string, string[]> {
-  const order: Record<string, string[]> = {};
+  const order: Record<string, string[]> = Object.create(null);
   for (const e of events) {
     const v = e.vars;
     if (v?.SUBSYSTEM !== "pci" || (v.ACTION !== "bind" && v.ACTION !== "unbind")) continue;

@@ -14,7 +14,7 @@ import { machineModules } from "../host/sim/modules-tree.ts";
 import { machineSource, type OpenedMachine } from "../host/sim/open.ts";
 import type { TraceEvent } from "../host/sim/trace.ts";
 import { makeNewDirectory } from "../safe-write.ts";
-import type { Action, Scenario } from "./scenario.ts";
+import { type Action, placeOutsideScenario, type Scenario } from "./scenario.ts";
 
 export interface ScenarioResult {
   name: string;
@@ -173,17 +173,35 @@ async function perform(
       return code ? `failed with ${code}` : `succeeded, expected ${action.fails}`;
     }
     case "flavourctl": {
+      // the runner's rule (scenario.ts): read scenarios were checked; those made in code are here
+      const outside = placeOutsideScenario(action.args);
+      if (outside !== undefined) return `'${outside}' names a place outside the scenario's machine: not run`;
       const output: string[] = [];
+      const { dir } = opened;
       const io: Io = {
         out: (text) => output.push(text),
         err: (text) => output.push(text),
         readStdin: () => "",
         stderrIsTty: false,
-        env: {},
+        // a home, state and caches of its own: `--machine demo` or `sim reset` in a step stay here
+        env: {
+          HOME: join(dir, "home"),
+          XDG_STATE_HOME: join(dir, "state"),
+          XDG_CACHE_HOME: join(dir, "cache"),
+          FLAVOURCTL_INDEX_CACHE: "off",
+        },
         stdoutIsTty: false,
         machine: { opened, modules },
       };
-      const code = await runCommand(action.args, io);
+      // a bare name a step gives (snapshot NAME, --output NAME, --config NAME) is made here
+      const cwd = process.cwd();
+      process.chdir(dir);
+      let code: number;
+      try {
+        code = await runCommand(action.args, io);
+      } finally {
+        process.chdir(cwd);
+      }
       for (const line of output.join("").split("\n")) if (line !== "") say("flavourctl", `  ${line}`);
       say("flavourctl", `  exit ${code}`);
       const want = action.exit ?? 0;

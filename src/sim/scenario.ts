@@ -5,7 +5,7 @@
 import { InputError } from "../errors.ts";
 import { type Fault, readFault } from "../host/sim/faults.ts";
 import { type DeviceSpec, type MachineSpec, readMachine } from "../host/sim/machine-format.ts";
-import { isAddress, type PciAddress } from "../pci/address.ts";
+import { isAddress, type PciAddress, printable } from "../pci/address.ts";
 
 export type Action =
   | { do: "note"; text: string }
@@ -49,6 +49,20 @@ const ACTIONS: Record<string, string[]> = {
   expect: ["bindings"],
 };
 
+/**
+ * The rule that keeps a scenario inside its simulated machine, whatever command and options a
+ * step uses (no list of path options to forget one from): no argument of a flavourctl step —
+ * operand, option value or `--name=value` — may name a place, so none holds a '/', is '..' or
+ * starts with '~'. A bare name is a file in the scenario's own directory: the runner runs each
+ * step there (run.ts), with a home, state and cache inside it too. The argument that breaks it.
+ */
+export function placeOutsideScenario(args: readonly string[]): string | undefined {
+  return args.find((arg) => {
+    const value = arg.startsWith("-") && arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : arg;
+    return [arg, value].some((text) => text.includes("/") || text === ".." || text.startsWith("~"));
+  });
+}
+
 export function readScenario(value: unknown, file: string): Scenario {
   const fail = (path: string, message: string): never => {
     throw new InputError(`${file}: ${path}: ${message}`);
@@ -65,7 +79,8 @@ export function readScenario(value: unknown, file: string): Scenario {
   const actions = (o.actions as unknown[]).map((a, i) => {
     const path = `$.actions[${i}]`;
     const action = a as Record<string, unknown>;
-    const fields = ACTIONS[action?.do as string];
+    const kind = action?.do;
+    const fields = typeof kind === "string" && Object.hasOwn(ACTIONS, kind) ? ACTIONS[kind] : undefined;
     if (!fields) fail(`${path}.do`, `expected one of ${Object.keys(ACTIONS).join(", ")}`);
     for (const key of Object.keys(action))
       if (key !== "do" && !fields?.includes(key)) fail(`${path}.${key}`, "unknown field");
@@ -95,6 +110,14 @@ export function readScenario(value: unknown, file: string): Scenario {
       !(Array.isArray(action.args) && action.args.every((x) => typeof x === "string"))
     )
       fail(`${path}.args`, "expected an array of strings");
+    if (action.do === "flavourctl") {
+      const outside = placeOutsideScenario(action.args as string[]);
+      if (outside !== undefined)
+        fail(
+          `${path}.args[${(action.args as string[]).indexOf(outside)}]`,
+          `'${printable(outside)}' names a place outside the scenario's machine (a step takes bare names, kept in the scenario's own directory)`,
+        );
+    }
     if (action.do === "write" && (typeof action.path !== "string" || !action.path.startsWith("/sys/")))
       fail(`${path}.path`, "expected a /sys path");
     return action as unknown as Action;

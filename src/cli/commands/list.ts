@@ -6,7 +6,7 @@ import { indexCacheDir } from "../../host/cache-dir.ts";
 import type { DeviceInfo } from "../../host/host.ts";
 import { PCI_IDS_PATHS, PciNames } from "../../host/pci-names.ts";
 import { hex } from "../../pci/ids.ts";
-import { parseCommandLine, refuseExtraOperands } from "../args.ts";
+import { kernelOption, parseCommandLine, refuseExtraOperands } from "../args.ts";
 import { deviceReport } from "../device-report.ts";
 import { MACHINE_HELP, machineOption, openView } from "../host.ts";
 import type { Io } from "../io.ts";
@@ -36,7 +36,7 @@ export const options = {
   sysfs: { type: "string" },
   ...machineOption,
   modules: { type: "string" },
-  kernel: { type: "string" },
+  ...kernelOption,
   config: { type: "string", multiple: true },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -80,7 +80,7 @@ export const command: Command = {
 
 type Cell = readonly [string, Style?];
 
-function listTable(view: DeviceView, infos: DeviceInfo[], paint: Paint, names: PciNames): string {
+export function listTable(view: DeviceView, infos: DeviceInfo[], paint: Paint, names: PciNames): string {
   const header: Cell[] = ["ADDRESS", "CLASS", "DRIVER", "MODULES", "VFIO", "GROUP", "DEVICE"].map(
     (title) => [title, "bold"] as const,
   );

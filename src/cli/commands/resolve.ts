@@ -4,7 +4,7 @@ import { excerpt } from "../../modules/files.ts";
 import { type LookupMatch, lookup } from "../../modules/lookup.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
 import { isModalias } from "../../pci/modalias.ts";
-import { modulesDirFrom, parseCommandLine } from "../args.ts";
+import { kernelOption, modulesDirFrom, parseCommandLine } from "../args.ts";
 import type { Command } from "../main.ts";
 
 const help = `usage: flavourctl resolve [--modules DIR | --kernel VER] [--config PATH]... [--json] [MODALIAS...]
@@ -26,7 +26,7 @@ export const command: Command = {
   async run(args, io) {
     const { values, positionals } = parseCommandLine(args, {
       modules: { type: "string" },
-      kernel: { type: "string" },
+      ...kernelOption,
       config: { type: "string", multiple: true },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },

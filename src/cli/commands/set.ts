@@ -20,6 +20,7 @@ import { makeDirectory } from "../../safe-write.ts";
 import { parseCommandLine } from "../args.ts";
 import {
   commandMachineOptions,
+  driverOption,
   LOCK_HELP,
   lockOption,
   lockWaitMs,
@@ -87,8 +88,11 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
     ...(unset
       ? {}
       : {
-          driver: { type: "string" },
-          match: { type: "string" },
+          ...driverOption,
+          match: {
+            type: "string",
+            check: (kind: string) => (MATCH_KINDS.includes(kind) ? undefined : MATCH_KINDS.join(", ")),
+          },
           "no-save": { type: "boolean" },
           group: { type: "boolean" },
         }),
@@ -231,6 +235,8 @@ function toFlavour(text: string | undefined, driver: string | undefined): Flavou
   );
 }
 
+const MATCH_KINDS = ["address", "id", "subsystem", "class", "vfs-of"];
+
 function selectorFor(kind: string, device: RuleSubject): Selector {
   const ids = device.ids;
   const text: Record<string, string | undefined> = {
@@ -240,9 +246,6 @@ function selectorFor(kind: string, device: RuleSubject): Selector {
     class: `class ${hex(ids.classCode, 6)}`,
     "vfs-of": device.physfn ? `vfs-of ${device.physfn}` : undefined,
   };
-  if (!Object.hasOwn(text, kind)) {
-    throw new UsageError(`unknown --match '${printable(kind)}' (address, id, subsystem, class, vfs-of)`);
-  }
   const selectorText = text[kind];
   if (selectorText === undefined) throw new UsageError(`--match vfs-of: ${device.address} is not a VF`);
   return parseSelector(selectorText) as Selector;

@@ -16,6 +16,7 @@ import { deviceReport, deviceTitle } from "../device-report.ts";
 import { openView } from "../host.ts";
 import type { Command } from "../main.ts";
 import { type Paint, painter } from "../style.ts";
+import { oneLine } from "../terminal-safe.ts";
 import { options, warner } from "./list.ts";
 
 const help = `usage: flavourctl show ADDRESS [--sysfs DIR | --machine M] [--modules DIR | --kernel VER] [--config PATH]... [--json]
@@ -118,11 +119,13 @@ function showText(
   names: PciNames,
 ): string {
   const lines: string[] = [];
-  const field = (name: string, value: string) => lines.push(`  ${paint("bold", name.padEnd(13))} ${value}`);
-  const detail = (text: string) => lines.push(`                ${text}`);
+  // one line each, whatever a value from the tree holds (terminal-safe.ts escapes the rest)
+  const field = (name: string, value: string) =>
+    lines.push(`  ${paint("bold", name.padEnd(13))} ${oneLine(value)}`);
+  const detail = (text: string) => lines.push(`                ${oneLine(text)}`);
   const optional = (value: number | null, width: number) => (value === null ? "?" : hex(value, width));
 
-  lines.push(`${paint("bold", info.address)}  ${deviceTitle(names, info)}`);
+  lines.push(`${paint("bold", info.address)}  ${oneLine(deviceTitle(names, info))}`);
   field(
     "ids",
     `${hex(info.vendor, 4)}:${hex(info.device, 4)}  subsystem ${optional(info.subsystemVendor, 4)}:${optional(info.subsystemDevice, 4)}  class ${hex(info.classCode, 6)}  revision ${optional(info.revision, 2)}`,

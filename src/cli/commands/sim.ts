@@ -45,7 +45,7 @@ export const command: Command = {
       properties: { type: "boolean" },
       all: { type: "boolean" },
       machine: { type: "string" },
-      seed: { type: "string" },
+      seed: { type: "string", check: (n: string) => (/^\d{1,9}$/.test(n) ? undefined : "a number") },
       help: { type: "boolean", short: "h" },
     });
     if (values.help) {
@@ -110,8 +110,6 @@ async function run(
 ): Promise<number> {
   const scenario = await loadScenario(text);
   if (values.seed !== undefined) {
-    if (!/^\d{1,9}$/.test(values.seed))
-      throw new UsageError(`--seed must be a number, not '${printable(values.seed)}'`);
     scenario.seed = Number(values.seed);
   }
   const result = await runScenario(scenario, (argv, commandIo) => main(argv, commandIo), {

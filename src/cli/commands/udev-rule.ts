@@ -1,10 +1,11 @@
 // flavourctl udev-rule: the udev rules file that runs the hook on PCI add events.
-import { dirname, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { writeFileAtomically } from "../../atomic-write.ts";
 import { UsageError } from "../../errors.ts";
 import { printable } from "../../pci/address.ts";
 import { makeDirectory, writeFailure } from "../../safe-write.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
+import type { Io } from "../io.ts";
 import type { Command } from "../main.ts";
 
 export const UDEV_RULE_PATH = "/etc/udev/rules.d/60-flavourctl.rules";
@@ -45,6 +46,11 @@ export function udevRuleText(command: string[], hookArgs: string[] = []): string
   ].join("\n");
 }
 
+/** Where --install writes: a scenario's step, into its machine's own directory, never /etc (sim/run.ts). */
+export function installPath(io: Pick<Io, "machine">): string {
+  return io.machine ? join(io.machine.opened.dir, "udev", basename(UDEV_RULE_PATH)) : UDEV_RULE_PATH;
+}
+
 export const command: Command = {
   summary: "print or install the udev rule that runs the hook",
   async run(args, io) {
@@ -63,7 +69,7 @@ export const command: Command = {
     const config = typeof values.config === "string" ? ["--config", resolve(values.config)] : [];
     const text = udevRuleText(self, config);
     const target =
-      typeof values.output === "string" ? values.output : values.install ? UDEV_RULE_PATH : undefined;
+      typeof values.output === "string" ? values.output : values.install ? installPath(io) : undefined;
     if (target === undefined) {
       io.out(text);
       return 0;

@@ -6,6 +6,7 @@ import { parseAddress, printable } from "../../pci/address.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import {
   commandMachineOptions,
+  driverOption,
   LOCK_HELP,
   lockOption,
   lockWaitMs,
@@ -28,8 +29,8 @@ export const command: Command = {
   summary: "create SR-IOV VFs that bind straight to their flavour",
   async run(args, io) {
     const { values, positionals } = parseCommandLine(args, {
-      flavour: { type: "string" },
-      driver: { type: "string" },
+      flavour: { type: "string", check: (f: string) => (f === "vfio" ? undefined : "vfio") },
+      ...driverOption,
       ...commandMachineOptions,
       ...lockOption,
       force: { type: "boolean" },
@@ -45,9 +46,6 @@ export const command: Command = {
     refuseExtraOperands(positionals, 2);
     if (!/^\d{1,4}$/.test(countText))
       throw new UsageError(`N must be a number of VFs, not '${printable(countText)}'`);
-    if (values.flavour !== undefined && values.flavour !== "vfio") {
-      throw new UsageError(`--flavour must be vfio, not '${printable(String(values.flavour))}'`);
-    }
     const driver = typeof values.driver === "string" ? values.driver : undefined;
     const request =
       values.flavour === "vfio"

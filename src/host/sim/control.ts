@@ -2,7 +2,7 @@
 // the read side, Host). Every lever is a sysfs write by path, followed by udev
 // settling, exactly as on a real machine; `persist` runs after each change (the state file of
 // a named machine, so the next CLI run sees the same machine).
-import { ExitCode, FlavourError } from "../../errors.ts";
+import { ExitCode, FlavourError, SystemCallError } from "../../errors.ts";
 import type { PciAddress } from "../../pci/address.ts";
 import { formatModalias } from "../../pci/modalias.ts";
 import type { DeviceState, GroupMember, HostControl, ModprobeOutcome } from "../control.ts";
@@ -43,7 +43,7 @@ export class SimControl implements HostControl {
       this.machine.write(path, value);
     } catch (error) {
       if (error instanceof KernelError)
-        throw new Error(`writing '${value.trim()}' to ${path} failed: ${error.code}`);
+        throw new SystemCallError(error.code, `writing '${value.trim()}' to ${path} failed: ${error.code}`);
       throw error;
     } finally {
       this.options.persist?.();
@@ -146,6 +146,10 @@ export class SimControl implements HostControl {
 
   virtfns(pf: PciAddress): PciAddress[] {
     return [...(this.known(pf).sriov?.vfs ?? [])];
+  }
+
+  sriovTotalVfs(pf: PciAddress): number | null {
+    return this.known(pf).sriov?.spec.totalVfs ?? null;
   }
 
   sriovAutoprobe(pf: PciAddress): boolean {

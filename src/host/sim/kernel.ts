@@ -6,7 +6,7 @@ import { matchDevice, type PciDeviceId } from "../../pci/id-entry.ts";
 import { formatModalias } from "../../pci/modalias.ts";
 import { FaultSet } from "./faults.ts";
 import { DeviceIndex, IdIndex } from "./index.ts";
-import type { DeviceSpec, MachineSpec, ModuleSpec } from "./machine-format.ts";
+import { type DeviceSpec, type MachineSpec, type ModuleSpec, vfAddress } from "./machine-format.ts";
 import { hex4, type SimDevice, type SimDriver, type SimModule } from "./model.ts";
 import { Trace } from "./trace.ts";
 
@@ -606,16 +606,14 @@ export class SimKernel {
       );
       throw new KernelError("EBUSY", `${pf.address}/sriov_numvfs`);
     }
-    const [domain, bus, dev, fn] = pf.address.split(/[:.]/).map((x) => Number.parseInt(x, 16)) as number[];
-    const pfDevfn = ((dev as number) << 3) | (fn as number);
+    const addresses = Array.from({ length: count }, (_, i) => vfAddress(pf.address, sriov.spec, i));
+    if (addresses.includes(null)) {
+      this.log(`pci ${pf.address}: can't enable ${count} VFs (bus out of range)`);
+      throw new KernelError("ENOMEM", `${pf.address}/sriov_numvfs`);
+    }
     const usedGroups = [...this.devices.values()].map((x) => x.iommuGroup ?? 0);
     const base = sriov.spec.vfGroupBase ?? Math.max(VF_GROUP_START, ...usedGroups) + 1;
-    for (let i = 0; i < count; i++) {
-      // pci_iov_virtfn_bus / pci_iov_virtfn_devfn.
-      const devfn = pfDevfn + sriov.spec.offset + sriov.spec.stride * i;
-      const vfBus = (bus as number) + (devfn >> 8);
-      const address =
-        `${domain?.toString(16).padStart(4, "0")}:${vfBus.toString(16).padStart(2, "0")}:${((devfn >> 3) & 0x1f).toString(16).padStart(2, "0")}.${devfn & 7}` as PciAddress;
+    for (const [i, address] of (addresses as PciAddress[]).entries()) {
       this.addDevice({
         address,
         vendor: pf.ids.vendor,
@@ -689,7 +687,7 @@ export class SimKernel {
   }
 
   /** Restoring saved state: a loaded module's drivers rejoin the driver list without probing. */
-  adoptModule(name: string, dynamicIds: Record<string, PciDeviceId[]>): void {
+  adoptModule(name: string, dynamicIds: ReadonlyMap<string, PciDeviceId[]>): void {
     const module = this.modules.get(name);
     if (!module) throw new KernelError("ENOENT", `init_module ${name}`);
     module.loaded = true;
@@ -698,7 +696,7 @@ export class SimKernel {
         name: spec.name,
         module: name,
         idTable: spec.ids,
-        dynamicIds: dynamicIds[spec.name] ?? [],
+        dynamicIds: dynamicIds.get(spec.name) ?? [],
         spec,
         order: this.driverOrder++,
       };

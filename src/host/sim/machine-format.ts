@@ -85,6 +85,26 @@ export interface MachineSpec {
 
 type Json = unknown;
 
+/**
+ * The address of VF `index` (0-based) of a PF: pci_iov_virtfn_bus and pci_iov_virtfn_devfn
+ * (drivers/pci/iov.c) — the routing ID is the PF's plus offset + stride × index, carrying into
+ * the bus number. Null when that bus is beyond ff: sriov_enable refuses such a count with
+ * ENOMEM ("can't enable %d VFs (bus %02x out of range of %pR)").
+ */
+export function vfAddress(
+  pf: PciAddress,
+  sriov: Pick<SriovSpec, "offset" | "stride">,
+  index: number,
+): PciAddress | null {
+  const [domain, bus, dev, fn] = pf.split(/[:.]/) as [string, string, string, string];
+  const devfn =
+    ((Number.parseInt(dev, 16) << 3) | Number.parseInt(fn, 16)) + sriov.offset + sriov.stride * index;
+  const vfBus = Number.parseInt(bus, 16) + (devfn >> 8);
+  if (vfBus > 0xff) return null;
+  const hex = (n: number, width: number) => n.toString(16).padStart(width, "0");
+  return `${domain}:${hex(vfBus, 2)}:${hex((devfn >> 3) & 0x1f, 2)}.${devfn & 7}` as PciAddress;
+}
+
 const HEX_PATTERNS = new Map<number, RegExp>();
 function hexPattern(digits: number): RegExp {
   let re = HEX_PATTERNS.get(digits);
@@ -125,8 +145,18 @@ class Reader {
     return value;
   }
 
-  optString(value: Json, path: string): string | null {
-    return value === undefined || value === null ? null : this.string(value, path);
+  /** A text for people (a description, a source, a name): one line, no control characters. */
+  text(value: Json, path: string): string {
+    const text = this.string(value, path);
+    // C0 (newline included), DEL, C1: a value must not end a line of a generated file or steer a terminal
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is sought
+    if (/[\x00-\x1f\x7f-\x9f]/.test(text))
+      this.fail(path, `a control character (newline, escape, …) in ${JSON.stringify(text)}`);
+    return text;
+  }
+
+  optText(value: Json, path: string): string | null {
+    return value === undefined || value === null ? null : this.text(value, path);
   }
 
   bool(value: Json, path: string, fallback: boolean): boolean {
@@ -201,7 +231,7 @@ function readId(r: Reader, value: Json, path: string): PciDeviceId {
         `mask byte ${byte.toString(16)} is neither 00 nor ff: modpost cannot write an alias for it (file2alias do_pci_entry drops the entry)`,
       );
   }
-  if (o.source !== undefined) r.string(o.source, `${path}.source`);
+  if (o.source !== undefined) r.text(o.source, `${path}.source`);
   return idEntry({
     vendor: r.hex(o.vendor, `${path}.vendor`, 4, PCI_ANY_ID, true),
     device: r.hex(o.device, `${path}.device`, 4, PCI_ANY_ID, true),
@@ -233,6 +263,28 @@ function readDriver(r: Reader, value: Json, path: string): DriverSpec {
   };
 }
 
+/**
+ * The rest of a modprobe.d `softdep MODULE pre: A B post: C` line (modprobe.d(5)), as it is
+ * written into the machine's modules.softdep: module names and the two keywords, nothing that
+ * could end the line or start another.
+ */
+function readSoftdep(r: Reader, value: Json, path: string): string {
+  const text = r.text(value, path);
+  const words = text.split(" ").filter((w) => w !== "");
+  const wrong = words.find((w) => w !== "pre:" && w !== "post:" && !/^[A-Za-z0-9_-]{1,56}$/.test(w));
+  if (words.length === 0 || wrong !== undefined)
+    r.fail(path, `expected "pre: MODULE… post: MODULE…", not ${JSON.stringify(wrong ?? text)}`);
+  return words.join(" ");
+}
+
+/** The kernel version: the directory name of the machine's modules tree (/lib/modules/VERSION). */
+function readKernel(r: Reader, value: Json): string {
+  const text = r.string(value, "$.kernel");
+  if (!/^[A-Za-z0-9._+~-]{1,64}$/.test(text) || text === "." || text === "..")
+    r.fail("$.kernel", `not a kernel version (a directory name in /lib/modules): ${JSON.stringify(text)}`);
+  return text;
+}
+
 function readModule(r: Reader, value: Json, path: string): ModuleSpec {
   const o = r.object(
     value,
@@ -245,11 +297,12 @@ function readModule(r: Reader, value: Json, path: string): ModuleSpec {
   if (name.includes("-")) r.fail(`${path}.name`, `module names use '_', not '-': ${name}`);
   return {
     name,
-    source: r.optString(o.source, `${path}.source`),
+    source: r.optText(o.source, `${path}.source`),
     builtin,
     loaded: builtin || r.bool(o.loaded, `${path}.loaded`, false),
     depends: r.array(o.depends ?? [], `${path}.depends`).map((d, i) => r.name(d, `${path}.depends[${i}]`)),
-    softdep: r.optString(o.softdep, `${path}.softdep`),
+    softdep:
+      o.softdep === undefined || o.softdep === null ? null : readSoftdep(r, o.softdep, `${path}.softdep`),
     drivers: r
       .array(o.drivers ?? [], `${path}.drivers`)
       .map((d, i) => readDriver(r, d, `${path}.drivers[${i}]`)),
@@ -310,7 +363,7 @@ function readDevice(r: Reader, value: Json, path: string): DeviceSpec {
       o.iommuGroup === undefined || o.iommuGroup === null
         ? null
         : r.int(o.iommuGroup, `${path}.iommuGroup`, 0, 1e7),
-    name: r.optString(o.name, `${path}.name`),
+    name: r.optText(o.name, `${path}.name`),
     sriov,
     physfn: o.physfn === undefined || o.physfn === null ? null : r.address(o.physfn, `${path}.physfn`),
   };
@@ -328,8 +381,8 @@ export function readMachine(value: Json, file: string): MachineSpec {
   if (o.format !== MACHINE_FORMAT) r.fail("$.format", `expected "${MACHINE_FORMAT}"`);
   const machine: MachineSpec = {
     name: r.name(o.name, "$.name"),
-    description: r.optString(o.description, "$.description") ?? "",
-    kernel: r.optString(o.kernel, "$.kernel") ?? "simulated",
+    description: r.optText(o.description, "$.description") ?? "",
+    kernel: o.kernel === undefined || o.kernel === null ? "simulated" : readKernel(r, o.kernel),
     modules: r.array(o.modules, "$.modules").map((m, i) => readModule(r, m, `$.modules[${i}]`)),
     blacklist: r.array(o.blacklist ?? [], "$.blacklist").map((b, i) => r.name(b, `$.blacklist[${i}]`)),
     devices: r.array(o.devices, "$.devices").map((d, i) => readDevice(r, d, `$.devices[${i}]`)),
@@ -389,5 +442,10 @@ function checkConsistency(r: Reader, machine: MachineSpec): void {
     }
     if (d.sriov && d.headerType !== 0)
       r.fail(`$.devices[${i}].sriov`, "only a normal (type 0) function can be a PF");
+    if (d.sriov && d.sriov.totalVfs > 0 && vfAddress(d.address, d.sriov, d.sriov.totalVfs - 1) === null)
+      r.fail(
+        `$.devices[${i}].sriov`,
+        `its VF ${d.sriov.totalVfs} would be on a bus beyond ff (offset ${d.sriov.offset}, stride ${d.sriov.stride} from ${d.address}): the kernel cannot create it`,
+      );
   });
 }

@@ -128,7 +128,9 @@ export class SimMachine {
     this.udev.rng = state.rng;
     k.driversAutoprobe = state.driversAutoprobe;
     this.udev.hookRuleInstalled = state.hookRuleInstalled;
-    for (const m of state.modules) k.adoptModule(m, state.dynamicIds);
+    // keyed by driver names from the machine file: a Map, so `constructor` is a name like another
+    const dynamicIds = new Map(Object.entries(state.dynamicIds));
+    for (const m of state.modules) k.adoptModule(m, dynamicIds);
     for (const saved of state.devices) {
       const driver = saved.driver === null ? null : (k.drivers.get(saved.driver) ?? null);
       k.adopt({ ...saved, driver, order: 0, modalias: formatModalias(saved.ids) });

@@ -12,21 +12,27 @@ import { basename, join, resolve } from "node:path";
 import { InputError } from "../../errors.ts";
 import { lookup } from "../../modules/lookup.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
-import { isAddress, type PciAddress } from "../../pci/address.ts";
+import { isAddress, type PciAddress, printable } from "../../pci/address.ts";
 import { idEntry, matchDevice, type PciDeviceId } from "../../pci/id-entry.ts";
 import { PCI_ANY_ID } from "../../pci/ids.ts";
 import { formatModalias } from "../../pci/modalias.ts";
-import type { DeviceSpec, DriverSpec, MachineSpec, ModuleSpec } from "./machine-format.ts";
+import {
+  type DeviceSpec,
+  type DriverSpec,
+  type MachineSpec,
+  type ModuleSpec,
+  vfAddress,
+} from "./machine-format.ts";
 
 /** Modules whose PCI driver is not named like the module (the `.name` of their pci_driver). */
-const DRIVER_NAMES: Record<string, string> = {
-  vfio_pci: "vfio-pci",
-  virtio_pci: "virtio-pci",
-  pci_stub: "pci-stub",
-  xhci_pci: "xhci_hcd",
-  ehci_pci: "ehci-pci",
-  qat_4xxx: "4xxx",
-};
+const DRIVER_NAMES = new Map([
+  ["vfio_pci", "vfio-pci"],
+  ["virtio_pci", "virtio-pci"],
+  ["pci_stub", "pci-stub"],
+  ["xhci_pci", "xhci_hcd"],
+  ["ehci_pci", "ehci-pci"],
+  ["qat_4xxx", "4xxx"],
+]);
 
 /**
  * Drivers whose pci_driver sets .probe_type = PROBE_PREFER_ASYNCHRONOUS (drivers/nvme/host/pci.c);
@@ -109,6 +115,12 @@ export function snapshotMachine(argument: string): { spec: MachineSpec; modules:
     const group = link(join(path, "iommu_group"));
     const physfn = link(join(path, "physfn"));
     const total = read(join(path, "sriov_totalvfs"));
+    const count = (name: string, fallback: string) => {
+      const text = read(join(path, name)) ?? fallback;
+      if (!/^\d{1,5}$/.test(text))
+        throw new InputError(`${join(path, name)}: expected a number, got '${printable(text)}'`);
+      return Number(text);
+    };
     const spec: DeviceSpec = {
       address,
       vendor: hex("vendor"),
@@ -124,16 +136,24 @@ export function snapshotMachine(argument: string): { spec: MachineSpec; modules:
       name: null,
       sriov: total
         ? {
-            totalVfs: Number(total),
+            totalVfs: count("sriov_totalvfs", "0"),
             vfDevice: Number.parseInt(read(join(path, "sriov_vf_device")) ?? "0", 16),
-            offset: Number(read(join(path, "sriov_offset")) ?? 1),
-            stride: Number(read(join(path, "sriov_stride")) ?? 1),
+            offset: count("sriov_offset", "1"),
+            stride: count("sriov_stride", "1"),
             driversAutoprobe: read(join(path, "sriov_drivers_autoprobe")) !== "0",
             vfGroupBase: null,
           }
         : null,
       physfn: physfn ? (basename(physfn) as PciAddress) : null,
     };
+    if (
+      spec.sriov &&
+      spec.sriov.totalVfs > 0 &&
+      vfAddress(address, spec.sriov, spec.sriov.totalVfs - 1) === null
+    )
+      throw new InputError(
+        `${join(path, "sriov_totalvfs")}: VF ${spec.sriov.totalVfs} of ${address} would be on a bus beyond ff (sriov_offset ${spec.sriov.offset}, sriov_stride ${spec.sriov.stride}): the kernel cannot create it`,
+      );
     devices.push(spec);
     const driver = link(join(path, "driver"));
     if (driver) boundTo.set(basename(driver), [...(boundTo.get(basename(driver)) ?? []), spec]);
@@ -156,9 +176,9 @@ export function snapshotMachine(argument: string): { spec: MachineSpec; modules:
  * leaves an RTL8139C+ (10ec:8139, revision >= 0x20) to 8139cp (rtl8139_init_one,
  * drivers/net/ethernet/realtek/8139too.c) — seen on the QEMU bench's rtl8139.
  */
-const REFUSED_BY_SOURCE: Record<string, (d: DeviceSpec) => boolean> = {
-  "8139too": (d) => d.vendor === 0x10ec && d.device === 0x8139 && d.revision >= 0x20,
-};
+const REFUSED_BY_SOURCE = new Map<string, (d: DeviceSpec) => boolean>([
+  ["8139too", (d) => d.vendor === 0x10ec && d.device === 0x8139 && d.revision >= 0x20],
+]);
 
 function registeredDrivers(dir: string): Set<string> {
   try {
@@ -181,7 +201,7 @@ function noteRefusals(
   registered: Set<string>,
 ): void {
   for (const driver of modules.flatMap((m) => m.drivers)) {
-    const refuses = REFUSED_BY_SOURCE[driver.name];
+    const refuses = REFUSED_BY_SOURCE.get(driver.name);
     if (refuses) driver.refuses = devices.filter(refuses).map((d) => d.address);
   }
   const bound = new Set([...boundTo.values()].flat());
@@ -214,7 +234,7 @@ function modulesFromAliases(modules: ModulesDir, boundTo: Map<string, DeviceSpec
   const result: ModuleSpec[] = [];
   const driverNames = new Set<string>();
   for (const [name, ids] of tables) {
-    const driverName = DRIVER_NAMES[name] ?? name;
+    const driverName = DRIVER_NAMES.get(name) ?? name;
     driverNames.add(driverName);
     result.push(moduleSpec(name, driverName, ids, false, boundTo.get(driverName)));
   }

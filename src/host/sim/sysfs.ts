@@ -132,7 +132,8 @@ export function readSysfs(kernel: SimKernel, path: string): string {
       sriov_totalvfs: () => String(d.sriov?.spec.totalVfs ?? ""),
       sriov_drivers_autoprobe: () => (d.sriov ? (d.sriov.driversAutoprobe ? "1" : "0") : ""),
     };
-    const read = values[device[2] as string];
+    const attribute = device[2] as string;
+    const read = Object.hasOwn(values, attribute) ? values[attribute] : undefined;
     if (read && (device[2] !== "driver" || d.driver) && (!device[2]?.startsWith("sriov") || d.sriov))
       return read();
   }
