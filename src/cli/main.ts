@@ -69,18 +69,20 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.err(`flavourctl: unknown command '${verb}' (see 'flavourctl --help')\n`);
     return ExitCode.usage;
   }
+  // error messages quote names from trees and files too: escaped like everything printed
+  const safeIo = terminalSafe(io);
   try {
     const { command } = await load();
-    return await command.run(rest, terminalSafe(io));
+    return await command.run(rest, safeIo);
   } catch (error) {
     if (error instanceof FlavourError) {
-      io.err(`flavourctl ${verb}: ${error.message}\n`);
+      safeIo.err(`flavourctl ${verb}: ${error.message}\n`);
       return error.exitCode;
     }
     // a file the command could not make, write or remove: one line, never a stack trace
     const code = systemErrorExitCode(error);
-    if (code === undefined) return internalError(verb, error, io);
-    io.err(`flavourctl ${verb}: ${(error as Error).message}\n`);
+    if (code === undefined) return internalError(verb, error, safeIo);
+    safeIo.err(`flavourctl ${verb}: ${(error as Error).message}\n`);
     return code;
   }
 }

@@ -41,7 +41,7 @@ export function safetyChecks(
     checks.push({
       name: "tree",
       ok: false,
-      message: `${escaping.join(", ")}: ${escaping.length === 1 ? "leads" : "lead"} outside ${host.description} (a planted link); nothing is written through it, even with --force`,
+      message: `${escaping.join(", ")}: not inside ${host.description} (a planted link, or a driver name that is no file name); nothing is written there, even with --force`,
     });
   }
   const held = vfioHoldCheck(host, device, target);

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } fro
 import { basename, join } from "node:path";
 import { ExitCode, FlavourError, InputError, SystemCallError } from "../errors.ts";
 import { childProcess } from "../lazy-builtins.ts";
-import { isAddress, type PciAddress } from "../pci/address.ts";
+import { isAddress, type PciAddress, printable } from "../pci/address.ts";
 import { formatModalias } from "../pci/modalias.ts";
 import { resolveInside, writeInside } from "../safe-write.ts";
 import {
@@ -30,7 +30,7 @@ const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:+-]*$/;
 
 function checkName(kind: string, name: string): string {
   if (!NAME.test(name) || name.includes(".."))
-    throw new FlavourError(`invalid ${kind} name '${name}'`, ExitCode.usage);
+    throw new FlavourError(`invalid ${kind} name '${printable(name)}'`, ExitCode.usage);
   return name;
 }
 
@@ -375,16 +375,22 @@ export class SysfsControl implements HostControl {
   }
 
   escapingWrites(address: PciAddress, drivers: readonly string[]): string[] {
-    const levers = drivers.flatMap((driver) =>
-      ["bind", "unbind"].map((lever) =>
-        join(this.sysfs, "bus/pci/drivers", checkName("driver", driver), lever),
-      ),
-    );
-    return [
+    // a driver whose name cannot be a path component (a crafted tree's) has no lever to write
+    const unnamable = drivers.filter((driver) => !NAME.test(driver) || driver.includes(".."));
+    const levers = drivers
+      .filter((driver) => !unnamable.includes(driver))
+      .flatMap((driver) =>
+        ["bind", "unbind"].map((lever) => join(this.sysfs, "bus/pci/drivers", driver, lever)),
+      );
+    const escaping = [
       this.devicePath(address, "driver_override"),
       join(this.sysfs, "bus/pci/drivers_probe"),
       ...levers,
     ].filter((path) => resolveInside(this.sysfs, path) === null);
+    return [
+      ...escaping,
+      ...unnamable.map((driver) => join(this.sysfs, "bus/pci/drivers", printable(driver))),
+    ];
   }
 
   unbind(address: PciAddress, driver: string): void {
