@@ -8,13 +8,13 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readFileSync,
   renameSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
 import { InputError, UsageError } from "../errors.ts";
+import { readRegularText, whyUnreadable } from "../safe-read.ts";
 import { formatRule, isRuleName, parseRule, type Rule } from "./rules.ts";
 
 export const DEFAULT_RULES_DIR = "/etc/flavourctl/rules.d";
@@ -42,10 +42,10 @@ export function loadRules(dir: string): LoadedRules {
     const path = join(dir, file);
     const name = file.slice(0, -SUFFIX.length);
     try {
-      rules.push(parseRule(name, readFileSync(path, "utf8"), path));
+      rules.push(parseRule(name, readRegularText(path, "rule"), path));
     } catch (error) {
       if (error instanceof InputError) errors.push(error);
-      else errors.push(new InputError(`${path}: cannot read (${(error as NodeJS.ErrnoException).code})`));
+      else errors.push(new InputError(`${path}: ${whyUnreadable(error)}`));
     }
   }
   return { rules, errors };
@@ -61,7 +61,7 @@ export function saveRule(dir: string, rule: Rule, hooks: SaveHooks = {}): string
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${rule.name}${SUFFIX}`);
   try {
-    parseRule(rule.name, readFileSync(path, "utf8"), path);
+    parseRule(rule.name, readRegularText(path, "rule"), path);
   } catch (error) {
     if (error instanceof InputError) {
       throw new InputError(`${error.message} — not overwriting a damaged rule file; fix or remove it first`);

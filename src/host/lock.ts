@@ -1,18 +1,10 @@
 // One lock per host, so that two flavourctl runs never interleave their steps. The lock file
 // holds the owner's pid from the instant it exists (written aside, then hard-linked into place:
 // link(2) fails with EEXIST like O_EXCL); a lock whose owner is gone is taken over.
-import {
-  closeSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { closeSync, linkSync, mkdirSync, openSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { ExitCode, FlavourError } from "../errors.ts";
+import { readRegularText } from "../safe-read.ts";
 
 export function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -21,7 +13,7 @@ export function sleep(ms: number): void {
 function ownerAlive(path: string): boolean {
   let pid: number;
   try {
-    pid = Number.parseInt(readFileSync(path, "utf8"), 10);
+    pid = Number.parseInt(readRegularText(path, "lock"), 10);
   } catch {
     return true; // released meanwhile, or unreadable: look again
   }
@@ -106,7 +98,7 @@ export function takeLock(path: string, timeoutMs: number): () => void {
     if (Date.now() >= deadline) {
       let owner = "?";
       try {
-        owner = readFileSync(path, "utf8").trim();
+        owner = readRegularText(path, "lock").trim();
       } catch {}
       throw new FlavourError(
         `another flavourctl (pid ${owner}) holds ${path}; waited ${timeoutMs} ms — try again when it is done`,

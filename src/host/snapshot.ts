@@ -10,14 +10,11 @@
 // left out. The copy is made in a sibling directory and renamed to DEST at the end, so an
 // interrupted snapshot leaves no half-made DEST.
 import {
-  closeSync,
   existsSync,
   lstatSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readlinkSync,
-  readSync,
   realpathSync,
   renameSync,
   rmdirSync,
@@ -28,6 +25,7 @@ import {
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import { isAddress, printable } from "../pci/address.ts";
+import { READ_LIMITS, readRegularFile, whyUnreadable } from "../safe-read.ts";
 import { isPathComponent } from "./sysfs.ts";
 
 export interface SnapshotSummary {
@@ -49,7 +47,7 @@ function within(dir: string, path: string): boolean {
 }
 
 /** No attribute is bigger (config space is 4096 bytes); a bigger file is a mapped BAR. */
-const MAX_ATTRIBUTE = 1 << 16;
+const MAX_ATTRIBUTE = READ_LIMITS.attribute.limit;
 
 export function snapshot(source: string, dest: string, warn: (message: string) => void): SnapshotSummary {
   const from = resolve(source);
@@ -195,29 +193,13 @@ class Copier {
 
   /** Copies an attribute's bytes as read (config gives non-root 64 bytes, as lspci sees it). */
   private attribute(address: string, path: string): Buffer | null {
-    let fd: number;
+    let bytes: Buffer;
     try {
-      fd = openSync(path, "r");
+      bytes = readRegularFile(path, "attribute");
     } catch (error) {
-      this.warn(`${address}: ${path}: cannot read (${(error as NodeJS.ErrnoException).code}); left out`);
+      this.warn(`${address}: ${path}: ${whyUnreadable(error)}; left out`);
       return null;
     }
-    const chunks: Buffer[] = [];
-    try {
-      for (let total = 0; total <= MAX_ATTRIBUTE; ) {
-        const chunk = Buffer.alloc(8192);
-        const length = readSync(fd, chunk, 0, chunk.length, null);
-        if (length === 0) break;
-        chunks.push(chunk.subarray(0, length));
-        total += length;
-      }
-    } catch (error) {
-      this.warn(`${address}: ${path}: cannot read (${(error as NodeJS.ErrnoException).code}); left out`);
-      return null;
-    } finally {
-      closeSync(fd);
-    }
-    const bytes = Buffer.concat(chunks);
     writeFileSync(this.mirror(path), bytes);
     return bytes;
   }
