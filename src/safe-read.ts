@@ -60,11 +60,19 @@ export function whyUnreadable(error: unknown): string {
 const OPEN = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 const TYPES = new Map<number, string>([
+  [constants.S_IFREG, "a regular file"],
+  [constants.S_IFDIR, "a directory"],
+  [constants.S_IFLNK, "a symbolic link"],
   [constants.S_IFIFO, "a FIFO"],
   [constants.S_IFCHR, "a character device"],
   [constants.S_IFBLK, "a block device"],
   [constants.S_IFSOCK, "a socket"],
 ]);
+
+/** What a stat's mode says the file is, for a message: "a FIFO", "a character device", … */
+export function fileType(mode: number): string {
+  return TYPES.get(mode & constants.S_IFMT) ?? "not a regular file";
+}
 
 /** /dev/null's device number (major 1, minor 3, as glibc's makedev encodes it). */
 const NULL_DEVICE = (1 << 8) | 3;
@@ -85,7 +93,7 @@ function checkType(mode: number, rdev: number, path: string): void {
       path,
     });
   }
-  throw new RefusedFile(path, `${TYPES.get(type) ?? "not a regular file"}, not a regular file`);
+  throw new RefusedFile(path, `${fileType(mode)}, not a regular file`);
 }
 
 function tooLarge(path: string, kind: ReadKind, verb = "larger than"): RefusedFile {

@@ -19,13 +19,15 @@ import {
   renameSync,
   rmdirSync,
   rmSync,
+  type Stats,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import { isAddress, printable } from "../pci/address.ts";
-import { READ_LIMITS, readRegularFile, whyUnreadable } from "../safe-read.ts";
+import { fileType, readRegularFile, whyUnreadable } from "../safe-read.ts";
 import { isPathComponent } from "./sysfs.ts";
 
 export interface SnapshotSummary {
@@ -45,9 +47,6 @@ function within(dir: string, path: string): boolean {
   const rel = relative(dir, path);
   return rel !== ".." && !rel.startsWith("../") && !isAbsolute(rel);
 }
-
-/** No attribute is bigger (config space is 4096 bytes); a bigger file is a mapped BAR. */
-const MAX_ATTRIBUTE = READ_LIMITS.attribute.limit;
 
 export function snapshot(source: string, dest: string, warn: (message: string) => void): SnapshotSummary {
   const from = resolve(source);
@@ -174,18 +173,32 @@ class Copier {
       const stat = lstatSync(path, { throwIfNoEntry: false });
       if (!stat) continue;
       if (stat.isSymbolicLink()) {
-        if (!DEVICE_LINKS.test(name)) continue;
+        if (!DEVICE_LINKS.test(name)) {
+          // sysfs links a device to directories (subsystem, firmware_node): one to a file was planted
+          let to: Stats | undefined;
+          try {
+            to = statSync(path, { throwIfNoEntry: false });
+          } catch {
+            // a loop: not copied, as before
+          }
+          if (to && !to.isDirectory())
+            this.warn(`${address}: ${path}: a link to ${fileType(to.mode)}; left out`);
+          continue;
+        }
         const target = this.follow(path);
         if (target) this.link(path, target);
       } else if (stat.isFile()) {
         if (NOT_ATTRIBUTES.test(name) || (stat.mode & 0o444) === 0) continue;
-        if (stat.size > MAX_ATTRIBUTE) continue;
-        this.attribute(address, path);
-      } else if (stat.isDirectory() && name === "vfio-dev") {
+        this.attribute(address, path); // one over the attribute limit is said and left out
+      } else if (stat.isDirectory()) {
+        if (name !== "vfio-dev") continue;
         // vfio_pci_core registers vfio-dev/vfioN: its presence says a vfio driver holds the device.
         mkdirSync(this.mirror(path), { recursive: true });
         for (const child of readdirSync(path).filter(isPathComponent))
           mkdirSync(join(this.mirror(path), child));
+      } else {
+        // sysfs has no FIFOs, sockets or device nodes: one was planted
+        this.warn(`${address}: ${path}: ${fileType(stat.mode)}, not a regular file; left out`);
       }
     }
     return true;
