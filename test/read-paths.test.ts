@@ -23,8 +23,12 @@ const READERS =
   /\b(readFileSync|readFile|createReadStream|openAsBlob|gunzipSync|inflateSync|inflateRawSync|unzipSync|brotliDecompressSync|createGunzip|createInflate|createInflateRaw|createUnzip|createBrotliDecompress)\b/g;
 const FS_PROMISES =
   /from\s+["'](node:)?fs\/promises["']|\bfs\.promises\b|\bpromises\s+as\b|\{[^}]*\bpromises\b[^}]*\}\s*from\s+["'](node:)?fs["']/g;
-/** openSync/open flags that only write: a string, or a constant built of write flags. */
-const WRITE_FLAG = /^(["'](w|wx|a|ax|as|xw|xa)["']|.*\bO_WRONLY\b.*)$/;
+/**
+ * openSync/open flags that read no file: a write flag (a string, or a constant built of write
+ * flags), or O_DIRECTORY (open(2) then fails on anything but a directory: a directory opened to
+ * fsync it cannot be a FIFO).
+ */
+const NOT_READING = /^(["'](w|wx|a|ax|as|xw|xa)["']|.*\b(O_WRONLY|O_DIRECTORY)\b.*)$/;
 
 /** Comments blanked (line numbers kept): a comment may name readFileSync. */
 function code(text: string): string {
@@ -83,7 +87,7 @@ export function readViolations(file: string, source: string): string[] {
     const flags = args[1];
     const resolved =
       flags && /^[A-Z_][A-Z0-9_]*$/.test(flags) ? (constantValue(text, flags) ?? flags) : flags;
-    if (resolved !== undefined && WRITE_FLAG.test(resolved)) continue;
+    if (resolved !== undefined && NOT_READING.test(resolved)) continue;
     const callText = `${call}(${args.join(", ")})`;
     if (ALLOWED.some((a) => a.file === file && a.call === callText)) continue;
     say(m.index, callText);
@@ -136,6 +140,7 @@ test("read paths: the scan finds each way to read a file, and passes writes and 
     'closeSync(openSync(guard, "wx", 0o644));',
     "const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;\nopenSync(t, CREATE_NEW, 0o600);",
     "const got = readSync(fd, bytes, 0, 64, 0);",
+    "const dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);",
     "await handle.open();",
   ];
   for (const source of good) assert.deepEqual(readViolations("src/x.ts", source), [], source);
