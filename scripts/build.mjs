@@ -47,6 +47,10 @@ await build({
   outfile: "dist/flavourctl.js",
   banner: { js: "#!/usr/bin/env node" },
   define: {
+    // the launcher reads its code cache through src/safe-read.ts, which loads zlib lazily
+    // (src/lazy-builtins.ts: the bundle's own require here too)
+    FLAVOURCTL_BUNDLED: "true",
+    "import.meta.url": "__filename",
     FLAVOURCTL_BUNDLE: JSON.stringify(text),
     FLAVOURCTL_BUILD: JSON.stringify(createHash("sha256").update(text).digest("hex").slice(0, 16)),
   },

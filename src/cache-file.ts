@@ -6,10 +6,11 @@
 // format, unreadable, made from other bytes, or not this user's own (readOwnFile) is not used;
 // one that cannot be written costs only the speed-up.
 import type { BigIntStats } from "node:fs";
-import { closeSync, fstatSync, openSync, readFileSync, unlinkSync } from "node:fs";
+import { closeSync, unlinkSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { writeFileAtomically } from "./atomic-write.ts";
 import { closeWhenCollected, readAt } from "./descriptor.ts";
+import { openRegular, readOpened } from "./safe-read.ts";
 import { makeDirectory } from "./safe-write.ts";
 
 /** Which bytes a file holds (device, inode, size, modification and change times), from fstat. */
@@ -152,7 +153,7 @@ export function readOwnFile(path: string): Buffer | undefined {
   const opened = openOwnFile(path);
   if (opened === undefined) return undefined;
   try {
-    return readFileSync(opened.fd);
+    return readOpened(opened.fd, path, "cache", opened.size);
   } catch {
     return undefined;
   } finally {
@@ -160,21 +161,20 @@ export function readOwnFile(path: string): Buffer | undefined {
   }
 }
 
-/** readOwnFile's checks, on a descriptor left open for the caller, with the file's size. */
+/**
+ * readOwnFile's checks, on a descriptor left open for the caller, with the file's size. Not a
+ * regular file, or over the limit (safe-read.ts): as absent.
+ */
 function openOwnFile(path: string): { fd: number; size: number } | undefined {
-  let fd: number;
+  let opened: { fd: number; stat: BigIntStats };
   try {
-    fd = openSync(path, "r");
+    opened = openRegular(path, "cache");
   } catch {
     return undefined;
   }
-  try {
-    const stat = fstatSync(fd);
-    if (stat.uid === process.getuid?.() && (stat.mode & 0o022) === 0 && stat.isFile()) {
-      return { fd, size: stat.size };
-    }
-  } catch {
-    // as a foreign file
+  const { fd, stat } = opened;
+  if (Number(stat.uid) === process.getuid?.() && (Number(stat.mode) & 0o022) === 0) {
+    return { fd, size: Number(stat.size) };
   }
   closeSync(fd);
   return undefined;

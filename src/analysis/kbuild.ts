@@ -4,8 +4,9 @@
 // Makefile's directory). Names as modpost writes them: `-` becomes `_`. Without a config
 // (compositeMembers, moduleOf) every file counts: a file no composite lists is its own module.
 // With one (kbuildObjects) only what Kbuild builds from it, module or built in.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { basename, dirname, join, normalize, relative } from "node:path";
+import { RefusedFile, readRegularText } from "../safe-read.ts";
 import type { Config } from "./c-preprocess.ts";
 import { readMakeVars } from "./make-vars.ts";
 
@@ -28,8 +29,9 @@ export function compositeMembers(makefile: string): Map<string, string> {
   const members = new Map<string, string>();
   let text: string;
   try {
-    text = readFileSync(makefile, "latin1");
-  } catch {
+    text = readRegularText(makefile, "source", "latin1");
+  } catch (error) {
+    if (error instanceof RefusedFile) throw error; // a FIFO or a huge file: said, not skipped
     return members;
   }
   const dir = dirname(makefile);
@@ -71,8 +73,9 @@ function withIncludes(text: string, dir: string, depth = 0): string {
   if (depth > 4) return text;
   return text.replace(/^\s*include\s+\$\(src\)\/(\S+)\s*$/gm, (line, path: string) => {
     try {
-      return withIncludes(readFileSync(join(dir, path), "latin1"), dir, depth + 1);
-    } catch {
+      return withIncludes(readRegularText(join(dir, path), "source", "latin1"), dir, depth + 1);
+    } catch (error) {
+      if (error instanceof RefusedFile) throw error;
       return line;
     }
   });

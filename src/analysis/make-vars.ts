@@ -4,8 +4,9 @@
 // and, strip, addprefix, addsuffix, sort, firstword), ifeq/ifneq/ifdef/ifndef/else/endif, and
 // `include`. The kernel's .config is read by make as a file of variables (include/config/
 // auto.conf), so CONFIG_X is `y`, `m`, a value, or empty. Recipes and rules are ignored.
-import { readFileSync } from "node:fs";
+
 import { join } from "node:path";
+import { RefusedFile, readRegularText } from "../safe-read.ts";
 
 export interface MakeVars {
   get(name: string): string;
@@ -40,8 +41,9 @@ export function readMakeVars(
   const read = (path: string, depth: number) => {
     let text: string;
     try {
-      text = readFileSync(path, "latin1");
-    } catch {
+      text = readRegularText(path, "source", "latin1");
+    } catch (error) {
+      if (error instanceof RefusedFile) throw error; // a FIFO or a huge file: said, not skipped
       return; // make's `-include`; a missing `include` stops make, here it only loses variables
     }
     // each level: [this branch taken, some branch already taken, parent active]

@@ -3,11 +3,11 @@
 // the alias modpost would write (src/modules/file2alias.ts), and the file mapped to its module
 // through the Kbuild Makefiles. With a config, only what Kbuild builds from it counts (a
 // module, or built in). What cannot be read is reported with file and line.
-import { type Dirent, existsSync, readdirSync, readFileSync } from "node:fs";
+import { type Dirent, existsSync, readdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { InputError } from "../errors.ts";
 import { pciEntryAlias } from "../modules/file2alias.ts";
+import { gunzipBounded, RefusedFile, readRegularFile, readRegularText, whyUnreadable } from "../safe-read.ts";
 import {
   type Config,
   chainScope,
@@ -69,7 +69,7 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
   const header = (path: string): MacroTable => {
     let table = headers.get(path);
     if (!table) {
-      table = existsSync(path) ? headerMacros(readFileSync(path, "latin1")) : new Map();
+      table = existsSync(path) ? headerMacros(readSource(path)) : new Map();
       headers.set(path, table);
     }
     return table;
@@ -97,9 +97,9 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
     const name = relative(tree, file);
     let text: string;
     try {
-      text = readFileSync(file, "latin1");
+      text = readSource(file);
     } catch (error) {
-      problems.push(`${name}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+      problems.push(`${name}: ${whyUnreadable(error)}`);
       continue;
     }
     if (!TABLE.test(text) && !includesTable(text, file)) continue;
@@ -178,6 +178,11 @@ function includesTable(text: string, file: string, depth = 0): boolean {
   return false;
 }
 
+/** A source file or Makefile of the tree (a FIFO or /dev/zero there is refused: safe-read.ts). */
+function readSource(path: string): string {
+  return readRegularText(path, "source", "latin1");
+}
+
 /** A "local" include, as cpp finds it: beside the including file, then in the -I directories. */
 function readLocal(
   name: string,
@@ -186,7 +191,7 @@ function readLocal(
 ): { path: string; text: string } | undefined {
   for (const dir of [dirname(from), ...includeDirs]) {
     const path = join(dir, name);
-    if (existsSync(path)) return { path, text: readFileSync(path, "latin1") };
+    if (existsSync(path)) return { path, text: readSource(path) };
   }
   return undefined;
 }
@@ -206,7 +211,7 @@ function tableHeader(
   if (/^(linux|asm|uapi|asm-generic|vdso)\//.test(name)) return undefined;
   const path = systemHeader(name, from, tree, includeDirs);
   if (!tableHeaders.has(path)) {
-    const text = existsSync(path) ? readFileSync(path, "latin1") : "";
+    const text = existsSync(path) ? readSource(path) : "";
     tableHeaders.set(path, /struct\s+pci_device_id\s+\w+\s*\[/.test(text) ? { path, text } : undefined);
   }
   return tableHeaders.get(path);
@@ -238,7 +243,7 @@ function includedScope(
       if ((!local || viaGlobal) && !(!local && tableHeader(name, from, tree, includeDirs)))
         tables.push(header(path));
       const follow = local || (!/^(linux|asm|uapi|asm-generic|vdso)\//.test(name) && depth < 3);
-      if (follow && depth < 8) visit(readFileSync(path, "latin1"), path, depth + 1, viaGlobal || !local);
+      if (follow && depth < 8) visit(readSource(path), path, depth + 1, viaGlobal || !local);
     }
   };
   visit(text, file, 0, false);
@@ -270,7 +275,7 @@ function makefileIncludes(dir: string, tree: string): string[] {
   for (const name of ["Makefile", "Kbuild"]) {
     const path = join(dir, name);
     if (!existsSync(path)) continue;
-    const text = readFileSync(path, "latin1");
+    const text = readSource(path);
     for (const m of text.matchAll(/-I\s*(\S+)/g)) {
       const raw = (m[1] as string)
         .replace(/\$\(srctree\)\/?/, `${tree}/`)
@@ -288,14 +293,16 @@ function readConfig(path: string, required: boolean): Config | undefined {
   }
   let bytes: Buffer;
   try {
-    bytes = readFileSync(path);
+    bytes = readRegularFile(path, "source");
   } catch (error) {
+    if (error instanceof RefusedFile) throw error;
     throw new InputError(`${path}: cannot read the kernel config (${(error as NodeJS.ErrnoException).code})`);
   }
   if (!path.endsWith(".gz")) return parseConfig(bytes.toString("latin1"));
   try {
-    return parseConfig(gunzipSync(bytes).toString("latin1"));
+    return parseConfig(gunzipBounded(bytes, path, "source").toString("latin1"));
   } catch (error) {
+    if (error instanceof RefusedFile) throw error;
     throw new InputError(`${path}: not a readable gzip file (${(error as Error).message})`);
   }
 }

@@ -1,7 +1,8 @@
 // What a command may touch of the outside world besides the library: its streams and
 // environment. Tests pass a recording Io to main(); the entry file passes the real one.
-import { fstatSync, readFileSync, type Stats, writeSync } from "node:fs";
+import { fstatSync, type Stats, writeSync } from "node:fs";
 import { tty } from "../lazy-builtins.ts";
+import { readOpened } from "../safe-read.ts";
 import type { InProcessMachine } from "./host.ts";
 
 export interface Io {
@@ -28,7 +29,8 @@ export function processIo(): Io {
   return {
     out: (text, encoding = "utf8") => writeWhole(1, text, encoding),
     err: (text) => writeWhole(2, text, "utf8"),
-    readStdin: (encoding = "utf8") => readFileSync(0, encoding),
+    // a pipe is what stdin should be; /dev/zero is bounded all the same
+    readStdin: (encoding = "utf8") => readOpened(0, "<stdin>", "input").toString(encoding),
     env: process.env,
     get stdoutIsTty() {
       terminal[1] ??= isTerminal(1);

@@ -2,10 +2,11 @@
 // rule, written atomically (writeFileAtomically: a new temp file, fsync, rename, fsync of the
 // directory) so that a power loss leaves either the old rule or the new one, never half of one. A damaged file is
 // reported with its path and line, never skipped silently, and never overwritten.
-import { readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomically } from "../atomic-write.ts";
 import { InputError, UsageError } from "../errors.ts";
+import { readRegularText, whyUnreadable } from "../safe-read.ts";
 import { makeDirectory } from "../safe-write.ts";
 import { formatRule, isRuleName, parseRule, type Rule } from "./rules.ts";
 
@@ -34,10 +35,10 @@ export function loadRules(dir: string): LoadedRules {
     const path = join(dir, file);
     const name = file.slice(0, -SUFFIX.length);
     try {
-      rules.push(parseRule(name, readFileSync(path, "utf8"), path));
+      rules.push(parseRule(name, readRegularText(path, "rule"), path));
     } catch (error) {
       if (error instanceof InputError) errors.push(error);
-      else errors.push(new InputError(`${path}: cannot read (${(error as NodeJS.ErrnoException).code})`));
+      else errors.push(new InputError(`${path}: ${whyUnreadable(error)}`));
     }
   }
   return { rules, errors };
@@ -53,7 +54,7 @@ export function saveRule(dir: string, rule: Rule, hooks: SaveHooks = {}): string
   makeDirectory(dir);
   const path = join(dir, `${rule.name}${SUFFIX}`);
   try {
-    parseRule(rule.name, readFileSync(path, "utf8"), path);
+    parseRule(rule.name, readRegularText(path, "rule"), path);
   } catch (error) {
     if (error instanceof InputError) {
       throw new InputError(`${error.message} — not overwriting a damaged rule file; fix or remove it first`);

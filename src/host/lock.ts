@@ -7,9 +7,10 @@
 // A process that holds the lock may take it again (a command that locks before it reads the
 // machine, then gives a device its flavour, whose hook locks too): the file goes with the last
 // release.
-import { lstatSync, readFileSync, type Stats, unlinkSync } from "node:fs";
+import { lstatSync, type Stats, unlinkSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ExitCode, FlavourError, systemErrorExitCode } from "../errors.ts";
+import { readRegularText } from "../safe-read.ts";
 import { makeDirectory, makeHardLink, writeNewFile } from "../safe-write.ts";
 
 export function sleep(ms: number): void {
@@ -35,7 +36,7 @@ function ownerAlive(path: string): boolean {
   if (kindAt(path) === "link") return false; // never read through it: not ours, take it over
   let pid: number;
   try {
-    pid = Number.parseInt(readFileSync(path, "utf8"), 10);
+    pid = Number.parseInt(readRegularText(path, "lock"), 10);
   } catch {
     return true; // released meanwhile, or unreadable: look again
   }
@@ -134,7 +135,7 @@ export function takeLock(lockPath: string, timeoutMs: number): () => void {
     if (Date.now() >= deadline) {
       let owner = "?";
       try {
-        if (kindAt(path) === "file") owner = readFileSync(path, "utf8").trim();
+        if (kindAt(path) === "file") owner = readRegularText(path, "lock").trim();
       } catch {}
       throw new FlavourError(
         `another flavourctl (pid ${owner}) holds ${path}; waited ${timeoutMs} ms — try again when it is done`,

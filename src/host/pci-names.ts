@@ -6,7 +6,7 @@
 // Format (pci.ids header): `vvvv  vendor`, then `\tdddd  device`, `\t\tssss ssss  subsystem`
 // lines; classes at the end as `C cc  class`, `\tss  subclass`, `\t\tpp  prog-if`. `#` starts
 // a comment line. Ids are lower-case hex. Names are UTF-8.
-import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { closeSync, fstatSync } from "node:fs";
 import {
   type CacheHeader,
   cachePath,
@@ -17,6 +17,7 @@ import {
 } from "../cache-file.ts";
 import { closeWhenCollected, readAt } from "../descriptor.ts";
 import { hex } from "../pci/ids.ts";
+import { openRegular, readOpened, readRegularFile } from "../safe-read.ts";
 
 export const PCI_IDS_PATHS = ["/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids"];
 
@@ -156,10 +157,9 @@ export class PciNames {
   }
 
   private open(path: string): Database {
-    const fd = openSync(path, "r");
+    const { fd, stat } = openRegular(path, "names");
     let keep = false;
     try {
-      const stat = fstatSync(fd, { bigint: true });
       const identity = identityOf(stat);
       const size = Number(stat.size);
       const cacheFile = this.cacheDir === undefined ? undefined : cachePath(this.cacheDir, path, "pci-ids");
@@ -170,7 +170,7 @@ export class PciNames {
         keep = true;
         return database;
       }
-      const bytes = readFileSync(fd);
+      const bytes = readOpened(fd, path, "names", size);
       const index = indexOf(bytes.toString("latin1"));
       if (cacheFile !== undefined) {
         writeCacheFile(cacheFile, FORMAT, { source: path, identity, length: index.length }, index);
@@ -206,7 +206,7 @@ export class PciNames {
       if (data.cacheFile !== undefined) removeQuietly(data.cacheFile);
       let whole: Buffer;
       try {
-        whole = readFileSync(data.path);
+        whole = readRegularFile(data.path, "names");
       } catch {
         return null;
       }

@@ -10,20 +10,20 @@
 // left out. The copy is made in a sibling directory and renamed to DEST at the end, so an
 // interrupted snapshot leaves no half-made DEST.
 import {
-  closeSync,
   existsSync,
   lstatSync,
-  openSync,
   readdirSync,
   readlinkSync,
-  readSync,
   realpathSync,
   rmdirSync,
   rmSync,
+  type Stats,
+  statSync,
 } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import { isAddress, printable } from "../pci/address.ts";
+import { fileType, readRegularFile, whyUnreadable } from "../safe-read.ts";
 import {
   makeDirectory,
   makeLink,
@@ -46,9 +46,6 @@ const NOT_ATTRIBUTES =
   /^(resource\d+(_wc|_resize)?|rom|vpd|remove|rescan|reset|bind|unbind|new_id|remove_id|uevent)$/;
 /** Links of a device directory that the readers use. */
 const DEVICE_LINKS = /^(driver|iommu_group|physfn|virtfn\d+)$/;
-
-/** No attribute is bigger (config space is 4096 bytes); a bigger file is a mapped BAR. */
-const MAX_ATTRIBUTE = 1 << 16;
 
 export function snapshot(source: string, dest: string, warn: (message: string) => void): SnapshotSummary {
   const from = resolve(source);
@@ -175,18 +172,32 @@ class Copier {
       const stat = lstatSync(path, { throwIfNoEntry: false });
       if (!stat) continue;
       if (stat.isSymbolicLink()) {
-        if (!DEVICE_LINKS.test(name)) continue;
+        if (!DEVICE_LINKS.test(name)) {
+          // sysfs links a device to directories (subsystem, firmware_node): one to a file was planted
+          let to: Stats | undefined;
+          try {
+            to = statSync(path, { throwIfNoEntry: false });
+          } catch {
+            // a loop: not copied, as before
+          }
+          if (to && !to.isDirectory())
+            this.warn(`${address}: ${path}: a link to ${fileType(to.mode)}; left out`);
+          continue;
+        }
         const target = this.follow(path);
         if (target) this.link(path, target);
       } else if (stat.isFile()) {
         if (NOT_ATTRIBUTES.test(name) || (stat.mode & 0o444) === 0) continue;
-        if (stat.size > MAX_ATTRIBUTE) continue;
-        this.attribute(address, path);
-      } else if (stat.isDirectory() && name === "vfio-dev") {
+        this.attribute(address, path); // one over the attribute limit is said and left out
+      } else if (stat.isDirectory()) {
+        if (name !== "vfio-dev") continue;
         // vfio_pci_core registers vfio-dev/vfioN: its presence says a vfio driver holds the device.
         for (const child of readdirSync(path).filter(isPathComponent))
           makeDirectory(join(this.mirror(path), child));
         makeDirectory(this.mirror(path));
+      } else {
+        // sysfs has no FIFOs, sockets or device nodes: one was planted
+        this.warn(`${address}: ${path}: ${fileType(stat.mode)}, not a regular file; left out`);
       }
     }
     return true;
@@ -194,29 +205,13 @@ class Copier {
 
   /** Copies an attribute's bytes as read (config gives non-root 64 bytes, as lspci sees it). */
   private attribute(address: string, path: string): Buffer | null {
-    let fd: number;
+    let bytes: Buffer;
     try {
-      fd = openSync(path, "r");
+      bytes = readRegularFile(path, "attribute");
     } catch (error) {
-      this.warn(`${address}: ${path}: cannot read (${(error as NodeJS.ErrnoException).code}); left out`);
+      this.warn(`${address}: ${path}: ${whyUnreadable(error)}; left out`);
       return null;
     }
-    const chunks: Buffer[] = [];
-    try {
-      for (let total = 0; total <= MAX_ATTRIBUTE; ) {
-        const chunk = Buffer.alloc(8192);
-        const length = readSync(fd, chunk, 0, chunk.length, null);
-        if (length === 0) break;
-        chunks.push(chunk.subarray(0, length));
-        total += length;
-      }
-    } catch (error) {
-      this.warn(`${address}: ${path}: cannot read (${(error as NodeJS.ErrnoException).code}); left out`);
-      return null;
-    } finally {
-      closeSync(fd);
-    }
-    const bytes = Buffer.concat(chunks);
     writeNewFile(this.mirror(path), bytes);
     return bytes;
   }

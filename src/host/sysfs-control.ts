@@ -1,11 +1,12 @@
 // HostControl over a real sysfs (or a copy of one) with the system's modprobe. Every path is
 // built from a validated PciAddress or a driver/module name checked against NAME below.
-import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { existsSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, join } from "node:path";
 import { ExitCode, FlavourError, InputError, SystemCallError } from "../errors.ts";
 import { childProcess } from "../lazy-builtins.ts";
 import { isAddress, type PciAddress, printable } from "../pci/address.ts";
 import { formatModalias } from "../pci/modalias.ts";
+import { RefusedFile, readRegularFile, readRegularText } from "../safe-read.ts";
 import { resolveInside, writeInside } from "../safe-write.ts";
 import {
   type DeviceState,
@@ -77,19 +78,24 @@ export class SysfsControl implements HostControl {
 
   private read(path: string): string | undefined {
     try {
-      return readFileSync(path, "latin1").trim();
+      return readRegularText(path, "attribute", "latin1").trim();
     } catch {
       return undefined;
     }
   }
 
   private hex(address: PciAddress, attribute: string): number {
-    const text = this.read(this.devicePath(address, attribute));
-    const value = text === undefined ? Number.NaN : Number.parseInt(text, 16);
-    if (!/^0x[0-9a-fA-F]+$/.test(text ?? "") || Number.isNaN(value)) {
-      throw new InputError(
-        `${this.devicePath(address, attribute)}: expected a hex number, got '${text ?? "(missing)"}'`,
-      );
+    const path = this.devicePath(address, attribute);
+    let text: string;
+    try {
+      text = readRegularText(path, "attribute", "latin1").trim();
+    } catch (error) {
+      if (error instanceof RefusedFile) throw error;
+      text = "(missing)";
+    }
+    const value = Number.parseInt(text, 16);
+    if (!/^0x[0-9a-fA-F]+$/.test(text) || Number.isNaN(value)) {
+      throw new InputError(`${path}: expected a hex number, got '${text}'`);
     }
     return value;
   }
@@ -149,7 +155,7 @@ export class SysfsControl implements HostControl {
   /** Byte 0x0e of config space, without the multi-function bit (readable without root). */
   private headerType(address: PciAddress): number | null {
     try {
-      const config = readFileSync(this.devicePath(address, "config"));
+      const config = readRegularFile(this.devicePath(address, "config"), "attribute");
       return config.length > 0x0e ? (config[0x0e] as number) & 0x7f : null;
     } catch {
       return null;
@@ -338,7 +344,7 @@ export class SysfsControl implements HostControl {
     if (linked !== null) return linked;
     let recorded: string;
     try {
-      recorded = readFileSync(join(dir, ".module"), "utf8").trim();
+      recorded = readRegularText(join(dir, ".module"), "attribute").trim();
     } catch {
       return null;
     }

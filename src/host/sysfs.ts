@@ -4,21 +4,12 @@
 // listing is checked before it becomes part of a path: addresses with isAddress, driver and
 // module names with isPathComponent / MODULE_NAME. What cannot be read is reported through
 // `warn` — naming the path — and read as null, as pciutils' sysfs.c warns and goes on.
-import {
-  closeSync,
-  existsSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  readSync,
-  realpathSync,
-} from "node:fs";
+import { closeSync, existsSync, lstatSync, readdirSync, readlinkSync, readSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import { compareAddresses, isAddress, type PciAddress, printable } from "../pci/address.ts";
 import { parseModalias } from "../pci/modalias.ts";
+import { openRegularFd, readRegularText, whyUnreadable } from "../safe-read.ts";
 import { AbsentDevice, type DeviceInfo, type Host, type SriovInfo, UnreadableDevice } from "./host.ts";
 
 /** KBUILD_MODNAME characters; module names are also directory names under /sys/module. */
@@ -31,13 +22,13 @@ export function isPathComponent(name: string): boolean {
 
 type Read = { text: string } | { absent: true } | { error: string };
 
-/** utf8: Node reads a whole file in one native call then (sysfs attributes are ASCII). */
+/** An attribute's text (a FIFO or /dev/zero planted in a tree is refused: safe-read.ts). */
 function readText(path: string): Read {
   try {
-    return { text: readFileSync(path, "utf8") };
+    return { text: readRegularText(path, "attribute") };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return code === "ENOENT" ? { absent: true } : { error: code ?? String(error) };
+    return code === "ENOENT" ? { absent: true } : { error: whyUnreadable(error) };
   }
 }
 
@@ -122,7 +113,7 @@ class DeviceReader {
   text(name: string, expected: boolean): string | null {
     const read = readText(this.file(name));
     if ("text" in read) return oneLine(read.text);
-    if ("error" in read) this.problem(name, `cannot read (${read.error})`);
+    if ("error" in read) this.problem(name, read.error);
     else if (this.has(name)) this.problem(name, "missing (dangling link?)");
     else if (expected) this.problem(name, "missing");
     return null;
@@ -142,7 +133,7 @@ class DeviceReader {
           `${this.dir}: cannot list (${(error as NodeJS.ErrnoException).code})`,
         );
       }
-      const why = "absent" in read ? "missing" : `cannot read (${read.error})`;
+      const why = "absent" in read ? "missing" : read.error;
       throw new UnreadableDevice(this.address, `${path}: ${why}`);
     }
     const text = oneLine(read.text);
@@ -202,7 +193,7 @@ class DeviceReader {
     const bytes = Buffer.alloc(64);
     let length: number;
     try {
-      const fd = openSync(this.file("config"), "r");
+      const fd = openRegularFd(this.file("config"), "attribute");
       try {
         length = readSync(fd, bytes, 0, 64, 0);
       } finally {
@@ -210,7 +201,7 @@ class DeviceReader {
       }
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      this.problem("config", code === "ENOENT" ? "missing" : `cannot read (${code})`);
+      this.problem("config", code === "ENOENT" ? "missing" : whyUnreadable(error));
       return null;
     }
     if (length > 0x0e) return (bytes[0x0e] as number) & 0x7f;

@@ -1,12 +1,12 @@
 // Reading the files of a modules directory. Text is read as latin1 so that every byte is one
 // character: libkmod compares bytes, and so must we. A `.gz` twin is read when the plain file
 // is absent (the fixtures ship gzipped).
-import { type BigIntStats, closeSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { join } from "node:path";
 import { identityOf } from "../cache-file.ts";
 import { closeWhenCollected, forget, readAt } from "../descriptor.ts";
 import { InputError } from "../errors.ts";
-import { zlib } from "../lazy-builtins.ts";
+import { gunzipBounded, openRegular, RefusedFile, readOpened, whyUnreadable } from "../safe-read.ts";
 
 export interface TextFile {
   path: string;
@@ -47,12 +47,10 @@ export class LazyTextFile implements TextFile {
     this.fd = undefined;
     forget(this);
     try {
-      this.whole = readFileSync(fd).toString("latin1");
+      this.whole = readOpened(fd, this.path, "modules").toString("latin1");
       return this.whole;
     } catch (error) {
-      this.failed = new UnreadableFile(
-        `${this.path}: cannot read (${(error as NodeJS.ErrnoException).code})`,
-      );
+      this.failed = new UnreadableFile(`${this.path}: ${whyUnreadable(error)}`);
       throw this.failed;
     } finally {
       try {
@@ -82,24 +80,14 @@ export class LazyTextFile implements TextFile {
 /** The file, to be read lazily, or its .gz twin read now; undefined when neither exists. */
 export function openOptionalText(dir: string, name: string): TextFile | undefined {
   const plain = join(dir, name);
-  let fd: number;
   try {
-    fd = openSync(plain, "r");
+    const { fd, stat } = openRegular(plain, "modules");
+    return new LazyTextFile(plain, fd, identityOf(stat));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return readZippedTwin(plain);
-    throw new UnreadableFile(`${plain}: cannot read (${code ?? String(error)})`);
+    throw new UnreadableFile(`${plain}: ${whyUnreadable(error)}`);
   }
-  let stat: BigIntStats;
-  try {
-    stat = fstatSync(fd, { bigint: true });
-  } catch (error) {
-    closeSync(fd);
-    throw new UnreadableFile(`${plain}: cannot read (${(error as NodeJS.ErrnoException).code})`);
-  }
-  if (stat.isFile()) return new LazyTextFile(plain, fd, identityOf(stat));
-  closeSync(fd);
-  return readOptionalText(dir, name); // a directory, a device: read now, to fail now
 }
 
 /** A file that exists but cannot be read (permissions, I/O). */
@@ -131,23 +119,24 @@ function readIfPresent(path: string, gzipped: boolean): { text: string; identity
   let bytes: Buffer;
   let identity: string;
   try {
-    const fd = openSync(path, "r");
+    const { fd, stat } = openRegular(path, "modules");
     try {
-      const stat = fstatSync(fd, { bigint: true });
       identity = identityOf(stat);
-      bytes = readFileSync(fd);
+      bytes = readOpened(fd, path, "modules", Number(stat.size));
     } finally {
       closeSync(fd);
     }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw new UnreadableFile(`${path}: cannot read (${code ?? String(error)})`);
+    throw new UnreadableFile(`${path}: ${whyUnreadable(error)}`);
   }
   if (!gzipped) return { text: bytes.toString("latin1"), identity };
+  // inflated up to the same limit as a plain file: a bomb is refused, naming the file
   try {
-    return { text: zlib().gunzipSync(bytes).toString("latin1"), identity };
-  } catch {
+    return { text: gunzipBounded(bytes, path, "modules").toString("latin1"), identity };
+  } catch (error) {
+    if (error instanceof RefusedFile) throw new UnreadableFile(error.message);
     throw new InputError(`${path}: not a valid gzip file`);
   }
 }

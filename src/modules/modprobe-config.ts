@@ -1,7 +1,8 @@
 // modprobe.d configuration as libkmod reads it (libkmod-config.c: kmod_config_new,
 // conf_files_list, kmod_config_parse; shared/util.c: freadline_wrapped, underscores).
-import { type Dirent, readdirSync, readFileSync, type Stats, statSync } from "node:fs";
+import { type Dirent, readdirSync, type Stats, statSync } from "node:fs";
 import { basename, join } from "node:path";
+import { readRegularText, whyUnreadable } from "../safe-read.ts";
 import { excerpt } from "./files.ts";
 import { normalizeAlias } from "./normalize.ts";
 
@@ -103,13 +104,13 @@ export function loadConfig(modulesDir: string, paths: readonly string[]): Modpro
   for (const file of listConfigFiles(modulesDir, paths, config.warnings)) {
     let text: string;
     try {
-      text = readFileSync(file, "latin1");
+      text = readRegularText(file, "config", "latin1");
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") continue;
       // kmod_config_new parses only the files it can open
       config.warnings.push(
-        `${file}: ${code === "EISDIR" ? "is a directory" : `cannot read (${code})`}, ignored`,
+        `${file}: ${code === "EISDIR" ? "is a directory" : whyUnreadable(error)}, ignored`,
       );
       continue;
     }

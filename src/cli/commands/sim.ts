@@ -1,11 +1,11 @@
 // flavourctl sim: the simulated machines — run a scenario, look at a machine, write to its
 // sysfs (driver_flavour included), inject a fault, reset it.
-import { readFileSync } from "node:fs";
 import { ExitCode, FlavourError, InputError, UsageError } from "../../errors.ts";
 import { readFault } from "../../host/sim/faults.ts";
 import { KernelError } from "../../host/sim/kernel.ts";
 import { formatTrace } from "../../host/sim/trace.ts";
 import { printable } from "../../pci/address.ts";
+import { RefusedFile, readRegularText } from "../../safe-read.ts";
 import { BUNDLED_SCENARIOS, bundledScenario } from "../../sim/bundled-scenarios.ts";
 import { runScenario } from "../../sim/run.ts";
 import { readScenario } from "../../sim/scenario.ts";
@@ -89,8 +89,9 @@ async function loadScenario(text: string) {
   if (bundled) return readScenario(await bundled, `bundled scenario ${text}`);
   let raw: string;
   try {
-    raw = readFileSync(text, "utf8");
+    raw = readRegularText(text, "machine");
   } catch (error) {
+    if (error instanceof RefusedFile) throw error;
     throw new InputError(
       `${text}: no bundled scenario of that name and no such file (${(error as NodeJS.ErrnoException).code}); see 'flavourctl sim scenarios'`,
     );

@@ -8,12 +8,13 @@
 //     lock         its host lock
 // KEY is the bundled name, or `file-NAME-HASH` / `snapshot-HASH` (HASH of the absolute path).
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { writeFileAtomically } from "../../atomic-write.ts";
 import { InputError } from "../../errors.ts";
 import type { ModulesDir } from "../../modules/modules-dir.ts";
+import { RefusedFile, readRegularText, whyUnreadable } from "../../safe-read.ts";
 import { makeDirectory } from "../../safe-write.ts";
 import { takeLock } from "../lock.ts";
 import { bundledMachine } from "./bundled.ts";
@@ -51,9 +52,9 @@ export async function machineSource(text: string): Promise<MachineSource> {
   const path = resolve(text);
   let raw: string;
   try {
-    raw = readFileSync(path, "utf8");
+    raw = readRegularText(path, "machine");
   } catch (error) {
-    throw new InputError(`${path}: cannot read (${(error as NodeJS.ErrnoException).code})`);
+    throw new InputError(`${path}: ${whyUnreadable(error)}`);
   }
   let json: unknown;
   try {
@@ -166,8 +167,9 @@ function load(
 function readSaved(path: string): SavedFile | undefined {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
-  } catch {
+    text = readRegularText(path, "machine");
+  } catch (error) {
+    if (error instanceof RefusedFile) throw error;
     return undefined;
   }
   try {

@@ -7,7 +7,7 @@
 // a driver bound in the snapshot whose module has no alias line (a built-in) becomes a
 // built-in module matching the devices it drove; driver names are module names with the
 // kernel's known exceptions (vfio_pci registers vfio-pci, …).
-import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { InputError } from "../../errors.ts";
 import { lookup } from "../../modules/lookup.ts";
@@ -16,6 +16,7 @@ import { isAddress, type PciAddress, printable } from "../../pci/address.ts";
 import { idEntry, matchDevice, type PciDeviceId } from "../../pci/id-entry.ts";
 import { PCI_ANY_ID } from "../../pci/ids.ts";
 import { formatModalias } from "../../pci/modalias.ts";
+import { RefusedFile, readRegularFile, readRegularText } from "../../safe-read.ts";
 import {
   type DeviceSpec,
   type DriverSpec,
@@ -64,10 +65,13 @@ export function entryFromPattern(pattern: string): PciDeviceId | undefined {
   });
 }
 
+/** An attribute's text; undefined when absent or unreadable. A FIFO, a device or a huge file
+ * planted in the tree is an error naming it (RefusedFile), not a value to guess. */
 function read(path: string): string | undefined {
   try {
-    return readFileSync(path, "latin1").trim();
-  } catch {
+    return readRegularText(path, "attribute", "latin1").trim();
+  } catch (error) {
+    if (error instanceof RefusedFile) throw error;
     return undefined;
   }
 }
@@ -104,8 +108,9 @@ export function snapshotMachine(argument: string): { spec: MachineSpec; modules:
     };
     const config = (() => {
       try {
-        return readFileSync(join(path, "config"));
-      } catch {
+        return readRegularFile(join(path, "config"), "attribute");
+      } catch (error) {
+        if (error instanceof RefusedFile) throw error;
         return undefined;
       }
     })();
