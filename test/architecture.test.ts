@@ -76,6 +76,20 @@ function callArguments(text: string, name: string): string[][] {
   return calls;
 }
 
+/**
+ * Flags named by a constant of the same file that opens for reading only (safe-read.ts's
+ * O_RDONLY | O_NONBLOCK | O_NOCTTY): its definition names no flag that writes or creates.
+ */
+function readOnlyFlags(text: string, flags: string): boolean {
+  if (!/^[A-Z_]+$/.test(flags)) return false;
+  const definition = new RegExp(`const ${flags} = ([^;]*);`).exec(text)?.[1];
+  return (
+    definition !== undefined &&
+    /O_RDONLY/.test(definition) &&
+    !/O_(WRONLY|RDWR|CREAT|TRUNC|APPEND)/.test(definition)
+  );
+}
+
 /** Every write call of `text`, as `name (why)`. */
 export function writesIn(text: string): string[] {
   const found: string[] = [];
@@ -91,7 +105,8 @@ export function writesIn(text: string): string[] {
   for (const name of ["openSync", "open"]) {
     for (const args of callArguments(text, name)) {
       const flags = args[1];
-      if (flags !== undefined && flags !== '"r"' && flags !== "'r'") found.push(`${name}(…, ${flags})`);
+      if (flags !== undefined && flags !== '"r"' && flags !== "'r'" && !readOnlyFlags(text, flags))
+        found.push(`${name}(…, ${flags})`);
     }
   }
   return found;
@@ -119,6 +134,9 @@ test("the scan sees each kind of write call it claims to (it can fail)", () => {
     ["openSync(join(a, b), constants.O_WRONLY | O_CREAT);", ["openSync(…, constants.O_WRONLY | O_CREAT)"]],
     ['const fd = openSync(join(dir, "x"), "r");', []],
     ['import { readdirSync, unlinkSync, rmSync } from "node:fs";', []],
+    ["const OPEN = constants.O_RDONLY | constants.O_NONBLOCK;\nopenSync(path, OPEN);", []],
+    ["const OPEN = constants.O_RDWR | constants.O_NONBLOCK;\nopenSync(path, OPEN);", ["openSync(…, OPEN)"]],
+    ["openSync(path, FLAGS);", ["openSync(…, FLAGS)"]],
   ];
   for (const [text, expected] of cases) assert.deepEqual(writesIn(text), expected, text);
 });
