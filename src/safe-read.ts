@@ -82,9 +82,14 @@ const NULL_DEVICE = (1 << 8) | 3;
  * to /dev/null masks a file, and `--config /dev/null` reads no configuration); a directory
  * throws as read(2) would (EISDIR).
  */
+/** The null device: a character device of /dev/null's number (under any name). */
+export function isNullDevice(mode: number, rdev: number): boolean {
+  return (mode & constants.S_IFMT) === constants.S_IFCHR && rdev === NULL_DEVICE;
+}
+
 function checkType(mode: number, rdev: number, path: string): void {
   const type = mode & constants.S_IFMT;
-  if (type === constants.S_IFREG || (type === constants.S_IFCHR && rdev === NULL_DEVICE)) return;
+  if (type === constants.S_IFREG || isNullDevice(mode, rdev)) return;
   if (type === constants.S_IFDIR) {
     throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${path}'`), {
       code: "EISDIR",

@@ -2,7 +2,7 @@
 // conf_files_list, kmod_config_parse; shared/util.c: freadline_wrapped, underscores).
 import { type Dirent, readdirSync, type Stats, statSync } from "node:fs";
 import { basename, join } from "node:path";
-import { readRegularText, whyUnreadable } from "../safe-read.ts";
+import { fileType, isNullDevice, readRegularText, whyUnreadable } from "../safe-read.ts";
 import { excerpt } from "./files.ts";
 import { normalizeAlias } from "./normalize.ts";
 
@@ -61,8 +61,12 @@ export function listConfigFiles(modulesDir: string, paths: readonly string[], wa
     }
     if (!stat.isDirectory()) {
       // conf_files_list: a path that is neither a regular file nor a directory (a FIFO,
-      // /dev/null) is skipped
-      if (stat.isFile() && !byName.has(basename(path))) byName.set(basename(path), path);
+      // /dev/null) is skipped; said, unless it is the null device (`--config /dev/null`)
+      if (stat.isFile()) {
+        if (!byName.has(basename(path))) byName.set(basename(path), path);
+      } else if (!isNullDevice(stat.mode, stat.rdev)) {
+        warnings.push(`${path}: ${fileType(stat.mode)}, not a regular file; ignored, as libkmod ignores it`);
+      }
       continue;
     }
     let entries: Dirent[];
