@@ -15,7 +15,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { InputError, UsageError } from "../errors.ts";
-import { formatRule, isRuleName, parseRule, type Rule } from "./rules.ts";
+import { formatRule, parseRule, type Rule, ruleProblem } from "./rules.ts";
 
 export const DEFAULT_RULES_DIR = "/etc/flavourctl/rules.d";
 const SUFFIX = ".rule";
@@ -57,7 +57,8 @@ export interface SaveHooks {
 }
 
 export function saveRule(dir: string, rule: Rule, hooks: SaveHooks = {}): string {
-  if (!isRuleName(rule.name)) throw new UsageError(`invalid rule name '${rule.name}'`);
+  const problem = ruleProblem(rule);
+  if (problem) throw new UsageError(`cannot save rule ${rule.name}: ${problem}`);
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${rule.name}${SUFFIX}`);
   try {
