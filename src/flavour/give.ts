@@ -49,29 +49,28 @@ export interface GroupResult {
 }
 
 /**
- * --group: every non-bridge member of the device's IOMMU group gets the flavour, so the group
+ * --group, and a group rule: every non-bridge member of the device's IOMMU group gets the
+ * flavour (or each its own, when `request` is a function of the member), so the group
  * becomes viable as a whole. Members are moved one by one; when one fails, the ones already
  * moved are put back where they started.
  */
 export function giveGroup(
   machine: Machine,
   address: PciAddress,
-  request: TargetRequest,
+  request: TargetRequest | ((member: PciAddress) => TargetRequest),
   options: GiveOptions = {},
 ): GroupResult {
   const host = machine.host;
-  const group = host.device(address).iommuGroup;
-  const members =
-    group === null
-      ? [address]
-      : host
-          .groupMembers(group)
-          .filter((m) => m.headerType === 0 || m.headerType === null)
-          .map((m) => m.address);
+  const members = groupMovers(host, address);
   const starts = members.map((member) => host.device(member));
   // Every member's plan and checks first: a refusal anywhere moves nobody.
   const planned: GiveResult[] = starts.map((device) => {
-    const target = chooseTarget(machine.modules, host, device, request);
+    const target = chooseTarget(
+      machine.modules,
+      host,
+      device,
+      typeof request === "function" ? request(device.address) : request,
+    );
     // The group check is about the other members, which move too.
     const checks = safetyChecks(host, device, target).filter((c) => c.name !== "iommu-group");
     const plan = planFlavour(device, target, checks);
@@ -92,13 +91,24 @@ export function giveGroup(
         .every(Boolean);
       result.log.push(...log.map((line) => `group ${line}`));
       return {
-        members: results,
+        // the members after it were not tried: their plans, without a result
+        members: [...results, ...planned.slice(i + 1)],
         failedAt: member.plan.address,
         restored: restored && result.outcome === "rolled-back",
       };
     }
   }
   return { members: results, restored: true };
+}
+
+/** The devices --group moves with ADDRESS: the non-bridge members of its IOMMU group. */
+export function groupMovers(host: HostControl, address: PciAddress): PciAddress[] {
+  const group = host.device(address).iommuGroup;
+  if (group === null) return [address];
+  return host
+    .groupMembers(group)
+    .filter((m) => m.headerType === 0 || m.headerType === null)
+    .map((m) => m.address);
 }
 
 /**
