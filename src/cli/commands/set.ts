@@ -2,7 +2,7 @@
 // flavour as a rule (set) or remove the device's rule (unset).
 import { ExitCode, FlavourError, systemErrorExitCode, UsageError } from "../../errors.ts";
 import { subjectOf } from "../../flavour/apply-rules.ts";
-import { giveFlavour, giveGroup, type Machine } from "../../flavour/give.ts";
+import { giveFlavour, giveGroup, groupMovers, type Machine } from "../../flavour/give.ts";
 import {
   parseSelector,
   type Rule,
@@ -13,6 +13,7 @@ import {
   selectorMatches,
 } from "../../flavour/rules.ts";
 import { DEFAULT_RULES_DIR, loadRules, removeRule, saveRule } from "../../flavour/rules-store.ts";
+import { checkSaves, type PlannedSave } from "../../flavour/save-check.ts";
 import { FLAVOURS, type Flavour, type TargetRequest } from "../../flavour/target.ts";
 import { type PciAddress, parseAddress, printable } from "../../pci/address.ts";
 import { hex } from "../../pci/ids.ts";
@@ -112,11 +113,34 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
   const machine = { modules, host };
   const release = values["dry-run"] ? () => {} : host.lock(lockWaitMs(values));
   try {
+    const ruleFlavour = flavour === "vfio" ? "vfio" : "driver";
     if (values.group === true) {
-      return setGroup(io, machine, address, { flavour, driver }, { ...values, save, rulesDir });
+      const saves = save
+        ? groupMovers(host, address).map((member) => {
+            const selector: Selector = { kind: "address", address: member };
+            const rule: Rule = {
+              name: ruleName(selector),
+              selector,
+              flavour: ruleFlavour,
+              driver,
+              group: true,
+            };
+            return { rule, subject: subjectOf(machine, member) };
+          })
+        : [];
+      checkSaves(rulesDir, saves);
+      return setGroup(io, machine, address, { flavour, driver }, { ...values, saves, rulesDir });
     }
     const subject = subjectOf(machine, address);
     const selector = save ? selectorFor(matchKind, subject) : undefined;
+    const rule: Rule | undefined = selector && {
+      name: ruleName(selector),
+      selector,
+      flavour: ruleFlavour,
+      ...(driver === undefined ? {} : { driver }),
+    };
+    // before anything changes: a rule that could not be saved, or would not decide the device
+    if (rule) checkSaves(rulesDir, [{ rule, subject }]);
     const give = giveFlavour(
       machine,
       address,
@@ -140,13 +164,7 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
       return code;
     }
     if (values["dry-run"]) return code;
-    if (selector) {
-      const rule: Rule = {
-        name: ruleName(selector),
-        selector,
-        flavour: flavour === "vfio" ? "vfio" : "driver",
-        driver,
-      };
+    if (rule) {
       let path: string;
       try {
         path = saveRule(rulesDir, rule);
@@ -163,8 +181,12 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
       if (!values.json) io.out(`saved ${path}\n`);
     }
     // unset, and set ADDRESS default (its help says so): the address rule goes too
-    if (flavour === "default" && values["no-save"] !== true)
-      forgetDevice(io, rulesDir, subject, values.json === true);
+    if (
+      flavour === "default" &&
+      values["no-save"] !== true &&
+      !forgetDevice(io, rulesDir, subject, values.json === true)
+    )
+      return ExitCode.badInput;
     return code;
   } finally {
     release();
@@ -177,7 +199,7 @@ function setGroup(
   machine: Machine,
   address: PciAddress,
   request: TargetRequest,
-  options: { force?: boolean; "dry-run"?: boolean; json?: boolean; save: boolean; rulesDir: string },
+  options: { force?: boolean; "dry-run"?: boolean; json?: boolean; saves: PlannedSave[]; rulesDir: string },
 ): number {
   const group = giveGroup(machine, address, request, { force: options.force, dryRun: options["dry-run"] });
   if (options.json) io.out(`${JSON.stringify(group, null, 2)}\n`);
@@ -195,15 +217,8 @@ function setGroup(
     );
     return group.restored ? ExitCode.failedRolledBack : ExitCode.failedNotRolledBack;
   }
-  if (options.save && !options["dry-run"]) {
-    for (const member of group.members) {
-      const selector: Selector = { kind: "address", address: member.plan.address };
-      const rule: Rule = {
-        name: ruleName(selector),
-        selector,
-        flavour: request.flavour === "vfio" ? "vfio" : "driver",
-        driver: request.driver,
-      };
+  if (!options["dry-run"]) {
+    for (const { rule } of options.saves) {
       const path = saveRule(options.rulesDir, rule);
       if (!options.json) io.out(`saved ${path}\n`);
     }
@@ -244,10 +259,17 @@ function selectorFor(kind: string, device: RuleSubject): Selector {
   return parseSelector(selectorText) as Selector;
 }
 
-/** unset: drop the device's address rule; say which selector rules still name it. */
-function forgetDevice(io: Io, dir: string, device: RuleSubject, json: boolean): void {
+/**
+ * unset: drop the device's address rule; say which selector rules still name it. False when a
+ * damaged rule file could not be read: it may name the device still (reported, exit 2).
+ */
+function forgetDevice(io: Io, dir: string, device: RuleSubject, json: boolean): boolean {
   const address = device.address as PciAddress;
-  const { rules } = loadRules(dir);
+  const { rules, errors } = loadRules(dir);
+  for (const error of errors)
+    io.err(
+      `flavourctl: ${error.message} (a damaged rule, not read: it may still name ${address}; fix or remove it)\n`,
+    );
   for (const rule of rules.filter(
     (r) => r.selector.kind === "address" && selectorMatches(r.selector, device),
   )) {
@@ -262,4 +284,5 @@ function forgetDevice(io: Io, dir: string, device: RuleSubject, json: boolean): 
     io.err(
       `flavourctl: note: rule ${still.file} still names ${address}; remove it with 'flavourctl rules --remove ${still.name}'\n`,
     );
+  return errors.length === 0;
 }
