@@ -1,11 +1,11 @@
 // Giving one device a flavour, the path every command shares (set, unset, apply, the udev
 // hook, vfs): choose the target, check, plan, and — unless it is a dry run or refused — apply.
-import type { HostControl } from "../host/control.ts";
+import type { DeviceState, HostControl } from "../host/control.ts";
 import type { ModulesDir } from "../modules/modules-dir.ts";
 import type { PciAddress } from "../pci/address.ts";
 import { type ApplyResult, applyPlan, rollback } from "./apply.ts";
 import { type Plan, planFlavour } from "./plan.ts";
-import { safetyChecks } from "./safety.ts";
+import { type Check, safetyChecks } from "./safety.ts";
 import { chooseTarget, type TargetRequest } from "./target.ts";
 
 export interface Machine {
@@ -35,8 +35,8 @@ export function giveFlavour(
   const device = machine.host.device(address);
   const target = chooseTarget(machine.modules, machine.host, device, request);
   const checks = safetyChecks(machine.host, device, target);
-  const plan = planFlavour(device, target, checks);
-  const refused = options.force ? [] : refusals(checks, plan.done);
+  const plan = planFlavour(device, target, checks, vfsOf(machine.host, device));
+  const refused = refusals(checks, plan.done, options.force === true);
   if (refused.length > 0 || options.dryRun) return { plan, refused };
   return { plan, refused, result: applyPlan(machine.host, plan) };
 }
@@ -73,8 +73,8 @@ export function giveGroup(
     );
     // The group check is about the other members, which move too.
     const checks = safetyChecks(host, device, target).filter((c) => c.name !== "iommu-group");
-    const plan = planFlavour(device, target, checks);
-    const refused = options.force ? [] : refusals(checks, plan.done);
+    const plan = planFlavour(device, target, checks, vfsOf(host, device));
+    const refused = refusals(checks, plan.done, options.force === true);
     return { plan, refused };
   });
   if (options.dryRun || planned.some((p) => p.refused.length > 0))
@@ -101,6 +101,10 @@ export function giveGroup(
   return { members: results, restored: true };
 }
 
+function vfsOf(host: HostControl, device: DeviceState): PciAddress[] {
+  return device.sriovNumVfs > 0 ? host.virtfns(device.address) : [];
+}
+
 /** The devices --group moves with ADDRESS: the non-bridge members of its IOMMU group. */
 export function groupMovers(host: HostControl, address: PciAddress): PciAddress[] {
   const group = host.device(address).iommuGroup;
@@ -112,13 +116,12 @@ export function groupMovers(host: HostControl, address: PciAddress): PciAddress[
 }
 
 /**
- * The failed checks that refuse the plan. With nothing to do the device's state is not at
- * stake, but a target that is itself wrong (`vfio --driver pci-stub`) still refuses: its rule
- * would be refused at every later apply and boot.
+ * The failed checks that refuse the plan; --force bypasses all but the hard ones. With nothing
+ * to do the device's state is not at stake, but a target that is itself wrong (`vfio --driver
+ * pci-stub`) still refuses: its rule would be refused at every later apply and boot.
  */
-function refusals(
-  checks: readonly { name: string; ok: boolean; message: string }[],
-  done: boolean,
-): string[] {
-  return checks.filter((c) => !c.ok && (!done || c.name === "target")).map((c) => c.message);
+function refusals(checks: readonly Check[], done: boolean, force: boolean): string[] {
+  return checks
+    .filter((c) => !c.ok && (!force || c.hard) && (!done || c.name === "target"))
+    .map((c) => c.message);
 }
