@@ -399,12 +399,12 @@ test("a file a command cannot make, write or remove is one line (exit 2), never 
     const { io, recorded } = recordingIo("", state);
     return { code: await main(argv, io), ...recorded };
   };
-  // the device is moved, its rule cannot be saved: said so, not "rolled back"
+  // the rule is saved before the device moves: it cannot be, so nothing changes
   const set = await run(["set", "0000:04:00.0", "vfio", "--machine", "demo", "--config", file]);
   assert.equal(set.code, 2);
   assert.equal(
     set.stderr,
-    `flavourctl set: 0000:04:00.0 is on vfio-pci now, but its rule was not saved (EEXIST: file already exists, mkdir '${file}'): it will not come back after a reboot\n`,
+    `flavourctl set: 0000:04:00.0: its rule cannot be saved (EEXIST: file already exists, mkdir '${file}'): nothing changed\n`,
   );
   const rule = await run(["udev-rule", "--output", tempDir("a-directory")]);
   assert.equal(rule.code, 2);

@@ -315,3 +315,68 @@ test("fault matrix: every operation under every fault kind keeps the invariants"
   printTally("fault matrix", tally);
   assert.deepEqual(tally.violations, []);
 });
+
+const KILLER = new URL("./support/kill-at-write.ts", import.meta.url).pathname;
+
+/** The operation in a child process that SIGKILLs itself after its Nth change (0: never). */
+function runKilledAt(args: string[], killAt: number, env: Env) {
+  return spawnSync(process.execPath, ["--import", "tsx", KILLER], {
+    env: { ...process.env, ...env, FLAVOURCTL_ARGS: JSON.stringify(args), KILL_AT: String(killAt) },
+    encoding: "utf8",
+  });
+}
+
+test("kill -9 matrix: set, unset, set --group and apply killed after each of their changes; the next apply restores every device", async () => {
+  const tally: Tally = {
+    cases: 0,
+    crashes: [],
+    driverless: 0,
+    driverlessSaid: 0,
+    rulesLost: 0,
+    violations: [],
+  };
+  const killed = OPERATIONS.filter(
+    (op) => op.args[0] === "set" || op.args[0] === "unset" || op.args[0] === "apply",
+  );
+  for (const op of killed) {
+    const whole = { XDG_STATE_HOME: tempDir("kill") };
+    await op.setup(whole);
+    const unkilled = runKilledAt(op.args, 0, whole);
+    const changes = Number(/changes (\d+)/.exec(unkilled.stdout)?.[1]);
+    assert.ok(changes > 0, `${op.name}: ${unkilled.stdout}${unkilled.stderr}`);
+    for (let k = 1; k <= changes; k++) {
+      const env = { XDG_STATE_HOME: tempDir("kill") };
+      await op.setup(env);
+      const before = { devices: await devices(env), rules: rules(env) };
+      const child = runKilledAt(op.args, k, env);
+      assert.equal(child.signal, "SIGKILL", `${op.name} at change ${k}: ${child.stdout}${child.stderr}`);
+      // what the next boot's hook or the operator runs: the dead run's lock is taken over
+      const recovery = await cli(["apply", "--machine", "demo"], env);
+      const after = { devices: await devices(env), rules: rules(env) };
+      tally.cases++;
+      const label = `${op.name} killed after change ${k} of ${changes}, then apply`;
+      if (recovery.code === 5) tally.violations.push(`${label}: apply found the lock busy`);
+      // the rule the killed command was removing may be gone or not; any other is kept
+      check(
+        label,
+        { ...op, expect: {}, removes: op.removes },
+        before,
+        after,
+        { code: recovery.code === 4 ? 4 : 0, output: "" },
+        tally,
+      );
+      // and every device a rule names is on that rule's flavour again
+      for (const [file, text] of after.rules) {
+        const address = /match address (\S+)/.exec(text)?.[1];
+        const device = address ? after.devices.get(address) : undefined;
+        if (device && (device.driver === null || device.override !== device.driver))
+          tally.violations.push(
+            `${label}: ${file} names ${address}, which is on ${device.driver ?? "no driver"}`,
+          );
+      }
+    }
+  }
+  printTally("kill -9 matrix", tally);
+  assert.ok(tally.cases >= 20, `${tally.cases} kill points`);
+  assert.deepEqual(tally.violations, []);
+});

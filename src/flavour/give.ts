@@ -16,6 +16,8 @@ export interface Machine {
 export interface GiveOptions {
   force?: boolean;
   dryRun?: boolean;
+  /** Runs once the checks let the plan go ahead, before its first change (set saves its rule). */
+  beforeChange?: () => void;
 }
 
 export interface GiveResult {
@@ -38,6 +40,7 @@ export function giveFlavour(
   const plan = planFlavour(device, target, checks, vfsOf(machine.host, device));
   const refused = refusals(checks, plan.done, options.force === true);
   if (refused.length > 0 || options.dryRun) return { plan, refused };
+  options.beforeChange?.();
   return { plan, refused, result: applyPlan(machine.host, plan) };
 }
 
@@ -79,6 +82,7 @@ export function giveGroup(
   });
   if (options.dryRun || planned.some((p) => p.refused.length > 0))
     return { members: planned, restored: true };
+  options.beforeChange?.();
   const results: GiveResult[] = [];
   for (const [i, member] of planned.entries()) {
     const result = applyPlan(host, member.plan);

@@ -3,10 +3,13 @@
 // a rule the parser could not read back equal is refused (exit 64), a damaged file in the way
 // is refused (exit 2: saveRule never overwrites one), and a rule another rule would override
 // is refused (exit 3) — after a reboot the other rule, not the saved one, would decide.
+// Then the rule is saved ahead of the first change (saveAhead), like a journal's intent: a
+// set killed midway leaves its rule, and the next apply (or boot) finishes the move; a set that
+// fails puts the directory back as it was.
 import { join } from "node:path";
 import { ExitCode, FlavourError, InputError, UsageError } from "../errors.ts";
 import { formatSelector, type Rule, type RuleSubject, ruleFor, ruleProblem } from "./rules.ts";
-import { loadRules } from "./rules-store.ts";
+import { loadRules, removeRule, saveRule } from "./rules-store.ts";
 
 export interface PlannedSave {
   rule: Rule;
@@ -49,4 +52,31 @@ function sameRequest(a: Rule, b: Rule): boolean {
 
 function describe(rule: Rule): string {
   return `${rule.flavour}${rule.driver === undefined ? "" : ` ${rule.driver}`}${rule.group ? " with its group" : ""}`;
+}
+
+export interface SavedAhead {
+  paths: string[];
+  /** Puts each rule back as it was before (re-saved from its parsed form), or removes it. */
+  undo: () => void;
+}
+
+/** Saves the planned rules before the device moves; undo() when the command fails. */
+export function saveAhead(dir: string, saves: readonly PlannedSave[]): SavedAhead {
+  const { rules } = loadRules(dir);
+  const previous = saves.map(({ rule }) => rules.find((r) => r.name === rule.name));
+  const paths: string[] = [];
+  const undo = () => {
+    for (const [i, { rule }] of saves.slice(0, paths.length).entries()) {
+      const before = previous[i];
+      if (before) saveRule(dir, { ...before, file: undefined });
+      else removeRule(dir, rule.name);
+    }
+  };
+  try {
+    for (const { rule } of saves) paths.push(saveRule(dir, rule));
+  } catch (error) {
+    undo(); // a group's rules are saved all or none
+    throw error;
+  }
+  return { paths, undo };
 }

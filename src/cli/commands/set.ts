@@ -12,8 +12,8 @@ import {
   type Selector,
   selectorMatches,
 } from "../../flavour/rules.ts";
-import { DEFAULT_RULES_DIR, loadRules, removeRule, saveRule } from "../../flavour/rules-store.ts";
-import { checkSaves, type PlannedSave } from "../../flavour/save-check.ts";
+import { DEFAULT_RULES_DIR, loadRules, removeRule } from "../../flavour/rules-store.ts";
+import { checkSaves, type PlannedSave, type SavedAhead, saveAhead } from "../../flavour/save-check.ts";
 import { FLAVOURS, type Flavour, type TargetRequest } from "../../flavour/target.ts";
 import { type PciAddress, parseAddress, printable } from "../../pci/address.ts";
 import { hex } from "../../pci/ids.ts";
@@ -140,12 +140,24 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
       ...(driver === undefined ? {} : { driver }),
     };
     // before anything changes: a rule that could not be saved, or would not decide the device
-    if (rule) checkSaves(rulesDir, [{ rule, subject }]);
-    const give = giveFlavour(
-      machine,
-      address,
-      { flavour, driver },
-      { force: values.force, dryRun: values["dry-run"] },
+    const saves = rule ? [{ rule, subject }] : [];
+    checkSaves(rulesDir, saves);
+    let ahead: SavedAhead | undefined;
+    const give = undoOnThrow(
+      () =>
+        giveFlavour(
+          machine,
+          address,
+          { flavour, driver },
+          {
+            force: values.force,
+            dryRun: values["dry-run"],
+            beforeChange: () => {
+              ahead = saveFirst(address, rulesDir, saves);
+            },
+          },
+        ),
+      () => ahead,
     );
     for (const warning of modules.allWarnings()) io.err(`flavourctl: warning: ${warning}\n`);
     if (values.json) io.out(`${JSON.stringify({ plan: give.plan, result: give.result ?? null }, null, 2)}\n`);
@@ -158,28 +170,15 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
     }
     const code = exitCodeOf(give);
     if (code !== ExitCode.ok) {
+      (ahead as SavedAhead | undefined)?.undo();
       io.err(
         `flavourctl: ${address}: ${give.result?.error ?? "failed"}${code === ExitCode.failedNotRolledBack ? "; COULD NOT ROLL BACK — check the device now" : "; rolled back"}\n`,
       );
       return code;
     }
     if (values["dry-run"]) return code;
-    if (rule) {
-      let path: string;
-      try {
-        path = saveRule(rulesDir, rule);
-      } catch (error) {
-        const exitCode = systemErrorExitCode(error);
-        if (exitCode === undefined) throw error;
-        // the device has its flavour: say so, not only that the file failed
-        const now = give.result?.final.driver ?? give.plan.target.driver ?? "its flavour";
-        throw new FlavourError(
-          `${address} is on ${now} now, but its rule was not saved (${(error as Error).message}): it will not come back after a reboot`,
-          exitCode,
-        );
-      }
-      if (!values.json) io.out(`saved ${path}\n`);
-    }
+    if (!values.json)
+      for (const path of (ahead as SavedAhead | undefined)?.paths ?? []) io.out(`saved ${path}\n`);
     // unset, and set ADDRESS default (its help says so): the address rule goes too
     if (
       flavour === "default" &&
@@ -201,7 +200,18 @@ function setGroup(
   request: TargetRequest,
   options: { force?: boolean; "dry-run"?: boolean; json?: boolean; saves: PlannedSave[]; rulesDir: string },
 ): number {
-  const group = giveGroup(machine, address, request, { force: options.force, dryRun: options["dry-run"] });
+  let ahead: SavedAhead | undefined;
+  const group = undoOnThrow(
+    () =>
+      giveGroup(machine, address, request, {
+        force: options.force,
+        dryRun: options["dry-run"],
+        beforeChange: () => {
+          ahead = saveFirst(address, options.rulesDir, options.saves);
+        },
+      }),
+    () => ahead,
+  );
   if (options.json) io.out(`${JSON.stringify(group, null, 2)}\n`);
   else for (const member of group.members) printGive(io, member);
   const refused = group.members.flatMap((m) => m.refused);
@@ -212,18 +222,42 @@ function setGroup(
     );
   }
   if (group.failedAt) {
+    (ahead as SavedAhead | undefined)?.undo();
     io.err(
       `flavourctl: group move failed at ${group.failedAt}; ${group.restored ? "every member put back" : "COULD NOT put every member back — check them now"}\n`,
     );
     return group.restored ? ExitCode.failedRolledBack : ExitCode.failedNotRolledBack;
   }
-  if (!options["dry-run"]) {
-    for (const { rule } of options.saves) {
-      const path = saveRule(options.rulesDir, rule);
-      if (!options.json) io.out(`saved ${path}\n`);
-    }
-  }
+  if (!options.json)
+    for (const path of (ahead as SavedAhead | undefined)?.paths ?? []) io.out(`saved ${path}\n`);
   return ExitCode.ok;
+}
+
+/**
+ * The rules are saved before the first change (see save-check.ts): a file that cannot be
+ * written stops the command with nothing changed.
+ */
+function saveFirst(address: PciAddress, dir: string, saves: PlannedSave[]): SavedAhead {
+  try {
+    return saveAhead(dir, saves);
+  } catch (error) {
+    const exitCode = systemErrorExitCode(error);
+    if (exitCode === undefined) throw error;
+    throw new FlavourError(
+      `${address}: its rule cannot be saved (${(error as Error).message}): nothing changed`,
+      exitCode,
+    );
+  }
+}
+
+/** A command that throws after its rules were saved ahead puts them back before the error goes up. */
+function undoOnThrow<T>(run: () => T, ahead: () => SavedAhead | undefined): T {
+  try {
+    return run();
+  } catch (error) {
+    ahead()?.undo();
+    throw error;
+  }
 }
 
 function toFlavour(text: string | undefined, driver: string | undefined): Flavour {
