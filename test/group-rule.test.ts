@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { main } from "../src/cli/main.ts";
 import { applyRules } from "../src/flavour/apply-rules.ts";
 import { giveGroup } from "../src/flavour/give.ts";
 import { runHook } from "../src/flavour/hook.ts";
@@ -22,6 +23,8 @@ import { readMachine } from "../src/host/sim/machine-format.ts";
 import demo from "../src/host/sim/machines/demo.json" with { type: "json" };
 import { machineModules } from "../src/host/sim/modules-tree.ts";
 import type { PciAddress } from "../src/pci/address.ts";
+import { runScenario } from "../src/sim/run.ts";
+import { readScenario } from "../src/sim/scenario.ts";
 import { tempDir } from "./support/tmp.ts";
 
 const GPU = "0000:0a:00.0" as PciAddress;
@@ -126,4 +129,33 @@ test("apply after both functions were given back by hand: one pass, exit 0, both
       [AUDIO, [], "done"],
     ],
   );
+});
+
+test("the reported reproduction: set --group, remove and rescan, on 40 seeds of udev's worker order", async () => {
+  const scenario = readScenario(
+    {
+      format: "flavourctl-scenario/1",
+      name: "group-rescan",
+      description: "a group rule after remove and rescan",
+      machine: "demo",
+      actions: [
+        { do: "flavourctl", args: ["set", GPU, "vfio", "--group"] },
+        { do: "write", path: "/sys/bus/pci/devices/0000:09:08.0/remove", value: "1" },
+        { do: "write", path: "/sys/bus/pci/rescan", value: "1" },
+        { do: "expect", bindings: { [GPU]: "vfio-pci", [AUDIO]: "vfio-pci" } },
+        { do: "write", path: `/sys/bus/pci/devices/${AUDIO}/remove`, value: "1" },
+        { do: "write", path: `/sys/bus/pci/devices/${GPU}/remove`, value: "1" },
+        { do: "write", path: "/sys/bus/pci/rescan", value: "1" },
+        { do: "expect", bindings: { [GPU]: "vfio-pci", [AUDIO]: "vfio-pci" } },
+      ],
+    },
+    "group-rescan",
+  );
+  const failed: number[] = [];
+  for (let seed = 1; seed <= 40; seed++) {
+    const result = await runScenario({ ...scenario, seed }, main);
+    if (result.failures.length > 0) failed.push(seed);
+  }
+  console.log(`# group rule after remove and rescan: 40 seeds tried, ${failed.length} failed`);
+  assert.deepEqual(failed, []);
 });
