@@ -105,3 +105,23 @@ test("the CLI: --dry-run shows the removal, --force prints it as done (never a b
   assert.match(set.stdout, /check {2}FAIL 0000:01:00\.0 is a PF with 2 VFs enabled/);
   assert.match(set.stdout, /did {4}sriov_numvfs = 0: removed VFs 0000:01:00\.1, 0000:01:00\.2/);
 });
+
+test("vfs with a vfs-of rule on a named machine: the VFs' hooks run inside vfs without waiting for its own lock", async () => {
+  const env = { XDG_STATE_HOME: tempDir("state") };
+  const run = async (args: string[]) => {
+    const { io, recorded } = recordingIo("", env);
+    return { code: await main(args, io), ...recorded };
+  };
+  assert.equal((await run(["set", VF1, "vfio", "--match", "vfs-of", "--machine", "demo"])).code, 0);
+  assert.equal((await run(["vfs", PF, "0", "--machine", "demo"])).code, 0);
+  const started = Date.now();
+  // it waited 30 s for the lock it held, twice, and exited 5
+  const vfs = await run(["vfs", PF, "2", "--machine", "demo", "--wait", "2"]);
+  assert.equal(vfs.code, 0, vfs.stdout + vfs.stderr);
+  assert.ok(Date.now() - started < 10_000, `${Date.now() - started} ms`);
+  const after = await run(["sim", "devices", "demo", "--json"]);
+  const drivers = (JSON.parse(after.stdout) as { address: string; driver: string | null }[])
+    .filter((d) => d.address === VF1 || d.address === VF2)
+    .map((d) => d.driver);
+  assert.deepEqual(drivers, ["mlx5_vfio_pci", "mlx5_vfio_pci"]);
+});
