@@ -18,6 +18,8 @@ function describeStep(step: Step): string {
       return step.driver === null
         ? "clear driver_override (write a newline)"
         : `driver_override = ${step.driver === "target" ? "(that driver)" : step.driver}`;
+    case "remove-vfs":
+      return `sriov_numvfs = 0: REMOVES the VFs ${step.vfs.join(", ")}`;
     case "unbind":
       return `unbind from ${step.driver}`;
     case "probe":

@@ -9,7 +9,7 @@
 import { messageOf } from "../errors.ts";
 import { HOLD_OVERRIDE } from "../host/control.ts";
 import type { PciAddress } from "../pci/address.ts";
-import { type GiveResult, giveFlavour, type Machine } from "./give.ts";
+import { type GiveResult, giveFlavour, giveGroup, groupMovers, type Machine } from "./give.ts";
 import { type Rule, type RuleSubject, ruleFor } from "./rules.ts";
 
 export interface RuleOutcome {
@@ -62,13 +62,21 @@ export function applyRules(
     }
   }
   const outcomes: RuleOutcome[] = [];
+  /** Devices a group rule already moved (or tried to), with their group. */
+  const moved = new Set<PciAddress>();
   try {
     for (const { address, rule, error } of named) {
+      if (moved.has(address)) continue;
       if (!rule) {
         outcomes.push({ address, rule: "?", error });
         continue;
       }
       try {
+        if (rule.group) {
+          outcomes.push(...applyGroupRule(machine, rules, rule, address, held, options));
+          for (const o of outcomes) moved.add(o.address);
+          continue;
+        }
         release(machine, held, address);
         outcomes.push({
           address,
@@ -83,6 +91,33 @@ export function applyRules(
     for (const address of [...held.keys()]) release(machine, held, address);
   }
   return outcomes;
+}
+
+/**
+ * A group rule (saved by `set --group`) moves the present non-bridge members of its device's
+ * IOMMU group together, in one pass, as `set --group` did: each member to the flavour of the
+ * rule that decides it (the group rule's own when none does), all or none. Moved one at a
+ * time, a member whose group is not viable yet is refused, and which member's event (or which
+ * device in apply's order) comes first decides whether the group ends on its flavour.
+ */
+function applyGroupRule(
+  machine: Machine,
+  rules: readonly Rule[],
+  rule: Rule,
+  address: PciAddress,
+  held: Map<PciAddress, string | null>,
+  options: { dryRun?: boolean; force?: boolean },
+): RuleOutcome[] {
+  const members = groupMovers(machine.host, address);
+  const ruleOf = (member: PciAddress) =>
+    member === address ? rule : (ruleFor(rules, subjectOf(machine, member)) ?? rule);
+  for (const member of members) release(machine, held, member);
+  const group = giveGroup(machine, address, (member) => requestOf(ruleOf(member)), options);
+  return group.members.map((give) => ({
+    address: give.plan.address,
+    rule: ruleOf(give.plan.address).name,
+    give,
+  }));
 }
 
 /** A device held above gets its starting override back (its own plan holds it again). */

@@ -31,11 +31,13 @@ export function applyPlan(host: HostControl, plan: Plan, options: ApplyOptions =
     return { outcome: "nothing-to-do", log: ["already has this flavour"], final: snapshot(start) };
   let driver = plan.target.driver;
   let changed = false;
+  let removedVfs: string[] = [];
   try {
     for (const step of plan.steps) {
       const done = runStep(host, plan, step, driver, log, options.verifyTimeoutMs ?? 3000);
       driver = done.driver;
       changed ||= done.changed;
+      if (step.action === "remove-vfs") removedVfs = step.vfs;
     }
     return { outcome: "done", log, final: snapshot(host.device(plan.address)) };
   } catch (error) {
@@ -49,8 +51,11 @@ export function applyPlan(host: HostControl, plan: Plan, options: ApplyOptions =
       return { outcome: "rolled-back", log, error: message, final: snapshot(start) };
     }
     const restored = rollback(host, start, log);
+    // the VFs the plan removed are not made again: the device is not where it started
+    if (removedVfs.length > 0)
+      log.push(`NOT rolled back: the VFs ${removedVfs.join(", ")} were removed and are not created again`);
     return {
-      outcome: restored ? "rolled-back" : "not-rolled-back",
+      outcome: restored && removedVfs.length === 0 ? "rolled-back" : "not-rolled-back",
       log,
       error: message,
       final: snapshot(host.device(plan.address)),
@@ -118,6 +123,11 @@ function runStep(
       if (step.driver === "target" && value === null) throw new StepFailure("no driver name to write");
       host.writeOverride(address, value);
       log.push(value === null ? "cleared driver_override" : `driver_override = ${value}`);
+      return changedHost;
+    }
+    case "remove-vfs": {
+      host.setNumVfs(address, 0);
+      log.push(`sriov_numvfs = 0: removed VFs ${step.vfs.join(", ")}`);
       return changedHost;
     }
     case "unbind": {

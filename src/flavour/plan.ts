@@ -18,6 +18,8 @@ export type Step =
   | { action: "find-driver"; module: string }
   /** driver null clears the override; "target" is the driver found by find-driver. */
   | { action: "write-override"; driver: string | null | "target" }
+  /** sriov_numvfs = 0 before a PF is unbound: its VFs go (safety.ts, vfChecks). */
+  | { action: "remove-vfs"; vfs: PciAddress[] }
   | { action: "unbind"; driver: string }
   | { action: "probe" }
   | { action: "verify" };
@@ -37,7 +39,21 @@ export function unbindsDevice(device: DeviceState, target: Target): boolean {
   return device.driver !== null && (target.flavour === "default" || device.driver !== target.driver);
 }
 
-export function planFlavour(device: DeviceState, target: Target, checks: Check[]): Plan {
+/** The steps that take the device from its driver: its VFs first, when it is a PF with some. */
+function unbindSteps(device: DeviceState, target: Target, vfs: PciAddress[]): Step[] {
+  if (device.driver === null || !unbindsDevice(device, target)) return [];
+  return [
+    ...(device.sriovNumVfs > 0 ? [{ action: "remove-vfs", vfs } as Step] : []),
+    { action: "unbind", driver: device.driver },
+  ];
+}
+
+export function planFlavour(
+  device: DeviceState,
+  target: Target,
+  checks: Check[],
+  vfs: PciAddress[] = [],
+): Plan {
   const from = { driver: device.driver, driverOverride: device.driverOverride };
   const base = { address: device.address, from, target, checks };
   if (target.flavour === "default") {
@@ -45,9 +61,7 @@ export function planFlavour(device: DeviceState, target: Target, checks: Check[]
     const steps: Step[] = [
       ...target.modules.map((module): Step => ({ action: "load-module", module })),
       { action: "write-override", driver: null },
-      ...(device.driver !== null && unbindsDevice(device, target)
-        ? [{ action: "unbind", driver: device.driver } as Step]
-        : []),
+      ...unbindSteps(device, target, vfs),
       { action: "probe" },
       { action: "verify" },
     ];
@@ -63,9 +77,7 @@ export function planFlavour(device: DeviceState, target: Target, checks: Check[]
     steps.push({ action: "load-module", module: target.module });
     if (known === null) steps.push({ action: "find-driver", module: target.module });
   }
-  steps.push({ action: "write-override", driver: known ?? "target" });
-  if (device.driver !== null && unbindsDevice(device, target))
-    steps.push({ action: "unbind", driver: device.driver });
+  steps.push({ action: "write-override", driver: known ?? "target" }, ...unbindSteps(device, target, vfs));
   steps.push({ action: "probe" }, { action: "verify" });
   return { ...base, steps: done ? [] : steps, done };
 }

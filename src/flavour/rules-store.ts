@@ -8,7 +8,7 @@ import { writeFileAtomically } from "../atomic-write.ts";
 import { InputError, UsageError } from "../errors.ts";
 import { readRegularText, whyUnreadable } from "../safe-read.ts";
 import { makeDirectory } from "../safe-write.ts";
-import { formatRule, isRuleName, parseRule, type Rule } from "./rules.ts";
+import { formatRule, parseRule, type Rule, ruleProblem } from "./rules.ts";
 
 export const DEFAULT_RULES_DIR = "/etc/flavourctl/rules.d";
 const SUFFIX = ".rule";
@@ -50,7 +50,8 @@ export interface SaveHooks {
 }
 
 export function saveRule(dir: string, rule: Rule, hooks: SaveHooks = {}): string {
-  if (!isRuleName(rule.name)) throw new UsageError(`invalid rule name '${rule.name}'`);
+  const problem = ruleProblem(rule);
+  if (problem) throw new UsageError(`cannot save rule ${rule.name}: ${problem}`);
   makeDirectory(dir);
   const path = join(dir, `${rule.name}${SUFFIX}`);
   try {

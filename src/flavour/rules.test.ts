@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import fc from "fast-check";
 import { tempDir } from "../../test/support/tmp.ts";
 import { InputError } from "../errors.ts";
 import type { PciAddress } from "../pci/address.ts";
@@ -14,6 +15,8 @@ import {
   type RuleSubject,
   ruleFor,
   ruleName,
+  ruleProblem,
+  type Selector,
 } from "./rules.ts";
 import { loadRules, removeRule, saveRule } from "./rules-store.ts";
 
@@ -145,4 +148,127 @@ test("a hand-written rule file any name loads is removable by that name; a path 
   assert.equal(removeRule(dir, "x y"), false);
   for (const name of ["../x", "a/b", "..", "."])
     assert.throws(() => removeRule(dir, name), /invalid rule name/);
+});
+
+// Issue 15, defect 8: set saved a driver name with a space, which its own parser then
+// rejected (rules, apply and the hook exit 2). Whatever ruleProblem lets through reads back
+// equal; whatever it refuses saveRule refuses before writing a byte.
+const hex = (digits: number) => fc.integer({ min: 0, max: 16 ** digits - 1 });
+const address = fc
+  .tuple(hex(4), hex(2), fc.integer({ min: 0, max: 31 }), fc.integer({ min: 0, max: 7 }))
+  .map(
+    ([d, b, s, f]) =>
+      `${d.toString(16).padStart(4, "0")}:${b.toString(16).padStart(2, "0")}:${s.toString(16).padStart(2, "0")}.${f}` as PciAddress,
+  );
+const oddText = fc.oneof(
+  fc.string({ unit: "grapheme", maxLength: 12 }),
+  fc.string({ unit: "binary", maxLength: 12 }),
+  fc
+    .array(
+      fc.constantFrom(
+        "a",
+        "Z",
+        "_",
+        "-",
+        ".",
+        ":",
+        "+",
+        " ",
+        "  ",
+        "\t",
+        "#",
+        "\n",
+        "\r",
+        "/",
+        "(",
+        ")",
+        "é",
+        "\u00a0",
+        "\u2028",
+        "*",
+        "?",
+        "[",
+        "]",
+      ),
+      { maxLength: 10 },
+    )
+    .map((a) => a.join("")),
+);
+const selector: fc.Arbitrary<Selector> = fc.oneof(
+  address.map((a) => ({ kind: "address" as const, address: a })),
+  address.map((pf) => ({ kind: "vfs-of" as const, pf })),
+  fc
+    .record({ vendor: hex(4), device: hex(4) })
+    .map((r) => ({ kind: "id" as const, ...r, subvendor: undefined, subdevice: undefined })),
+  fc
+    .record({ vendor: hex(4), device: hex(4), subvendor: hex(4), subdevice: hex(4) })
+    .map((r) => ({ kind: "id" as const, ...r })),
+  fc.tuple(fc.constantFrom(2, 4, 6), hex(6)).map(([digits, code]) => {
+    const shift = (6 - digits) * 4;
+    const mask = (0xffffff << shift) & 0xffffff;
+    return { kind: "class" as const, classCode: code & mask, mask };
+  }),
+  fc
+    .tuple(fc.constantFrom("pci:", "vfio_pci:"), oddText)
+    .map(([p, rest]) => ({ kind: "pattern" as const, pattern: p + rest })),
+);
+const generated: fc.Arbitrary<Rule> = fc
+  .record({
+    name: fc.oneof(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,20}$/), oddText),
+    selector,
+    flavour: fc.constantFrom("vfio" as const, "driver" as const),
+    driver: fc.option(fc.oneof(fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.:+ -]{0,20}$/), oddText), {
+      nil: undefined,
+    }),
+    group: fc.constantFrom(true as const, undefined),
+  })
+  .map((r) => {
+    const out: Rule = { name: r.name, selector: r.selector, flavour: r.flavour };
+    if (r.driver !== undefined) out.driver = r.driver;
+    if (r.group) out.group = true;
+    return out;
+  });
+
+test("property: every rule ruleProblem accepts reads back equal; every rule it refuses, saveRule refuses before writing", () => {
+  const dir = tempDir("rules-property");
+  let roundTrips = 0;
+  let refused = 0;
+  fc.assert(
+    fc.property(generated, (rule) => {
+      const problem = ruleProblem(rule);
+      if (problem === undefined) {
+        roundTrips++;
+        const back = parseRule(rule.name, formatRule(rule), "x.rule");
+        assert.deepEqual({ ...back, file: undefined }, { ...rule, file: undefined });
+        return;
+      }
+      refused++;
+      assert.throws(() => saveRule(dir, rule), /cannot save rule/);
+    }),
+    { numRuns: 3000 },
+  );
+  assert.deepEqual(readdirSync(dir), [], "a refused rule left nothing behind");
+  // both sides were exercised (the counts are in the TAP output)
+  console.log(`# rules round trip: ${roundTrips} read back equal, ${refused} refused before writing`);
+  assert.ok(roundTrips > 300 && refused > 300, `${roundTrips} round trips, ${refused} refused`);
+});
+
+test("a driver name with spaces (Linux has 'i6300ESB timer') saves and reads back; '#' or a line break is refused", () => {
+  const dir = tempDir("rules-spaces");
+  const timer: Rule = {
+    name: "wdt",
+    selector: { kind: "address", address: "0000:00:1f.6" as PciAddress },
+    flavour: "driver",
+    driver: "i6300ESB timer",
+  };
+  saveRule(dir, timer);
+  const loaded = loadRules(dir);
+  assert.deepEqual(loaded.errors, []);
+  assert.equal(loaded.rules[0]?.driver, "i6300ESB timer");
+  for (const driver of ["a#b", "a\nflavour vfio", " lead", "trail ", "a/b", ""])
+    assert.match(
+      ruleProblem({ ...timer, driver }) ?? "",
+      /driver name|flavour driver/,
+      JSON.stringify(driver),
+    );
 });

@@ -6,6 +6,7 @@
 //   match id 15b3:101e
 //   flavour vfio
 //   driver mlx5_vfio_pci        (optional)
+//   group yes                   (optional: the device's IOMMU group moves with it; set --group)
 import { InputError } from "../errors.ts";
 import { fnmatch } from "../modules/fnmatch.ts";
 import { isAddress, type PciAddress, printable } from "../pci/address.ts";
@@ -24,6 +25,8 @@ export interface Rule {
   selector: Selector;
   flavour: "vfio" | "driver";
   driver?: string;
+  /** Every non-bridge member of the device's IOMMU group is given its flavour with it. */
+  group?: true;
   /** Where it was read from, for messages. */
   file?: string;
 }
@@ -139,6 +142,7 @@ export function parseRule(name: string, text: string, file: string): Rule {
   let selector: Selector | undefined;
   let flavour: Rule["flavour"] | undefined;
   let driver: string | undefined;
+  let group: true | undefined;
   const lines = text.split("\n");
   lines.forEach((raw, i) => {
     const line = raw.replace(/#.*/, "").trim();
@@ -163,15 +167,26 @@ export function parseRule(name: string, text: string, file: string): Rule {
       flavour = value;
     } else if (key === "driver") {
       once(driver);
-      if (!/^[A-Za-z0-9_][A-Za-z0-9_.:+-]*$/.test(value))
-        throw new InputError(`${where}: invalid driver name '${printable(value)}'`);
+      const problem = driverNameProblem(value);
+      if (problem) throw new InputError(`${where}: invalid driver name '${printable(value)}': ${problem}`);
       driver = value;
-    } else throw new InputError(`${where}: unknown key '${key}' (match, flavour, driver)`);
+    } else if (key === "group") {
+      once(group);
+      if (value !== "yes") throw new InputError(`${where}: group must be yes, not '${printable(value)}'`);
+      group = true;
+    } else throw new InputError(`${where}: unknown key '${key}' (match, flavour, driver, group)`);
   });
   if (!selector) throw new InputError(`${file}: no 'match' line`);
   if (!flavour) throw new InputError(`${file}: no 'flavour' line`);
   if (flavour === "driver" && !driver) throw new InputError(`${file}: flavour driver needs a 'driver' line`);
-  return { name, selector, flavour, driver, file };
+  return {
+    name,
+    selector,
+    flavour,
+    ...(driver === undefined ? {} : { driver }),
+    ...(group ? { group } : {}),
+    file,
+  };
 }
 
 export function formatRule(rule: Rule): string {
@@ -179,9 +194,49 @@ export function formatRule(rule: Rule): string {
     "# flavourctl rule: see 'flavourctl rules --help'",
     `match ${formatSelector(rule.selector)}`,
     `flavour ${rule.flavour}`,
-    ...(rule.driver ? [`driver ${rule.driver}`] : []),
+    ...(rule.driver === undefined ? [] : [`driver ${rule.driver}`]),
+    ...(rule.group ? ["group yes"] : []),
     "",
   ].join("\n");
+}
+
+/**
+ * Why a driver name cannot be a rule's `driver` value, or undefined. Linux driver names are
+ * kobject names: any bytes but `/` (kobject_set_name_vargs turns it into `!`), spaces included.
+ * The rule format holds one value per line, trimmed, with `#` starting a comment: a name with a
+ * line break or other control character, a `#`, or spaces at its ends cannot be written so
+ * that it reads back the same.
+ */
+export function driverNameProblem(name: string): string | undefined {
+  if (name === "") return "empty";
+  if (name.length > 1024) return "longer than 1024 characters";
+  if (name.includes("/")) return "a driver name has no '/'";
+  if (/[\p{Cc}\u2028\u2029]/u.test(name)) return "a control character or line break";
+  if (name.includes("#")) return "'#' starts a comment in a rule file";
+  if (name !== name.trim()) return "white space at its start or end";
+  return undefined;
+}
+
+/**
+ * Why this rule cannot be saved so that parseRule reads it back equal, or undefined: every
+ * save is checked with it before anything is changed (set refuses; saveRule throws). The
+ * property test in rules.test.ts shows that what it lets through reads back equal.
+ */
+export function ruleProblem(rule: Rule): string | undefined {
+  if (!isRuleName(rule.name)) return `'${printable(rule.name)}' is not a rule name`;
+  if (rule.driver !== undefined) {
+    const problem = driverNameProblem(rule.driver);
+    if (problem) return `driver name '${printable(rule.driver)}' cannot be saved in a rule: ${problem}`;
+  }
+  if (rule.flavour === "driver" && rule.driver === undefined) return "flavour driver needs a driver";
+  // a pattern is one word of its line: no white space, no comment, no control character
+  if (
+    rule.selector.kind === "pattern" &&
+    (/[\s#\p{Cc}]/u.test(rule.selector.pattern) ||
+      typeof parseSelector(`pattern ${rule.selector.pattern}`) === "string")
+  )
+    return `pattern '${printable(rule.selector.pattern)}' cannot be saved in a rule`;
+  return undefined;
 }
 
 /** The file name a selector is saved under. */

@@ -9,10 +9,9 @@ export interface Check {
   name: string;
   ok: boolean;
   message: string;
+  /** A failed check --force does not bypass. */
+  hard?: true;
 }
-
-/** Checks --force does not bypass: a write that would leave the tree is never made. */
-export const UNFORCEABLE = new Set(["tree"]);
 
 /**
  * MOVING: the devices that get the flavour together with this one (its group's other non-bridge
@@ -26,7 +25,11 @@ export function safetyChecks(
   moving: ReadonlySet<string> = new Set([device.address]),
 ): Check[] {
   const checks: Check[] = [];
-  if (target.refusal) checks.push({ name: "target", ok: false, message: target.refusal });
+  if (target.refusal) {
+    // no driver to go to (a tie between variants, a name nothing registers): nothing to force
+    const nothing = target.module === null && target.driver === null;
+    checks.push({ name: "target", ok: false, message: target.refusal, ...(nothing ? { hard: true } : {}) });
+  }
   const uses = host.hostUses(device.address);
   checks.push({
     name: "host-use",
@@ -41,11 +44,13 @@ export function safetyChecks(
     checks.push({
       name: "tree",
       ok: false,
+      hard: true, // a write that would leave the tree is never made
       message: `${escaping.join(", ")}: not inside ${host.description} (a planted link, or a driver name that is no file name); nothing is written there, even with --force`,
     });
   }
   const held = vfioHoldCheck(host, device, target);
   if (held) checks.push(held);
+  checks.push(...vfChecks(host, device, target));
   if (!target.vfio) return checks;
   checks.push(groupCheck(host, device, moving));
   if (isBridge(device)) {
@@ -55,7 +60,7 @@ export function safetyChecks(
       message: `${device.address} is a bridge (header type ${device.headerType}); vfio-pci drives only normal devices`,
     });
   }
-  if (device.sriovNumVfs > 0) {
+  if (device.sriovNumVfs > 0 && !unbindsDevice(device, target)) {
     checks.push({
       name: "sriov",
       ok: false,
@@ -88,6 +93,41 @@ function vfioHoldCheck(host: HostControl, device: DeviceState, target: Target): 
         ? `no process holds ${device.address}'s vfio nodes open`
         : `${device.address} is in use: a process holds ${open.join(" and ")} open (a VM?); unbinding it would wait until that process lets go: stop it first`,
   };
+}
+
+/**
+ * A PF with VFs enabled loses them when the plan unbinds it: the PF driver's remove disables
+ * SR-IOV (mlx5's remove_one → mlx5_sriov_disable) or leaves them orphaned (pci_iov_remove only
+ * warns), and vfio-pci refuses a PF with VFs (EBUSY). So the plan removes them itself, as a
+ * step it shows (sriov_numvfs = 0), only with --force, and never under a VM: removing a VF a
+ * process holds through vfio waits in vfio_unregister_group_dev until it lets go, and a VM's
+ * device must not vanish — refused even with --force.
+ */
+function vfChecks(host: HostControl, device: DeviceState, target: Target): Check[] {
+  if (device.sriovNumVfs === 0 || !unbindsDevice(device, target)) return [];
+  const vfs = host.virtfns(device.address);
+  const described = vfs.map((vf) => {
+    const uses = host.hostUses(vf);
+    return `${vf} (${host.device(vf).driver ?? "no driver"}${uses.length > 0 ? `; the host uses it: ${uses.join("; ")}` : ""})`;
+  });
+  const checks: Check[] = [
+    {
+      name: "vfs",
+      ok: false,
+      message: `${device.address} is a PF with ${vfs.length} VFs enabled, and unbinding it removes them: ${described.join(", ")}; --force removes them first (sriov_numvfs = 0)`,
+    },
+  ];
+  for (const vf of vfs) {
+    const open = host.vfioOpenNodes(vf);
+    if (open.length > 0)
+      checks.push({
+        name: "vf-in-use",
+        ok: false,
+        hard: true,
+        message: `VF ${vf} of ${device.address} is in use: a process holds ${open.join(" and ")} open (a VM?); removing it would pull the device from under it: stop it first (refused even with --force)`,
+      });
+  }
+  return checks;
 }
 
 function groupCheck(host: HostControl, device: DeviceState, moving: ReadonlySet<string>): Check {

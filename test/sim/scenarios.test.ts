@@ -103,7 +103,7 @@ test("faults: probe failure rolls back; a slow probe is waited for", async () =>
   inOrder(faults.trace, [
     /FATAL: Module virtio_vfio_pci not found/,
     /could not insert 'vfio_pci': No such device/,
-    /probing asynchronously \(800 ms\)/,
+    /vfio-pci 0000:01:00\.0: probe takes 800 ms/,
   ]);
 });
 

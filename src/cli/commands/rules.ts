@@ -59,6 +59,7 @@ export const command: Command = {
         match: formatSelector(r.selector),
         flavour: r.flavour,
         driver: r.driver ?? null,
+        group: r.group === true,
         devices: decided.get(r.name),
       }));
       io.out(`${JSON.stringify({ rules: list, errors: errors.map((e) => e.message) }, null, 2)}\n`);
@@ -67,7 +68,7 @@ export const command: Command = {
       for (const r of rules) {
         const devices = decided.get(r.name) ?? [];
         io.out(
-          `${r.name}\n  match   ${formatSelector(r.selector)}\n  flavour ${r.flavour}${r.driver ? ` (driver ${r.driver})` : ""}\n` +
+          `${r.name}\n  match   ${formatSelector(r.selector)}\n  flavour ${r.flavour}${r.driver ? ` (driver ${r.driver})` : ""}${r.group ? ", with its IOMMU group" : ""}\n` +
             `  devices ${devices.length > 0 ? devices.join(" ") : "(none present)"}\n`,
         );
       }

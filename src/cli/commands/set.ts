@@ -2,7 +2,7 @@
 // flavour as a rule (set) or remove the device's rule (unset).
 import { ExitCode, FlavourError, systemErrorExitCode, UsageError } from "../../errors.ts";
 import { subjectOf } from "../../flavour/apply-rules.ts";
-import { giveFlavour, giveGroup, type Machine } from "../../flavour/give.ts";
+import { giveFlavour, giveGroup, groupMovers, type Machine } from "../../flavour/give.ts";
 import {
   parseSelector,
   type Rule,
@@ -12,7 +12,8 @@ import {
   type Selector,
   selectorMatches,
 } from "../../flavour/rules.ts";
-import { DEFAULT_RULES_DIR, loadRules, removeRule, saveRule } from "../../flavour/rules-store.ts";
+import { DEFAULT_RULES_DIR, loadRules, removeRule } from "../../flavour/rules-store.ts";
+import { checkSaves, type PlannedSave, type SavedAhead, saveAhead } from "../../flavour/save-check.ts";
 import { FLAVOURS, type Flavour, type TargetRequest } from "../../flavour/target.ts";
 import { type PciAddress, parseAddress, printable } from "../../pci/address.ts";
 import { hex } from "../../pci/ids.ts";
@@ -117,19 +118,54 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
   const { modules, host, rulesDir, release } = opened;
   const machine = { modules, host };
   try {
-    const subject = values.group === true ? undefined : subjectOf(machine, address);
-    const selector = save && subject ? selectorFor(matchKind, subject) : undefined;
     // where the rule goes is made before the device is touched: a directory that cannot be
     // made (a file, /proc/x, a read-only place) refuses here, not after the device moved
     if (save && !values["dry-run"]) makeDirectory(rulesDir);
-    if (subject === undefined) {
-      return setGroup(io, machine, address, { flavour, driver }, { ...values, save, rulesDir });
+    const ruleFlavour = flavour === "vfio" ? "vfio" : "driver";
+    if (values.group === true) {
+      const saves = save
+        ? groupMovers(host, address).map((member) => {
+            const selector: Selector = { kind: "address", address: member };
+            const rule: Rule = {
+              name: ruleName(selector),
+              selector,
+              flavour: ruleFlavour,
+              driver,
+              group: true,
+            };
+            return { rule, subject: subjectOf(machine, member) };
+          })
+        : [];
+      checkSaves(rulesDir, saves);
+      return setGroup(io, machine, address, { flavour, driver }, { ...values, saves, rulesDir });
     }
-    const give = giveFlavour(
-      machine,
-      address,
-      { flavour, driver },
-      { force: values.force, dryRun: values["dry-run"] },
+    const subject = subjectOf(machine, address);
+    const selector = save ? selectorFor(matchKind, subject) : undefined;
+    const rule: Rule | undefined = selector && {
+      name: ruleName(selector),
+      selector,
+      flavour: ruleFlavour,
+      ...(driver === undefined ? {} : { driver }),
+    };
+    // before anything changes: a rule that could not be saved, or would not decide the device
+    const saves = rule ? [{ rule, subject }] : [];
+    checkSaves(rulesDir, saves);
+    let ahead: SavedAhead | undefined;
+    const give = undoOnThrow(
+      () =>
+        giveFlavour(
+          machine,
+          address,
+          { flavour, driver },
+          {
+            force: values.force,
+            dryRun: values["dry-run"],
+            beforeChange: () => {
+              ahead = saveFirst(address, rulesDir, saves);
+            },
+          },
+        ),
+      () => ahead,
     );
     for (const warning of modules.allWarnings()) io.err(`flavourctl: warning: ${warning}\n`);
     if (values.json) io.out(`${JSON.stringify({ plan: give.plan, result: give.result ?? null }, null, 2)}\n`);
@@ -142,37 +178,22 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
     }
     const code = exitCodeOf(give);
     if (code !== ExitCode.ok) {
+      (ahead as SavedAhead | undefined)?.undo();
       io.err(
         `flavourctl: ${address}: ${give.result?.error ?? "failed"}${code === ExitCode.failedNotRolledBack ? "; COULD NOT ROLL BACK — check the device now" : "; rolled back"}\n`,
       );
       return code;
     }
     if (values["dry-run"]) return code;
-    if (selector) {
-      const rule: Rule = {
-        name: ruleName(selector),
-        selector,
-        flavour: flavour === "vfio" ? "vfio" : "driver",
-        driver,
-      };
-      let path: string;
-      try {
-        path = saveRule(rulesDir, rule);
-      } catch (error) {
-        const exitCode = systemErrorExitCode(error);
-        if (exitCode === undefined) throw error;
-        // the device has its flavour: say so, not only that the file failed
-        const now = give.result?.final.driver ?? give.plan.target.driver ?? "its flavour";
-        throw new FlavourError(
-          `${address} is on ${now} now, but its rule was not saved (${(error as Error).message}): it will not come back after a reboot`,
-          exitCode,
-        );
-      }
-      if (!values.json) io.out(`saved ${path}\n`);
-    }
+    if (!values.json)
+      for (const path of (ahead as SavedAhead | undefined)?.paths ?? []) io.out(`saved ${path}\n`);
     // unset, and set ADDRESS default (its help says so): the address rule goes too
-    if (flavour === "default" && values["no-save"] !== true)
-      forgetDevice(io, rulesDir, subject, values.json === true);
+    if (
+      flavour === "default" &&
+      values["no-save"] !== true &&
+      !forgetDevice(io, rulesDir, subject, values.json === true)
+    )
+      return ExitCode.badInput;
     return code;
   } finally {
     release();
@@ -185,9 +206,20 @@ function setGroup(
   machine: Machine,
   address: PciAddress,
   request: TargetRequest,
-  options: { force?: boolean; "dry-run"?: boolean; json?: boolean; save: boolean; rulesDir: string },
+  options: { force?: boolean; "dry-run"?: boolean; json?: boolean; saves: PlannedSave[]; rulesDir: string },
 ): number {
-  const group = giveGroup(machine, address, request, { force: options.force, dryRun: options["dry-run"] });
+  let ahead: SavedAhead | undefined;
+  const group = undoOnThrow(
+    () =>
+      giveGroup(machine, address, request, {
+        force: options.force,
+        dryRun: options["dry-run"],
+        beforeChange: () => {
+          ahead = saveFirst(address, options.rulesDir, options.saves);
+        },
+      }),
+    () => ahead,
+  );
   if (options.json) io.out(`${JSON.stringify(group, null, 2)}\n`);
   else for (const member of group.members) printGive(io, member);
   const refused = group.members.flatMap((m) => m.refused);
@@ -198,25 +230,42 @@ function setGroup(
     );
   }
   if (group.failedAt) {
+    (ahead as SavedAhead | undefined)?.undo();
     io.err(
       `flavourctl: group move failed at ${group.failedAt}; ${group.restored ? "every member put back" : "COULD NOT put every member back — check them now"}\n`,
     );
     return group.restored ? ExitCode.failedRolledBack : ExitCode.failedNotRolledBack;
   }
-  if (options.save && !options["dry-run"]) {
-    for (const member of group.members) {
-      const selector: Selector = { kind: "address", address: member.plan.address };
-      const rule: Rule = {
-        name: ruleName(selector),
-        selector,
-        flavour: request.flavour === "vfio" ? "vfio" : "driver",
-        driver: request.driver,
-      };
-      const path = saveRule(options.rulesDir, rule);
-      if (!options.json) io.out(`saved ${path}\n`);
-    }
-  }
+  if (!options.json)
+    for (const path of (ahead as SavedAhead | undefined)?.paths ?? []) io.out(`saved ${path}\n`);
   return ExitCode.ok;
+}
+
+/**
+ * The rules are saved before the first change (see save-check.ts): a file that cannot be
+ * written stops the command with nothing changed.
+ */
+function saveFirst(address: PciAddress, dir: string, saves: PlannedSave[]): SavedAhead {
+  try {
+    return saveAhead(dir, saves);
+  } catch (error) {
+    const exitCode = systemErrorExitCode(error);
+    if (exitCode === undefined) throw error;
+    throw new FlavourError(
+      `${address}: its rule cannot be saved (${(error as Error).message}): nothing changed`,
+      exitCode,
+    );
+  }
+}
+
+/** A command that throws after its rules were saved ahead puts them back before the error goes up. */
+function undoOnThrow<T>(run: () => T, ahead: () => SavedAhead | undefined): T {
+  try {
+    return run();
+  } catch (error) {
+    ahead()?.undo();
+    throw error;
+  }
 }
 
 function toFlavour(text: string | undefined, driver: string | undefined): Flavour {
@@ -251,10 +300,17 @@ function selectorFor(kind: string, device: RuleSubject): Selector {
   return parseSelector(selectorText) as Selector;
 }
 
-/** unset: drop the device's address rule; say which selector rules still name it. */
-function forgetDevice(io: Io, dir: string, device: RuleSubject, json: boolean): void {
+/**
+ * unset: drop the device's address rule; say which selector rules still name it. False when a
+ * damaged rule file could not be read: it may name the device still (reported, exit 2).
+ */
+function forgetDevice(io: Io, dir: string, device: RuleSubject, json: boolean): boolean {
   const address = device.address as PciAddress;
-  const { rules } = loadRules(dir);
+  const { rules, errors } = loadRules(dir);
+  for (const error of errors)
+    io.err(
+      `flavourctl: ${error.message} (a damaged rule, not read: it may still name ${address}; fix or remove it)\n`,
+    );
   for (const rule of rules.filter(
     (r) => r.selector.kind === "address" && selectorMatches(r.selector, device),
   )) {
@@ -269,4 +325,5 @@ function forgetDevice(io: Io, dir: string, device: RuleSubject, json: boolean): 
     io.err(
       `flavourctl: note: rule ${still.file} still names ${address}; remove it with 'flavourctl rules --remove ${still.name}'\n`,
     );
+  return errors.length === 0;
 }

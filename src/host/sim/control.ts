@@ -171,7 +171,34 @@ export class SimControl implements HostControl {
     this.options.persist?.();
   }
 
+  /**
+   * The machine's lock. Re-entrant: udev runs flavourctl's hook inside the command whose write
+   * caused the event (one process here; on a real host a udev worker that waits for the lock),
+   * and waiting for our own lock would only time out (`sim write … rescan` with rules hung 30 s
+   * and exited 5). While this process holds it, an inner take is a no-op.
+   */
   lock(timeoutMs: number): () => void {
-    return this.options.lock ? this.options.lock(timeoutMs) : () => {};
+    if (this.held > 0 || !this.options.lock) {
+      this.held++;
+      return once(() => this.held--);
+    }
+    const release = this.options.lock(timeoutMs);
+    this.held = 1;
+    return once(() => {
+      this.held = 0;
+      release();
+    });
   }
+
+  private held = 0;
+}
+
+function once(f: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) {
+      done = true;
+      f();
+    }
+  };
 }

@@ -11,7 +11,7 @@ export type Fault =
   | { kind: "module-missing"; module: string }
   /** A write to an attribute fails (default EIO); `attribute` is its last path component. */
   | { kind: "sysfs-write-fails"; attribute: string; address?: string; errno?: string; times?: number }
-  /** The driver's probe completes `ms` later (asynchronous probing). */
+  /** The driver's probe takes `ms`: the write (or modprobe) that started it waits that long. */
   | { kind: "slow-probe"; driver: string; ms: number };
 
 const KINDS = ["probe-fails", "module-load-fails", "module-missing", "sysfs-write-fails", "slow-probe"];

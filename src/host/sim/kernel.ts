@@ -173,7 +173,6 @@ export class SimKernel {
         ? { spec: spec.sriov, numVfs: 0, driversAutoprobe: spec.sriov.driversAutoprobe, vfs: [] }
         : null,
       vfioMinor: null,
-      probing: null,
     };
     d.modalias = formatModalias(d.ids);
     this.devices.set(d.address, d);
@@ -268,7 +267,7 @@ export class SimKernel {
    * tried in a second one only if nothing bound (__device_attach_driver's check_async).
    */
   deviceAttach(d: SimDevice, allowAsync = false): boolean {
-    if (d.driver || d.probing) return d.driver !== null;
+    if (d.driver) return true;
     const candidates = this.candidateDrivers(d);
     const ordered = allowAsync
       ? [...candidates.filter((x) => !x.spec.asyncProbe), ...candidates.filter((x) => x.spec.asyncProbe)]
@@ -279,7 +278,7 @@ export class SimKernel {
       // return from __device_attach_driver ends the walk; a probe's own error comes back
       // positive and the next driver is tried (drivers/base/dd.c)
       const dmaRefused = this.dmaOwned(drv, d);
-      if (this.probe(drv, d) === 0) return d.driver !== null || d.probing !== null;
+      if (this.probe(drv, d) === 0) return true;
       if (dmaRefused) return false;
     }
     return false;
@@ -297,7 +296,7 @@ export class SimKernel {
     for (const d of this.overridden)
       if (d.driverOverride === drv.name && !devices.includes(d)) devices.push(d);
     devices.sort((a, b) => a.order - b.order);
-    for (const d of devices) if (!d.driver && !d.probing && this.matches(drv, d)) this.probe(drv, d);
+    for (const d of devices) if (!d.driver && this.matches(drv, d)) this.probe(drv, d);
   }
 
   /**
@@ -324,9 +323,15 @@ export class SimKernel {
     this.deferred.delete(d.address);
     const slow = this.faults.fire("slow-probe", (f) => f.driver === drv.name);
     if (slow) {
-      d.probing = { driver: drv.name, at: this.now + slow.ms * 1000 };
-      this.log(`${drv.name} ${d.address}: probing asynchronously (${slow.ms} ms)`);
-      return 0;
+      // The probe runs in the context that started it, and that context waits: a write to
+      // bind (bind_store → device_driver_attach) or drivers_probe (bus_rescan_devices_helper →
+      // device_attach → __device_attach(dev, false): no async pass) returns only when the probe
+      // has; a driver preferring async probe that registers is probed from the async queue, but
+      // do_init_module's async_synchronize_full makes modprobe wait for it too (unless the
+      // module was loaded with async_probe). So the writer's time passes, and the device is
+      // bound (or not) when the write returns: userspace never sees a probe of its own running.
+      this.log(`${drv.name} ${d.address}: probe takes ${slow.ms} ms`);
+      this.now += Math.round(slow.ms * 1000);
     }
     this.bound(drv, d);
     return 0;
@@ -360,7 +365,6 @@ export class SimKernel {
   /** driver_bound: the link, KOBJ_BIND, and driver_deferred_probe_trigger. */
   private bound(drv: SimDriver, d: SimDevice): void {
     d.driver = drv;
-    d.probing = null;
     if (drv.spec.vfio) d.vfioMinor = this.nextVfioMinor++;
     this.log(
       () =>
@@ -401,18 +405,9 @@ export class SimKernel {
     this.emit("unbind", d);
   }
 
-  /** Simulated time passes: slow probes whose time has come complete. */
+  /** Simulated time passes (a `wait` in a scenario, a pause of flavourctl's). */
   advance(ms: number): void {
-    const until = this.now + Math.round(ms * 1000);
-    for (const d of [...this.devices.values()]) {
-      if (d.probing && d.probing.at <= until) {
-        const drv = this.drivers.get(d.probing.driver);
-        this.now = Math.max(this.now, d.probing.at);
-        if (drv) this.bound(drv, d);
-        else d.probing = null;
-      }
-    }
-    this.now = Math.max(this.now, until);
+    this.now += Math.round(ms * 1000);
   }
 
   // ---- modules -------------------------------------------------------------------------
@@ -466,7 +461,6 @@ export class SimKernel {
       const drv = this.drivers.get(spec.name);
       if (!drv) continue;
       for (const d of this.devices.values()) if (d.driver === drv) this.release(d);
-      for (const d of this.devices.values()) if (d.probing?.driver === drv.name) d.probing = null;
       this.drivers.delete(drv.name);
       this.driverIndex.remove(drv, [...drv.idTable, ...drv.dynamicIds]);
       const devpath = `/bus/pci/drivers/${drv.name}`;
@@ -502,7 +496,7 @@ export class SimKernel {
   /** bind_store: ENODEV unless the driver matches; EBUSY on a bound device; probe errors as errnos. */
   bind(drv: SimDriver, d: SimDevice): void {
     if (!this.matches(drv, d)) throw new KernelError("ENODEV", `bind ${d.address} to ${drv.name}`);
-    if (d.driver || d.probing) throw new KernelError("EBUSY", `bind ${d.address} to ${drv.name}`);
+    if (d.driver) throw new KernelError("EBUSY", `bind ${d.address} to ${drv.name}`);
     const error = this.probe(drv, d);
     if (error === "EPROBE_DEFER") throw new KernelError("EAGAIN", `bind ${d.address} to ${drv.name}`);
     if (error !== 0) throw new KernelError(String(error), `bind ${d.address} to ${drv.name}`);

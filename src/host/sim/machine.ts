@@ -45,7 +45,6 @@ interface SavedDevice {
   physfn: PciAddress | null;
   sriov: { spec: SriovSpec; numVfs: number; driversAutoprobe: boolean; vfs: PciAddress[] } | null;
   vfioMinor: number | null;
-  probing: SimDevice["probing"];
 }
 
 export class SimMachine {

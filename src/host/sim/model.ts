@@ -25,8 +25,6 @@ export interface SimDevice {
   sriov: { spec: SriovSpec; numVfs: number; driversAutoprobe: boolean; vfs: PciAddress[] } | null;
   /** N of vfio-dev/vfioN while a vfio driver holds the device. */
   vfioMinor: number | null;
-  /** A slow probe in progress: the driver and when it completes. */
-  probing: { driver: string; at: number } | null;
 }
 
 export interface SimDriver extends MatchableDriver {
