@@ -192,6 +192,29 @@ export function readRegularFile(path: string, kind: ReadKind): Buffer {
   }
 }
 
+/**
+ * The text of a file that decides what root does (a rule): a regular file, as readRegularText,
+ * owned by root or by the user running flavourctl and writable by no one else — else anyone who
+ * could write it would steer devices through root (RefusedFile, naming owner or mode).
+ */
+export function readControlledText(path: string, kind: ReadKind): string {
+  const { fd, stat } = openRegular(path, kind);
+  try {
+    const owner = Number(stat.uid);
+    const mode = Number(stat.mode) & 0o7777;
+    if (owner !== 0 && owner !== process.geteuid?.())
+      throw new RefusedFile(path, `owned by uid ${owner}, neither root nor this user; not trusted`);
+    if ((mode & 0o022) !== 0)
+      throw new RefusedFile(
+        path,
+        `writable by ${mode & 0o002 ? "anyone" : "its group"} (mode ${mode.toString(8).padStart(4, "0")}); not trusted — chmod go-w it`,
+      );
+    return readOpened(fd, path, kind, Number(stat.size)).toString("utf8");
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
 /** One whole regular file's text; utf8 or latin1 (one character a byte). */
 export function readRegularText(path: string, kind: ReadKind, encoding: "utf8" | "latin1" = "utf8"): string {
   const fd = openSync(path, OPEN);

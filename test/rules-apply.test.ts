@@ -2,7 +2,7 @@
 // and line, exit 2, and every other rule still applied — a reboot must not leave all devices on
 // their host drivers because one file is broken. Runs on the simulated demo machine.
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { recordingIo } from "../src/cli/io.ts";
@@ -91,4 +91,39 @@ test("a wrong target refuses even when the device already has it: no rule is sav
   assert.match(wrong.stderr, /refused: pci-stub is not a vfio driver/);
   assert.doesNotMatch(wrong.stdout, /saved/);
   assert.doesNotMatch((await cli(["rules", ...machine], env)).stdout, /0000:01:00\.2/);
+});
+
+test("a rule file others could write, or another user's, is not trusted: named, exit 2, not applied; the other rules are", async () => {
+  const env = { XDG_STATE_HOME: tempDir("state") };
+  const rules = join(tempDir("rules"), "rules.d");
+  mkdirSync(rules);
+  writeFileSync(join(rules, "net.rule"), `match address ${NET}\nflavour vfio\n`);
+  // a planted rule would take the NVMe (0000:02:00.0) from the host
+  const planted = join(rules, "planted.rule");
+  writeFileSync(planted, "match address 0000:02:00.0\nflavour vfio\n");
+  const machine = ["--machine", "demo", "--config", rules];
+  const cases: [string, () => void, RegExp][] = [
+    ["world-writable", () => chmodSync(planted, 0o666), /writable by anyone \(mode 0666\); not trusted/],
+    ["group-writable", () => chmodSync(planted, 0o664), /writable by its group \(mode 0664\); not trusted/],
+  ];
+  // root can give the file away; another user cannot, and then the owner check cannot be shown
+  if (process.getuid?.() === 0)
+    cases.push([
+      "another user's",
+      () => {
+        chmodSync(planted, 0o644);
+        chownSync(planted, 65534, 65534);
+      },
+      /owned by uid 65534, neither root nor this user; not trusted/,
+    ]);
+  for (const [what, make, message] of cases) {
+    make();
+    const run = await cli(["apply", ...machine], env);
+    assert.equal(run.code, ExitCode.badInput, `${what}: ${run.stderr}`);
+    assert.match(run.stderr, new RegExp(`^flavourctl apply: ${planted}: ${message.source}`, "m"), what);
+    const devices = (await cli(["sim", "devices", "demo"], env)).stdout;
+    assert.match(devices, /0000:03:00.0 .* virtio_vfio_pci/, what);
+    assert.doesNotMatch(devices, /0000:02:00.0 .* vfio/, `${what}: the planted rule was applied`);
+  }
+  assert.equal(cases.length, process.getuid?.() === 0 ? 3 : 2);
 });

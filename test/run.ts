@@ -26,6 +26,10 @@ const cacheDir = mkdtempSync(join(tmpdir(), "flavourctl-test-cache-"));
 process.env.FLAVOURCTL_INDEX_CACHE = cacheDir;
 process.on("exit", () => rmSync(cacheDir, { recursive: true, force: true }));
 
+// Files the tests write are not group- or world-writable whatever the caller's umask: a rule
+// file others could write is not trusted (src/safe-read.ts readControlledText).
+process.umask(0o022);
+
 const filter = process.argv[2];
 const files = [...findTests(join(root, "src")), ...findTests(join(root, "test"))]
   .filter((file) => !filter || relative(root, file).includes(filter))

@@ -128,6 +128,13 @@ test("set vfio on a tie is refused (exit 3) naming both, nothing changed, no rul
     assert.ok(set.stdout.includes(`  check  FAIL ${REASON}\n`), set.stdout);
     assert.equal(set.stderr, `flavourctl set: refused: ${REASON} (nothing changed; --force overrides)\n`);
   }
+  // a tie leaves no driver to go to: --force cannot break it (it exited 1, "no driver name to write")
+  const forced = await cli("set", NET, "vfio", "--force", "--config", rules);
+  assert.equal(forced.code, 3, forced.stdout + forced.stderr);
+  assert.equal(
+    forced.stderr,
+    `flavourctl set: refused: ${REASON} (nothing changed; --force does not override this)\n`,
+  );
   assert.equal(await driverOf(NET), "virtio-pci");
   assert.ok(!existsSync(rules) || readdirSync(rules).length === 0, "no rule saved");
 

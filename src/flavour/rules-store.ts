@@ -6,7 +6,7 @@ import { readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomically } from "../atomic-write.ts";
 import { InputError, UsageError } from "../errors.ts";
-import { readRegularText, whyUnreadable } from "../safe-read.ts";
+import { readControlledText, readRegularText, whyUnreadable } from "../safe-read.ts";
 import { makeDirectory } from "../safe-write.ts";
 import { formatRule, parseRule, type Rule, ruleProblem } from "./rules.ts";
 
@@ -35,7 +35,7 @@ export function loadRules(dir: string): LoadedRules {
     const path = join(dir, file);
     const name = file.slice(0, -SUFFIX.length);
     try {
-      rules.push(parseRule(name, readRegularText(path, "rule"), path));
+      rules.push(parseRule(name, readControlledText(path, "rule"), path));
     } catch (error) {
       if (error instanceof InputError) errors.push(error);
       else errors.push(new InputError(`${path}: ${whyUnreadable(error)}`));

@@ -3,6 +3,7 @@
 import { ExitCode, FlavourError, systemErrorExitCode, UsageError } from "../../errors.ts";
 import { subjectOf } from "../../flavour/apply-rules.ts";
 import { giveFlavour, giveGroup, groupMovers, type Machine } from "../../flavour/give.ts";
+import type { Plan } from "../../flavour/plan.ts";
 import {
   parseSelector,
   type Rule,
@@ -172,7 +173,7 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
     else printGive(io, give);
     if (give.refused.length > 0) {
       throw new FlavourError(
-        `refused: ${give.refused.join("; ")} (nothing changed; --force overrides)`,
+        `refused: ${give.refused.join("; ")} (${forceHint([give.plan])})`,
         ExitCode.refused,
       );
     }
@@ -225,7 +226,7 @@ function setGroup(
   const refused = group.members.flatMap((m) => m.refused);
   if (refused.length > 0) {
     throw new FlavourError(
-      `refused: ${refused.join("; ")} (nothing changed; --force overrides)`,
+      `refused: ${refused.join("; ")} (${forceHint(group.members.map((m) => m.plan))})`,
       ExitCode.refused,
     );
   }
@@ -326,4 +327,10 @@ function forgetDevice(io: Io, dir: string, device: RuleSubject, json: boolean): 
       `flavourctl: note: rule ${still.file} still names ${address}; remove it with 'flavourctl rules --remove ${still.name}'\n`,
     );
   return errors.length === 0;
+}
+
+/** Whether --force would change the answer: not when a failed check is one it does not bypass. */
+function forceHint(plans: readonly Plan[]): string {
+  const hard = plans.some((plan) => plan.checks.some((check) => !check.ok && check.hard));
+  return hard ? "nothing changed; --force does not override this" : "nothing changed; --force overrides";
 }
