@@ -126,7 +126,10 @@ test("set vfio on a tie is refused (exit 3) naming both, nothing changed, no rul
     const set = await cli("set", NET, "vfio", "--config", rules, ...extra);
     assert.equal(set.code, 3, `${extra}: ${set.stdout}${set.stderr}`);
     assert.ok(set.stdout.includes(`  check  FAIL ${REASON}\n`), set.stdout);
-    assert.equal(set.stderr, `flavourctl set: refused: ${REASON} (nothing changed; --force overrides)\n`);
+    assert.equal(
+      set.stderr,
+      `flavourctl set: refused: ${REASON} (nothing changed; --force does not override this)\n`,
+    );
   }
   // a tie leaves no driver to go to: --force cannot break it (it exited 1, "no driver name to write")
   const forced = await cli("set", NET, "vfio", "--force", "--config", rules);
