@@ -14,10 +14,12 @@ import {
   headerMacros,
   type MacroScope,
   type MacroTable,
+  type Preprocessed,
   parseConfig,
   preprocess,
 } from "./c-preprocess.ts";
 import { kbuildObjects, makefileCache, moduleOf } from "./kbuild.ts";
+import { LimitError } from "./limits.ts";
 import type { AliasInput } from "./overlaps.ts";
 import { pciTables } from "./pci-tables.ts";
 
@@ -115,13 +117,22 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
     withTables++;
     const includeDirs = makefileIncludes(dirname(file), tree);
     const scope = chainScope(includedScope(text, file, tree, includeDirs, header), globals);
-    const pre = preprocess(
-      text,
-      config,
-      scope,
-      (n, from, local) => (local ? readLocal(n, from, includeDirs) : tableHeader(n, from, tree, includeDirs)),
-      file,
-    );
+    let pre: Preprocessed;
+    try {
+      pre = preprocess(
+        text,
+        config,
+        scope,
+        (n, from, local) =>
+          local ? readLocal(n, from, includeDirs) : tableHeader(n, from, tree, includeDirs),
+        file,
+      );
+    } catch (error) {
+      // an #if past a limit of the expansion (limits.ts): the file is reported, the others read
+      if (!(error instanceof LimitError)) throw error;
+      problems.push(`${name}: ${error.message}`);
+      continue;
+    }
     for (const entry of pciTables(pre.tokens, chainScope(pre.macros, scope, pre.retired))) {
       const where = `${entry.file ? relative(tree, entry.file) : name}:${entry.line}`;
       if (!entry.id) {
