@@ -208,17 +208,26 @@ function chunked(flush: (text: string) => void): { write: (text: string) => void
   };
 }
 
-/** What `JSON.stringify(report, null, 2)` gives, with a newline, one overlap at a time. */
+/**
+ * What `JSON.stringify(report, null, 2)` gives, with a newline, a thousand overlaps at a time
+ * (a megabyte or so): each batch stringified as `{"overlaps": [...]}` is already indented as
+ * in the whole report, between a head and a tail that are cut off.
+ */
 function writeJson(report: OverlapReport, write: (text: string) => void): void {
-  const indent = (json: string, by: string) => json.replaceAll("\n", `\n${by}`);
-  write('{\n  "overlaps": [');
-  report.overlaps.forEach((o, k) => {
-    write(`${k > 0 ? "," : ""}\n    ${indent(JSON.stringify(o, null, 2), "    ")}`);
-  });
-  write(report.overlaps.length > 0 ? "\n  ],\n" : "],\n");
-  write(`  "counts": ${indent(JSON.stringify(report.counts, null, 2), "  ")},\n`);
-  write(`  "patterns": ${report.patterns}\n}\n`);
+  const head = '{\n  "overlaps": [\n';
+  const tail = "\n  ]\n}";
+  write(head.slice(0, -1));
+  const { overlaps } = report;
+  for (let k = 0; k < overlaps.length; k += JSON_BATCH) {
+    const json = JSON.stringify({ overlaps: overlaps.slice(k, k + JSON_BATCH) }, null, 2);
+    write(`${k > 0 ? "," : ""}\n${json.slice(head.length, -tail.length)}`);
+  }
+  write(overlaps.length > 0 ? "\n  ],\n" : "],\n");
+  // `{\n  "counts": …,\n  "patterns": N\n}`: the rest of the report, its `{` cut off
+  write(`${JSON.stringify({ counts: report.counts, patterns: report.patterns }, null, 2).slice(2)}\n`);
 }
+
+const JSON_BATCH = 1000;
 
 export function writeReport(
   report: OverlapReport,
