@@ -41,6 +41,10 @@ export const LIMITS = {
   macroDepth: 200,
   /** Brackets, unary operators and conditionals nested in one constant expression (linux-source-6.12: 7). */
   expressionDepth: 100,
+  /** Bytes of one make variable's value, expanded, in the Kbuild walk (linux-source-6.12: 32 027). */
+  makeValueBytes: 1_000_000,
+  /** `$(…)` references and functions nested in one another (linux-source-6.12: 3). */
+  makeNesting: 200,
 } as const;
 
 /** What a state of an inclusion search costs, per byte tried, in steps: about 20 times a pair's (bigint sets). */

@@ -6,6 +6,7 @@
 // auto.conf), so CONFIG_X is `y`, `m`, a value, or empty. Recipes and rules are ignored.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { LIMITS, LimitError } from "./limits.ts";
 
 export interface MakeVars {
   get(name: string): string;
@@ -37,7 +38,22 @@ export function readMakeVars(
   };
   const expand = (text: string, depth = 0): string =>
     depth > 20 ? "" : expandText(text, (n) => get(n, depth));
+  // a value past a limit of the expansion ends the walk, naming the Makefile being read
+  const named = new Set<Error>();
+  const naming = (path: string, error: unknown): unknown => {
+    if (!(error instanceof LimitError) || named.has(error)) return error;
+    const located = new LimitError(`${path}: ${error.message}`);
+    named.add(located);
+    return located;
+  };
   const read = (path: string, depth: number) => {
+    try {
+      readLines(path, depth);
+    } catch (error) {
+      throw naming(path, error);
+    }
+  };
+  const readLines = (path: string, depth: number) => {
     let text: string;
     try {
       text = readFileSync(path, "latin1");
@@ -96,14 +112,22 @@ export function readMakeVars(
       const old = vars.get(name);
       if (op === "?=" && (old !== undefined || lookup(name) !== undefined)) continue;
       if (op === "+=" && old) {
-        old.value = `${old.value} ${old.recursive ? value : expand(value)}`;
+        old.value = bounded(`${old.value} ${old.recursive ? value : expand(value)}`);
       } else if (op === "=" || op === "?=" || op === "+=") {
         vars.set(name, { value, recursive: true });
       } else vars.set(name, { value: expand(value), recursive: false });
     }
   };
   read(file, 0);
-  return { get: (name) => get(name, 0) };
+  return {
+    get: (name) => {
+      try {
+        return get(name, 0);
+      } catch (error) {
+        throw naming(file, error);
+      }
+    },
+  };
 }
 
 /** ifeq (a,b) / ifeq "a" "b" / ifdef VAR: the condition's truth. */
@@ -205,9 +229,16 @@ const FUNCTIONS: Record<string, (args: string[], expand: (t: string) => string) 
       .join(" "),
 };
 
-/** Expands `$(…)`, `${…}` and `$$` in text; unknown functions (shell, call, …) are empty. */
-function expandText(text: string, get: (name: string) => string): string {
-  const e = (t: string) => expandText(t, get);
+/**
+ * Expands `$(…)`, `${…}` and `$$` in text; unknown functions (shell, call, …) are empty. A
+ * LimitError past LIMITS.makeValueBytes (`A := $(A) $(A)` doubles at each line) or
+ * LIMITS.makeNesting.
+ */
+function expandText(text: string, get: (name: string) => string, nesting = 0): string {
+  if (nesting > LIMITS.makeNesting) {
+    throw new LimitError(`make references nested more than ${LIMITS.makeNesting} deep (the limit)`);
+  }
+  const e = (t: string) => bounded(expandText(t, get, nesting + 1));
   let out = "";
   for (let i = 0; i < text.length; i++) {
     const c = text[i] as string;
@@ -237,21 +268,32 @@ function expandText(text: string, get: (name: string) => string): string {
     const fn = /^([a-z-]+)\s+([\s\S]*)$/.exec(inner);
     if (fn) {
       const f = FUNCTIONS[fn[1] as string];
-      if (f) out += f(splitArgs(fn[2] as string), e);
+      if (f) out = bounded(out + f(splitArgs(fn[2] as string), e));
       continue;
     }
     // $(VAR:a=b): a substitution reference, the patsubst of each word's suffix
     const ref = /^([^:]*):([^=]*)=(.*)$/.exec(inner);
     if (ref) {
       const [from, to] = [ref[2] as string, ref[3] as string];
-      out += patsubst(
-        from.includes("%") ? from : `%${from}`,
-        to.includes("%") ? to : `%${to}`,
-        get(e(ref[1] as string)),
+      out = bounded(
+        out +
+          patsubst(
+            from.includes("%") ? from : `%${from}`,
+            to.includes("%") ? to : `%${to}`,
+            get(e(ref[1] as string)),
+          ),
       );
       continue;
     }
-    out += get(e(inner).trim());
+    out = bounded(out + get(e(inner).trim()));
   }
   return out;
+}
+
+/** `value`, when it is not longer than LIMITS.makeValueBytes. */
+function bounded(value: string): string {
+  if (value.length > LIMITS.makeValueBytes) {
+    throw new LimitError(`a make variable expands to more than ${LIMITS.makeValueBytes} bytes (the limit)`);
+  }
+  return value;
 }

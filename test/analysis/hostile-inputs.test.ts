@@ -185,8 +185,8 @@ test("overlaps --json: written an overlap at a time, byte for byte JSON.stringif
   assert.equal(empty.recorded.stdout, `${JSON.stringify(JSON.parse(empty.recorded.stdout), null, 2)}\n`);
 });
 
-/** A kernel tree of one C file, `body` (with linux/pci.h's PCI_DEVICE). */
-function sourceTree(body: string): string {
+/** A kernel tree of one C file, `body` (with linux/pci.h's PCI_DEVICE), and `more` files. */
+function sourceTree(body: string, more: Record<string, string> = {}): string {
   const tree = tempDir("hostile-tree");
   const files: Record<string, string> = {
     "include/linux/pci_ids.h": "#define PCI_VENDOR_ID_TEST 0x1234\n",
@@ -194,6 +194,7 @@ function sourceTree(body: string): string {
       "#define PCI_ANY_ID (~0)\n#define PCI_DEVICE(vend,dev) .vendor = (vend), .device = (dev), .subvendor = PCI_ANY_ID, .subdevice = PCI_ANY_ID\n",
     "include/linux/mod_devicetable.h": "",
     "drivers/big.c": `#include <linux/pci.h>\n${body}`,
+    ...more,
   };
   for (const [name, text] of Object.entries(files)) {
     mkdirSync(join(tree, name, ".."), { recursive: true });
@@ -260,4 +261,30 @@ test("aliases --source: macros nested 100,000 deep, and brackets 100,000 deep, a
     /drivers\/big\.c:\d+: big_ids: \.device = (\( ){40}…: nested more than 100 deep \(the limit\)\n/,
   );
   assert.equal(result.stdout, "alias pci:v00001234d00000006sv*sd*bc*sc*i* big\n");
+});
+
+test("aliases --source --config: Makefiles whose variables double at each line, or nest 100,000 deep, end at a limit", () => {
+  let doubling = "obj-m += big.o\nA := x\n";
+  for (let k = 0; k < 40; k++) doubling += "A := $(A) $(A)\n";
+  const nested = `obj-m += big.o\nB := ${"$(strip ".repeat(100_000)}x${")".repeat(100_000)}\n`;
+  for (const [makefile, limit] of [
+    [doubling, /a make variable expands to more than 1000000 bytes \(the limit\)/],
+    [nested, /make references nested more than 200 deep \(the limit\)/],
+  ] as const) {
+    const tree = sourceTree("", {
+      Kbuild: "obj-y += drivers/\n",
+      "arch/x86/Makefile": "",
+      "drivers/Makefile": makefile,
+      config: "CONFIG_X86=y\n",
+    });
+    const result = run("aliases", "--source", tree, "--config", join(tree, "config"));
+    assert.equal(result.status, 2, result.stderr);
+    assert.equal(result.stdout, "");
+    const lines = result.stderr.split("\n").filter((l) => l !== "");
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(
+      lines[0] as string,
+      new RegExp(`^flavourctl aliases: ${tree}/drivers/Makefile: ${limit.source}$`),
+    );
+  }
 });
