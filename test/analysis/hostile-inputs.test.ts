@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { LIMITS } from "../../src/analysis/limits.ts";
 import { findOverlaps } from "../../src/analysis/overlaps.ts";
+import { sourceAliases } from "../../src/analysis/source-aliases.ts";
 import { recordingIo } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
 import { tempDir } from "../support/tmp.ts";
@@ -222,6 +223,23 @@ test("aliases --source: a table that expands to 10,000 entries is read whole (it
   const lines = result.stdout.split("\n").filter((l) => l !== "");
   assert.equal(lines.length, 10000);
   assert.ok(lines.every((l) => l === "alias pci:v00001234d00000001sv*sd*bc*sc*i* big"));
+});
+
+test("aliases --source --json: written in batches, byte for byte JSON.stringify's", async () => {
+  const tree = sourceTree(
+    "#define E1 { PCI_DEVICE(PCI_VENDOR_ID_TEST, 0x0001) },\n" +
+      times("E10", "E1", 10) +
+      times("E2500", "E10", 250) +
+      `static const struct pci_device_id big_ids[] = {\n\tE2500\n\t{ PCI_DEVICE(PCI_VENDOR_ID_TEST, 0x0007), .override_only = 2 },\n${TABLE_END}`,
+  );
+  const { io, recorded } = recordingIo();
+  assert.equal(await main(["aliases", "--source", tree, "--json"], io), 0);
+  const result = await sourceAliases(tree);
+  const lines = result.lines.filter((l) => !l.builtIn);
+  assert.equal(lines.length, 2500);
+  assert.equal(result.problems.length, 1);
+  const whole = { lines, builtIn: [], problems: result.problems, notes: result.notes };
+  assert.equal(recorded.stdout, `${JSON.stringify(whole, null, 2)}\n`);
 });
 
 test("aliases --source: a table doubling at each of 40 macros is reported at the token limit, the rest read", () => {

@@ -8,6 +8,7 @@ import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import type { Io } from "../io.ts";
 import { optimiseOnlyLongRunningCode } from "../late-optimisation.ts";
 import type { Command } from "../main.ts";
+import { chunked, writeJson } from "../streamed.ts";
 
 const help = `usage: flavourctl overlaps [--modules DIR] [--alias FILE]... [--source TREE [--config FILE]] [--bus BUS]...
                           [--generic] [--json]
@@ -80,8 +81,10 @@ export const command: Command = {
     const report = findOverlaps(inputs, buses, json || values.generic === true, json);
     // written as it is made, a megabyte at a time: a report of many pairs is tens of megabytes
     const output = chunked((text) => io.out(text, json ? "utf8" : "latin1"));
-    if (json) writeJson(report, output.write);
-    else writeReport(report, values.generic === true, output.write);
+    if (json) {
+      writeJson({ ...report }, output.write);
+      output.write("\n");
+    } else writeReport(report, values.generic === true, output.write);
     output.end();
     return 0;
   },
@@ -190,44 +193,6 @@ function builtinAliases(dir: string, io: Io): AliasInput[] {
 
 const dirOf = (path: string) => (path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".");
 const baseOf = (path: string) => path.slice(path.lastIndexOf("/") + 1);
-
-/** Text handed on in pieces of about a megabyte. */
-function chunked(flush: (text: string) => void): { write: (text: string) => void; end: () => void } {
-  let pending = "";
-  return {
-    write(text) {
-      pending += text;
-      if (pending.length >= 1 << 20) {
-        flush(pending);
-        pending = "";
-      }
-    },
-    end() {
-      if (pending !== "") flush(pending);
-    },
-  };
-}
-
-/**
- * What `JSON.stringify(report, null, 2)` gives, with a newline, a thousand overlaps at a time
- * (a megabyte or so): each batch stringified as `{"overlaps": [...]}` is already indented as
- * in the whole report, between a head and a tail that are cut off.
- */
-function writeJson(report: OverlapReport, write: (text: string) => void): void {
-  const head = '{\n  "overlaps": [\n';
-  const tail = "\n  ]\n}";
-  write(head.slice(0, -1));
-  const { overlaps } = report;
-  for (let k = 0; k < overlaps.length; k += JSON_BATCH) {
-    const json = JSON.stringify({ overlaps: overlaps.slice(k, k + JSON_BATCH) }, null, 2);
-    write(`${k > 0 ? "," : ""}\n${json.slice(head.length, -tail.length)}`);
-  }
-  write(overlaps.length > 0 ? "\n  ],\n" : "],\n");
-  // `{\n  "counts": …,\n  "patterns": N\n}`: the rest of the report, its `{` cut off
-  write(`${JSON.stringify({ counts: report.counts, patterns: report.patterns }, null, 2).slice(2)}\n`);
-}
-
-const JSON_BATCH = 1000;
 
 export function writeReport(
   report: OverlapReport,
