@@ -179,11 +179,14 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
  * card its shared code — one source, several modules, each with its own table; dl2k.c and
  * sisfb's sis_main.c include the header (dl2k.h, sis_main.h) that holds theirs.
  */
-function includesTable(text: string, file: string, depth = 0): boolean {
+function includesTable(text: string, file: string, depth = 0, seen = new Set<string>([file])): boolean {
   if (depth > 4) return false; // some files include themselves, under an #if
   for (const m of text.matchAll(/^\s*#\s*include\s*"([^"]+\.[ch])"/gm)) {
     const included = readLocal(m[1] as string, file);
-    if (included && (TABLE.test(included.text) || includesTable(included.text, included.path, depth + 1)))
+    // a file looked at once: a file including itself a thousand times made 1000^5 reads
+    if (!included || seen.has(included.path)) continue;
+    seen.add(included.path);
+    if (TABLE.test(included.text) || includesTable(included.text, included.path, depth + 1, seen))
       return true;
   }
   return false;

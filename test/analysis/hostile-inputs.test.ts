@@ -306,3 +306,10 @@ test("aliases --source --config: Makefiles whose variables double at each line, 
     );
   }
 });
+
+test("aliases --source: a file including itself a thousand times is read once (it was 1000^5 reads)", () => {
+  const tree = sourceTree("", { "drivers/self.c": '#include "self.c"\n'.repeat(1000) });
+  const result = run("aliases", "--source", tree);
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stdout, "");
+});
