@@ -416,14 +416,21 @@ function substitute(
     if (arg) append(out, relined(pasted ? arg : expand(arg, scope, hidden, expansion), line), expansion);
     else out.push({ text: t.text, line });
   }
-  // `##` joins the tokens on either side
-  for (let k = out.findIndex((t) => t.text === "##"); k >= 0; k = out.findIndex((t) => t.text === "##")) {
-    const left = out[k - 1];
+  // `##` joins the tokens on either side (`a ## b ## c` is abc), in one pass: a search from the
+  // start for each `##` was quadratic in an argument holding thousands of them
+  const joined: Token[] = [];
+  for (let k = 0; k < out.length; k++) {
+    const token = out[k] as Token;
+    if (token.text !== "##") {
+      joined.push(token);
+      continue;
+    }
+    const left = joined.pop();
     const right = out[k + 1];
-    const joined = { text: (left?.text ?? "") + (right?.text ?? ""), line };
-    out.splice(Math.max(k - 1, 0), left && right ? 3 : 2, joined);
+    if (right) k++;
+    joined.push({ text: (left?.text ?? "") + (right?.text ?? ""), line });
   }
-  return out;
+  return joined;
 }
 
 /** The tokens with the line of the macro call they came from. */
