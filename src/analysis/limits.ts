@@ -44,7 +44,7 @@ export const LIMITS = {
   /** Bytes of one make variable's value, expanded, in the Kbuild walk (linux-source-6.12: 32 027). */
   makeValueBytes: 1_000_000,
   /** `$(…)` references and functions nested in one another (linux-source-6.12: 3). */
-  makeNesting: 200,
+  makeNesting: 50,
 } as const;
 
 /** What a state of an inclusion search costs, per byte tried, in steps: about 20 times a pair's (bigint sets). */

@@ -153,14 +153,19 @@ function condition(kind: string, args: string, expand: (text: string) => string)
 
 /** Splits at commas outside parentheses. */
 function splitArgs(text: string): string[] {
-  const out: string[] = [""];
+  const out: string[] = [];
   let depth = 0;
-  for (const c of text) {
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
     if (c === "(" || c === "{") depth++;
     else if (c === ")" || c === "}") depth--;
-    if (c === "," && depth === 0) out.push("");
-    else out[out.length - 1] += c;
+    else if (c === "," && depth === 0) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
   }
+  out.push(text.slice(start));
   return out;
 }
 

@@ -287,7 +287,7 @@ test("aliases --source --config: Makefiles whose variables double at each line, 
   const nested = `obj-m += big.o\nB := ${"$(strip ".repeat(100_000)}x${")".repeat(100_000)}\n`;
   for (const [makefile, limit] of [
     [doubling, /a make variable expands to more than 1000000 bytes \(the limit\)/],
-    [nested, /make references nested more than 200 deep \(the limit\)/],
+    [nested, /make references nested more than 50 deep \(the limit\)/],
   ] as const) {
     const tree = sourceTree("", {
       Kbuild: "obj-y += drivers/\n",
