@@ -153,7 +153,7 @@ test("overlaps: just under the module-pair limit the whole --json report is writ
   refused(run("overlaps", "--alias", over, "--json"), over, /more than 100000 module pairs/);
 });
 
-test("overlaps --json: written an overlap at a time, byte for byte JSON.stringify's report", async () => {
+test("overlaps --json: written in batches as it is made, byte for byte JSON.stringify's report", async () => {
   const lines = [
     "alias acpi*:ABC1*:* a",
     "alias acpi*:ABC1*:* b",
