@@ -2,7 +2,9 @@
 // removed, tokens with their line numbers, #define/#undef, #if/#ifdef/#ifndef/#elif/#else/
 // #endif decided against a kernel .config (CONFIG_FOO=y|m; IS_ENABLED, IS_BUILTIN,
 // IS_MODULE, defined), and macro expansion with `##` pasting and `#` stringizing
-// (the cpp rules of C11 6.10.3, without the corner cases id tables never use).
+// (the cpp rules of C11 6.10.3, without the corner cases id tables never use). What a file can
+// make it do is bounded (limits.ts): tokens one expansion makes, macros nested, brackets nested.
+import { LIMITS, LimitError } from "./limits.ts";
 
 export interface Token {
   text: string;
@@ -282,8 +284,38 @@ function evalCondition(text: string, scope: MacroScope, config: Config | undefin
   return typeof value === "bigint" && value !== 0n;
 }
 
-/** Expands every macro in `tokens` (rescanning, with the names being expanded hidden). */
-export function expand(tokens: Token[], scope: MacroScope, hidden: ReadonlySet<string> = new Set()): Token[] {
+/**
+ * What one expansion has made so far: every token appended at any level counts (a token
+ * rescanned through d levels counts d times), and the macro calls it is inside. Bounded
+ * (LIMITS): a macro whose body names the previous one twice doubles at each level.
+ */
+interface Expansion {
+  tokens: number;
+  depth: number;
+}
+
+/** Appends `more` to `out` without spreading it into arguments (a table of thousands of entries). */
+function append(out: Token[], more: Token[], expansion: Expansion): void {
+  expansion.tokens += more.length;
+  if (expansion.tokens > LIMITS.expandedTokens) {
+    throw new LimitError(`expands to more than ${LIMITS.expandedTokens} tokens (the limit)`);
+  }
+  for (let i = 0; i < more.length; i++) out.push(more[i] as Token);
+}
+
+/**
+ * Expands every macro in `tokens` (rescanning, with the names being expanded hidden). A
+ * LimitError when the expansion passes LIMITS.expandedTokens or LIMITS.macroDepth.
+ */
+export function expand(
+  tokens: Token[],
+  scope: MacroScope,
+  hidden: ReadonlySet<string> = new Set(),
+  expansion: Expansion = { tokens: 0, depth: 0 },
+): Token[] {
+  if (++expansion.depth > LIMITS.macroDepth) {
+    throw new LimitError(`macros nested more than ${LIMITS.macroDepth} deep (the limit)`);
+  }
   const out: Token[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] as Token;
@@ -294,13 +326,8 @@ export function expand(tokens: Token[], scope: MacroScope, hidden: ReadonlySet<s
     }
     const inner = new Set(hidden).add(token.text);
     if (macro.params === undefined) {
-      out.push(
-        ...expand(
-          macro.body.map((t) => ({ text: t.text, line: token.line })),
-          scope,
-          inner,
-        ),
-      );
+      const body = macro.body.map((t) => ({ text: t.text, line: token.line }));
+      append(out, expand(body, scope, inner, expansion), expansion);
       continue;
     }
     if (tokens[i + 1]?.text !== "(") {
@@ -313,9 +340,10 @@ export function expand(tokens: Token[], scope: MacroScope, hidden: ReadonlySet<s
       continue;
     }
     i = call.end;
-    const body = substitute(macro, call.args, scope, hidden, token.line);
-    out.push(...expand(body, scope, inner));
+    const body = substitute(macro, call.args, scope, hidden, token.line, expansion);
+    append(out, expand(body, scope, inner, expansion), expansion);
   }
+  expansion.depth--;
   return out;
 }
 
@@ -342,6 +370,7 @@ function substitute(
   scope: MacroScope,
   hidden: ReadonlySet<string>,
   line: number,
+  expansion: Expansion,
 ) {
   const params = macro.params as string[];
   let args = rawArgs;
@@ -350,7 +379,7 @@ function substitute(
     const rest: Token[] = [];
     args.slice(params.length - 1).forEach((arg, k) => {
       if (k > 0) rest.push({ text: ",", line });
-      rest.push(...arg);
+      append(rest, arg, expansion);
     });
     args = [...fixed, rest];
   }
@@ -370,8 +399,10 @@ function substitute(
     ) {
       // GNU `, ## __VA_ARGS__`: the comma goes away when the variable arguments are empty
       const rest = argOf(body[k + 2]?.text as string) ?? [];
-      if (rest.length > 0)
-        out.push({ text: ",", line }, ...expand(rest, scope, hidden).map((a) => ({ text: a.text, line })));
+      if (rest.length > 0) {
+        out.push({ text: ",", line });
+        append(out, relined(expand(rest, scope, hidden, expansion), line), expansion);
+      }
       k += 2;
       continue;
     }
@@ -382,17 +413,29 @@ function substitute(
     }
     const arg = argOf(t.text);
     const pasted = body[k + 1]?.text === "##" || body[k - 1]?.text === "##";
-    if (arg) out.push(...(pasted ? arg : expand(arg, scope, hidden)).map((a) => ({ text: a.text, line })));
+    if (arg) append(out, relined(pasted ? arg : expand(arg, scope, hidden, expansion), line), expansion);
     else out.push({ text: t.text, line });
   }
-  // `##` joins the tokens on either side
-  for (let k = out.findIndex((t) => t.text === "##"); k >= 0; k = out.findIndex((t) => t.text === "##")) {
-    const left = out[k - 1];
+  // `##` joins the tokens on either side (`a ## b ## c` is abc), in one pass: a search from the
+  // start for each `##` was quadratic in an argument holding thousands of them
+  const joined: Token[] = [];
+  for (let k = 0; k < out.length; k++) {
+    const token = out[k] as Token;
+    if (token.text !== "##") {
+      joined.push(token);
+      continue;
+    }
+    const left = joined.pop();
     const right = out[k + 1];
-    const joined = { text: (left?.text ?? "") + (right?.text ?? ""), line };
-    out.splice(Math.max(k - 1, 0), left && right ? 3 : 2, joined);
+    if (right) k++;
+    joined.push({ text: (left?.text ?? "") + (right?.text ?? ""), line });
   }
-  return out;
+  return joined;
+}
+
+/** The tokens with the line of the macro call they came from. */
+function relined(tokens: Token[], line: number): Token[] {
+  return tokens.map((a) => ({ text: a.text, line }));
 }
 
 export class ExprError extends Error {}
@@ -470,22 +513,30 @@ export function evaluate(tokens: Token[]): bigint | ExprError {
     }
     return left;
   };
+  // brackets, unary operators and conditionals nest by recursion: bounded, not the stack's size
+  let depth = 0;
+  const nested = <T>(inner: () => T): T => {
+    if (++depth > LIMITS.expressionDepth) fail(`nested more than ${LIMITS.expressionDepth} deep (the limit)`);
+    const value = inner();
+    depth--;
+    return value;
+  };
   const ternary = (): bigint => {
     const cond = binary(0);
     if (peek() !== "?") return cond;
     pos++;
     // GNU `a ?: b` is `a ? a : b`
-    const a = peek() === ":" ? cond : ternary();
+    const a = peek() === ":" ? cond : nested(ternary);
     if (peek() !== ":") fail("expected ':'");
     pos++;
-    const b = ternary();
+    const b = nested(ternary);
     return cond !== 0n ? a : b;
   };
   const unary = (): bigint => {
     const t = peek();
     if (t === "-" || t === "+" || t === "~" || t === "!") {
       pos++;
-      const operand = unary();
+      const operand = nested(unary);
       return t === "-" ? -operand : t === "~" ? ~operand : t === "!" ? BigInt(operand === 0n) : operand;
     }
     if (t === "(") {
@@ -501,10 +552,10 @@ export function evaluate(tokens: Token[]): bigint | ExprError {
         tokens.slice(pos + 1, k).every((x) => !/^\d/.test(x.text))
       ) {
         pos = k + 1;
-        return unary();
+        return nested(unary);
       }
       pos++;
-      const value = ternary();
+      const value = nested(ternary);
       if (peek() !== ")") fail("expected ')'");
       pos++;
       return value;

@@ -1,9 +1,12 @@
 // Exact questions about two fnmatch(3) patterns: is there a string both match (with one such
 // string), and does every string one matches also match the other. Both are searches over
 // the patterns' automata — a pattern of n elements is an NFA with states 0..n, where `*`
-// loops on any byte — never sampling; every string returned is checked with fnmatch().
+// loops on any byte — never sampling; every string returned is checked with fnmatch(). The
+// searches charge their states to a Budget (limits.ts): deciding inclusion may need states
+// exponential in the patterns' length (`*a??????…`).
 import { fnmatch } from "../modules/fnmatch.ts";
 import { CharSet, type Glob, type GlobElement } from "./glob.ts";
+import { Budget, INCLUSION_STEPS, LIMITS } from "./limits.ts";
 
 const ANY = CharSet.any();
 
@@ -60,17 +63,19 @@ function meets(x: GlobElement, y: GlobElement): boolean {
 }
 
 /** Whether some string matches both (commonString without building it when both hold a `*`). */
-export function intersects(a: Glob, b: Glob): boolean {
+export function intersects(a: Glob, b: Glob, budget = new Budget()): boolean {
   if (a.firstStar < a.elements.length && b.firstStar < b.elements.length && !a.empty && !b.empty)
     return endsCompatible(a, b); // bothStarred's condition
-  return commonString(a, b) !== undefined;
+  return commonString(a, b, budget) !== undefined;
 }
 
 /** A string both patterns match, or undefined when there is none. */
-export function commonString(a: Glob, b: Glob): string | undefined {
+export function commonString(a: Glob, b: Glob, budget = new Budget()): string | undefined {
   if (!endsCompatible(a, b)) return undefined;
   const found =
-    a.firstStar < a.elements.length && b.firstStar < b.elements.length ? bothStarred(a, b) : search(a, b);
+    a.firstStar < a.elements.length && b.firstStar < b.elements.length
+      ? bothStarred(a, b)
+      : search(a, b, budget);
   if (found === undefined) return undefined;
   if (!fnmatch(a.pattern, found) || !fnmatch(b.pattern, found)) {
     throw new Error(`glob intersection: '${found}' does not match both ${a.pattern} and ${b.pattern}`);
@@ -130,10 +135,11 @@ function pickCommon(x: CharSet, y: CharSet): number {
  * Breadth-first search of the product automaton: state (i, j) = elements of a and b consumed;
  * a `*` may be skipped (ε) or consume any byte; the shortest common string comes first.
  */
-function search(a: Glob, b: Glob): string | undefined {
+function search(a: Glob, b: Glob, budget: Budget): string | undefined {
   const n = a.elements.length;
   const m = b.elements.length;
   const width = m + 1;
+  budget.charge((n + 1) * width); // the tables below are filled whole
   const previous = new Int32Array((n + 1) * width).fill(-2);
   const via = new Int16Array((n + 1) * width).fill(-1);
   const queue: number[] = [];
@@ -200,9 +206,10 @@ const advance = (a: Automaton, x: bigint, k: number) =>
  * A string `inner` matches and `outer` does not, or undefined when every string matching
  * `inner` matches `outer` (inner's language is inside outer's). Subset construction on both
  * automata (position sets as bit masks), over one byte from each class of bytes the patterns
- * cannot tell apart.
+ * cannot tell apart. At most LIMITS.automatonStates states (each holds two sets of the
+ * patterns' positions), each charged to `budget` per byte tried.
  */
-export function stringOnlyIn(inner: Glob, outer: Glob): string | undefined {
+export function stringOnlyIn(inner: Glob, outer: Glob, budget = new Budget()): string | undefined {
   const alphabet = representatives([...inner.elements, ...outer.elements]);
   const a = automaton(inner, alphabet);
   const b = automaton(outer, alphabet);
@@ -210,11 +217,17 @@ export function stringOnlyIn(inner: Glob, outer: Glob): string | undefined {
   const startX = close(a, 1n);
   const startY = close(b, 1n);
   const seen = new Set<bigint>([(startX << shift) | startY]);
-  const queue: [bigint, bigint, number[]][] = [[startX, startY, []]];
+  // each state: its position sets, the state it was reached from and the byte that took it there
+  const queue: { x: bigint; y: bigint; from: number; code: number }[] = [
+    { x: startX, y: startY, from: -1, code: -1 },
+  ];
   for (let head = 0; head < queue.length; head++) {
-    const [x, y, codes] = queue[head] as [bigint, bigint, number[]];
+    const { x, y } = queue[head] as { x: bigint; y: bigint };
     if ((x & a.end) !== 0n && (y & b.end) === 0n) {
-      const found = String.fromCharCode(...codes);
+      const codes: number[] = [];
+      for (let s = head; s > 0; s = (queue[s] as { from: number }).from)
+        codes.push((queue[s] as { code: number }).code);
+      const found = String.fromCharCode(...codes.reverse());
       if (!fnmatch(inner.pattern, found) || fnmatch(outer.pattern, found)) {
         throw new Error(
           `glob inclusion: '${found}' does not separate ${inner.pattern} from ${outer.pattern}`,
@@ -222,6 +235,7 @@ export function stringOnlyIn(inner: Glob, outer: Glob): string | undefined {
       }
       return found;
     }
+    budget.charge(alphabet.length * INCLUSION_STEPS);
     for (let k = 0; k < alphabet.length; k++) {
       const nx = advance(a, x, k);
       if (nx === 0n) continue;
@@ -229,7 +243,12 @@ export function stringOnlyIn(inner: Glob, outer: Glob): string | undefined {
       const key = (nx << shift) | ny;
       if (seen.has(key)) continue;
       seen.add(key);
-      queue.push([nx, ny, [...codes, alphabet[k] as number]]);
+      if (queue.length === LIMITS.automatonStates) {
+        budget.exceeded(
+          `deciding whether '${outer.pattern}' contains '${inner.pattern}' needs more than ${LIMITS.automatonStates} automaton states (the limit)`,
+        );
+      }
+      queue.push({ x: nx, y: ny, from: head, code: alphabet[k] as number });
     }
   }
   return undefined;
@@ -265,7 +284,7 @@ function representatives(elements: GlobElement[]): number[] {
  * plainest string outside outer, tried before the alignment table as most pairs of a bus are
  * not inside each other; outer laid over inner), by stringOnlyIn's exact search otherwise.
  */
-export function contains(outer: Glob, inner: Glob): boolean {
+export function contains(outer: Glob, inner: Glob, budget = new Budget()): boolean {
   const o = outer.elements;
   const i = inner.elements;
   if (inner.empty) return true; // inner matches nothing
@@ -291,8 +310,8 @@ export function contains(outer: Glob, inner: Glob): boolean {
     }
   }
   if (plainWitness(inner, outer)) return false;
-  if (aligned(o, i)) return true;
-  return stringOnlyIn(inner, outer) === undefined;
+  if (aligned(o, i, budget)) return true;
+  return stringOnlyIn(inner, outer, budget) === undefined;
 }
 
 /**
@@ -304,7 +323,7 @@ export function contains(outer: Glob, inner: Glob): boolean {
  * over the inner one in the same place (patterns of one bus share long literal heads, and the
  * cells of the whole table are most of the cost).
  */
-function aligned(o: GlobElement[], i: GlobElement[]): boolean {
+function aligned(o: GlobElement[], i: GlobElement[], budget: Budget): boolean {
   let head = 0;
   while (head < o.length && head < i.length && lay(o[head] as GlobElement, i[head] as GlobElement)) head++;
   let tail = 0;
@@ -317,6 +336,7 @@ function aligned(o: GlobElement[], i: GlobElement[]): boolean {
   const rows = o.length - tail;
   const columns = i.length - tail;
   const width = columns - head + 1;
+  budget.charge((rows - head + 1) * width); // every cell is looked at
   const reach = new Uint8Array((rows - head + 1) * width);
   reach[0] = 1;
   for (let p = head; p <= rows; p++) {

@@ -7,6 +7,7 @@
 
 import { join } from "node:path";
 import { RefusedFile, readRegularText } from "../safe-read.ts";
+import { LIMITS, LimitError } from "./limits.ts";
 
 export interface MakeVars {
   get(name: string): string;
@@ -38,7 +39,22 @@ export function readMakeVars(
   };
   const expand = (text: string, depth = 0): string =>
     depth > 20 ? "" : expandText(text, (n) => get(n, depth));
+  // a value past a limit of the expansion ends the walk, naming the Makefile being read
+  const named = new Set<Error>();
+  const naming = (path: string, error: unknown): unknown => {
+    if (!(error instanceof LimitError) || named.has(error)) return error;
+    const located = new LimitError(`${path}: ${error.message}`);
+    named.add(located);
+    return located;
+  };
   const read = (path: string, depth: number) => {
+    try {
+      readLines(path, depth);
+    } catch (error) {
+      throw naming(path, error);
+    }
+  };
+  const readLines = (path: string, depth: number) => {
     let text: string;
     try {
       text = readRegularText(path, "source", "latin1");
@@ -98,14 +114,22 @@ export function readMakeVars(
       const old = vars.get(name);
       if (op === "?=" && (old !== undefined || lookup(name) !== undefined)) continue;
       if (op === "+=" && old) {
-        old.value = `${old.value} ${old.recursive ? value : expand(value)}`;
+        old.value = bounded(`${old.value} ${old.recursive ? value : expand(value)}`);
       } else if (op === "=" || op === "?=" || op === "+=") {
         vars.set(name, { value, recursive: true });
       } else vars.set(name, { value: expand(value), recursive: false });
     }
   };
   read(file, 0);
-  return { get: (name) => get(name, 0) };
+  return {
+    get: (name) => {
+      try {
+        return get(name, 0);
+      } catch (error) {
+        throw naming(file, error);
+      }
+    },
+  };
 }
 
 /** ifeq (a,b) / ifeq "a" "b" / ifdef VAR: the condition's truth. */
@@ -131,14 +155,19 @@ function condition(kind: string, args: string, expand: (text: string) => string)
 
 /** Splits at commas outside parentheses. */
 function splitArgs(text: string): string[] {
-  const out: string[] = [""];
+  const out: string[] = [];
   let depth = 0;
-  for (const c of text) {
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
     if (c === "(" || c === "{") depth++;
     else if (c === ")" || c === "}") depth--;
-    if (c === "," && depth === 0) out.push("");
-    else out[out.length - 1] += c;
+    else if (c === "," && depth === 0) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
   }
+  out.push(text.slice(start));
   return out;
 }
 
@@ -207,9 +236,16 @@ const FUNCTIONS: Record<string, (args: string[], expand: (t: string) => string) 
       .join(" "),
 };
 
-/** Expands `$(…)`, `${…}` and `$$` in text; unknown functions (shell, call, …) are empty. */
-function expandText(text: string, get: (name: string) => string): string {
-  const e = (t: string) => expandText(t, get);
+/**
+ * Expands `$(…)`, `${…}` and `$$` in text; unknown functions (shell, call, …) are empty. A
+ * LimitError past LIMITS.makeValueBytes (`A := $(A) $(A)` doubles at each line) or
+ * LIMITS.makeNesting.
+ */
+function expandText(text: string, get: (name: string) => string, nesting = 0): string {
+  if (nesting > LIMITS.makeNesting) {
+    throw new LimitError(`make references nested more than ${LIMITS.makeNesting} deep (the limit)`);
+  }
+  const e = (t: string) => bounded(expandText(t, get, nesting + 1));
   let out = "";
   for (let i = 0; i < text.length; i++) {
     const c = text[i] as string;
@@ -239,21 +275,32 @@ function expandText(text: string, get: (name: string) => string): string {
     const fn = /^([a-z-]+)\s+([\s\S]*)$/.exec(inner);
     if (fn) {
       const f = FUNCTIONS[fn[1] as string];
-      if (f) out += f(splitArgs(fn[2] as string), e);
+      if (f) out = bounded(out + f(splitArgs(fn[2] as string), e));
       continue;
     }
     // $(VAR:a=b): a substitution reference, the patsubst of each word's suffix
     const ref = /^([^:]*):([^=]*)=(.*)$/.exec(inner);
     if (ref) {
       const [from, to] = [ref[2] as string, ref[3] as string];
-      out += patsubst(
-        from.includes("%") ? from : `%${from}`,
-        to.includes("%") ? to : `%${to}`,
-        get(e(ref[1] as string)),
+      out = bounded(
+        out +
+          patsubst(
+            from.includes("%") ? from : `%${from}`,
+            to.includes("%") ? to : `%${to}`,
+            get(e(ref[1] as string)),
+          ),
       );
       continue;
     }
-    out += get(e(inner).trim());
+    out = bounded(out + get(e(inner).trim()));
   }
   return out;
+}
+
+/** `value`, when it is not longer than LIMITS.makeValueBytes. */
+function bounded(value: string): string {
+  if (value.length > LIMITS.makeValueBytes) {
+    throw new LimitError(`a make variable expands to more than ${LIMITS.makeValueBytes} bytes (the limit)`);
+  }
+  return value;
 }

@@ -5,6 +5,7 @@
 // exact glob intersection (glob-intersection.ts). Candidate pairs come from indexes, never
 // from all n² pairs: field patterns by their two key fields (vendor, device), globs by
 // literal prefix (two patterns can only meet when one's literal prefix starts the other's).
+// The work and the report are bounded (limits.ts): n patterns may make n² pairs.
 import { fnmatch } from "../modules/fnmatch.ts";
 import {
   commonFieldModalias,
@@ -17,6 +18,7 @@ import {
 } from "./field-pattern.ts";
 import { type Glob, parseGlob, withoutCommonEnds } from "./glob.ts";
 import { commonString, contains, endsCompatible, intersects } from "./glob-intersection.ts";
+import { Budget, LIMITS, LimitError } from "./limits.ts";
 import { commonModalias, parsePciPattern, pciFields, pciPrefix } from "./pci-pattern.ts";
 
 /** One alias line as an input of the analysis. */
@@ -134,6 +136,9 @@ export function findOverlaps(
   listGeneric = true,
   everyExample = true,
 ): OverlapReport {
+  const budget = new Budget();
+  let modulePairs = 0;
+  let patternPairs = 0;
   const tables: PairTable[] = [];
   const tableOf = (bus: string, generic: boolean): PairTable => {
     const table = { bus, generic, rows: new Map() };
@@ -151,11 +156,14 @@ export function findOverlaps(
       table.rows.set(first, row);
     }
     if (table.generic && !listGeneric) {
+      const size = row.size;
       row.set(second, undefined); // neither listed nor classified: only counted
+      if (row.size > size) countModulePair(overlap);
       return;
     }
     let entry = row.get(second);
     if (!entry) {
+      countModulePair(overlap);
       const { bus, generic } = table;
       entry = {
         modules: [first, second],
@@ -168,9 +176,20 @@ export function findOverlaps(
       };
       row.set(second, entry);
     }
-    if (!table.generic || entry.pairs.length === 0) entry.pairs.push(overlap);
+    if (!table.generic || entry.pairs.length === 0) {
+      if (++patternPairs > LIMITS.patternPairs) {
+        budget.at = overlap.a;
+        budget.exceeded(`more than ${LIMITS.patternPairs} pattern pairs overlap (the limit)`);
+      }
+      entry.pairs.push(overlap);
+    }
     entry.pairCount += count;
     if (RANK[overlap.class] > RANK[entry.class]) entry.class = overlap.class;
+  };
+  const countModulePair = (overlap: PatternOverlap) => {
+    if (++modulePairs <= LIMITS.modulePairs) return;
+    budget.at = overlap.a;
+    budget.exceeded(`more than ${LIMITS.modulePairs} module pairs overlap (the limit)`);
   };
   const fieldBuses = new Map<string, FieldBus>();
   const globs = new Map<string, GlobItem[]>();
@@ -199,6 +218,7 @@ export function findOverlaps(
   let state: BusState | undefined;
   for (const input of inputs) {
     const pattern = input.pattern;
+    if (pattern.length > LIMITS.patternBytes) tooLong(input);
     const sameBus =
       state !== undefined && pattern.startsWith(state.bus) && pattern.charCodeAt(state.bus.length) === 0x3a;
     if (!sameBus) {
@@ -253,14 +273,18 @@ export function findOverlaps(
   }
   for (const [bus, { format, items, generic, specific }] of fieldBuses) {
     const pairs = tableOf(bus, false);
-    fieldCandidates(specific, format, (x, y) => {
+    fieldCandidates(specific, format, budget, (x, y) => {
       const overlap = fieldOverlap(x, y);
       if (overlap) add(pairs, overlap);
     });
     const genericPairsOf = tableOf(bus, true);
     if (listGeneric)
-      genericPairs(generic, items, format, (overlap, count) => add(genericPairsOf, overlap, count));
-    else genericCounted += countGenericPairs(generic, items, format);
+      genericPairs(generic, items, format, budget, (overlap, count) => add(genericPairsOf, overlap, count));
+    else {
+      const counted = countGenericPairs(generic, items, format, budget, LIMITS.modulePairs - modulePairs);
+      genericCounted += counted;
+      modulePairs += counted;
+    }
   }
   for (const [bus, items] of globs) {
     const specific: GlobItem[] = [];
@@ -271,12 +295,12 @@ export function findOverlaps(
     }
     const memo = new Map<string, GlobRelation>();
     const pairs = tableOf(bus, false);
-    globCandidates(specific, (x, y) => {
-      const overlap = globOverlap(x, y, memo);
+    globCandidates(specific, budget, (x, y) => {
+      const overlap = globOverlap(x, y, memo, budget);
       if (overlap) add(pairs, overlap);
     });
     const genericPairsOf = tableOf(bus, true);
-    genericGlobPairs(generic, items, listGeneric, memo, (overlap, count) =>
+    genericGlobPairs(generic, items, listGeneric, memo, budget, (overlap, count) =>
       add(genericPairsOf, overlap, count),
     );
   }
@@ -306,13 +330,21 @@ export function findOverlaps(
   const globExamples = new Map<string, string | undefined>();
   for (const overlap of overlaps) {
     for (const pair of everyExample ? overlap.pairs : overlap.pairs.slice(0, 1))
-      addExample(pair, overlap.bus, globOf, globExamples);
+      addExample(pair, overlap.bus, globOf, globExamples, budget);
   }
   for (const overlap of overlaps) {
     overlap.kernel = kernelNote(overlap);
     if (!overlap.generic) counts[overlap.class]++;
   }
   return { overlaps, counts, patterns: inputs.length };
+}
+
+/** A pattern longer than LIMITS.patternBytes: refused, naming its line. */
+function tooLong(input: AliasInput): never {
+  const where = input.origin ?? `a pattern of module ${input.module}`;
+  throw new LimitError(
+    `${where}: a pattern of ${input.pattern.length} bytes (the limit is ${LIMITS.patternBytes}: a modalias is at most a page)`,
+  );
 }
 
 /** The plain characters ending a pattern: none of `*`, `?`, `[`, `]`, backslash. */
@@ -351,17 +383,24 @@ class GlobItem {
  * compatible (one starts the other) and whose ends can meet: sorted by key, each pattern
  * meets only the run of keys that start with its own.
  */
-function globCandidates(unsorted: GlobItem[], visit: (x: GlobItem, y: GlobItem) => void): void {
+function globCandidates(
+  unsorted: GlobItem[],
+  budget: Budget,
+  visit: (x: GlobItem, y: GlobItem) => void,
+): void {
   const items = sortedByKey(unsorted);
   for (let i = 0; i < items.length; i++) {
     const x = items[i] as GlobItem;
-    for (let j = i + 1; j < items.length; j++) {
+    budget.at = x.input;
+    let j = i + 1;
+    for (; j < items.length; j++) {
       const y = items[j] as GlobItem;
       if (!y.key.startsWith(x.key)) break;
       if (x.input.module === y.input.module) continue;
       if (sameSimplePattern(x, y) || (suffixesMeet(x.tail, y.tail) && endsCompatible(x.glob, y.glob)))
         visit(x, y);
     }
+    budget.charge(j - i);
   }
 }
 
@@ -394,6 +433,7 @@ function genericGlobPairs(
   all: GlobItem[],
   classify: boolean,
   memo: Map<string, GlobRelation>,
+  budget: Budget,
   report: (overlap: PatternOverlap, count: number) => void,
 ): void {
   if (generic.length === 0) return;
@@ -401,6 +441,7 @@ function genericGlobPairs(
   // counting only: a module pair found once needs no second look
   const found = new Map<string, Set<string>>();
   for (const [key, gs] of byKey) {
+    budget.charge(all.length);
     const meeting = all.filter((item) => item.key.startsWith(key) || key.startsWith(item.key));
     const byModule = groupBy(meeting, (item) => item.input.module);
     for (const g of gs) {
@@ -409,7 +450,7 @@ function genericGlobPairs(
         done = new Set();
         found.set(g.input.module, done);
       }
-      genericModulePairs(g, byModule, classify ? undefined : done, memo, report);
+      genericModulePairs(g, byModule, classify ? undefined : done, memo, budget, report);
     }
   }
 }
@@ -419,15 +460,18 @@ function genericModulePairs(
   byModule: Map<string, GlobItem[]>,
   counted: Set<string> | undefined,
   memo: Map<string, GlobRelation>,
+  budget: Budget,
   report: (overlap: PatternOverlap, count: number) => void,
 ): void {
   const classify = counted === undefined;
+  budget.at = g.input;
   for (const [module, members] of byModule) {
     if (module === g.input.module || counted?.has(module)) continue;
+    budget.charge(members.length);
     let first: GlobItem | undefined;
     let count = 0;
     for (const item of members) {
-      if (!suffixesMeet(g.tail, item.tail) || !intersects(g.glob, item.glob)) continue;
+      if (!suffixesMeet(g.tail, item.tail) || !intersects(g.glob, item.glob, budget)) continue;
       first ??= item;
       count++;
       if (!classify) break; // counted only: one meeting pattern makes the pair
@@ -435,7 +479,7 @@ function genericModulePairs(
     if (!first) continue;
     counted?.add(module);
     const overlap = classify
-      ? (globOverlap(g, first, memo) as PatternOverlap)
+      ? (globOverlap(g, first, memo, budget) as PatternOverlap)
       : { a: g.input, b: first.input, class: "partial" as const };
     report(overlap, count);
   }
@@ -539,6 +583,7 @@ function isGeneric(f: readonly (string | undefined)[]): boolean {
 function fieldCandidates(
   items: FieldItem[],
   format: FieldFormat,
+  budget: Budget,
   visit: (x: FieldItem, y: FieldItem) => void,
 ): void {
   const [first, second] = format.keys;
@@ -562,12 +607,12 @@ function fieldCandidates(
   }
   const anyVendor = byVendor.get(undefined)?.items ?? [];
   byVendor.forEach((group, vendor) => {
-    if (vendor !== undefined) crossOnDevice(anyVendor, group, second, visit);
+    if (vendor !== undefined) crossOnDevice(anyVendor, group, second, budget, visit);
     if (!group.mixed) return; // one module's patterns: no pair within
     const anyDevice = group.byDevice.get(undefined) ?? [];
     group.byDevice.forEach((members, device) => {
-      allPairs(group.items, members, visit);
-      if (device !== undefined) crossPairs(group.items, anyDevice, members, visit);
+      allPairs(group.items, members, budget, visit);
+      if (device !== undefined) crossPairs(group.items, anyDevice, members, budget, visit);
     });
   });
 }
@@ -592,17 +637,21 @@ function crossOnDevice(
   xs: FieldItem[],
   group: VendorGroup,
   k: number,
+  budget: Budget,
   visit: (x: FieldItem, y: FieldItem) => void,
 ): void {
   const ys = group.items;
   for (const x of xs) {
+    budget.at = x.input;
     const device = x.fields[k];
     if (device === undefined || x.masks?.[k]) {
+      budget.charge(ys.length);
       for (const y of ys) if (x.input.module !== y.input.module) visit(x, y);
       continue;
     }
     const same = group.byDevice.get(device) ?? [];
     const others = group.inexact;
+    budget.charge(same.length + others.length);
     // the two lists merged back into the order of ys (a place in both taken once)
     for (let a = 0, b = 0; a < same.length || b < others.length; ) {
       const p = a < same.length ? (same[a] as number) : Number.POSITIVE_INFINITY;
@@ -659,6 +708,7 @@ function genericPairs(
   generic: FieldItem[],
   all: FieldItem[],
   format: FieldFormat,
+  budget: Budget,
   report: (overlap: PatternOverlap, count: number) => void,
 ): void {
   if (generic.length === 0) return;
@@ -688,8 +738,10 @@ function genericPairs(
       vendor === undefined
         ? everyVendor
         : [...(byVendor.get(vendor) ?? []), ...(byVendor.get(undefined) ?? [])];
+    budget.at = g.input;
     for (const { module, shapes } of groups) {
       if (module === g.input.module) continue;
+      budget.charge(shapes.length);
       let best: FieldItem | undefined;
       let bestRank = -1;
       let count = 0;
@@ -709,13 +761,19 @@ function genericPairs(
 
 /**
  * The number of module pairs genericPairs would report, without classifying them (what a
- * terminal report prints). The bus's patterns are reduced to distinct shapes (shapeKeyer)
+ * terminal report prints); past `room` of them, the run ends (LIMITS.modulePairs). The bus's patterns are reduced to distinct shapes (shapeKeyer)
  * with the modules holding each: per vendor a generic pattern names (and for any vendor),
  * and across vendors when a generic pattern has none. A generic pattern is compared with the
  * shapes whose value in one of its other fixed fields — the one leaving the fewest — is its
  * own or `*` (field indexes built on first use), and pairs with every module of those it meets.
  */
-function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: FieldFormat): number {
+function countGenericPairs(
+  generic: FieldItem[],
+  all: FieldItem[],
+  format: FieldFormat,
+  budget: Budget,
+  room: number,
+): number {
   if (generic.length === 0) return 0;
   const vendorField = format.keys[0];
   const width = format.widths.length;
@@ -783,6 +841,8 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
   const metByOwn = new Set<Shape>();
   const meet = (g: FieldItem, shapes: Shape[] | undefined) => {
     if (!shapes) return;
+    budget.at = g.input;
+    budget.charge(shapes.length);
     const own = ids.get(g.input.module) as number;
     if (own !== ownModule) {
       ownModule = own;
@@ -793,10 +853,13 @@ function countGenericPairs(generic: FieldItem[], all: FieldItem[], format: Field
       if (metByOwn.has(shape) || !fieldsIntersect(g, shape.first)) continue;
       metByOwn.add(shape);
       const modules = shape.modules;
+      budget.charge(modules.length);
       for (let m = 0; m < modules.length; m++) {
         const id = modules[m] as number;
         if (id !== own) pairs.add(id < own ? id * n + own : own * n + id);
       }
+      if (pairs.size > room)
+        budget.exceeded(`more than ${LIMITS.modulePairs} module pairs overlap (the limit)`);
     }
   };
   // g against the shapes of `of`: those of the field g fixes (the vendor apart) leaving the
@@ -848,7 +911,12 @@ function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
 }
 
 /** Every pair among the patterns at `places` of `items`, in their order. */
-function allPairs(items: FieldItem[], places: number[], visit: (x: FieldItem, y: FieldItem) => void): void {
+function allPairs(
+  items: FieldItem[],
+  places: number[],
+  budget: Budget,
+  visit: (x: FieldItem, y: FieldItem) => void,
+): void {
   if (places.length < 2) return;
   // one module's patterns (a driver's subsystem variants of one device): no pair to look at
   const module = (items[places[0] as number] as FieldItem).input.module;
@@ -856,12 +924,15 @@ function allPairs(items: FieldItem[], places: number[], visit: (x: FieldItem, y:
   for (let i = 1; i < places.length && !mixed; i++)
     mixed = (items[places[i] as number] as FieldItem).input.module !== module;
   if (!mixed) return;
-  for (let i = 0; i < places.length; i++)
+  for (let i = 0; i < places.length; i++) {
+    budget.at = (items[places[i] as number] as FieldItem).input;
+    budget.charge(places.length - i);
     for (let j = i + 1; j < places.length; j++) {
       const x = items[places[i] as number] as FieldItem;
       const y = items[places[j] as number] as FieldItem;
       if (x.input.module !== y.input.module) visit(x, y);
     }
+  }
 }
 
 /** The patterns at places `xs` of `items` against those at `ys`. */
@@ -869,14 +940,18 @@ function crossPairs(
   items: FieldItem[],
   xs: number[],
   ys: number[],
+  budget: Budget,
   visit: (x: FieldItem, y: FieldItem) => void,
 ): void {
-  for (const i of xs)
+  for (const i of xs) {
+    budget.at = (items[i] as FieldItem).input;
+    budget.charge(ys.length);
     for (const j of ys) {
       const x = items[i] as FieldItem;
       const y = items[j] as FieldItem;
       if (x.input.module !== y.input.module) visit(x, y);
     }
+  }
 }
 
 function fieldOverlap(x: FieldItem, y: FieldItem): PatternOverlap | undefined {
@@ -898,11 +973,16 @@ function fieldClass(x: FieldPattern, y: FieldPattern): PairClass {
 /** How two globs relate (undefined: they never meet). */
 type GlobRelation = { aWider: boolean; bWider: boolean } | undefined;
 
-function globOverlap(x: GlobItem, y: GlobItem, memo: Map<string, GlobRelation>): PatternOverlap | undefined {
+function globOverlap(
+  x: GlobItem,
+  y: GlobItem,
+  memo: Map<string, GlobRelation>,
+  budget: Budget,
+): PatternOverlap | undefined {
   const [a, b] = [x.input, y.input];
   const relation = sameSimplePattern(x, y)
     ? { aWider: true, bWider: true }
-    : remembered(memo, `${a.pattern}\0${b.pattern}`, () => globRelation(x, y, memo));
+    : remembered(memo, `${a.pattern}\0${b.pattern}`, () => globRelation(x, y, memo, budget));
   if (!relation) return undefined;
   // the example comes later (addExample); its place is kept where the JSON has always had it
   if (relation.aWider && relation.bWider)
@@ -919,12 +999,19 @@ function globOverlap(x: GlobItem, y: GlobItem, memo: Map<string, GlobRelation>):
  * (withoutCommonEnds; the pairs of a bus share it); `memo` holds relations by the text of the
  * two patterns, whole or cut.
  */
-function globRelation(x: GlobItem, y: GlobItem, memo: Map<string, GlobRelation>): GlobRelation {
+function globRelation(
+  x: GlobItem,
+  y: GlobItem,
+  memo: Map<string, GlobRelation>,
+  budget: Budget,
+): GlobRelation {
   const [p, q] = withoutCommonEnds(x.input.pattern, y.input.pattern);
   return remembered(memo, `${p}\0${q}`, () => {
     const [gp, gq] = p === x.input.pattern ? [x.glob, y.glob] : [parseGlob(p), parseGlob(q)];
-    if (!intersects(gp, gq)) return undefined;
-    return p === q ? { aWider: true, bWider: true } : { aWider: contains(gp, gq), bWider: contains(gq, gp) };
+    if (!intersects(gp, gq, budget)) return undefined;
+    return p === q
+      ? { aWider: true, bWider: true }
+      : { aWider: contains(gp, gq, budget), bWider: contains(gq, gp, budget) };
   });
 }
 
@@ -932,6 +1019,7 @@ function remembered(memo: Map<string, GlobRelation>, key: string, compute: () =>
   let relation = memo.get(key);
   if (relation === undefined && !memo.has(key)) {
     relation = compute();
+    if (memo.size === LIMITS.rememberedRelations) memo.clear();
     memo.set(key, relation);
   }
   return relation;
@@ -946,6 +1034,7 @@ function addExample(
   bus: string,
   globOf: (pattern: string) => Glob,
   globExamples: Map<string, string | undefined>,
+  budget: Budget,
 ): void {
   if (pair.example !== undefined) return;
   const x = parsePciPattern(pair.a.pattern);
@@ -963,7 +1052,8 @@ function addExample(
     const key = `${pair.a.pattern}\0${pair.b.pattern}`;
     let example = globExamples.get(key);
     if (example === undefined) {
-      example = commonString(globOf(pair.a.pattern), globOf(pair.b.pattern));
+      budget.at = pair.a;
+      example = commonString(globOf(pair.a.pattern), globOf(pair.b.pattern), budget);
       globExamples.set(key, example);
     }
     pair.example = example;

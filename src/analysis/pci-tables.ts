@@ -5,6 +5,7 @@
 // for the terminator — so the last element is dropped here too, whatever it holds.
 import { idEntry, type PciDeviceId } from "../pci/id-entry.ts";
 import { evaluate, expand, type MacroScope, type Token } from "./c-preprocess.ts";
+import { LimitError } from "./limits.ts";
 
 /** struct pci_device_id's fields in declaration order (include/linux/mod_devicetable.h). */
 const FIELDS = [
@@ -39,19 +40,25 @@ export function pciTables(tokens: Token[], scope: MacroScope): TableEntry[] {
     if (tokens[i + 2]?.text !== "pci" || tokens[i + 3]?.text !== ",") continue;
     const name = tokens[i + 4]?.text as string;
     const line = tokens[i]?.line as number;
-    // the declaration itself may come out of macros (cxgb4's CH_PCI_DEVICE_ID_TABLE_DEFINE_BEGIN)
-    let body = tableBody(tokens, name);
-    if (!body) {
-      expanded ??= expand(tokens, scope);
-      body = tableBody(expanded, name);
+    try {
+      // the declaration itself may come out of macros (cxgb4's CH_PCI_DEVICE_ID_TABLE_DEFINE_BEGIN)
+      let body = tableBody(tokens, name);
+      if (!body) {
+        expanded ??= expand(tokens, scope);
+        body = tableBody(expanded, name);
+      }
+      if (!body) {
+        out.push({ table: name, line, problem: `table '${name}' not found in this file` });
+        continue;
+      }
+      const elements = splitTopLevel(expand(body, scope));
+      elements.pop(); // modpost: the last element is the terminator
+      for (const element of elements) out.push(readEntry(name, element, scope));
+    } catch (error) {
+      // a table past a limit of the expansion: reported, the file's other tables still read
+      if (!(error instanceof LimitError)) throw error;
+      out.push({ table: name, line, problem: error.message });
     }
-    if (!body) {
-      out.push({ table: name, line, problem: `table '${name}' not found in this file` });
-      continue;
-    }
-    const elements = splitTopLevel(expand(body, scope));
-    elements.pop(); // modpost: the last element is the terminator
-    for (const element of elements) out.push(readEntry(name, element, scope));
   }
   return out;
 }
@@ -121,7 +128,8 @@ function readEntry(table: string, element: Token[], scope: MacroScope): TableEnt
     const value = evaluate(expand(tokens, scope));
     if (typeof value !== "bigint") {
       const text = tokens.map((t) => t.text).join(" ");
-      return { ...at, problem: `.${field} = ${text}: ${value.message}` };
+      const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text; // an expression may be megabytes
+      return { ...at, problem: `.${field} = ${shown}: ${value.message}` };
     }
     fields[field] = Number(BigInt.asUintN(32, value));
   }

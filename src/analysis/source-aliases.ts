@@ -14,10 +14,12 @@ import {
   headerMacros,
   type MacroScope,
   type MacroTable,
+  type Preprocessed,
   parseConfig,
   preprocess,
 } from "./c-preprocess.ts";
 import { kbuildObjects, makefileCache, moduleOf } from "./kbuild.ts";
+import { LimitError } from "./limits.ts";
 import type { AliasInput } from "./overlaps.ts";
 import { pciTables } from "./pci-tables.ts";
 
@@ -115,13 +117,22 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
     withTables++;
     const includeDirs = makefileIncludes(dirname(file), tree);
     const scope = chainScope(includedScope(text, file, tree, includeDirs, header), globals);
-    const pre = preprocess(
-      text,
-      config,
-      scope,
-      (n, from, local) => (local ? readLocal(n, from, includeDirs) : tableHeader(n, from, tree, includeDirs)),
-      file,
-    );
+    let pre: Preprocessed;
+    try {
+      pre = preprocess(
+        text,
+        config,
+        scope,
+        (n, from, local) =>
+          local ? readLocal(n, from, includeDirs) : tableHeader(n, from, tree, includeDirs),
+        file,
+      );
+    } catch (error) {
+      // an #if past a limit of the expansion (limits.ts): the file is reported, the others read
+      if (!(error instanceof LimitError)) throw error;
+      problems.push(`${name}: ${error.message}`);
+      continue;
+    }
     for (const entry of pciTables(pre.tokens, chainScope(pre.macros, scope, pre.retired))) {
       const where = `${entry.file ? relative(tree, entry.file) : name}:${entry.line}`;
       if (!entry.id) {
@@ -168,11 +179,14 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
  * card its shared code — one source, several modules, each with its own table; dl2k.c and
  * sisfb's sis_main.c include the header (dl2k.h, sis_main.h) that holds theirs.
  */
-function includesTable(text: string, file: string, depth = 0): boolean {
+function includesTable(text: string, file: string, depth = 0, seen = new Set<string>([file])): boolean {
   if (depth > 4) return false; // some files include themselves, under an #if
   for (const m of text.matchAll(/^\s*#\s*include\s*"([^"]+\.[ch])"/gm)) {
     const included = readLocal(m[1] as string, file);
-    if (included && (TABLE.test(included.text) || includesTable(included.text, included.path, depth + 1)))
+    // a file looked at once: a file including itself a thousand times made 1000^5 reads
+    if (!included || seen.has(included.path)) continue;
+    seen.add(included.path);
+    if (TABLE.test(included.text) || includesTable(included.text, included.path, depth + 1, seen))
       return true;
   }
   return false;

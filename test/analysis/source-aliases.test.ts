@@ -15,6 +15,7 @@ import {
 import { join } from "node:path";
 import { test } from "node:test";
 import { gunzipSync } from "node:zlib";
+import { findOverlaps } from "../../src/analysis/overlaps.ts";
 import { type SourceAliases, sourceAliases } from "../../src/analysis/source-aliases.ts";
 import { ModulesDir } from "../../src/modules/modules-dir.ts";
 import { tempDir } from "../support/tmp.ts";
@@ -145,6 +146,42 @@ test("aliases --source with Debian's config: only modules Debian builds; built-i
     result.notes.join("\n"),
     /: 2\d\d modules with pci tables not built \(left out\): .*; 10 built in/,
   );
+});
+
+test("aliases --source: the figures the README states for Debian's tree and config are what it finds", async () => {
+  const readme = readFileSync(join(repo, "README.md"), "utf8").replace(/\s*\n\s*/g, " ");
+  const figure = (pattern: RegExp) => {
+    const m = pattern.exec(readme);
+    assert.ok(m, `the README no longer says ${pattern}`);
+    return m.slice(1).map(Number);
+  };
+  const result = await fromSource();
+  const printed = new Set(result.lines.filter((l) => !l.builtIn).map((l) => l.module));
+  const builtIn = new Set(result.lines.filter((l) => l.builtIn).map((l) => l.module));
+  assert.deepEqual(figure(/`aliases` prints (\d+) modules/), [printed.size]);
+  assert.deepEqual(figure(/; (\d+) modules with tables are left out as not built/), [
+    Number(/: (\d+) modules with pci tables not built/.exec(result.notes.join("\n"))?.[1]),
+  ]);
+  assert.deepEqual(figure(/and (\d+) are built in \(virtio_pci/), [builtIn.size]);
+  const real = byModule(
+    new ModulesDir(fixtures).aliasFile.all().filter((l) => /^(vfio_)?pci:/.test(l.pattern)),
+  );
+  const ours = byModule(result.lines.filter((l) => !l.builtIn));
+  const same = [...real].filter(
+    ([module, patterns]) =>
+      [...patterns].sort().join("\n") === [...(ours.get(module) ?? [])].sort().join("\n"),
+  );
+  assert.deepEqual(
+    figure(/(\d+) of the (\d+) modules that have pci aliases in Debian's modules\.alias get exactly/),
+    [same.length, real.size],
+  );
+  // `overlaps --source TREE --config config.gz --bus pci`: the same lines, built-in ones kept
+  const counts = findOverlaps(result.lines, new Set(["pci"]), false, false).counts;
+  assert.deepEqual(figure(/--bus pci` now reports `identical (\d+), shadows (\d+), partial (\d+)`/), [
+    counts.identical,
+    counts.shadows,
+    counts.partial,
+  ]);
 });
 
 test("aliases --source: the vfio variants equal modpost's MODULE_ALIAS lines of their out-of-tree builds", async () => {

@@ -2,6 +2,7 @@
 import { UsageError } from "../../errors.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import type { Command } from "../main.ts";
+import { chunked, writeJson } from "../streamed.ts";
 import { progressFor } from "./overlaps.ts";
 
 const help = `usage: flavourctl aliases --source TREE [--module NAME] [--config FILE] [--json]
@@ -54,15 +55,19 @@ export const command: Command = {
     });
     // built-in drivers' aliases are no modules.alias lines (overlaps --source keeps them)
     const modules = result.lines.filter((l) => !l.builtIn);
+    // written as it is made: a tree's tables can expand to hundreds of thousands of lines
+    const output = chunked((text) => io.out(text));
     if (values.json) {
       const builtIn = result.lines.filter((l) => l.builtIn);
       const { problems, notes } = result;
-      io.out(`${JSON.stringify({ lines: modules, builtIn, problems, notes }, null, 2)}\n`);
+      writeJson({ lines: modules, builtIn, problems, notes }, output.write);
+      output.write("\n");
     } else {
       for (const note of result.notes) io.err(`flavourctl aliases: note: ${note}\n`);
       for (const problem of result.problems) io.err(`flavourctl aliases: unresolved: ${problem}\n`);
-      io.out(modules.map((l) => `alias ${l.pattern} ${l.module}\n`).join(""));
+      for (const l of modules) output.write(`alias ${l.pattern} ${l.module}\n`);
     }
+    output.end();
     return 0;
   },
 };

@@ -8,6 +8,7 @@ import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import type { Io } from "../io.ts";
 import { optimiseOnlyLongRunningCode } from "../late-optimisation.ts";
 import type { Command } from "../main.ts";
+import { chunked, writeJson } from "../streamed.ts";
 
 const help = `usage: flavourctl overlaps [--modules DIR] [--alias FILE]... [--source TREE [--config FILE]] [--bus BUS]...
                           [--generic] [--json]
@@ -78,8 +79,13 @@ export const command: Command = {
     const { findOverlaps } = await import("../../analysis/overlaps.ts");
     const json = values.json === true;
     const report = findOverlaps(inputs, buses, json || values.generic === true, json);
-    if (values.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
-    else io.out(formatReport(report, values.generic === true), "latin1");
+    // written as it is made, a megabyte at a time: a report of many pairs is tens of megabytes
+    const output = chunked((text) => io.out(text, json ? "utf8" : "latin1"));
+    if (json) {
+      writeJson({ ...report }, output.write);
+      output.write("\n");
+    } else writeReport(report, values.generic === true, output.write);
+    output.end();
     return 0;
   },
 };
@@ -188,30 +194,34 @@ function builtinAliases(dir: string, io: Io): AliasInput[] {
 const dirOf = (path: string) => (path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".");
 const baseOf = (path: string) => path.slice(path.lastIndexOf("/") + 1);
 
-export function formatReport(report: OverlapReport, listGeneric: boolean): string {
+export function writeReport(
+  report: OverlapReport,
+  listGeneric: boolean,
+  write: (text: string) => void,
+): void {
   const c = report.counts;
-  let out =
+  write(
     `${report.patterns} patterns; module pairs: identical ${c.identical}, shadows ${c.shadows}, ` +
-    `partial ${c.partial}, flavour-separated ${c["flavour-separated"]}; ` +
-    `generic ${c.generic}${listGeneric ? "" : " (a class or catch-all pattern; list them with --generic)"}\n`;
+      `partial ${c.partial}, flavour-separated ${c["flavour-separated"]}; ` +
+      `generic ${c.generic}${listGeneric ? "" : " (a class or catch-all pattern; list them with --generic)"}\n`,
+  );
   const specific = report.overlaps.filter((o) => !o.generic && o.class !== "flavour-separated");
   const separated = report.overlaps.filter((o) => !o.generic && o.class === "flavour-separated");
   const generic = report.overlaps.filter((o) => o.generic);
-  out += section("Overlaps", specific);
-  out += section("Flavour-separated (pci: against vfio_pci:, by design)", separated);
-  if (listGeneric) out += section("Generic patterns", generic);
-  return out;
+  section("Overlaps", specific, write);
+  section("Flavour-separated (pci: against vfio_pci:, by design)", separated, write);
+  if (listGeneric) section("Generic patterns", generic, write);
 }
 
-function section(title: string, overlaps: ModuleOverlap[]): string {
-  if (overlaps.length === 0) return "";
-  let out = `\n${title}:\n`;
+function section(title: string, overlaps: ModuleOverlap[], write: (text: string) => void): void {
+  if (overlaps.length === 0) return;
+  write(`\n${title}:\n`);
   for (const o of overlaps) {
     const pair = o.pairs[0];
     if (!pair) continue;
     const wider = pair.wider ? ` (${pair.wider} is wider)` : "";
     const more = o.pairCount > 1 ? `, ${o.pairCount} pattern pairs` : "";
-    out += `\n${o.class.padEnd(17)} ${o.modules[0]} ${o.modules[1]} [${o.bus}${more}]${wider}\n`;
+    let out = `\n${o.class.padEnd(17)} ${o.modules[0]} ${o.modules[1]} [${o.bus}${more}]${wider}\n`;
     out += `  ${pair.a.module}: ${pair.a.written ?? pair.a.pattern}${pair.a.origin ? `  (${pair.a.origin})` : ""}\n`;
     out += `  ${pair.b.module}: ${pair.b.written ?? pair.b.pattern}${pair.b.origin ? `  (${pair.b.origin})` : ""}\n`;
     out +=
@@ -219,6 +229,6 @@ function section(title: string, overlaps: ModuleOverlap[]): string {
         ? `  both match: ${pair.example}\n`
         : `  both match: ${pair.example} / ${pair.exampleB}\n`;
     out += `  kernel: ${o.kernel}\n`;
+    write(out);
   }
-  return out;
 }
