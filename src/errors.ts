@@ -7,7 +7,7 @@ export const ExitCode = {
   failedRolledBack: 1,
   /** An input file (modules.alias, a machine file, a rule, sysfs) is missing, unreadable or malformed. */
   badInput: 2,
-  /** A safety check refused the action; nothing was changed. `--force` overrides. */
+  /** A safety check refused the action; nothing was changed. `--force` overrides all but the hard checks. */
   refused: 3,
   /** An action failed and the device could NOT be put back: look at it now. */
   failedNotRolledBack: 4,
