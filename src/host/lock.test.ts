@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { buildSync } from "esbuild";
 import { tempDir } from "../../test/support/tmp.ts";
+import { ExitCode, FlavourError } from "../errors.ts";
+import { takeLock } from "./lock.ts";
 
 /** A pid that names no process (checked), for a lock whose owner died. */
 function deadPid(): number {
@@ -67,4 +69,24 @@ test("processes racing to take over a dead owner's lock never hold it at the sam
       `round ${round}: ${events}`,
     );
   }
+});
+
+test("a FIFO or a directory where the lock goes is said at once (exit 2), never read or waited on", () => {
+  const dir = tempDir("lock-kinds");
+  const fifo = join(dir, "fifo.lock");
+  execFileSync("mkfifo", [fifo]);
+  const directory = join(dir, "directory.lock");
+  mkdirSync(directory);
+  for (const path of [fifo, directory]) {
+    const started = Date.now();
+    assert.throws(
+      () => takeLock(path, 5000),
+      (error: unknown) =>
+        error instanceof FlavourError &&
+        error.exitCode === ExitCode.badInput &&
+        error.message === `${path}: is not a lock file (a directory, FIFO or device is there); remove it`,
+    );
+    assert.ok(Date.now() - started < 1000, "said at once, not after the wait");
+  }
+  assert.ok(statSync(fifo).isFIFO(), "left for root to look at");
 });
