@@ -42,7 +42,7 @@ export function udevRuleText(command: string[], hookArgs: string[] = []): string
   return [
     "# flavourctl: give PCI devices their saved flavour (see 'flavourctl rules') when they are added:",
     "# at boot, on hotplug and when SR-IOV VFs are created. Runs before 80-drivers.rules loads the",
-    "# device's host driver. Written by 'flavourctl udev-rule --install'.",
+    "# device's host driver. Written by 'flavourctl udev-rule'.",
     `ACTION=="add", SUBSYSTEM=="pci", RUN+="${[...command, "hook", ...hookArgs].map(udevWord).join(" ")}"`,
     "",
   ].join("\n");
