@@ -79,8 +79,12 @@ grep -qx 'flavourctl: 0000:03:00.0: rule net: done -> virtio_vfio_pci (boot pass
   fail "the rule's command did not give the device its flavour"
 flavourctl sim reset demo
 
-step "apt-get install --reinstall -y ./$(basename "$deb") (an upgrade's steps)"
-apt-get install --reinstall -y -q -o Dpkg::Use-Pty=0 "$deb" >/dev/null
+step "flavourctl udev-rule --install, then apt-get install --reinstall -y ./$(basename "$deb") (an upgrade's steps)"
+flavourctl udev-rule --install
+apt-get install --reinstall -y -q -o Dpkg::Use-Pty=0 "$deb" 2>&1 >/dev/null | grep -v '^debconf:' | tee /tmp/reinstall.err
+grep -q '^flavourctl: /etc/udev/rules.d/60-flavourctl.rules overrides the packaged rule' /tmp/reinstall.err ||
+  fail "the package did not say that the rule in /etc overrides its own"
+rm /etc/udev/rules.d/60-flavourctl.rules
 [[ -f /etc/flavourctl/rules.d/net.rule && -f /etc/flavourctl/rules.d/NOTES ]] || fail "reinstalling lost a saved rule"
 echo "the saved rule is there: $(tr '\n' ' ' </etc/flavourctl/rules.d/net.rule)"
 
