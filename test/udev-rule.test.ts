@@ -73,3 +73,27 @@ test("udev-rule: a word udev would rewrite (% or $ specifiers) is refused", asyn
     assert.equal(recorded.stdout, "");
   }
 });
+
+test("udev-rule: --node and --command name what the rule runs (a package's paths); relative ones are refused", async () => {
+  const { io, recorded } = recordingIo();
+  assert.equal(
+    await main(["udev-rule", "--node", "/usr/bin/node", "--command", "/usr/sbin/flavourctl"], io),
+    0,
+  );
+  assert.match(
+    recorded.stdout,
+    /^ACTION=="add", SUBSYSTEM=="pci", RUN\+="\/usr\/bin\/node --jitless --no-expose-wasm \/usr\/sbin\/flavourctl hook"$/m,
+  );
+  for (const args of [
+    ["--node", "node"],
+    ["--command", "sbin/flavourctl"],
+  ]) {
+    const refused = recordingIo();
+    assert.equal(await main(["udev-rule", ...args], refused.io), 64, args.join(" "));
+    assert.equal(
+      refused.recorded.stderr,
+      `flavourctl udev-rule: ${args[0]} must be an absolute path, not '${args[1]}'\n`,
+    );
+    assert.equal(refused.recorded.stdout, "");
+  }
+});

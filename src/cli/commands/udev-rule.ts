@@ -1,5 +1,5 @@
 // flavourctl udev-rule: the udev rules file that runs the hook on PCI add events.
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { writeFileAtomically } from "../../atomic-write.ts";
 import { UsageError } from "../../errors.ts";
 import { printable } from "../../pci/address.ts";
@@ -10,12 +10,14 @@ import type { Command } from "../main.ts";
 
 export const UDEV_RULE_PATH = "/etc/udev/rules.d/60-flavourctl.rules";
 
-const help = `usage: flavourctl udev-rule [--install] [--output FILE] [--config DIR]
+const help = `usage: flavourctl udev-rule [--install] [--output FILE] [--config DIR] [--node PATH] [--command PATH]
 
 Prints the udev rules file that runs 'flavourctl hook' for every PCI add event; --install
 writes it to ${UDEV_RULE_PATH} (--output FILE elsewhere). Its number, 60, puts the hook's RUN
 before the kmod builtin of 80-drivers.rules, so a saved vfio flavour is set before the
 device's host driver module is loaded. --config DIR is passed on to the hook.
+The rule runs this node and this flavourctl, by their absolute paths; --node PATH and
+--command PATH name others (absolute), e.g. where a package installs them.
 `;
 
 /**
@@ -40,10 +42,18 @@ export function udevRuleText(command: string[], hookArgs: string[] = []): string
   return [
     "# flavourctl: give PCI devices their saved flavour (see 'flavourctl rules') when they are added:",
     "# at boot, on hotplug and when SR-IOV VFs are created. Runs before 80-drivers.rules loads the",
-    "# device's host driver. Written by 'flavourctl udev-rule --install'.",
+    "# device's host driver. Written by 'flavourctl udev-rule'.",
     `ACTION=="add", SUBSYSTEM=="pci", RUN+="${[...command, "hook", ...hookArgs].map(udevWord).join(" ")}"`,
     "",
   ].join("\n");
+}
+
+/** An option naming what the rule runs: udev runs RUN programs from no particular directory. */
+function absolute(option: string, value: string | boolean | undefined): string | undefined {
+  if (typeof value !== "string") return undefined;
+  if (!isAbsolute(value))
+    throw new UsageError(`${option} must be an absolute path, not '${printable(value)}'`);
+  return value;
 }
 
 /** Where --install writes: a scenario's step, into its machine's own directory, never /etc (sim/run.ts). */
@@ -58,6 +68,8 @@ export const command: Command = {
       install: { type: "boolean" },
       output: { type: "string" },
       config: { type: "string" },
+      node: { type: "string" },
+      command: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help) {
@@ -65,7 +77,11 @@ export const command: Command = {
       return 0;
     }
     refuseExtraOperands(positionals);
-    const self = [process.execPath, ...UDEV_NODE_FLAGS, resolve(process.argv[1] ?? "flavourctl")];
+    const self = [
+      absolute("--node", values.node) ?? process.execPath,
+      ...UDEV_NODE_FLAGS,
+      absolute("--command", values.command) ?? resolve(process.argv[1] ?? "flavourctl"),
+    ];
     const config = typeof values.config === "string" ? ["--config", resolve(values.config)] : [];
     const text = udevRuleText(self, config);
     const target =
