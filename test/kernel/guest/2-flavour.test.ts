@@ -17,6 +17,7 @@ import {
   moduleLoaded,
   one,
   overrideOf,
+  read,
   run,
   waitForDriver,
   write,
@@ -174,21 +175,38 @@ test("fault: a device in a non-viable IOMMU group is refused, naming the member 
   assert.equal(driverOf(nic), "e1000");
 });
 
-test("fault: vfio-pci on an nvme PF with VFs enabled is refused, and with --force its probe fails and is rolled back", () => {
+test("a PF with VFs enabled: refused, naming its VF; with --force the VFs are removed as a step of their own, vfio-pci binds, unset gives it back", () => {
   const pf = nvme();
   write(dev(pf, "sriov_drivers_autoprobe"), "0");
   write(dev(pf, "sriov_numvfs"), "1");
   try {
     const refused = set(pf, "vfio", ...noSave);
     assert.equal(refused.status, ExitCode.refused, refused.stderr);
-    assert.match(refused.stderr, /VFs enabled/);
+    assert.match(refused.stderr, /is a PF with 1 VFs enabled, and unbinding it removes them/);
+    assert.equal(read(dev(pf, "sriov_numvfs")), "1", "refused: the VF is still there");
+    // vfio-pci refuses a PF whose VFs are enabled (EBUSY, vfio_pci_core's probe): the plan
+    // removes them first, so the probe succeeds — and says so, never silently
     const forced = set(pf, "vfio", "--force", "--json", ...noSave);
-    assert.equal(forced.status, ExitCode.failedRolledBack, forced.stdout + forced.stderr);
-    assert.equal(JSON.parse(forced.stdout).result.outcome, "rolled-back");
+    assert.equal(forced.status, ExitCode.ok, forced.stdout + forced.stderr);
+    const { plan, result } = JSON.parse(forced.stdout);
+    assert.deepEqual(
+      plan.steps.map((step: { action: string }) => step.action),
+      ["load-module", "write-override", "remove-vfs", "unbind", "probe", "verify"],
+    );
+    assert.equal(result.outcome, "done");
+    assert.ok(
+      result.log.some((line: string) => line.startsWith("sriov_numvfs = 0: removed VFs")),
+      result.log,
+    );
+    assert.equal(driverOf(pf), "vfio-pci");
+    assert.equal(read(dev(pf, "sriov_numvfs")), "0");
+    const back = flavourctl("unset", pf);
+    assert.equal(back.status, ExitCode.ok, back.stdout + back.stderr);
     assert.equal(driverOf(pf), "nvme");
     assert.equal(overrideOf(pf), null);
   } finally {
-    write(dev(pf, "sriov_numvfs"), "0");
+    if (driverOf(pf) !== "nvme") flavourctl("unset", pf);
+    if (driverOf(pf) === "nvme") write(dev(pf, "sriov_numvfs"), "0");
     write(dev(pf, "sriov_drivers_autoprobe"), "1");
   }
 });
