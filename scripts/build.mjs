@@ -18,7 +18,7 @@ const common = {
   bundle: true,
   platform: "node",
   format: "cjs",
-  target: "node20",
+  target: "node18.19",
   legalComments: "none",
   logLevel: "warning",
 };

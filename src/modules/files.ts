@@ -47,6 +47,9 @@ export class LazyTextFile implements TextFile {
     this.fd = undefined;
     forget(this);
     try {
+      // fstat first: Node 18's readFileSync ignores its own fstat's error on a descriptor it is
+      // given (lib/fs.js tryStatSync, `!isUserFd`) and throws a TypeError with no code instead
+      fstatSync(fd);
       this.whole = readFileSync(fd).toString("latin1");
       return this.whole;
     } catch (error) {
