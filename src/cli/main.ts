@@ -1,13 +1,9 @@
 // The verb table. Each verb's module is imported only when that verb runs, so start-up
 // costs the same whatever the tool grows to (the udev hook runs on every PCI add event).
 import { ExitCode, FlavourError, systemErrorExitCode } from "../errors.ts";
+import type { Command } from "./command.ts";
 import { colourOn, type Io } from "./io.ts";
 import { safeBytes, safeText } from "./terminal-safe.ts";
-
-export interface Command {
-  summary: string;
-  run(args: string[], io: Io): Promise<number>;
-}
 
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   list: () => import("./commands/list.ts"),
@@ -73,7 +69,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const safeIo = terminalSafe(io);
   try {
     const { command } = await load();
-    return await command.run(rest, safeIo);
+    return await command.run(rest, safeIo, main);
   } catch (error) {
     if (error instanceof FlavourError) {
       safeIo.err(`flavourctl ${verb}: ${error.message}\n`);

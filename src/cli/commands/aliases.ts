@@ -1,7 +1,7 @@
 // flavourctl aliases --source TREE: the pci alias lines a kernel tree's id tables produce.
 import { UsageError } from "../../errors.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
-import type { Command } from "../main.ts";
+import type { Command } from "../command.ts";
 import { progressFor } from "./overlaps.ts";
 
 const help = `usage: flavourctl aliases --source TREE [--module NAME] [--config FILE] [--json]

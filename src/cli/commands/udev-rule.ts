@@ -5,8 +5,8 @@ import { UsageError } from "../../errors.ts";
 import { printable } from "../../pci/address.ts";
 import { makeDirectory, writeFailure } from "../../safe-write.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
+import type { Command } from "../command.ts";
 import type { Io } from "../io.ts";
-import type { Command } from "../main.ts";
 
 export const UDEV_RULE_PATH = "/etc/udev/rules.d/60-flavourctl.rules";
 
