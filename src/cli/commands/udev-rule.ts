@@ -29,12 +29,16 @@ function udevWord(word: string): string {
 }
 
 /**
- * How udev runs node. systemd-udevd.service has MemoryDenyWriteExecute=yes, a seccomp filter
- * every RUN program inherits: V8's compilers cannot make code executable under it and node
- * aborts (SIGTRAP). Without them (--jitless) it runs; --no-expose-wasm, which --jitless implies,
- * keeps node from warning about it on stderr.
+ * How udev runs node, the node of V8 `version` (the one writing the rule: process.versions.v8).
+ * systemd-udevd.service has MemoryDenyWriteExecute=yes, a seccomp filter every RUN program
+ * inherits: V8's compilers cannot make code executable under it and node aborts (SIGTRAP).
+ * Without them (--jitless) it runs. --no-expose-wasm, which --jitless implies, keeps Node 18-22
+ * (V8 10-12) from warning about it on stderr; Node 24's V8 (13.6) has no such flag (node exits
+ * 9, "bad option") and does not warn.
  */
-export const UDEV_NODE_FLAGS = ["--jitless", "--no-expose-wasm"];
+export function udevNodeFlags(version: string): string[] {
+  return Number.parseInt(version, 10) >= 13 ? ["--jitless"] : ["--jitless", "--no-expose-wasm"];
+}
 
 export function udevRuleText(command: string[], hookArgs: string[] = []): string {
   return [
@@ -65,7 +69,11 @@ export const command: Command = {
       return 0;
     }
     refuseExtraOperands(positionals);
-    const self = [process.execPath, ...UDEV_NODE_FLAGS, resolve(process.argv[1] ?? "flavourctl")];
+    const self = [
+      process.execPath,
+      ...udevNodeFlags(process.versions.v8),
+      resolve(process.argv[1] ?? "flavourctl"),
+    ];
     const config = typeof values.config === "string" ? ["--config", resolve(values.config)] : [];
     const text = udevRuleText(self, config);
     const target =
