@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(kmod libkmod-dev pciutils driverctl gcc make cpio xz-utils strace)
+packages=(kmod libkmod-dev pciutils driverctl gcc make cpio xz-utils strace debootstrap)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -23,3 +23,5 @@ for fetch in test/oracle/fetch-trees.sh test/analysis/fetch-source.sh test/kerne
   if [[ -x $fetch || -f $fetch ]]; then bash "$fetch"; fi
 done
 npm test
+# the unit suite again under each distribution's own Node (18.20, 20.19, 22, 24), in chroots
+bash test/node-versions/run.sh
