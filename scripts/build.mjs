@@ -7,7 +7,7 @@
 // launcher (src/cli/launcher.ts), which compiles it through a V8 code cache. The build id that
 // names the caches is a hash of that text (README.md "Start-up" has the measured gain).
 import { createHash } from "node:crypto";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 import { STAMP, sourceHashes } from "./source-hash.mjs";
 
@@ -18,7 +18,7 @@ const common = {
   bundle: true,
   platform: "node",
   format: "cjs",
-  target: "node20",
+  target: "node18.19",
   legalComments: "none",
   logLevel: "warning",
 };
@@ -36,7 +36,12 @@ const cli = await build({
   minifyIdentifiers: !readable,
   // src/lazy-builtins.ts: the bundle's own require (its createRequire branch, left out, would
   // have import.meta.url: that is the launcher's path)
-  define: { FLAVOURCTL_BUNDLED: "true", "import.meta.url": "__filename" },
+  define: {
+    FLAVOURCTL_BUNDLED: "true",
+    "import.meta.url": "__filename",
+    // `flavourctl --version` (src/cli/version.ts)
+    FLAVOURCTL_VERSION: JSON.stringify(JSON.parse(readFileSync("package.json", "utf8")).version),
+  },
 });
 // wrapped here as CommonJS wraps a module, so that the launcher compiles the literal itself
 // (a wrapper added at run time is a copy of the whole text)

@@ -9,8 +9,8 @@ import { join } from "node:path";
 export const STAMP = "dist/sources.json";
 
 // The bundle's inputs: the sources (tests excepted: they are not bundled), the build script, the
-// dependencies' locked versions.
-const INPUTS = ["src", "scripts/build.mjs", "package-lock.json"];
+// dependencies' locked versions, package.json (its version is put into the bundle).
+const INPUTS = ["src", "scripts/build.mjs", "package.json", "package-lock.json"];
 
 function* files(root, path) {
   let entries;

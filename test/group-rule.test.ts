@@ -12,6 +12,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { main } from "../src/cli/main.ts";
+import { scenarioStepRunner } from "../src/cli/scenario-step.ts";
 import { applyRules } from "../src/flavour/apply-rules.ts";
 import { giveGroup } from "../src/flavour/give.ts";
 import { runHook } from "../src/flavour/hook.ts";
@@ -153,7 +154,7 @@ test("the reported reproduction: set --group, remove and rescan, on 40 seeds of 
   );
   const failed: number[] = [];
   for (let seed = 1; seed <= 40; seed++) {
-    const result = await runScenario({ ...scenario, seed }, main);
+    const result = await runScenario({ ...scenario, seed }, scenarioStepRunner(main));
     if (result.failures.length > 0) failed.push(seed);
   }
   console.log(`# group rule after remove and rescan: 40 seeds tried, ${failed.length} failed`);

@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { udevNodeFlags } from "../src/cli/commands/udev-rule.ts";
 import { recordingIo } from "../src/cli/io.ts";
 import { main } from "../src/cli/main.ts";
 import { builtBundle } from "./support/bundle.ts";
@@ -96,4 +97,15 @@ test("udev-rule: --node and --command name what the rule runs (a package's paths
     );
     assert.equal(refused.recorded.stdout, "");
   }
+});
+
+test("udev-rule: node's flags for the V8 that writes the rule (Node 24's V8 13 refuses --no-expose-wasm)", () => {
+  assert.deepEqual(udevNodeFlags("10.2.154.26-node.39"), ["--jitless", "--no-expose-wasm"]);
+  assert.deepEqual(udevNodeFlags("12.4.254.21-node.57"), ["--jitless", "--no-expose-wasm"]);
+  assert.deepEqual(udevNodeFlags("13.6.233.17-node.63"), ["--jitless"]);
+  // this node takes the flags chosen for it, and prints nothing under them
+  const run = spawnSync(process.execPath, [...udevNodeFlags(process.versions.v8), "-e", "0"], {
+    encoding: "utf8",
+  });
+  assert.deepEqual([run.status, run.stderr], [0, ""]);
 });

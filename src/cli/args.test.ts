@@ -3,7 +3,7 @@ import test from "node:test";
 import { parseArgs } from "node:util";
 import fc from "fast-check";
 import { UsageError } from "../errors.ts";
-import { parseCommandLine } from "./args.ts";
+import { parseCommandLine, parseLeadingOptions } from "./args.ts";
 
 // list's options, and one string option with a short name (no command has one yet)
 const options = {
@@ -111,4 +111,62 @@ test("a refused command line says which option, in one line", () => {
   assert.equal(message(["-hx"]), "unknown option letter 'x' in '-hx'");
   assert.equal(message(["-h-"]), "unknown option letter '-' in '-h-'");
   assert.equal(message(["-o", "--json"]), "option '-o' needs a value (use --out=--json if it is one)");
+});
+
+// the global options before a verb (main.ts): those of `flavourctl [OPTIONS] VERB ...`
+const globals = {
+  sysfs: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+const leadingWords = words.filter((word) => word !== "list" && word !== "0000:03:00.0");
+
+test("the options before the verb are those node:util parseArgs reads before the first operand", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.constantFrom(...leadingWords), { maxLength: 5 }),
+      fc.array(fc.constantFrom("list", "--json", "-x", "--", "0000:03:00.0"), { maxLength: 3 }),
+      (before, after) => {
+        const args = [...before, "list", ...after];
+        let ours: unknown;
+        try {
+          const { values, given, rest } = parseLeadingOptions(args, globals);
+          ours = { values: { ...values }, given, rest };
+        } catch (error) {
+          if (!(error instanceof UsageError)) throw error;
+          ours = "refused";
+        }
+        // parseArgs' tokens up to the first operand (or `--`), and the operand on
+        let expected: unknown = "refused";
+        try {
+          const { tokens } = parseArgs({
+            args,
+            options: globals,
+            allowPositionals: true,
+            strict: false,
+            tokens: true,
+          });
+          const stop = tokens.findIndex((t) => t.kind !== "option");
+          // no operand: every word was an option or a value
+          const first = (tokens[stop] as { kind: string; index: number } | undefined) ?? {
+            kind: "end",
+            index: args.length,
+          };
+          const given = args.slice(0, first.index);
+          const { values } = parseArgs({ args: given, options: globals, strict: true });
+          const empty = tokens.slice(0, stop).some((t) => t.kind === "option" && t.value === "");
+          if (!empty)
+            expected = {
+              values: { ...values },
+              given,
+              rest: args.slice(first.kind === "option-terminator" ? first.index + 1 : first.index),
+            };
+        } catch {
+          // refused
+        }
+        assert.deepEqual(ours, expected, JSON.stringify(args));
+      },
+    ),
+    { numRuns: 20000 },
+  );
 });

@@ -41,6 +41,26 @@ export function parseCommandLine<T extends Options>(
   args: readonly string[],
   options: T,
 ): { values: Values<T>; positionals: string[] } {
+  return parse(args, options, false);
+}
+
+/**
+ * The options before the first operand (the global options before a verb): their values, the
+ * tokens that gave them, and the operand and all after it, untouched. `--` ends them too.
+ */
+export function parseLeadingOptions<T extends Options>(
+  args: readonly string[],
+  options: T,
+): { values: Values<T>; given: string[]; rest: string[] } {
+  const { values, stop } = parse(args, options, true);
+  return { values, given: args.slice(0, stop), rest: args.slice(args[stop] === "--" ? stop + 1 : stop) };
+}
+
+function parse<T extends Options>(
+  args: readonly string[],
+  options: T,
+  leading: boolean,
+): { values: Values<T>; positionals: string[]; stop: number } {
   const values: Record<string, unknown> = {};
   const positionals: string[] = [];
   const set = (name: string, value: string | boolean) => {
@@ -52,10 +72,12 @@ export function parseCommandLine<T extends Options>(
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     if (arg === "--") {
+      if (leading) return { values: values as Values<T>, positionals, stop: i };
       positionals.push(...args.slice(i + 1));
       break;
     }
     if (arg.length < 2 || !arg.startsWith("-")) {
+      if (leading) return { values: values as Values<T>, positionals, stop: i };
       positionals.push(arg);
       continue;
     }
@@ -84,7 +106,7 @@ export function parseCommandLine<T extends Options>(
       i++;
     }
   }
-  return { values: values as Values<T>, positionals };
+  return { values: values as Values<T>, positionals, stop: args.length };
 }
 
 /**

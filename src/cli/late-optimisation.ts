@@ -1,17 +1,27 @@
 // V8 compiles a function with TurboFan, its optimising compiler, on background threads once the
-// function has run a while: its interrupt budget, 66 kB of bytecode in Node 20's V8. A command
-// that makes one pass over a whole modules.alias is over before most of those compiles pay off,
-// and on a busy 2-core machine they take the CPU the pass needs: `overlaps` of Debian's 6.12
-// file used about 380 ms of CPU with them and 190 ms without. A budget fifteen times larger
-// leaves the short passes in baseline code (Sparkplug) and still optimises what runs long
-// (every pair and example listed with --json or --generic). README "overlaps" has the figures.
+// function has run a while. A command that makes one pass over a whole modules.alias is over
+// before most of those compiles pay off, and on a busy 2-core machine they take the CPU the pass
+// needs: `overlaps` of Debian's 6.12 file used about 380 ms of CPU with them and 190 ms without
+// (Node 20). Thresholds fifteen times larger leave the short passes in baseline code and still
+// optimise what runs long (every pair and example listed with --json or --generic). README
+// "overlaps" has the figures.
 //
-// V8 stamps a code cache with a hash of its flags: the launcher sets the flag before it compiles
+// V8 stamps a code cache with a hash of its flags: the launcher sets the flags before it compiles
 // the bundle for such a command line, so that the cache it writes is the one the next run of
-// that command accepts (src/cli/launcher.ts); the command sets it too, for runs from the sources.
+// that command accepts (src/cli/launcher.ts); the command sets them too, for runs from the sources.
 
-/** Node 20's default budget times 15. */
-export const LATE_OPTIMISATION_FLAG = "--interrupt-budget=1000000";
+/**
+ * The flags, for V8 `version` (process.versions.v8). V8 before 12 (Node 18, 20) tiers up after
+ * an interrupt budget of bytecode run (Node 20's default 66 kB, Node 18's 132 kB); V8 12 and later
+ * (Node 22, 24) have no such flag and count invocations instead (`--invocation-count-for-turbofan`,
+ * 3000 by default, and Maglev's, 400; Node 24 runs Maglev). A flag V8 does not know is an error
+ * it prints on stderr.
+ */
+export function lateOptimisationFlags(version: string): string {
+  return Number.parseInt(version, 10) >= 12
+    ? "--invocation-count-for-turbofan=45000 --invocation-count-for-maglev=6000"
+    : "--interrupt-budget=1000000";
+}
 
 /**
  * Whether the command line (after node and the script) is one that wants it: `overlaps` of alias
@@ -26,5 +36,5 @@ export function wantsLateOptimisation(args: readonly string[]): boolean {
  * by default. `v8`: node:v8, loaded by the caller (the launcher has no lazy-builtins).
  */
 export function optimiseOnlyLongRunningCode(v8: Pick<typeof import("node:v8"), "setFlagsFromString">): void {
-  v8.setFlagsFromString(LATE_OPTIMISATION_FLAG);
+  v8.setFlagsFromString(lateOptimisationFlags(process.versions.v8));
 }

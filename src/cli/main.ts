@@ -1,13 +1,11 @@
 // The verb table. Each verb's module is imported only when that verb runs, so start-up
 // costs the same whatever the tool grows to (the udev hook runs on every PCI add event).
-import { ExitCode, FlavourError, systemErrorExitCode } from "../errors.ts";
+import { ExitCode, FlavourError, systemErrorExitCode, UsageError } from "../errors.ts";
+import { parseLeadingOptions } from "./args.ts";
+import type { Command } from "./command.ts";
 import { colourOn, type Io } from "./io.ts";
 import { safeBytes, safeText } from "./terminal-safe.ts";
-
-export interface Command {
-  summary: string;
-  run(args: string[], io: Io): Promise<number>;
-}
+import { version } from "./version.ts";
 
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   list: () => import("./commands/list.ts"),
@@ -27,7 +25,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   upgrade: () => import("./commands/upgrade.ts"),
 };
 
-const usage = `usage: flavourctl COMMAND [OPTIONS] [ARGS]
+const usage = `usage: flavourctl [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]
 
 Commands:
   list                    every PCI device: driver, candidate modules, vfio flavour, IOMMU group
@@ -46,34 +44,69 @@ Commands:
   aliases --source TREE   the pci aliases a kernel source tree's id tables produce
   upgrade --from A --to B what changes for each device between two modules trees
 
+Global options, before the command or after it (a command that does not take one refuses it):
+  --machine M, --sysfs DIR, --modules DIR, --kernel VER, --config DIR, --wait SECONDS, --json
 Every command that works on a machine takes --machine demo (a simulated server).
-Run 'flavourctl COMMAND --help' for a command's options. See README.md for the manual.
+
+Run 'flavourctl help COMMAND' for a command's options, 'flavourctl --version' for the version.
+See README.md for the manual.
 `;
 
+/**
+ * The options a command line may give before its verb, as git, systemctl and kubectl take them:
+ * which machine (the options every machine command takes), --wait for its lock, --json. Only
+ * their form is read here; they are handed to the verb after its name, and the verb checks them
+ * as its own (so a verb that does not take one refuses it, exit 64).
+ */
+const globalOptions = {
+  machine: { type: "string" },
+  sysfs: { type: "string" },
+  modules: { type: "string" },
+  kernel: { type: "string" },
+  config: { type: "string" },
+  wait: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const;
+
 export async function main(argv: string[], io: Io): Promise<number> {
-  const [verb, ...rest] = argv;
-  if (verb === undefined) {
-    io.err(usage); // a wrong command line: the text goes where errors go
-    return ExitCode.usage;
+  let leading: ReturnType<typeof parseLeadingOptions<typeof globalOptions>>;
+  try {
+    leading = parseLeadingOptions(argv, globalOptions);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    const where = error.message.startsWith("unknown option")
+      ? " before the command (only global options go there)"
+      : "";
+    return wrongCommandLine(io, `${error.message}${where}`);
   }
-  if (verb === "--help" || verb === "-h" || verb === "help") {
+  const { values, given } = leading;
+  let [verb, ...rest] = leading.rest;
+  if (values.version) {
+    io.out(`flavourctl ${version()}\n`);
+    return ExitCode.ok;
+  }
+  if (verb === "help" && rest.length > 0) {
+    // `help COMMAND` is `COMMAND --help`
+    if (rest.length > 1) return wrongCommandLine(io, "'help' takes one command");
+    [verb, rest] = [rest[0] as string, ["--help"]];
+  }
+  if (verb === undefined || verb === "help") {
+    if (!values.help && verb === undefined) {
+      io.err(usage); // a wrong command line: the text goes where errors go
+      return ExitCode.usage;
+    }
     io.out(usage);
     return ExitCode.ok;
   }
-  if (verb === "--version") {
-    io.out("flavourctl 0.1.0\n");
-    return ExitCode.ok;
-  }
   const load = Object.hasOwn(commands, verb) ? commands[verb] : undefined;
-  if (!load) {
-    io.err(`flavourctl: unknown command '${verb}' (see 'flavourctl --help')\n`);
-    return ExitCode.usage;
-  }
+  if (!load) return wrongCommandLine(io, `unknown command '${verb}'`);
   // error messages quote names from trees and files too: escaped like everything printed
   const safeIo = terminalSafe(io);
   try {
     const { command } = await load();
-    return await command.run(rest, safeIo);
+    return await command.run([...given, ...rest], safeIo, main);
   } catch (error) {
     if (error instanceof FlavourError) {
       safeIo.err(`flavourctl ${verb}: ${error.message}\n`);
@@ -85,6 +118,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
     safeIo.err(`flavourctl ${verb}: ${(error as Error).message}\n`);
     return code;
   }
+}
+
+function wrongCommandLine(io: Io, problem: string): number {
+  io.err(`flavourctl: ${safeText(problem)} (see 'flavourctl --help')\n`);
+  return ExitCode.usage;
 }
 
 /**

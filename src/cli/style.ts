@@ -1,17 +1,27 @@
 // Colour for people at a terminal, never in pipes or files, never with NO_COLOR
 // (https://no-color.org: set and not empty). Decided from the command's Io, so tests and
 // redirected output get plain text.
-import { styleText } from "node:util";
 import { colourOn, type Io } from "./io.ts";
 import { safeValue } from "./terminal-safe.ts";
 
-export type Style = Parameters<typeof styleText>[0];
+// The SGR pairs util.inspect.colors has (and util.styleText writes), here because styleText
+// came in Node 20.12: Debian 12's node 18 has none.
+const SGR = {
+  bold: [1, 22],
+  dim: [2, 22],
+  red: [31, 39],
+  green: [32, 39],
+  yellow: [33, 39],
+  cyan: [36, 39],
+} as const;
+
+export type Style = keyof typeof SGR;
 export type Paint = (style: Style, text: string) => string;
 
 /** Paints a value: escaped first (terminal-safe.ts), so the only escape sequences are the colour's. */
 export function painter(io: Io): Paint {
   return colourOn(io)
-    ? (style, text) => styleText(style, safeValue(text), { validateStream: false })
+    ? (style, text) => `\u001b[${SGR[style][0]}m${safeValue(text)}\u001b[${SGR[style][1]}m`
     : (_style, text) => safeValue(text);
 }
 

@@ -3,6 +3,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { buildSync } from "esbuild";
 import { tempDir } from "../../test/support/tmp.ts";
 import { ExitCode, FlavourError } from "../errors.ts";
@@ -36,7 +37,7 @@ test("processes racing to take over a dead owner's lock never hold it at the sam
     stdin: {
       contents: `
         import { appendFileSync } from "node:fs";
-        import { takeLock, sleep } from ${JSON.stringify(join(import.meta.dirname, "lock.ts"))};
+        import { takeLock, sleep } from ${JSON.stringify(fileURLToPath(new URL("lock.ts", import.meta.url)))};
         const [lock, log, startAt] = process.argv.slice(2);
         while (Date.now() < Number(startAt)) {}
         const release = takeLock(lock, 20000);

@@ -4,7 +4,6 @@
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Io } from "../cli/io.ts";
 import { wireSimHooks } from "../flavour/sim-hooks.ts";
 import { SimControl } from "../host/sim/control.ts";
 import { KernelError } from "../host/sim/kernel.ts";
@@ -13,6 +12,7 @@ import type { MachineSpec } from "../host/sim/machine-format.ts";
 import { machineModules } from "../host/sim/modules-tree.ts";
 import { machineSource, type OpenedMachine } from "../host/sim/open.ts";
 import type { TraceEvent } from "../host/sim/trace.ts";
+import type { ModulesDir } from "../modules/modules-dir.ts";
 import { makeNewDirectory } from "../safe-write.ts";
 import { type Action, placeOutsideScenario, type Scenario } from "./scenario.ts";
 
@@ -25,8 +25,21 @@ export interface ScenarioResult {
   bindings: Record<string, string | null>;
 }
 
-/** Runs a flavourctl command line in this process (the CLI's main), on the given Io. */
-export type CommandRunner = (argv: string[], io: Io) => Promise<number>;
+/**
+ * What a scenario's flavourctl step hands the command line it runs: where its output goes, its
+ * environment, and the scenario's machine (already open, in this process) to work on.
+ */
+export interface ScenarioStep {
+  output(text: string): void;
+  env: Record<string, string>;
+  machine: { opened: OpenedMachine; modules: ModulesDir };
+}
+
+/**
+ * Runs a flavourctl command line in this process for a step: handed in by the caller (the CLI
+ * adapts its main, cli/scenario-step.ts), so the runner never imports the CLI above it.
+ */
+export type CommandRunner = (argv: string[], step: ScenarioStep) => Promise<number>;
 
 /**
  * `machine` overrides the scenario's own (a name, a machine file, or snapshot:DIR,modules=DIR:
@@ -178,11 +191,8 @@ async function perform(
       if (outside !== undefined) return `'${outside}' names a place outside the scenario's machine: not run`;
       const output: string[] = [];
       const { dir } = opened;
-      const io: Io = {
-        out: (text) => output.push(text),
-        err: (text) => output.push(text),
-        readStdin: () => "",
-        stderrIsTty: false,
+      const step: ScenarioStep = {
+        output: (text) => output.push(text),
         // a home, state and caches of its own: `--machine demo` or `sim reset` in a step stay here
         env: {
           HOME: join(dir, "home"),
@@ -190,7 +200,6 @@ async function perform(
           XDG_CACHE_HOME: join(dir, "cache"),
           FLAVOURCTL_INDEX_CACHE: "off",
         },
-        stdoutIsTty: false,
         machine: { opened, modules },
       };
       // a bare name a step gives (snapshot NAME, --output NAME, --config NAME) is made here
@@ -198,7 +207,7 @@ async function perform(
       process.chdir(dir);
       let code: number;
       try {
-        code = await runCommand(action.args, io);
+        code = await runCommand(action.args, step);
       } finally {
         process.chdir(cwd);
       }

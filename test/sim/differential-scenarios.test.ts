@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { basename, join } from "node:path";
 import { test } from "node:test";
 import { main } from "../../src/cli/main.ts";
+import { scenarioStepRunner } from "../../src/cli/scenario-step.ts";
 import { notReplayable } from "../../src/sim/replay.ts";
 import { runScenario } from "../../src/sim/run.ts";
 import { readScenario } from "../../src/sim/scenario.ts";
@@ -30,7 +31,7 @@ for (const file of files) {
   test(`differential scenario on the bench snapshot: ${file}`, async () => {
     const scenario = readScenario(JSON.parse(readFileSync(join(dir, file), "utf8")), file);
     const machine = `snapshot:${sysfsTree(SYSFS_FIXTURES.bench)},modules=${debianModules(BENCH_MODULES)}`;
-    const result = await runScenario(scenario, main, { machine });
+    const result = await runScenario(scenario, scenarioStepRunner(main), { machine });
     assert.deepEqual(result.failures, []);
     assert.ok(
       scenario.actions.some((a) => a.do === "expect"),
@@ -43,7 +44,7 @@ test("a machine built from the bench snapshot boots to the snapshot's bindings (
   const tree = sysfsTree(SYSFS_FIXTURES.bench);
   const machine = `snapshot:${tree},modules=${debianModules(BENCH_MODULES)}`;
   const empty = readScenario({ format: "flavourctl-scenario/1", name: "boot", machine, actions: [] }, "boot");
-  const booted = await runScenario(empty, main, { machine });
+  const booted = await runScenario(empty, scenarioStepRunner(main), { machine });
   const devices = join(tree, "bus/pci/devices");
   const captured = Object.fromEntries(
     readdirSync(devices)

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { main } from "../../src/cli/main.ts";
+import { scenarioStepRunner } from "../../src/cli/scenario-step.ts";
 import { bundledScenario } from "../../src/sim/bundled-scenarios.ts";
 import { compareRuns, notReplayable, parseUdevMonitor, realMachine, replay } from "../../src/sim/replay.ts";
 import { runScenario } from "../../src/sim/run.ts";
@@ -59,7 +60,7 @@ test("udevadm monitor output parses; a matching real run shows no difference, a 
   );
   const simulated = await runScenario(
     readScenario(await bundledScenario("device-added"), "device-added"),
-    main,
+    scenarioStepRunner(main),
   );
   const real = { bindings: { ...simulated.bindings }, uevents: events };
   assert.deepEqual(compareRuns(simulated, real), []);

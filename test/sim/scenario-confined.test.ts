@@ -8,6 +8,7 @@ import { test } from "node:test";
 import { installPath } from "../../src/cli/commands/udev-rule.ts";
 import { recordingIo } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
+import { scenarioStepRunner } from "../../src/cli/scenario-step.ts";
 import { runScenario } from "../../src/sim/run.ts";
 import { placeOutsideScenario, readScenario } from "../../src/sim/scenario.ts";
 import { tempDir } from "../support/tmp.ts";
@@ -69,7 +70,7 @@ test("a step naming a place outside (absolute, .., ~, --name=/x, snapshot:/x) is
   // and a scenario made in code, not read, meets the same rule in the runner
   const made = readScenario(scenario([["rules"]]), "s.json");
   made.actions.push({ do: "flavourctl", args: ["udev-rule", "--output", join(outside, "r.rules")] });
-  const result = await runScenario(made, main);
+  const result = await runScenario(made, scenarioStepRunner(main));
   assert.match(result.failures.join("\n"), /names a place outside the scenario's machine: not run/);
   assert.deepEqual(filesUnder(outside), []);
 });
@@ -90,7 +91,7 @@ test("steps that write (bare names, --machine demo, sim reset) write inside the 
       ["hook", "--run-dir", "run-elsewhere"],
       ["vfs", "0000:01:00.0", "0", "--config", "."],
     ];
-    const result = await runScenario(readScenario(scenario(steps), "s.json"), main);
+    const result = await runScenario(readScenario(scenario(steps), "s.json"), scenarioStepRunner(main));
     assert.deepEqual(result.failures, []);
     const trace = result.trace.map((e) => e.text).join("\n");
     assert.match(trace, /wrote r\.rules;/);
@@ -112,8 +113,8 @@ test("steps that write (bare names, --machine demo, sim reset) write inside the 
 test("udev-rule --install in a scenario's step targets the machine's own directory, not /etc/udev/rules.d", async () => {
   const made = readScenario(scenario([["rules"]]), "s.json");
   let target = "";
-  await runScenario(made, async (_argv, io) => {
-    target = installPath(io);
+  await runScenario(made, async (_argv, step) => {
+    target = installPath(step);
     return 0;
   });
   assert.match(target, /\/flavourctl-sim-[^/]+\/udev\/60-flavourctl\.rules$/);

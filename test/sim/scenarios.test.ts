@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { main } from "../../src/cli/main.ts";
+import { scenarioStepRunner } from "../../src/cli/scenario-step.ts";
 import type { TraceEvent } from "../../src/host/sim/trace.ts";
 import { BUNDLED_SCENARIOS, bundledScenario } from "../../src/sim/bundled-scenarios.ts";
 import { runScenario } from "../../src/sim/run.ts";
@@ -11,7 +12,7 @@ import { readScenario } from "../../src/sim/scenario.ts";
 async function run(name: string, seed?: number) {
   const scenario = readScenario(await bundledScenario(name), name);
   if (seed !== undefined) scenario.seed = seed;
-  return runScenario(scenario, main);
+  return runScenario(scenario, scenarioStepRunner(main));
 }
 
 /** Asserts that lines matching the patterns appear in this order. */

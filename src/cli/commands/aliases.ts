@@ -1,7 +1,7 @@
 // flavourctl aliases --source TREE: the pci alias lines a kernel tree's id tables produce.
 import { UsageError } from "../../errors.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
-import type { Command } from "../main.ts";
+import type { Command } from "../command.ts";
 import { chunked, writeJson } from "../streamed.ts";
 import { progressFor } from "./overlaps.ts";
 

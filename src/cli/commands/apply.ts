@@ -3,6 +3,7 @@ import { ExitCode } from "../../errors.ts";
 import { applyRules } from "../../flavour/apply-rules.ts";
 import { loadRules } from "../../flavour/rules-store.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
+import type { Command } from "../command.ts";
 import {
   commandMachineOptions,
   LOCK_HELP,
@@ -11,7 +12,6 @@ import {
   MACHINE_HELP,
   openCommandMachine,
 } from "../host.ts";
-import type { Command } from "../main.ts";
 import { exitCodeOf, printGive, worstExitCode } from "../report.ts";
 
 const help = `usage: flavourctl apply [--dry-run] [--force] [--json] [--config DIR] [--sysfs DIR | --machine M] [--modules DIR]

@@ -6,8 +6,8 @@ import { loadRules } from "../../flavour/rules-store.ts";
 import { isAddress } from "../../pci/address.ts";
 import { writeToDevice } from "../../safe-write.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
+import type { Command } from "../command.ts";
 import { commandMachineOptions, MACHINE_HELP, openCommandMachine } from "../host.ts";
-import type { Command } from "../main.ts";
 import { exitCodeOf, worstExitCode } from "../report.ts";
 
 const help = `usage: flavourctl hook [--config DIR] [--run-dir DIR] [--sysfs DIR | --machine M] [--modules DIR]

@@ -7,10 +7,10 @@ import type { DeviceInfo } from "../../host/host.ts";
 import { PCI_IDS_PATHS, PciNames } from "../../host/pci-names.ts";
 import { hex } from "../../pci/ids.ts";
 import { kernelOption, parseCommandLine, refuseExtraOperands } from "../args.ts";
+import type { Command } from "../command.ts";
 import { deviceReport } from "../device-report.ts";
 import { MACHINE_HELP, machineOption, openView } from "../host.ts";
 import type { Io } from "../io.ts";
-import type { Command } from "../main.ts";
 import { type Paint, painter, type Style, table } from "../style.ts";
 
 const help = `usage: flavourctl list [--sysfs DIR | --machine M] [--modules DIR | --kernel VER] [--config PATH]... [--json]

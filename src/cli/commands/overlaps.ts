@@ -5,9 +5,9 @@ import { v8 } from "../../lazy-builtins.ts";
 import { AliasFile, parseBuiltinModinfo } from "../../modules/alias-file.ts";
 import { readOptionalText, readRequiredText } from "../../modules/files.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
+import type { Command } from "../command.ts";
 import type { Io } from "../io.ts";
 import { optimiseOnlyLongRunningCode } from "../late-optimisation.ts";
-import type { Command } from "../main.ts";
 import { chunked, writeJson } from "../streamed.ts";
 
 const help = `usage: flavourctl overlaps [--modules DIR] [--alias FILE]... [--source TREE [--config FILE]] [--bus BUS]...

@@ -5,7 +5,7 @@ import { type LookupMatch, lookup } from "../../modules/lookup.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
 import { isModalias } from "../../pci/modalias.ts";
 import { kernelOption, modulesDirFrom, parseCommandLine } from "../args.ts";
-import type { Command } from "../main.ts";
+import type { Command } from "../command.ts";
 
 const help = `usage: flavourctl resolve [--modules DIR | --kernel VER] [--config PATH]... [--json] [MODALIAS...]
 

@@ -5,8 +5,8 @@ import { formatSelector, ruleFor } from "../../flavour/rules.ts";
 import { DEFAULT_RULES_DIR, loadRules, removeRule } from "../../flavour/rules-store.ts";
 import { printable } from "../../pci/address.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
+import type { Command } from "../command.ts";
 import { commandMachineOptions, MACHINE_HELP, openCommandMachine } from "../host.ts";
-import type { Command } from "../main.ts";
 
 const help = `usage: flavourctl rules [--config DIR] [--sysfs DIR | --machine M] [--json]
        flavourctl rules --remove NAME [--config DIR]

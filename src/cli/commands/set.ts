@@ -20,6 +20,7 @@ import { type PciAddress, parseAddress, printable } from "../../pci/address.ts";
 import { hex } from "../../pci/ids.ts";
 import { makeDirectory } from "../../safe-write.ts";
 import { parseCommandLine } from "../args.ts";
+import type { Command } from "../command.ts";
 import {
   commandMachineOptions,
   driverOption,
@@ -30,7 +31,6 @@ import {
   openCommandMachine,
 } from "../host.ts";
 import type { Io } from "../io.ts";
-import type { Command } from "../main.ts";
 import { exitCodeOf, printGive } from "../report.ts";
 
 const commonOptions = {

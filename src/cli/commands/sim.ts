@@ -10,9 +10,10 @@ import { BUNDLED_SCENARIOS, bundledScenario } from "../../sim/bundled-scenarios.
 import { runScenario } from "../../sim/run.ts";
 import { readScenario } from "../../sim/scenario.ts";
 import { parseCommandLine } from "../args.ts";
+import type { Command, RunCommand } from "../command.ts";
 import { openSimulated } from "../host.ts";
 import type { Io } from "../io.ts";
-import { type Command, main } from "../main.ts";
+import { scenarioStepRunner } from "../scenario-step.ts";
 
 const help = `usage: flavourctl sim run SCENARIO [--machine M] [--seed N] [--json] [--properties]
        flavourctl sim devices MACHINE [--json]
@@ -39,7 +40,7 @@ MACHINE is a bundled machine (demo, thread), a machine JSON file, or snapshot:DI
 
 export const command: Command = {
   summary: "simulated machines: run scenarios, inspect, write, reset",
-  async run(args, io) {
+  async run(args, io, runCommand) {
     const { values, positionals } = parseCommandLine(args, {
       json: { type: "boolean" },
       properties: { type: "boolean" },
@@ -55,7 +56,7 @@ export const command: Command = {
     const [verb, ...rest] = positionals;
     switch (verb) {
       case "run":
-        return run(one(rest, "SCENARIO"), io, values);
+        return run(one(rest, "SCENARIO"), io, runCommand, values);
       case "scenarios":
         for (const name of BUNDLED_SCENARIOS) io.out(`${name}\n`);
         return 0;
@@ -107,13 +108,14 @@ async function loadScenario(text: string) {
 async function run(
   text: string,
   io: Io,
+  runCommand: RunCommand,
   values: { json?: boolean; properties?: boolean; machine?: string; seed?: string },
 ): Promise<number> {
   const scenario = await loadScenario(text);
   if (values.seed !== undefined) {
     scenario.seed = Number(values.seed);
   }
-  const result = await runScenario(scenario, (argv, commandIo) => main(argv, commandIo), {
+  const result = await runScenario(scenario, scenarioStepRunner(runCommand), {
     machine: values.machine,
   });
   if (values.json) io.out(`${JSON.stringify(result, null, 2)}\n`);

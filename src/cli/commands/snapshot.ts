@@ -3,7 +3,7 @@
 import { ExitCode } from "../../errors.ts";
 import { snapshot } from "../../host/snapshot.ts";
 import { parseCommandLine } from "../args.ts";
-import type { Command } from "../main.ts";
+import type { Command } from "../command.ts";
 import { warner } from "./list.ts";
 
 const help = `usage: flavourctl snapshot DEST [--sysfs DIR] [--json]

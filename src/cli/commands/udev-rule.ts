@@ -5,8 +5,8 @@ import { UsageError } from "../../errors.ts";
 import { printable } from "../../pci/address.ts";
 import { makeDirectory, writeFailure } from "../../safe-write.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
+import type { Command } from "../command.ts";
 import type { Io } from "../io.ts";
-import type { Command } from "../main.ts";
 
 export const UDEV_RULE_PATH = "/etc/udev/rules.d/60-flavourctl.rules";
 
@@ -31,12 +31,16 @@ function udevWord(word: string): string {
 }
 
 /**
- * How udev runs node. systemd-udevd.service has MemoryDenyWriteExecute=yes, a seccomp filter
- * every RUN program inherits: V8's compilers cannot make code executable under it and node
- * aborts (SIGTRAP). Without them (--jitless) it runs; --no-expose-wasm, which --jitless implies,
- * keeps node from warning about it on stderr.
+ * How udev runs node, the node of V8 `version` (the one writing the rule: process.versions.v8).
+ * systemd-udevd.service has MemoryDenyWriteExecute=yes, a seccomp filter every RUN program
+ * inherits: V8's compilers cannot make code executable under it and node aborts (SIGTRAP).
+ * Without them (--jitless) it runs. --no-expose-wasm, which --jitless implies, keeps Node 18-22
+ * (V8 10-12) from warning about it on stderr; Node 24's V8 (13.6) has no such flag (node exits
+ * 9, "bad option") and does not warn.
  */
-export const UDEV_NODE_FLAGS = ["--jitless", "--no-expose-wasm"];
+export function udevNodeFlags(version: string): string[] {
+  return Number.parseInt(version, 10) >= 13 ? ["--jitless"] : ["--jitless", "--no-expose-wasm"];
+}
 
 export function udevRuleText(command: string[], hookArgs: string[] = []): string {
   return [
@@ -79,7 +83,7 @@ export const command: Command = {
     refuseExtraOperands(positionals);
     const self = [
       absolute("--node", values.node) ?? process.execPath,
-      ...UDEV_NODE_FLAGS,
+      ...udevNodeFlags(process.versions.v8),
       absolute("--command", values.command) ?? resolve(process.argv[1] ?? "flavourctl"),
     ];
     const config = typeof values.config === "string" ? ["--config", resolve(values.config)] : [];

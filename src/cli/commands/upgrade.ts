@@ -5,7 +5,7 @@ import { indexCacheDir } from "../../host/cache-dir.ts";
 import { type Host, UnreadableDevice } from "../../host/host.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
-import type { Command } from "../main.ts";
+import type { Command } from "../command.ts";
 
 const help = `usage: flavourctl upgrade --from DIR_A --to DIR_B [--sysfs DIR] [--json]
 

@@ -4,6 +4,7 @@ import { loadRules } from "../../flavour/rules-store.ts";
 import { createVfs } from "../../flavour/vfs.ts";
 import { parseAddress, printable } from "../../pci/address.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
+import type { Command } from "../command.ts";
 import {
   commandMachineOptions,
   driverOption,
@@ -13,7 +14,6 @@ import {
   MACHINE_HELP,
   openCommandMachine,
 } from "../host.ts";
-import type { Command } from "../main.ts";
 import { exitCodeOf, printGive, worstExitCode } from "../report.ts";
 
 const help = `usage: flavourctl vfs PF N [--flavour vfio | --driver NAME] [--force] [--json] [--config DIR] [--sysfs DIR | --machine M]

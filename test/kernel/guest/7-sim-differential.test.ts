@@ -13,6 +13,7 @@ import { release } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { main } from "../../../src/cli/main.ts";
+import { scenarioStepRunner } from "../../../src/cli/scenario-step.ts";
 import { snapshot } from "../../../src/host/snapshot.ts";
 import {
   compareRuns,
@@ -106,7 +107,7 @@ for (const file of files) {
     await new Promise((resolve) => monitor.once("exit", resolve));
     const uevents = parseUdevMonitor(readFileSync(log, "utf8"));
 
-    const simulated = await runScenario(scenario, main, {
+    const simulated = await runScenario(scenario, scenarioStepRunner(main), {
       machine: `snapshot:${tree},modules=/lib/modules/${release()}`,
     });
     const differences = compareRuns(simulated, { bindings: real.bindings, uevents });
