@@ -220,6 +220,10 @@ interface Tally {
   violations: string[];
 }
 
+function emptyTally(): Tally {
+  return { cases: 0, crashes: [], driverless: 0, driverlessSaid: 0, rulesLost: 0, violations: [] };
+}
+
 /** The invariants, from the state before and after and what the command said. */
 function check(
   label: string,
@@ -284,14 +288,7 @@ function printTally(what: string, tally: Tally) {
 }
 
 test("fault matrix: every operation under every fault kind keeps the invariants", async () => {
-  const tally: Tally = {
-    cases: 0,
-    crashes: [],
-    driverless: 0,
-    driverlessSaid: 0,
-    rulesLost: 0,
-    violations: [],
-  };
+  const tally = emptyTally();
   for (const op of OPERATIONS) {
     for (const { name, faults } of faultsFor(op)) {
       const env = { XDG_STATE_HOME: tempDir("matrix") };
@@ -327,14 +324,7 @@ function runKilledAt(args: string[], killAt: number, env: Env) {
 }
 
 test("kill -9 matrix: set, unset, set --group and apply killed after each of their changes; the next apply restores every device", async () => {
-  const tally: Tally = {
-    cases: 0,
-    crashes: [],
-    driverless: 0,
-    driverlessSaid: 0,
-    rulesLost: 0,
-    violations: [],
-  };
+  const tally = emptyTally();
   const killed = OPERATIONS.filter(
     (op) => op.args[0] === "set" || op.args[0] === "unset" || op.args[0] === "apply",
   );

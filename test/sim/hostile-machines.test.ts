@@ -12,6 +12,7 @@ import { main } from "../../src/cli/main.ts";
 import { InputError } from "../../src/errors.ts";
 import { readMachine } from "../../src/host/sim/machine-format.ts";
 import { modulesTreeFiles } from "../../src/host/sim/modules-tree.ts";
+import { PCIEPORT, ROOT_PORT, VFIO_PCI } from "../support/sim.ts";
 import { buildTree } from "../support/sysfs-builder.ts";
 import { tempDir } from "../support/tmp.ts";
 
@@ -28,27 +29,6 @@ const HOSTILE = [
 ];
 const EXIT_CODES = [0, 1, 2, 3, 4, 64];
 
-const PCIEPORT = {
-  name: "pcieport",
-  builtin: true,
-  drivers: [{ name: "pcieport", managedDma: true, ids: [{ class: "060400", classMask: "ffffff" }] }],
-};
-const VFIO = [
-  { name: "vfio_pci_core" },
-  {
-    name: "vfio_pci",
-    depends: ["vfio_pci_core"],
-    drivers: [{ name: "vfio-pci", vfio: true, denylist: true, ids: [{ overrideOnly: true }] }],
-  },
-];
-const ROOT_PORT = {
-  address: "0000:00:01.0",
-  vendor: "8086",
-  device: "347a",
-  class: "060400",
-  headerType: 1,
-  iommuGroup: 1,
-};
 const NIC = {
   address: "0000:01:00.0",
   vendor: "8086",
@@ -65,7 +45,7 @@ function machine(module: string, driver: string, variant: string, extra: Record<
     name: "lab",
     modules: [
       PCIEPORT,
-      ...VFIO,
+      ...VFIO_PCI,
       { name: module, drivers: [{ name: driver, sriov: true, ids: [{ vendor: "8086", device: "10d3" }] }] },
       {
         name: variant === module ? `${variant}_vfio` : variant,
