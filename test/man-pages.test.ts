@@ -1,14 +1,10 @@
 // The man pages made from the docs (scripts/man.ts, issue 17): every command `flavourctl --help`
 // lists and every option that it and `flavourctl help COMMAND` print is described in
 // flavourctl(8) — outside SYNOPSIS, which is made from the same help text and so proves nothing —
-// and the pages are clean for groff (`groff -man -ww -z`: no warning) and for man-db.
+// and every page is plain ASCII man(7).
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
 import { commandNames, inProcessHelp, manPages } from "../scripts/man.ts";
-import { tempDir } from "./support/tmp.ts";
 
 const repo = new URL("..", import.meta.url).pathname;
 const pages = await manPages({ repo, help: inProcessHelp, date: "2026-12-08" });
@@ -95,29 +91,14 @@ test("the check finds an option the docs do not describe", async () => {
   assert.deepEqual(await undocumented(without), ["flavourctl help hook: --run-dir"]);
 });
 
-test("the man pages: flavourctl(8), flavourctl-rules(5), flavourctl-machine(5), each clean for groff and man", () => {
+test("the man pages: flavourctl(8), flavourctl-rules(5), flavourctl-machine(5)", () => {
+  // groff and man-db check them in test/package/run.sh, on the pages the package ships (the
+  // unit suite also runs in chroots that have neither)
   assert.deepEqual([...pages.keys()], ["flavourctl.8", "flavourctl-rules.5", "flavourctl-machine.5"]);
-  const dir = tempDir("man");
   for (const [name, roff] of pages) {
-    assert.match(
-      roff,
-      new RegExp(
-        `^\\.TH ${name.replace(/\.\d$/, "").toUpperCase()} ${name.slice(-1)} "2026-12-08" "flavourctl `,
-        "m",
-      ),
-    );
+    const [title, section] = [name.replace(/\.\d$/, "").toUpperCase(), name.slice(-1)];
+    assert.ok(roff.includes(`\n.TH ${title} ${section} "2026-12-08" "flavourctl `), `${name}: .TH`);
     assert.doesNotMatch(roff, /[^\t\n\x20-\x7e]/, `${name}: a character beyond ASCII left unescaped`);
-    const file = join(dir, name);
-    writeFileSync(file, roff);
-    const groff = execFileSync("groff", ["-man", "-ww", "-z", file], { encoding: "utf8", stdio: "pipe" });
-    assert.equal(groff, "");
-    // man-db's own check, as lintian runs it; its warnings go to stderr
-    const run = execFileSync(
-      "sh",
-      ["-c", 'man --warnings -E UTF-8 -l -Tutf8 -Z "$1" 2>&1 >/dev/null', "man", file],
-      { encoding: "utf8", env: { ...process.env, MANWIDTH: "80", LC_ALL: "C.UTF-8" } },
-    );
-    assert.equal(run, "", `${name}: man --warnings`);
   }
   // the rule keys and the machine fields, from the pages of docs/files/
   const rules = readable(pages.get("flavourctl-rules.5") as string);
