@@ -268,11 +268,10 @@ export async function manPages({ repo, help, date }: ManOptions): Promise<Map<st
     ...present.filter((f) => !COMMAND_PAGES.includes(f)).sort(),
   ];
   for (const file of order) {
-    const page = read(`docs/commands/${file}`);
-    // a page of several commands (`# list, show, snapshot` then `## list`) gives each its own
-    // subsection; a page of one command is one subsection under its title
-    const grouped = /^## /m.test(page.replace(/```[\s\S]*?```/g, ""));
-    eight.push(...roff(page, grouped ? { 1: "skip", 2: "SS" } : { 1: "SS" }));
+    // every heading of a page is a subsection; a page title followed at once by the first
+    // command's heading (`# list, show, snapshot`, then `## list`) would be an empty one
+    const page = read(`docs/commands/${file}`).replace(/^# .*\n\s*\n(?=## )/, "");
+    eight.push(...roff(page, { 1: "SS", 2: "SS" }));
   }
   eight.push(".SH OPTIONS", ...roff(cli.get("Global options") ?? "", {}));
   eight.push(".SH EXIT STATUS", ...roff(cli.get("Exit codes") ?? "", {}));

@@ -3,8 +3,11 @@
 // flavourctl(8) — outside SYNOPSIS, which is made from the same help text and so proves nothing —
 // and every page is plain ASCII man(7).
 import assert from "node:assert/strict";
+import { cpSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { commandNames, inProcessHelp, manPages } from "../scripts/man.ts";
+import { tempDir } from "./support/tmp.ts";
 
 const repo = new URL("..", import.meta.url).pathname;
 const pages = await manPages({ repo, help: inProcessHelp, date: "2026-12-08" });
@@ -105,4 +108,22 @@ test("the man pages: flavourctl(8), flavourctl-rules(5), flavourctl-machine(5)",
   for (const key of ["match", "flavour", "driver", "group"])
     assert.match(rules, new RegExp(`^\\.TP\\n${key}$`, "m"));
   assert.match(readable(pages.get("flavourctl-machine.5") as string), /"format": "flavourctl-machine\/1"/);
+});
+
+test("a page another command adds to docs/commands/ comes after the known ones, by name", async () => {
+  const copy = tempDir("man-repo");
+  cpSync(join(repo, "README.md"), join(copy, "README.md"));
+  cpSync(join(repo, "docs"), join(copy, "docs"), { recursive: true });
+  cpSync(join(repo, "packaging/deb/control"), join(copy, "packaging/deb/control"));
+  writeFileSync(
+    join(copy, "docs/commands/zz.md"),
+    "# zz\n\nThe last.\n\n## Options\n\n| option | meaning |\n|---|---|\n| `--zz` | z |\n",
+  );
+  writeFileSync(join(copy, "docs/commands/aa.md"), "# aa\n\nThe first of the others.\n");
+  const eight = (await manPages({ repo: copy, help: inProcessHelp, date: "2026-12-08" })).get(
+    "flavourctl.8",
+  ) as string;
+  const subsections = [...eight.matchAll(/^\.SS (.*)$/gm)].map((m) => readable(m[1] as string));
+  const commands = subsections.slice(subsections.indexOf("list"));
+  assert.deepEqual(commands.slice(-5), ["aliases", "upgrade", "aa", "zz", "Options"]);
 });
