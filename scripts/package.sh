@@ -2,13 +2,15 @@
 # The Debian package: dist/flavourctl_VERSION_all.deb, built with dpkg-deb from the bundle (npm run
 # package; no network). The package's sources are packaging/deb/: a binary package made straight
 # from the npm build, not a Debian source package (no debian/rules, no dpkg-buildpackage), hence
-# not debian/. What goes where (README "Install from the package"):
+# not debian/. What goes where (docs/install.md "Install from the package"):
 #
 #   /usr/lib/flavourctl/flavourctl.js      the bundle, its #! naming Debian's /usr/bin/node
 #   /usr/lib/flavourctl/package.json       says the bundle is CommonJS (as dist/package.json)
 #   /usr/sbin/flavourctl                   a link to it: the path the udev rule and the docs name
 #   /usr/lib/udev/rules.d/60-flavourctl.rules   written here by the bundle's own udev-rule
 #   /etc/flavourctl/rules.d/               the saved rules' directory, owned by the package
+#   /usr/share/man/man8/flavourctl.8.gz, man5/flavourctl-{rules,machine}.5.gz   from docs/
+#   /usr/share/bash-completion/completions/flavourctl
 #   /usr/share/doc/flavourctl/{copyright,changelog.gz}
 #
 # Needs dpkg-deb (dpkg) and gzip; the package's version is package.json's, and
@@ -56,18 +58,18 @@ FLAVOURCTL_INDEX_CACHE=off node "$stage/usr/lib/flavourctl/flavourctl.js" udev-r
 grep -q 'RUN+="/usr/bin/node --jitless --no-expose-wasm /usr/sbin/flavourctl hook"' \
   "$stage/usr/lib/udev/rules.d/60-flavourctl.rules" || { echo "package: the udev rule names other paths" >&2; exit 1; }
 
-# Man pages and bash completion: issue 17's later step. When man/*.8, man/*.5 and
-# completion/flavourctl.bash exist they are packaged here; none do yet (nothing is faked).
-shopt -s nullglob
-for page in man/*.[58]; do
+# The man pages and bash completion, made from the docs and the CLI's own help (scripts/man.ts,
+# scripts/completion.ts); the pages are dated by the changelog entry, as every file is.
+generated=$(mktemp -d "${TMPDIR:-/tmp}/flavourctl-man.XXXXXX")
+trap 'rm -rf "$stage" "$generated"' EXIT
+node --import tsx scripts/man.ts "$generated" "$(date -u -d "@$SOURCE_DATE_EPOCH" +%F)"
+for page in "$generated"/*.[58]; do
   section=${page##*.}
   install -d "$stage/usr/share/man/man$section"
   gzip -9n <"$page" >"$stage/usr/share/man/man$section/$(basename "$page").gz"
 done
-shopt -u nullglob
-if [[ -f completion/flavourctl.bash ]]; then
-  install -D -m 644 completion/flavourctl.bash "$stage/usr/share/bash-completion/completions/flavourctl"
-fi
+node --import tsx scripts/completion.ts "$generated/flavourctl.bash"
+install -D -m 644 "$generated/flavourctl.bash" "$stage/usr/share/bash-completion/completions/flavourctl"
 
 install -m 644 "$src/copyright" "$stage/usr/share/doc/flavourctl/copyright"
 # a native package's changelog is changelog.gz (Debian policy 12.7)

@@ -49,7 +49,7 @@ Global options, before the command or after it (a command that does not take one
 Every command that works on a machine takes --machine demo (a simulated server).
 
 Run 'flavourctl help COMMAND' for a command's options, 'flavourctl --version' for the version.
-See README.md for the manual.
+The manual: 'man flavourctl', or README.md and docs/ in the sources.
 `;
 
 /**

@@ -1,5 +1,5 @@
-// The figures the README states for the analysis reports on the fixture trees, read from the
-// README itself and checked against what the commands print now: a README figure that goes
+// The figures the manual states for the analysis reports on the fixture trees, read from its
+// page (docs/commands/analysis.md) and checked against what the commands print now: a figure that goes
 // stale (the whole file's "identical 260" once the patterns were compared as libkmod reads
 // them, which makes 261) fails here. The figures that need the kernel source tree are pinned
 // in source-aliases.test.ts, which reads the tree once.
@@ -11,14 +11,15 @@ import { recordingIo } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
 
 const repo = new URL("../..", import.meta.url).pathname;
-const readme = readFileSync(join(repo, "README.md"), "utf8");
+const page = "docs/commands/analysis.md";
+const readme = readFileSync(join(repo, page), "utf8");
 const fixtures = join(repo, "test/fixtures/modules");
 
-/** The README's section `### name`, up to the next heading of its level or above. */
+/** The page's section `## name`, up to the next heading of its level or above. */
 function readmeSection(name: string): string {
-  const start = readme.indexOf(`\n### ${name}\n`);
-  assert.ok(start >= 0, `README has no section '### ${name}'`);
-  const end = readme.slice(start + 1).search(/\n##{1,2} /);
+  const start = readme.indexOf(`\n## ${name}\n`);
+  assert.ok(start >= 0, `${page} has no section '## ${name}'`);
+  const end = readme.slice(start + 1).search(/\n#{1,2} /);
   return end < 0 ? readme.slice(start) : readme.slice(start, start + 1 + end);
 }
 
@@ -26,11 +27,11 @@ function readmeSection(name: string): string {
 function example(section: string, command: string): string[] {
   const blocks = [...section.matchAll(/```\n([\s\S]*?)```/g)].map((m) => (m[1] as string).split("\n"));
   const block = blocks.find((lines) => lines[0] === `$ ${command}`);
-  assert.ok(block, `no example '$ ${command}' in the README`);
+  assert.ok(block, `no example '$ ${command}' in ${page}`);
   return block.slice(1).filter((line) => line !== "");
 }
 
-/** A README line as a pattern: `…` stands for text left out. */
+/** A line of the page as a pattern: `…` stands for text left out. */
 const shown = (line: string) =>
   new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replaceAll("…", ".*")}$`);
 
@@ -43,7 +44,7 @@ async function output(args: string[]): Promise<string> {
     .replaceAll("modules.alias.gz:", "modules.alias:");
 }
 
-test("README overlaps: the --bus pci example of Debian 6.12 is what overlaps prints", async () => {
+test("docs overlaps: the --bus pci example of Debian 6.12 is what overlaps prints", async () => {
   const lines = example(
     readmeSection("overlaps"),
     "flavourctl overlaps --modules /lib/modules/6.12.117+deb12-amd64 --bus pci",
@@ -55,22 +56,22 @@ test("README overlaps: the --bus pci example of Debian 6.12 is what overlaps pri
     .filter((line) => line !== "");
   assert.ok(lines.length >= 7, lines.join("\n"));
   for (const [k, line] of lines.entries())
-    assert.match(printed[k] as string, shown(line), `README line ${k + 1}`);
+    assert.match(printed[k] as string, shown(line), `${page} line ${k + 1}`);
 });
 
-test("README overlaps: the whole 6.12 file's counts are what overlaps prints", async () => {
+test("docs overlaps: the whole 6.12 file's counts are what overlaps prints", async () => {
   const stated = /Debian 6\.12's whole file gives `([^`]+)`/.exec(
     readmeSection("overlaps").replace(/\s*\n\s*/g, " "),
   );
-  assert.ok(stated, "the README no longer states the whole file's counts");
+  assert.ok(stated, `${page} no longer states the whole file's counts`);
   const printed = await output(["overlaps", "--modules", join(fixtures, "6.12.117+deb12-amd64")]);
   assert.ok(
     printed.startsWith(`${stated[1]} (`),
-    `README: ${stated[1]}\nprinted: ${printed.slice(0, printed.indexOf("\n"))}`,
+    `${page}: ${stated[1]}\nprinted: ${printed.slice(0, printed.indexOf("\n"))}`,
   );
 });
 
-test("README upgrade: the example 6.1 -> 6.12 with the variants is what upgrade prints on the bench capture", async () => {
+test("docs upgrade: the example 6.1 -> 6.12 with the variants is what upgrade prints on the bench capture", async () => {
   const lines = example(
     readmeSection("upgrade"),
     "flavourctl upgrade --from /lib/modules/6.1.0-56-amd64 --to /lib/modules/6.12.117+deb12-amd64+bench",

@@ -29,13 +29,24 @@ out=$(flavourctl --version) || fail "flavourctl --version"
 echo "$out"
 [[ $out == "flavourctl $version" ]] || fail "--version printed '$out'"
 
-if dpkg -L flavourctl | grep -q '^/usr/share/man/man8/flavourctl\.8'; then
-  step "man flavourctl"
-  apt-get install -y -q man-db >/dev/null
-  MANPAGER=cat man flavourctl | head -n 5
-else
-  step "man flavourctl: the package has no man pages yet (issue 17's later step); not run"
-fi
+step "man flavourctl"
+apt-get install -y -q --no-install-recommends man-db >/tmp/man-db.log 2>&1 || { cat /tmp/man-db.log; fail "apt-get install man-db"; }
+MANPAGER=cat MANWIDTH=80 man flavourctl >/tmp/man.out 2>/tmp/man.err || { cat /tmp/man.err; fail "man flavourctl"; }
+head -n 8 /tmp/man.out
+for section in SYNOPSIS DESCRIPTION COMMANDS OPTIONS 'EXIT STATUS' FILES 'SEE ALSO'; do
+  grep -qx "$section" /tmp/man.out || fail "man flavourctl has no $section"
+done
+for page in flavourctl-rules flavourctl-machine; do
+  MANPAGER=cat man 5 "$page" | grep -q '^NAME' || fail "man 5 $page"
+done
+echo "(and man 5 flavourctl-rules, man 5 flavourctl-machine)"
+
+step "bash completion: flavourctl set --machine demo --d<Tab>"
+completion=/usr/share/bash-completion/completions/flavourctl
+[[ -f $completion ]] || fail "no $completion"
+offered=$(bash --norc -c 'source "$1"; COMP_WORDS=(flavourctl set --machine demo --d); COMP_CWORD=4; _flavourctl; echo "${COMPREPLY[*]}"' bash "$completion")
+echo "$offered"
+[[ $offered == "--driver --dry-run" ]] || fail "completion offered '$offered'"
 
 step "flavourctl list --machine demo"
 flavourctl list --machine demo >/tmp/list.out || fail "list --machine demo"
@@ -90,7 +101,8 @@ echo "the saved rule is there: $(tr '\n' ' ' </etc/flavourctl/rules.d/net.rule)"
 
 step "apt-get remove -y flavourctl"
 apt-get remove -y -q -o Dpkg::Use-Pty=0 flavourctl >/dev/null
-for gone in /usr/sbin/flavourctl /usr/lib/flavourctl /usr/lib/udev/rules.d/60-flavourctl.rules; do
+for gone in /usr/sbin/flavourctl /usr/lib/flavourctl /usr/lib/udev/rules.d/60-flavourctl.rules \
+  /usr/share/man/man8/flavourctl.8.gz "$completion"; do
   ! present "$gone" || fail "$gone is left after remove"
 done
 [[ -f /etc/flavourctl/rules.d/net.rule ]] || fail "remove deleted the saved rule"

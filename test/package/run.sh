@@ -40,6 +40,17 @@ if ! setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/tmp lintian
   exit 1
 fi
 
+# The man pages as shipped, through groff and man-db (lintian's man checks run these too, but
+# report their output only as a warning): any message fails the test.
+pages=$(mktemp -d "${TMPDIR:-/tmp}/flavourctl-pages.XXXXXX")
+dpkg-deb -x "$deb" "$pages"
+for page in "$pages"/usr/share/man/man*/*.gz; do
+  said=$( { zcat "$page" | groff -man -ww -z; } 2>&1; LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$page" 2>&1 >/dev/null)
+  [[ -z $said ]] || { echo "package/run: ${page#"$pages"}: $said" >&2; exit 1; }
+  echo "== ${page#"$pages"}: groff -ww and man --warnings say nothing"
+done
+rm -rf "$pages"
+
 root=
 cleanup() {
   if [[ -n $root ]]; then

@@ -26,7 +26,7 @@ member of the group is bound to a host driver, so vfio cannot have this device a
 ${MACHINE_HELP}  --modules DIR   directory holding modules.alias (default /lib/modules/$(uname -r))
   --kernel VER    use /lib/modules/VER
   --config PATH   modprobe.d file or directory, repeatable; replaces the default search path
-  --json          an array of objects, one per device (schema in README.md)
+  --json          an array of objects, one per device (its keys: man flavourctl, list)
 
 Problems reading the tree are warnings on stderr naming the file; a device whose vendor, device
 or class cannot be read is left out, and the exit code is then 2.

@@ -33,7 +33,7 @@ MACHINE is a bundled machine (demo, thread), a machine JSON file, or snapshot:DI
   devices    every device of the machine with its ids, driver, override and IOMMU group
   write      echo VALUE > PATH on the machine's sysfs (e.g. .../driver_flavour), then prints
              what it caused
-  fault      adds a fault: {"kind":"probe-fails","driver":"vfio-pci"} (README "Faults")
+  fault      adds a fault: {"kind":"probe-fails","driver":"vfio-pci"} (man flavourctl, sim: Faults)
   reset      powers the machine off: the next command boots it again; --all also forgets its
              rules
 `;
