@@ -75,7 +75,7 @@ async function devicesHost(
 
 function format(changes: DeviceChange[]): string {
   if (changes.length === 0) return "no device changes its default driver or vfio flavour\n";
-  const name = (d: Decision) => d.module ?? "(none)";
+  const name = (d: Decision) => d.module ?? (d.builtIn ? `(built in: ${d.builtIn.join(" ")})` : "(none)");
   let out = "";
   for (const c of changes) {
     out += `${c.address} ${c.modalias}${c.driver ? ` (bound to ${c.driver})` : ""}\n`;
