@@ -71,5 +71,10 @@ async function main(check: boolean): Promise<number> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(process.argv.includes("--check"));
+  try {
+    process.exitCode = await main(process.argv.includes("--check"));
+  } catch (error) {
+    process.stderr.write(`variant-table: ${(error as Error).message}\n`);
+    process.exitCode = 2;
+  }
 }
