@@ -22,6 +22,8 @@ npm ci --no-audit --no-fund
 for fetch in test/oracle/fetch-trees.sh test/analysis/fetch-source.sh test/kernel/build-variants.sh; do
   if [[ -x $fetch || -f $fetch ]]; then bash "$fetch"; fi
 done
+# linux-source-7.2 (Debian sid): the variant table, the demo machine's tables, upgrade 6.12 -> 7.2.
+bash test/analysis/fetch-source.sh 7.2 >/dev/null
 npm test
 # The Debian package, installed and used in fresh Debian 12 and 13 chroots (lintian too).
 bash test/package/run.sh

@@ -48,13 +48,23 @@ export interface SourceOptions {
   module?: string;
   /** A kernel .config (plain or .gz) deciding #if CONFIG_…; default TREE/.config when present. */
   config?: string;
+  /** Only the C files under this directory of the tree (e.g. drivers/vfio/pci); default all. */
+  under?: string;
   progress?: (done: number, total: number) => void;
 }
 
 const TABLE = /MODULE_DEVICE_TABLE\s*\(\s*pci\s*,/;
 const SKIPPED_DIRS = new Set([".git", "Documentation", "tools", "scripts", "usr", "LICENSES"]);
-/** Headers every pci table leans on: the PCI_DEVICE & co macros and the id constants. */
-const GLOBAL_HEADERS = ["include/linux/pci.h", "include/linux/pci_ids.h", "include/linux/mod_devicetable.h"];
+/**
+ * Headers every pci table leans on: the PCI_DEVICE & co macros and the id constants. From 7.x
+ * mod_devicetable.h only includes one header per bus, and PCI_ANY_ID is in device-id/pci.h.
+ */
+const GLOBAL_HEADERS = [
+  "include/linux/pci.h",
+  "include/linux/pci_ids.h",
+  "include/linux/mod_devicetable.h",
+  "include/linux/device-id/pci.h",
+];
 
 export async function sourceAliases(tree: string, options: SourceOptions = {}): Promise<SourceAliases> {
   if (!existsSync(join(tree, "include/linux/pci_ids.h"))) {
@@ -64,7 +74,7 @@ export async function sourceAliases(tree: string, options: SourceOptions = {}): 
   const config = readConfig(configPath, options.config !== undefined);
   const problems: string[] = [];
   const notes: string[] = [];
-  const files = cFiles(tree, problems);
+  const files = cFiles(tree, problems, options.under);
   // without a config every file with a table is taken for a module of its own or of its composite
   const objects = config ? kbuildObjects(tree, config) : undefined;
   const headers = new Map<string, MacroTable>();
@@ -321,8 +331,11 @@ function readConfig(path: string, required: boolean): Config | undefined {
   }
 }
 
-/** Every .c file of the tree, sorted (the order is the report's); unreadable directories are problems. */
-function cFiles(tree: string, problems: string[]): string[] {
+/**
+ * Every .c file of the tree (or of its directory `under`), sorted (the order is the report's);
+ * unreadable directories are problems.
+ */
+function cFiles(tree: string, problems: string[], under?: string): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
     let entries: Dirent[];
@@ -338,6 +351,12 @@ function cFiles(tree: string, problems: string[]): string[] {
       } else if (entry.name.endsWith(".c")) out.push(join(dir, entry.name));
     }
   };
-  walk(tree);
+  if (under === undefined) walk(tree);
+  else {
+    const dir = join(tree, under);
+    if (relative(tree, dir).startsWith("..") || !existsSync(dir))
+      throw new InputError(`${dir}: not a directory inside the tree`);
+    walk(dir);
+  }
   return out;
 }

@@ -3,7 +3,10 @@
 // decide them. The default is the first module libkmod returns for the device's `pci:`
 // modalias: udev's kmod builtin (udev-builtin-kmod.c) loads every module of that lookup in
 // order, and the first to register a matching driver binds the device (drivers/base/dd.c),
-// which in modules.order priority is the first one listed. The vfio flavour follows
+// which in modules.order priority is the first one listed. A built-in driver is not loaded by
+// udev: it registered at boot, in link order, and bound what its probe accepted; from Linux 6.18
+// its aliases are in modules.builtin.modinfo and libkmod answers from them last, but an answer
+// from there says which built-in drivers match, not which one binds. The vfio flavour follows
 // flavour/vfio-choice.ts (commit cc6711b0bf36's fewest-wildcards rule).
 import { chooseVfio } from "../flavour/vfio-choice.ts";
 import { lookup } from "../modules/lookup.ts";
@@ -20,8 +23,10 @@ export interface PresentDevice {
 }
 
 export interface Decision {
-  /** The module; null when no line of the tree names one. */
+  /** The module; null when no line of the tree names one (or only built-in drivers' lines do). */
   module: string | null;
+  /** The built-in drivers whose modules.builtin.modinfo aliases match, when only those do. */
+  builtIn?: string[];
   /** The alias line responsible, `FILE:LINE: alias PATTERN MODULE`, or why there is none. */
   because: string;
 }
@@ -70,12 +75,15 @@ function builtIn(
   from: ModulesDir,
   to: ModulesDir,
 ): { from: Decision; to: Decision } {
-  const kept = (module: string | null, dir: ModulesDir): Decision | undefined =>
-    module !== null && dir.builtinNames.has(module)
-      ? { module, because: `built in (${dir.path}/modules.builtin): no alias line names it` }
-      : undefined;
-  if (pair.to.module === null) return { ...pair, to: kept(pair.from.module, to) ?? pair.to };
-  if (pair.from.module === null) return { ...pair, from: kept(pair.to.module, from) ?? pair.from };
+  const kept = (module: string | null, dir: ModulesDir, side: Decision): Decision | undefined => {
+    if (module === null) return undefined;
+    if (dir.builtinNames.has(module))
+      return { module, because: `built in (${dir.path}/modules.builtin): no alias line names it` };
+    if (side.builtIn?.includes(module)) return { module, because: side.because };
+    return undefined;
+  };
+  if (pair.to.module === null) return { ...pair, to: kept(pair.from.module, to, pair.to) ?? pair.to };
+  if (pair.from.module === null) return { ...pair, from: kept(pair.to.module, from, pair.from) ?? pair.from };
   return pair;
 }
 
@@ -89,6 +97,14 @@ function defaultDriver(dir: ModulesDir, modalias: string): Decision {
     };
   }
   const line = first.alias;
+  if (result.stage === "built-in alias") {
+    const modules = [...new Set(result.matches.map((m) => m.module))];
+    return {
+      module: null,
+      builtIn: modules,
+      because: `only built-in drivers match (${line ? `${line.file}:${line.line}: alias ${line.pattern} ${line.module}` : modules.join(" ")}): they bind at boot in link order, whatever udev asks for`,
+    };
+  }
   return {
     module: first.module,
     because: line ? `${line.file}:${line.line}: alias ${line.pattern} ${line.module}` : `${result.stage}`,

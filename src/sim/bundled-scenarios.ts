@@ -21,6 +21,8 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   "sriov-vfs": () => import("./scenarios/sriov-vfs.json", { with: { type: "json" } }).then((m) => m.default),
   "vm-holds-device": () =>
     import("./scenarios/vm-holds-device.json", { with: { type: "json" } }).then((m) => m.default),
+  "xe-driver-name": () =>
+    import("./scenarios/xe-driver-name.json", { with: { type: "json" } }).then((m) => m.default),
 };
 
 export const BUNDLED_SCENARIOS = Object.keys(scenarios);

@@ -5,10 +5,12 @@
 // e1000e (8086:10d3) and nvme (class 01/08/02) keep their drivers. The bench tree (6.12 plus the
 // vfio variants built out of tree) gives the virtio-net 1af4:1041 virtio_vfio_pci, line 27468.
 import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { recordingIo } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
+import { tempDir } from "../support/tmp.ts";
 
 const repo = new URL("../..", import.meta.url).pathname;
 const modules = (name: string) => join(repo, "test/fixtures/modules", name);
@@ -86,4 +88,49 @@ test("upgrade: the text report and bad input", async () => {
   assert.match(missing.recorded.stderr, /nonexistent\/modules\.alias: no such file/);
   const usage = recordingIo();
   assert.equal(await main(["upgrade", "--from", "x"], usage.io), 64);
+});
+
+test("upgrade to a 6.18+ tree: a match among built-in drivers' aliases only is no default driver, and keeps a module built in", async () => {
+  // Debian 7.2.13's bridges: modules.alias has no line, modules.builtin.modinfo has shpchp's
+  // (built in, =y, so not in modules.builtin); pcieport, which binds them, has no alias at all
+  const dir = tempDir("upgrade-builtin");
+  const tree = (name: string, files: Record<string, string>) => {
+    mkdirSync(join(dir, name));
+    for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, name, file), text);
+    return join(dir, name);
+  };
+  const old = tree("6.12", { "modules.alias": "alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci\n" });
+  const now = tree("7.2", {
+    "modules.alias": "# Aliases extracted from modules themselves.\n",
+    "modules.builtin.modinfo":
+      "shpchp.alias=pci:v*d*sv*sd*bc06sc04i00*\0virtio_pci.alias=pci:v00001AF4d*sv*sd*bc*sc*i*\0",
+  });
+  const run = async (from: string, to: string) => {
+    const { io, recorded } = recordingIo("", { HOME: dir, XDG_STATE_HOME: join(dir, "state") });
+    assert.equal(
+      await main(["upgrade", "--from", from, "--to", to, "--machine", "demo", "--json"], io),
+      0,
+      recorded.stderr,
+    );
+    return JSON.parse(recorded.stdout) as { address: string; default?: unknown }[];
+  };
+  // the demo's bridges (class 0604 i00) and virtio devices: nothing changes either way
+  assert.deepEqual(await run(old, now), []);
+  assert.deepEqual(await run(now, old), []);
+  // a module that only a built-in alias now names is said as such
+  const gone = tree("7.2-no-virtio", {
+    "modules.alias": "",
+    "modules.builtin.modinfo": "other_pci.alias=pci:v00001AF4d*sv*sd*bc*sc*i*\0",
+  });
+  const changes = (await run(old, gone)) as {
+    address: string;
+    default?: { to: { module: null; builtIn: string[] } };
+  }[];
+  assert.deepEqual(
+    changes.map((c) => [c.address, c.default?.to.module, c.default?.to.builtIn]),
+    [
+      ["0000:02:00.0", null, ["other_pci"]],
+      ["0000:03:00.0", null, ["other_pci"]],
+    ],
+  );
 });

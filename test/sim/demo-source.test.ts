@@ -1,22 +1,25 @@
 // The demo machine's id tables come from the kernel source they cite: each cited line names the
-// table, and every entry of the vfio variants' tables (small, copied whole) is in that table,
-// as PCI_DRIVER_OVERRIDE_DEVICE_VFIO entries. The tree is Debian's linux-source-6.12, unpacked
-// by test/analysis/fetch-source.sh (scripts/ci.sh runs it).
+// table, and each vfio driver's aliases in the simulated modules tree are exactly the ones
+// source-aliases.ts reads from that driver's table (the aliases modpost writes), in order, with
+// the driver name its struct pci_driver registers. The tree is Debian's linux-source-7.2,
+// unpacked by test/analysis/fetch-source.sh 7.2 (scripts/ci.sh runs it).
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { sourceAliases } from "../../src/analysis/source-aliases.ts";
+import { driverName, VARIANTS_DIR } from "../../src/analysis/variant-table.ts";
 import { bundledMachine } from "../../src/host/sim/bundled.ts";
 import { readMachine } from "../../src/host/sim/machine-format.ts";
-import { PCI_ANY_ID } from "../../src/pci/ids.ts";
+import { modulesTreeFiles } from "../../src/host/sim/modules-tree.ts";
 
 const cache = process.env.FLAVOURCTL_CACHE ?? new URL("../../.cache", import.meta.url).pathname;
-const TREE = join(cache, "linux-source", "linux-source-6.12");
+const TREE = join(cache, "linux-source", "linux-source-7.2");
 
 function tree(): string {
   if (!existsSync(join(TREE, "drivers/vfio/pci/vfio_pci.c")))
     assert.fail(
-      `${TREE}: no linux-source-6.12 tree; run 'bash test/analysis/fetch-source.sh' (FLAVOURCTL_CACHE=${cache})`,
+      `${TREE}: no linux-source-7.2 tree; run 'bash test/analysis/fetch-source.sh 7.2' (FLAVOURCTL_CACHE=${cache})`,
     );
   return TREE;
 }
@@ -30,22 +33,24 @@ function tableAt(file: string, line: number): string {
   return lines.slice(0, end + 1).join("\n");
 }
 
-test("demo machine: every cited table is at its file and line; the variants' entries are in them", async () => {
+test("demo machine: every cited table is at its file and line; each vfio driver's aliases and name are its source's", async () => {
   const root = tree();
-  const defines = (files: string[]) => {
-    const found = new Map<string, number>();
-    for (const file of files)
-      for (const m of readFileSync(join(root, file), "latin1").matchAll(
-        /^#define\s+(\w+)\s+0x([0-9a-fA-F]+)/gm,
-      ))
-        found.set(m[1] as string, Number.parseInt(m[2] as string, 16));
-    return found;
-  };
   const demo = readMachine(await bundledMachine("demo"), "demo");
-  let variants = 0;
+  assert.match(demo.kernel, /^7\.2\./, "the tables are 7.2's: so is the simulated kernel");
+  const simulated = (modulesTreeFiles(demo).get("modules.alias") as string).split("\n");
+  const source = await sourceAliases(root, { under: VARIANTS_DIR });
+  assert.deepEqual(source.problems, []);
+  const variants: string[] = [];
   for (const module of demo.modules) {
-    const cite = /\) (\S+\.c):(\d+) (\w+)/.exec(module.source ?? "");
-    if (!cite) continue; // a library (vfio_pci_core) or a table filled by parameters (pci-stub)
+    const cite = /^linux-source-7\.2 \(Debian 7\.2\.13-1\) (\S+\.c):(\d+) (\w+)/.exec(module.source ?? "");
+    if (!cite) {
+      assert.match(
+        module.source ?? "",
+        /^linux-source-7\.2 .*\.c \(/,
+        `${module.name}: cites no table, says why`,
+      );
+      continue; // a library (vfio_pci_core) or a table filled by parameters (pci-stub)
+    }
     const [, file, line, name] = cite as unknown as [string, string, string, string];
     const table = tableAt(join(root, file), Number(line));
     assert.match(
@@ -55,28 +60,20 @@ test("demo machine: every cited table is at its file and line; the variants' ent
     );
     const driver = module.drivers[0];
     if (!driver?.vfio) continue;
-    variants++;
-    const known = defines(["include/linux/pci_ids.h", file]); // the driver's own #defines (pds has PENSANDO)
-    const entries = [...table.matchAll(/PCI_DRIVER_OVERRIDE_DEVICE_VFIO\(\s*(\w+)\s*,\s*(\w+)\s*\)/g)].map(
-      (m) => {
-        const value = (word: string) =>
-          word === "PCI_ANY_ID"
-            ? PCI_ANY_ID
-            : /^0x/.test(word)
-              ? Number.parseInt(word, 16)
-              : (known.get(word) ?? Number.NaN);
-        return [value(m[1] as string), value(m[2] as string)];
-      },
-    );
+    variants.push(module.name);
     assert.deepEqual(
-      driver.ids.map((id) => [id.vendor, id.device]),
-      entries,
-      `${module.name}: the table at ${file}:${line}`,
+      simulated.filter((l) => l.endsWith(` ${module.name}`)),
+      source.lines.filter((l) => l.module === module.name).map((l) => `alias ${l.pattern} ${l.module}`),
+      `${module.name}: the simulated tree's aliases are the ones ${file}'s table generates`,
     );
-    assert.ok(
-      driver.ids.every((id) => id.overrideOnly),
-      `${module.name}: override_only`,
+    assert.equal(
+      driver.name,
+      driverName(readFileSync(join(root, file), "latin1"), module.name).name,
+      `${module.name}: the driver name its struct pci_driver registers`,
     );
   }
-  assert.equal(variants, 6);
+  // every variant of the tree is on the demo, but s390's ism_vfio_pci (Kconfig: depends on S390)
+  const inTree = new Set(source.lines.map((l) => l.module));
+  inTree.delete("ism_vfio_pci");
+  assert.deepEqual(variants.sort(), [...inTree].sort());
 });

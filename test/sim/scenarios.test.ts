@@ -142,3 +142,24 @@ test("a VM holds the device: unset, set and apply refuse to unbind it (also in -
   const refusals = trace.filter((e) => /refused: .*is in use/.test(e.text));
   assert.equal(refusals.length, 3);
 });
+
+test("xe_vfio_pci: the module's name in driver_override binds nothing; set writes the driver's, xe-vfio-pci", async () => {
+  const { trace, bindings } = await run("xe-driver-name");
+  assert.equal(bindings["0000:0b:00.1"], "xe-vfio-pci");
+  const lines = trace.map((e) => `${e.source} ${e.text}`);
+  const byHand = lines.findIndex((l) =>
+    /^sysfs echo "xe_vfio_pci" > .*0000:0b:00.1\/driver_override/.test(l),
+  );
+  const cleared = lines.findIndex((l) => /^sysfs echo "\\n" > .*0000:0b:00.1\/driver_override/.test(l));
+  assert.ok(byHand >= 0 && cleared > byHand);
+  // between the two: the VF left xe, and no driver bound it
+  assert.deepEqual(
+    lines.slice(byHand, cleared).filter((l) => /^kernel .*0000:0b:00.1: (un)?bound/.test(l)),
+    ["kernel xe 0000:0b:00.1: unbound"],
+  );
+  inOrder(trace.slice(cleared), [
+    /^kernel xe 0000:0b:00.1: bound/,
+    /^sysfs echo "xe-vfio-pci" > \/sys\/bus\/pci\/devices\/0000:0b:00.1\/driver_override/,
+    /^kernel xe-vfio-pci 0000:0b:00.1: bound \(vfio-dev\/vfio\d+/,
+  ]);
+});

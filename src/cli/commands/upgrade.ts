@@ -6,8 +6,10 @@ import { type Host, UnreadableDevice } from "../../host/host.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
 import { parseCommandLine, refuseExtraOperands } from "../args.ts";
 import type { Command } from "../command.ts";
+import { machineOption, openSimulated } from "../host.ts";
+import type { Io } from "../io.ts";
 
-const help = `usage: flavourctl upgrade --from DIR_A --to DIR_B [--sysfs DIR] [--json]
+const help = `usage: flavourctl upgrade --from DIR_A --to DIR_B [--sysfs DIR | --machine M] [--json]
 
 For each PCI device present, the default driver (the first module libkmod returns for its
 pci: modalias: the one udev loads first, whose driver binds) and the vfio flavour (the
@@ -18,6 +20,7 @@ responsible. Nothing is loaded or changed.
   --from DIR_A    the modules tree now (holding modules.alias), e.g. /lib/modules/6.1.0-56-amd64
   --to DIR_B      the modules tree after the upgrade
   --sysfs DIR     a sysfs tree to read devices from (default /sys); a captured copy works
+  --machine M     read the devices of a simulated machine instead (a bundled one: demo)
   --json          an array of {"address", "modalias", "driver", "default"?, "vfio"?}
 `;
 
@@ -28,6 +31,7 @@ export const command: Command = {
       from: { type: "string" },
       to: { type: "string" },
       sysfs: { type: "string" },
+      ...machineOption,
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     });
@@ -38,7 +42,8 @@ export const command: Command = {
     refuseExtraOperands(positionals);
     if (values.from === undefined || values.to === undefined)
       throw new UsageError("--from and --to are required");
-    const { SysfsHost } = await import("../../host/sysfs.ts");
+    if (values.machine !== undefined && values.sysfs !== undefined)
+      throw new UsageError("--machine and --sysfs do not go together");
     const { upgradeChanges } = await import("../../analysis/upgrade.ts");
     const cacheDir = indexCacheDir(io.env);
     const from = new ModulesDir(values.from, { configPaths: [], cacheDir });
@@ -46,20 +51,31 @@ export const command: Command = {
     from.aliases;
     to.aliases;
     const warn = (message: string) => io.err(`flavourctl upgrade: warning: ${message}\n`);
-    const changes = upgradeChanges(
-      presentDevices(new SysfsHost(values.sysfs ?? "/sys", warn), warn),
-      from,
-      to,
-    );
+    const changes = upgradeChanges(presentDevices(await devicesHost(values, io, warn), warn), from, to);
     if (values.json) io.out(`${JSON.stringify(changes, null, 2)}\n`);
     else io.out(format(changes), "latin1");
     return 0;
   },
 };
 
+/** The devices' host: a simulated machine (read only, no lock: nothing is written), or a sysfs tree. */
+async function devicesHost(
+  values: { sysfs?: string; machine?: string },
+  io: Io,
+  warn: (message: string) => void,
+): Promise<Host> {
+  if (values.machine !== undefined) {
+    const sim = await openSimulated(values.machine, io.env);
+    const { SimHost } = await import("../../host/sim/read-host.ts");
+    return new SimHost(sim.opened.machine);
+  }
+  const { SysfsHost } = await import("../../host/sysfs.ts");
+  return new SysfsHost(values.sysfs ?? "/sys", warn);
+}
+
 function format(changes: DeviceChange[]): string {
   if (changes.length === 0) return "no device changes its default driver or vfio flavour\n";
-  const name = (d: Decision) => d.module ?? "(none)";
+  const name = (d: Decision) => d.module ?? (d.builtIn ? `(built in: ${d.builtIn.join(" ")})` : "(none)");
   let out = "";
   for (const c of changes) {
     out += `${c.address} ${c.modalias}${c.driver ? ` (bound to ${c.driver})` : ""}\n`;
