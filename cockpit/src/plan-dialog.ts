@@ -91,7 +91,21 @@ function outcome(run: Run, showResult: boolean): HTMLElement[] {
         run.stderr.trim() === "" ? null : h("pre", { class: "reason" }, run.stderr.trim()),
       ),
     );
-  else if (showResult) parts.push(h("p", { class: "done", role: "status" }, "Done: verified by flavourctl."));
+  else if (showResult) {
+    // "done" only when flavourctl says so of every device (verified), else what it said
+    const outcomes =
+      document === null ? [] : members(document).map((member) => member.result?.outcome ?? "no result");
+    const verified = outcomes.length > 0 && outcomes.every((o) => o === "done" || o === "nothing-to-do");
+    parts.push(
+      h(
+        "p",
+        { class: verified ? "done" : "refusal", role: "status" },
+        verified
+          ? "Done: verified by flavourctl."
+          : `flavourctl exited 0, outcome: ${outcomes.join(", ") || "none"}`,
+      ),
+    );
+  }
   return parts;
 }
 
