@@ -23,6 +23,9 @@ for fetch in test/oracle/fetch-trees.sh test/analysis/fetch-source.sh test/kerne
   if [[ -x $fetch || -f $fetch ]]; then bash "$fetch"; fi
 done
 npm test
+# The Cockpit page in Debian's chromium through Debian's cockpit-ws (it installs them: 181 MB into a
+# bare Debian 12; docs/cockpit.md "Tests" has its times).
+bash test/cockpit/run.sh
 # The Debian package, installed and used in fresh Debian 12 and 13 chroots (lintian too).
 bash test/package/run.sh
 # The unit suite under each distribution's own Node (test/node-versions/run.sh) is not run here
