@@ -7,7 +7,7 @@
 // launcher (src/cli/launcher.ts), which compiles it through a V8 code cache. The build id that
 // names the caches is a hash of that text (README.md "Start-up" has the measured gain).
 import { createHash } from "node:crypto";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 import { STAMP, sourceHashes } from "./source-hash.mjs";
 
@@ -63,3 +63,24 @@ await build({
 writeFileSync("dist/package.json", '{ "type": "commonjs" }\n');
 writeFileSync(STAMP, `${JSON.stringify(sources, null, 1)}\n`);
 chmodSync("dist/flavourctl.js", 0o755);
+
+// The Cockpit page (cockpit/, issue 20): its TypeScript bundled for the browser (one IIFE
+// script: Cockpit's Content-Security-Policy forbids inline scripts, so index.html loads it as a
+// file), next to manifest.json, index.html and the CSS: dist/cockpit/flavourctl/ is the
+// directory Cockpit serves (~/.local/share/cockpit/flavourctl, /usr/share/cockpit/flavourctl).
+// Browsers of Debian 12 and later; no sourcemap or dependency: the page is its own code.
+const page = "dist/cockpit/flavourctl";
+mkdirSync(page, { recursive: true });
+await build({
+  entryPoints: ["cockpit/src/main.ts"],
+  bundle: true,
+  format: "iife",
+  platform: "browser",
+  target: ["chrome109", "firefox115"],
+  outfile: `${page}/flavourctl.js`,
+  legalComments: "none",
+  logLevel: "warning",
+  minifySyntax: true,
+});
+for (const file of ["manifest.json", "index.html", "flavourctl.css"])
+  copyFileSync(`cockpit/${file}`, `${page}/${file}`);

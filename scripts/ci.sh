@@ -25,6 +25,9 @@ done
 # linux-source-7.2 (Debian sid): the variant table, the demo machine's tables, upgrade 6.12 -> 7.2.
 bash test/analysis/fetch-source.sh 7.2 >/dev/null
 npm test
+# The Cockpit page in Debian's chromium through Debian's cockpit-ws (it installs them: 181 MB into a
+# bare Debian 12; docs/cockpit.md "Tests" has its times).
+bash test/cockpit/run.sh
 # The Debian package, installed and used in fresh Debian 12 and 13 chroots (lintian too).
 bash test/package/run.sh
 # The unit suite under each distribution's own Node (test/node-versions/run.sh) is not run here

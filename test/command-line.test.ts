@@ -117,7 +117,7 @@ test("--version is package.json's version, before or with global options", async
 test("the bundle's --version is the version package.json had when it was built", () => {
   // a copy of the project whose package.json says another version, built by scripts/build.mjs
   const root = tempDir("version-build");
-  for (const path of ["src", "scripts", "package-lock.json"])
+  for (const path of ["src", "cockpit", "scripts", "package-lock.json"])
     cpSync(join(repo, path), join(root, path), { recursive: true });
   symlinkSync(join(repo, "node_modules"), join(root, "node_modules"));
   const manifest = JSON.parse(readFileSync(join(repo, "package.json"), "utf8"));

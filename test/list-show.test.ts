@@ -52,6 +52,7 @@ const KEYS = [
   "sriov",
   "numaNode",
   "parents",
+  "names",
 ];
 
 test("list --json on the q35 capture: the documented keys and number format", async () => {
@@ -87,6 +88,11 @@ test("list --json on the q35 capture: the documented keys and number format", as
       sriov: { totalVfs: 4, numVfs: 2, driversAutoprobe: false },
       numaNode: null,
       parents: ["0000:00:05.0"],
+      names: {
+        class: "Non-Volatile memory controller",
+        vendor: "Red Hat, Inc.",
+        device: "QEMU NVM Express Controller",
+      },
     },
   );
   // vfio_pci is not loaded in the capture: its driver's name is unknown, not guessed
@@ -297,6 +303,30 @@ test("names from pci.ids are lspci's names (-mm: class, vendor, device), with or
       });
       assert.deepEqual(ours, theirs, name);
     }
+});
+
+test("list --json names each device as lspci -mm does (class, vendor, device), null where pci.ids has no name", async () => {
+  const tree = sysfsTree(SYSFS_FIXTURES.q35);
+  const { code, stdout } = await run(["list", "--json", ...q35()]);
+  assert.equal(code, 0);
+  const ours = (JSON.parse(stdout) as DeviceReport[]).map((d) => [
+    d.names.class,
+    d.names.vendor,
+    d.names.device,
+  ]);
+  const theirs = lspci(tree, oracleModules(DEBIAN_612), ["-mm", "-D"])
+    .trimEnd()
+    .split("\n")
+    .map((line) =>
+      [...line.matchAll(/"([^"]*)"/g)]
+        .slice(0, 3)
+        .map((m) => (/^(Class|Vendor|Device) [0-9a-f]{4}$/.test(m[1] as string) ? null : m[1])),
+    );
+  assert.deepEqual(ours, theirs);
+  assert.ok(
+    ours.some(([, vendor]) => vendor === "Red Hat, Inc."),
+    "names are filled in",
+  );
 });
 
 test("names from pci.ids are UTF-8, as the file is (lspci prints its bytes); a wrong index is dropped", () => {

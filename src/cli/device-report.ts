@@ -46,11 +46,13 @@ export interface DeviceReport {
   sriov: { totalVfs: number; numVfs: number; driversAutoprobe: boolean } | null;
   numaNode: number | null;
   parents: PciAddress[];
+  /** pci.ids names as lspci gives them (list's CLASS and DEVICE columns); null where it has none. */
+  names: { class: string | null; vendor: string | null; device: string | null };
 }
 
 const optionalHex = (value: number | null, width: number) => (value === null ? null : hex(value, width));
 
-export function deviceReport(view: DeviceView, info: DeviceInfo): DeviceReport {
+export function deviceReport(view: DeviceView, info: DeviceInfo, names: PciNames): DeviceReport {
   const choice = view.vfioChoice(info);
   return {
     address: info.address,
@@ -82,6 +84,11 @@ export function deviceReport(view: DeviceView, info: DeviceInfo): DeviceReport {
     sriov: info.sriov,
     numaNode: info.numaNode,
     parents: info.parents,
+    names: {
+      class: names.className(info.classCode) ?? null,
+      vendor: names.vendor(info.vendor) ?? null,
+      device: names.device(info.vendor, info.device) ?? null,
+    },
   };
 }
 

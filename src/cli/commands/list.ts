@@ -61,16 +61,17 @@ export const command: Command = {
       .devices()
       .map((address) => view.info(address))
       .filter((info) => info !== null);
+    const names = new PciNames(PCI_IDS_PATHS, indexCacheDir(io.env));
     if (values.json) {
       io.out(
         `${JSON.stringify(
-          infos.map((info) => deviceReport(view, info)),
+          infos.map((info) => deviceReport(view, info, names)),
           null,
           2,
         )}\n`,
       );
     } else {
-      io.out(listTable(view, infos, painter(io), new PciNames(PCI_IDS_PATHS, indexCacheDir(io.env))));
+      io.out(listTable(view, infos, painter(io), names));
     }
     // modprobe.d and modules.builtin.modinfo problems met; `resolve` checks modules.alias line by line.
     for (const warning of view.modules?.warnings ?? []) warn(warning);

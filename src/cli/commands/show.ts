@@ -54,6 +54,7 @@ export const command: Command = {
     const modules = view.kernelModules(info);
     const choice = view.vfioChoice(info);
     const group = view.group(info);
+    const names = new PciNames(PCI_IDS_PATHS, indexCacheDir(io.env));
     if (values.json) {
       const explain = {
         modules: modules && { stage: modules.lookup.stage, matches: matchesOf(modules.lookup) },
@@ -70,9 +71,8 @@ export const command: Command = {
         iommuGroup: group,
         driverOverride: overrideText(info),
       };
-      io.out(`${JSON.stringify({ ...deviceReport(view, info), explain }, null, 2)}\n`);
+      io.out(`${JSON.stringify({ ...deviceReport(view, info, names), explain }, null, 2)}\n`);
     } else {
-      const names = new PciNames(PCI_IDS_PATHS, indexCacheDir(io.env));
       io.out(showText(view, info, modules?.lookup ?? null, choice, group, painter(io), names));
     }
     // modprobe.d and modules.builtin.modinfo problems met; `resolve` checks modules.alias line by line.
