@@ -71,6 +71,9 @@ done
 node --import tsx scripts/completion.ts "$generated/flavourctl.bash"
 install -D -m 644 "$generated/flavourctl.bash" "$stage/usr/share/bash-completion/completions/flavourctl"
 
+# The Cockpit page (docs/cockpit.md), found by cockpit-ws in /usr/share/cockpit/flavourctl.
+bash cockpit/install.sh "$stage"
+
 install -m 644 "$src/copyright" "$stage/usr/share/doc/flavourctl/copyright"
 # a native package's changelog is changelog.gz (Debian policy 12.7)
 gzip -9n <"$src/changelog" >"$stage/usr/share/doc/flavourctl/changelog.gz"

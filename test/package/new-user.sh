@@ -48,6 +48,13 @@ offered=$(bash --norc -c 'source "$1"; COMP_WORDS=(flavourctl set --machine demo
 echo "$offered"
 [[ $offered == "--driver --dry-run" ]] || fail "completion offered '$offered'"
 
+step "the Cockpit page"
+cockpit_page=/usr/share/cockpit/flavourctl
+for file in manifest.json index.html flavourctl.js flavourctl.css; do
+  [[ -f $cockpit_page/$file ]] || fail "no $cockpit_page/$file"
+done
+ls "$cockpit_page"
+
 step "flavourctl list --machine demo"
 flavourctl list --machine demo >/tmp/list.out || fail "list --machine demo"
 head -n 4 /tmp/list.out
@@ -102,7 +109,7 @@ echo "the saved rule is there: $(tr '\n' ' ' </etc/flavourctl/rules.d/net.rule)"
 step "apt-get remove -y flavourctl"
 apt-get remove -y -q -o Dpkg::Use-Pty=0 flavourctl >/dev/null
 for gone in /usr/sbin/flavourctl /usr/lib/flavourctl /usr/lib/udev/rules.d/60-flavourctl.rules \
-  /usr/share/man/man8/flavourctl.8.gz "$completion"; do
+  /usr/share/man/man8/flavourctl.8.gz "$completion" "$cockpit_page"; do
   ! present "$gone" || fail "$gone is left after remove"
 done
 [[ -f /etc/flavourctl/rules.d/net.rule ]] || fail "remove deleted the saved rule"
