@@ -146,7 +146,7 @@ fixture_differences() {
 # fixture's modules.alias gives a pci: or vfio_pci: alias, as pci-modules/VER/NAME.ko. Kept
 # apart from the tree so that remaking one never drops the other.
 fetch_pci_modules() {
-  local version=$1 package=$2 pin=$3
+  local version=$1 package=$2 pin=$3 from=${4:-}
   local dir="$cache/pci-modules/$version" stamp="$package=$pin"
   if [[ -f $dir/.oracle-stamp && $(<"$dir/.oracle-stamp") == "$stamp" ]]; then
     log "$version: PCI modules up to date ($dir)"
@@ -154,11 +154,12 @@ fetch_pci_modules() {
   fi
   ensure_tools
   local deb work="$dir.tmp" unpacked="$dir.deb.tmp"
-  deb=$(deb_of "$package" "$pin")
+  deb=$(deb_of "$package" "$pin" "$from")
   rm -rf "$work" "$unpacked"
   mkdir -p "$work"
   dpkg -x "$deb" "$unpacked"
   local modules="$unpacked/lib/modules/$version" path name count=0
+  [[ -d $modules ]] || modules="$unpacked/usr/lib/modules/$version"
   while IFS= read -r path; do
     name=${path##*/}
     name=${name%%.ko*}
@@ -349,4 +350,5 @@ for kernel in "${sid_kernels[@]}"; do
   # shellcheck disable=SC2086
   fetch_sid_tree $kernel
 done
+fetch_pci_modules 7.2.13+deb14-amd64 linux-modules-7.2.13+deb14-amd64 7.2.13-1 sid
 build_sid_helper kmod-resolve -lkmod
