@@ -47,7 +47,7 @@ writeFileSync(input, `${inputs.join("\n")}\n`, "latin1");
 // first command.
 const cacheDir = join(work, "cache");
 const tools = {
-  libkmod: [helper("kmod-resolve"), tree],
+  libkmod: [...helper("kmod-resolve"), tree],
   flavourctl: [process.execPath, bundle, "resolve", "--modules", tree, "--config", "/dev/null"],
 };
 type Tool = keyof typeof tools;

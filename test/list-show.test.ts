@@ -42,6 +42,7 @@ const KEYS = [
   "driverModule",
   "driverOverride",
   "modules",
+  "modulesBuiltIn",
   "vfio",
   "iommuGroup",
   "iommuGroupBlockers",
@@ -78,6 +79,7 @@ test("list --json on the q35 capture: the documented keys and number format", as
       driverModule: "nvme",
       driverOverride: null,
       modules: ["nvme"],
+      modulesBuiltIn: false,
       vfio: undefined,
       iommuGroup: 14,
       iommuGroupBlockers: [],
@@ -102,6 +104,7 @@ test("list --json on the q35 capture: the documented keys and number format", as
     candidates: ["vfio_pci"],
     tie: null,
     reason: "no variant driver matches; generic vfio-pci",
+    builtIn: false,
     refused: null,
   });
   const vf = devices.find((d) => d.address === "0000:02:00.1");
@@ -237,6 +240,7 @@ test("vfio driver names come from module/<m>/drivers, never from the module's na
     candidates: ["virtio_vfio_pci", "vfio_pci"],
     tie: null,
     reason: "variant virtio_vfio_pci matches with 5 wildcard fields, fewer than vfio_pci (7)",
+    builtIn: false,
     refused: null,
   });
   assert.equal(net?.driverModule, "virtio_vfio_pci");

@@ -3,6 +3,7 @@
 import type { DeviceView } from "../flavour/device-view.ts";
 import type { DeviceInfo } from "../host/host.ts";
 import type { PciNames } from "../host/pci-names.ts";
+import { isBuiltInStage } from "../modules/lookup.ts";
 import type { PciAddress } from "../pci/address.ts";
 import { hex } from "../pci/ids.ts";
 
@@ -25,6 +26,11 @@ export interface DeviceReport {
   driverOverride: string | null;
   /** What lspci -k prints as "Kernel modules"; null when the modules (or the modalias) are unknown. */
   modules: string[] | null;
+  /**
+   * The modules are built into the kernel (the answer came from modules.builtin.modinfo's
+   * aliases, Linux 6.18+): nothing to load. null when the modules are unknown.
+   */
+  modulesBuiltIn: boolean | null;
   vfio: {
     /** The driver the chosen module registered, read from the host; null unless it is loaded. */
     driver: string | null;
@@ -33,6 +39,8 @@ export interface DeviceReport {
     candidates: string[];
     tie: string[] | null;
     reason: string;
+    /** The candidates are built into the kernel (their aliases from modules.builtin.modinfo). */
+    builtIn: boolean;
     /** Why vfio-pci would refuse the device (a bridge, its denylist), or null. */
     refused: string | null;
   } | null;
@@ -54,6 +62,7 @@ const optionalHex = (value: number | null, width: number) => (value === null ? n
 
 export function deviceReport(view: DeviceView, info: DeviceInfo, names: PciNames): DeviceReport {
   const choice = view.vfioChoice(info);
+  const kernel = view.kernelModules(info);
   return {
     address: info.address,
     vendor: hex(info.vendor, 4),
@@ -66,13 +75,15 @@ export function deviceReport(view: DeviceView, info: DeviceInfo, names: PciNames
     driver: info.driver,
     driverModule: info.driver === null ? null : view.host.driverModule(info.driver),
     driverOverride: info.driverOverride,
-    modules: view.kernelModules(info)?.modules ?? null,
+    modules: kernel?.modules ?? null,
+    modulesBuiltIn: kernel ? isBuiltInStage(kernel.lookup.stage) : null,
     vfio: choice && {
       driver: view.vfioDriver(choice),
       module: choice.module,
       candidates: choice.candidates.map((c) => c.module),
       tie: choice.tie ?? null,
       reason: choice.reason,
+      builtIn: choice.builtIn,
       refused: view.vfioRefusal(info),
     },
     iommuGroup: info.iommuGroup,

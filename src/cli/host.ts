@@ -9,6 +9,7 @@ import { DEFAULT_RULES_DIR } from "../flavour/rules-store.ts";
 import { wireSimHooks } from "../flavour/sim-hooks.ts";
 import { indexCacheDir } from "../host/cache-dir.ts";
 import type { HostControl } from "../host/control.ts";
+import { hostKmodRelease } from "../host/kmod-version.ts";
 import type { OpenedMachine } from "../host/sim/open.ts";
 import { SysfsHost } from "../host/sysfs.ts";
 import { SysfsControl } from "../host/sysfs-control.ts";
@@ -74,7 +75,10 @@ export const MACHINE_HELP = `  --machine M     work on a simulated machine: a bu
 `;
 
 export function openModules(values: MachineOptions, env: Io["env"]): ModulesDir {
-  return new ModulesDir(modulesDirFrom(values), { cacheDir: indexCacheDir(env) });
+  return new ModulesDir(modulesDirFrom(values), {
+    cacheDir: indexCacheDir(env),
+    kmodRelease: () => hostKmodRelease(env),
+  });
 }
 
 /** SYSFS_MAGIC (include/uapi/linux/magic.h): the filesystem of a live /sys. */
@@ -134,6 +138,7 @@ export async function openView(
   let modules: ModulesDir | null = new ModulesDir(modulesDirFrom(values), {
     ...configPaths,
     cacheDir: indexCacheDir(io.env),
+    kmodRelease: () => hostKmodRelease(io.env),
   });
   try {
     modules.aliases; // read now: a missing modules.alias is known before any output

@@ -53,18 +53,27 @@ function defaultTarget(dir: ModulesDir, host: HostControl, device: DeviceState):
   // module_load_and_warn): libkmod's kmod_module_probe_insert_module skips a blacklisted
   // module, so it is left out here too (one already loaded keeps its registered driver).
   const blacklisted = matching.filter((m) => dir.config.blacklist.has(m) && !host.moduleLoaded(m));
-  const modules = matching.filter((m) => !blacklisted.includes(m));
+  // A module built into the kernel (answered from modules.builtin.modinfo on 6.18+, or named
+  // in modules.builtin) has its driver registered from boot: nothing to load, nor to unload.
+  const builtIn = matching.filter((m) => dir.builtinNames.has(m) && !blacklisted.includes(m));
+  const modules = matching.filter((m) => !blacklisted.includes(m) && !builtIn.includes(m));
   const why =
     modules.length > 0
       ? `no override; the kernel binds the first registered driver that matches (modules: ${modules.join(", ")})`
-      : `no override; ${blacklisted.length > 0 ? "every matching module is blacklisted" : "no module in the modules tree matches"}, so only a built-in or loaded driver can take it`;
+      : builtIn.length > 0
+        ? "no override; the kernel binds the first registered driver that matches"
+        : `no override; ${blacklisted.length > 0 ? "every matching module is blacklisted" : "no module in the modules tree matches"}, so only a built-in or loaded driver can take it`;
   return {
     flavour: "default",
     module: null,
     driver: null,
     modules,
     vfio: false,
-    reason: [why, ...blacklisted.map((m) => `${m}: blacklisted, not loaded`)].join("; "),
+    reason: [
+      why,
+      ...builtIn.map((m) => `${m}: built into the kernel, nothing to load`),
+      ...blacklisted.map((m) => `${m}: blacklisted, not loaded`),
+    ].join("; "),
   };
 }
 
@@ -81,6 +90,16 @@ function vfioTarget(dir: ModulesDir, host: HostControl, device: DeviceState): Ta
       module: builtIn ? null : GENERIC_VFIO_MODULE,
       driver: builtIn ? "vfio-pci" : null,
       reason: `${choice.reason}${builtIn ? " (vfio-pci is registered)" : ""}`,
+    };
+  }
+  if (dir.builtinNames.has(choice.module)) {
+    // built in: its driver is registered from boot (module_add_driver links it under
+    // /sys/module/<module>/drivers as for a loaded module); nothing to load
+    return {
+      ...base,
+      module: null,
+      driver: host.moduleDrivers(choice.module)[0] ?? null,
+      reason: choice.reason,
     };
   }
   return { ...base, module: choice.module, driver: loadedDriver(host, choice.module), reason: choice.reason };

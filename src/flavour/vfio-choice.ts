@@ -3,7 +3,7 @@
 // the device's modalias with the `vfio_` prefix and take the match with the fewest
 // wildcards. libvirt (virPCIDeviceFindBestVFIOVariant) counts wildcards and keeps the first
 // on a tie; we rank the same way but never break a tie silently.
-import { type LookupMatch, lookup } from "../modules/lookup.ts";
+import { isBuiltInStage, type LookupMatch, lookup } from "../modules/lookup.ts";
 import type { ModulesDir } from "../modules/modules-dir.ts";
 import { flavouredModalias } from "../pci/modalias.ts";
 
@@ -23,6 +23,11 @@ export interface VfioChoice {
   candidates: VfioCandidate[];
   /** Set when the best rank is shared by different modules: the caller must not pick silently. */
   tie?: string[];
+  /**
+   * The candidates are drivers built into the kernel: their aliases came from
+   * modules.builtin.modinfo (Linux 6.18+, modules.builtin.alias.bin), none is a module to load.
+   */
+  builtIn: boolean;
   reason: string;
 }
 
@@ -40,6 +45,8 @@ export function wildcardCount(pattern: string): number {
 export function chooseVfio(dir: ModulesDir, modalias: string): VfioChoice {
   const flavoured = flavouredModalias(modalias);
   const result = lookup(dir, flavoured);
+  const builtIn = isBuiltInStage(result.stage);
+  const inKernel = builtIn ? " (built into the kernel: nothing to load)" : "";
   const seen = new Set<string>();
   const candidates = result.matches
     .map(toCandidate)
@@ -52,6 +59,7 @@ export function chooseVfio(dir: ModulesDir, modalias: string): VfioChoice {
     return {
       module: null,
       candidates,
+      builtIn,
       reason: `no module in ${dir.path} has a pattern matching ${flavoured}: fall back to the vfio-pci driver by name`,
     };
   }
@@ -61,7 +69,8 @@ export function chooseVfio(dir: ModulesDir, modalias: string): VfioChoice {
       module: null,
       candidates,
       tie: tied,
-      reason: `${tied.join(" and ")} match ${flavoured} equally well (${best.wildcards} wildcard fields): choose one with --driver`,
+      builtIn,
+      reason: `${tied.join(" and ")} match ${flavoured} equally well (${best.wildcards} wildcard fields)${inKernel}: choose one with --driver`,
     };
   }
   const runnerUp = candidates[1];
@@ -70,7 +79,7 @@ export function chooseVfio(dir: ModulesDir, modalias: string): VfioChoice {
       ? "no variant driver matches; generic vfio-pci"
       : `variant ${best.module} matches with ${best.wildcards} wildcard field${best.wildcards === 1 ? "" : "s"}` +
         (runnerUp ? `, fewer than ${runnerUp.module} (${runnerUp.wildcards})` : "");
-  return { module: best.module, candidates, reason: why };
+  return { module: best.module, candidates, builtIn, reason: `${why}${inKernel}` };
 }
 
 function toCandidate(match: LookupMatch): VfioCandidate | undefined {

@@ -24,7 +24,7 @@ import { MODULE_NAME } from "./sysfs.ts";
  * PATH Node looks in /usr/bin:/bin only, where Debian has no modprobe (/usr/sbin/modprobe): the
  * hook failed to load vfio-pci at boot until this.
  */
-const SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+export const SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** Driver and module names that may appear in a path: no slash, no dot-dot. */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:+-]*$/;

@@ -18,6 +18,11 @@ export type LookupStage =
   | "built-in module"
   | "built-in alias";
 
+/** The stages that answer with modules built into the kernel: nothing to load, nothing to unload. */
+export function isBuiltInStage(stage: LookupStage | null): boolean {
+  return stage === "built-in alias" || stage === "built-in module";
+}
+
 export interface LookupMatch {
   module: string;
   /** The line that matched, for the alias stages (its line number is computed when read). */

@@ -4,6 +4,7 @@ import { type Dirent, readdirSync, type Stats, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileType, isNullDevice, readRegularText, whyUnreadable } from "../safe-read.ts";
 import { excerpt } from "./files.ts";
+import { KMOD_EOF_AFTER_BACKSLASH_DROPPED, KMOD_WITHOUT_ALIAS_FILES } from "./kmod-version.ts";
 import { normalizeAlias } from "./normalize.ts";
 
 /** libkmod's default search path, in priority order. */
@@ -42,12 +43,25 @@ export function emptyConfig(): ModprobeConfig {
 }
 
 /**
- * The configuration files libkmod would read: `modules.softdep` of the modules directory,
- * then every `*.conf`/`*.alias` of each path (or the path itself when it is a file), sorted by
- * file name; a name already taken by an earlier path is ignored. A directory that cannot be
- * listed is skipped, said in `warnings`.
+ * The release of the kmod whose reading is followed where releases differ (kmod-version.ts);
+ * called only when a file needs it, so that nothing asks the host's kmod otherwise.
  */
-export function listConfigFiles(modulesDir: string, paths: readonly string[], warnings: string[]): string[] {
+export type KmodRelease = () => number;
+
+/**
+ * The configuration files libkmod would read: `modules.softdep` of the modules directory,
+ * then every `*.conf` of each path — and `*.alias` when the kmod followed is older than 33
+ * (its release asked only when such a file is there) — or the path itself when it is a file,
+ * sorted by file name; a name already taken by an earlier path is ignored. A directory that
+ * cannot be listed is skipped, said in `warnings`, and so is an `*.alias` file kmod 33 and
+ * later leave unread.
+ */
+export function listConfigFiles(
+  modulesDir: string,
+  paths: readonly string[],
+  warnings: string[],
+  release: KmodRelease,
+): string[] {
   const byName = new Map<string, string>();
   byName.set("modules.softdep", join(modulesDir, "modules.softdep"));
   for (const path of paths) {
@@ -88,6 +102,10 @@ export function listConfigFiles(modulesDir: string, paths: readonly string[], wa
         warnings.push(`${file}: a directory inside a configuration directory, ignored`);
         continue;
       }
+      if (name.endsWith(".alias") && release() >= KMOD_WITHOUT_ALIAS_FILES) {
+        warnings.push(`${file}: not read: kmod ${KMOD_WITHOUT_ALIAS_FILES} and later read only *.conf files`);
+        continue;
+      }
       if (!byName.has(name)) byName.set(name, file);
     }
   }
@@ -103,9 +121,13 @@ function linksToDirectory(path: string): boolean {
   }
 }
 
-export function loadConfig(modulesDir: string, paths: readonly string[]): ModprobeConfig {
+export function loadConfig(
+  modulesDir: string,
+  paths: readonly string[],
+  release: KmodRelease,
+): ModprobeConfig {
   const config = emptyConfig();
-  for (const file of listConfigFiles(modulesDir, paths, config.warnings)) {
+  for (const file of listConfigFiles(modulesDir, paths, config.warnings, release)) {
     let text: string;
     try {
       text = readRegularText(file, "config", "latin1");
@@ -118,7 +140,7 @@ export function loadConfig(modulesDir: string, paths: readonly string[]): Modpro
       );
       continue;
     }
-    parseConfigText(text, file, config);
+    parseConfigText(text, file, config, release);
   }
   return config;
 }
@@ -127,7 +149,7 @@ export function loadConfig(modulesDir: string, paths: readonly string[]): Modpro
  * Logical lines: a backslash-newline joins lines; any other backslash is dropped, keeping what
  * follows. The text between two newlines or backslashes is taken whole.
  */
-function* wrappedLines(text: string): Generator<{ text: string; line: number }> {
+function* wrappedLines(text: string, release: KmodRelease): Generator<{ text: string; line: number }> {
   let current = "";
   let line = 1;
   let start = 1;
@@ -152,8 +174,9 @@ function* wrappedLines(text: string): Generator<{ text: string; line: number }> 
       line++;
     } else {
       // getline_wrapped keeps the character after the backslash; at the end of the file that
-      // is getc's EOF, stored as the byte 0xff
-      current += i + 1 < text.length ? text[i + 1] : "\xff";
+      // is getc's EOF: stored as the byte 0xff before kmod 34, dropped since
+      if (i + 1 < text.length) current += text[i + 1];
+      else if (release() < KMOD_EOF_AFTER_BACKSLASH_DROPPED) current += "\xff";
       i += 2;
     }
   }
@@ -183,8 +206,13 @@ function tokenizer(raw: string) {
   };
 }
 
-export function parseConfigText(text: string, file: string, config: ModprobeConfig): void {
-  for (const { text: whole, line } of wrappedLines(text)) {
+export function parseConfigText(
+  text: string,
+  file: string,
+  config: ModprobeConfig,
+  release: KmodRelease,
+): void {
+  for (const { text: whole, line } of wrappedLines(text, release)) {
     // libkmod parses the logical line as a C string: it ends at a NUL byte
     const nul = whole.indexOf("\0");
     const raw = nul < 0 ? whole : whole.slice(0, nul);

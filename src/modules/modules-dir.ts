@@ -14,6 +14,7 @@ import {
   type TextFile,
   UnreadableFile,
 } from "./files.ts";
+import { depmodRelease } from "./kmod-version.ts";
 import {
   DEFAULT_CONFIG_PATHS,
   emptyConfig,
@@ -33,6 +34,12 @@ export interface ModulesDirOptions {
   files?: ReadonlyMap<string, string>;
   /** Where the scan of modules.alias is kept between commands (alias-cache.ts); none: no cache. */
   cacheDir?: string;
+  /**
+   * The release of the kmod whose answers to follow (kmod-version.ts), asked only when an
+   * answer depends on it; undefined (or no function): the release of the depmod that wrote
+   * this directory (depmodRelease).
+   */
+  kmodRelease?: () => number | undefined;
 }
 
 export class ModulesDir {
@@ -42,12 +49,23 @@ export class ModulesDir {
   private readonly configPaths: readonly string[];
   private readonly files: ReadonlyMap<string, string> | undefined;
   private readonly cacheDir: string | undefined;
+  private readonly askKmodRelease: (() => number | undefined) | undefined;
+  private kmodReleaseKnown: number | undefined;
 
   constructor(path: string, options: ModulesDirOptions = {}) {
     this.path = path;
     this.configPaths = options.configPaths ?? DEFAULT_CONFIG_PATHS;
     this.files = options.files;
     this.cacheDir = options.cacheDir;
+    this.askKmodRelease = options.kmodRelease;
+  }
+
+  /** The kmod release followed where libkmod's answers differ (ModulesDirOptions.kmodRelease). */
+  get kmodRelease(): number {
+    this.kmodReleaseKnown ??=
+      this.askKmodRelease?.() ??
+      (this.files ? (this.files.has("modules.weakdep") ? 33 : 32) : depmodRelease(this.path));
+    return this.kmodReleaseKnown;
   }
 
   /**
@@ -164,7 +182,9 @@ export class ModulesDir {
 
   get config(): ModprobeConfig {
     if (!this.configRead) {
-      const config = this.files ? this.memoryConfig(this.files) : loadConfig(this.path, this.configPaths);
+      const config = this.files
+        ? this.memoryConfig(this.files)
+        : loadConfig(this.path, this.configPaths, () => this.kmodRelease);
       this.warnings.push(...config.warnings);
       this.configRead = config;
     }
@@ -180,7 +200,8 @@ export class ModulesDir {
         const [x, y] = [a.slice(a.lastIndexOf("/") + 1), b.slice(b.lastIndexOf("/") + 1)];
         return x < y ? -1 : x > y ? 1 : 0;
       });
-    for (const name of names) parseConfigText(files.get(name) as string, join(this.path, name), config);
+    for (const name of names)
+      parseConfigText(files.get(name) as string, join(this.path, name), config, () => this.kmodRelease);
     return config;
   }
 }

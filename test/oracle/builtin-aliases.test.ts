@@ -2,8 +2,9 @@
 // (modules.builtin.alias.bin, which depmod builds from modules.builtin.modinfo). Random
 // modules.builtin.modinfo files — a dozen modules, each with aliases drawn from a pool of
 // overlapping patterns (repeats, the same pattern for several modules, other keys between the
-// aliases) — go through depmod (kmod 30) and kmod-resolve, and through lookup() on the same
-// text files; every answer must be the same list in the same order.
+// aliases) — go through depmod and kmod-resolve, and through lookup() on the same text files;
+// every answer must be the same list in the same order. Once with this machine's kmod 30, once
+// with sid's kmod 34 (its depmod and its libkmod).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -13,7 +14,7 @@ import { lookup } from "../../src/modules/lookup.ts";
 import { ModulesDir } from "../../src/modules/modules-dir.ts";
 import { tempDir } from "../support/tmp.ts";
 import { createRng, instantiate } from "./generate.ts";
-import { kmodResolve } from "./oracle.ts";
+import { depmodCommand, KMOD_NAME, type Kmod, kmodResolve } from "./oracle.ts";
 
 const POOL = [
   "pci:v00008086d*sv*sd*bc*sc*i*",
@@ -38,7 +39,11 @@ const INPUTS = [
   "platform:fooz",
 ];
 
-test("built-in aliases: several modules matching one name come in libkmod's order (random modules.builtin.modinfo through depmod)", (t) => {
+for (const kmod of ["host", "sid"] as const)
+  test(`built-in aliases: several modules matching one name come in ${KMOD_NAME[kmod]}'s order (random modules.builtin.modinfo through its depmod)`, (t) =>
+    builtinOrder(t, kmod));
+
+function builtinOrder(t: { diagnostic(message: string): void }, kmod: Kmod): void {
   const rng = createRng(20_261_208);
   let compared = 0;
   let multiple = 0;
@@ -65,11 +70,12 @@ test("built-in aliases: several modules matching one name come in libkmod's orde
     writeFileSync(join(dir, "modules.builtin.modinfo"), records.map((r) => `${r}\0`).join(""), "latin1");
     writeFileSync(join(dir, "modules.builtin"), modules.map((m) => `kernel/drivers/${m}.ko\n`).join(""));
     writeFileSync(join(dir, "modules.order"), "");
-    execFileSync("depmod", ["-b", root, version]);
+    const [depmod, ...prefix] = depmodCommand(kmod) as [string, ...string[]];
+    execFileSync(depmod, [...prefix, "-b", root, version]);
 
     const inputs = [...INPUTS];
     for (let i = 0; i < 20; i++) inputs.push(instantiate(rng.pick(POOL), rng));
-    const expected = kmodResolve(dir, inputs);
+    const expected = kmodResolve(dir, inputs, [], kmod);
     const ours = new ModulesDir(dir, { configPaths: [] });
     for (const [n, input] of inputs.entries()) {
       const result = lookup(ours, input);
@@ -85,4 +91,4 @@ test("built-in aliases: several modules matching one name come in libkmod's orde
   );
   assert.ok(multiple > 100, `${multiple} answers with several modules`);
   assert.deepEqual(differences.slice(0, 10), []);
-});
+}

@@ -1,5 +1,7 @@
 // What modpost reads from a kernel module: the PCI id tables behind its
-// `__mod_pci__<name>_device_table` symbols and the `.modinfo` strings it ends up with. A small
+// `__mod_pci__<name>_device_table` symbols (`__mod_device_table__kmod_<modname>__pci__<name>`
+// from Linux 6.16, when modpost began writing built-in modules' aliases) and the `.modinfo`
+// strings it ends up with. A small
 // reader of x86_64 relocatable ELF files (ELF64, little endian), enough for that and no more.
 //
 // modpost (scripts/mod/file2alias.c, handle_moddevtable) takes every STT_OBJECT symbol named
@@ -108,7 +110,7 @@ export function readKernelModule(file: Buffer, path: string): KernelModule {
   const pciTables: PciTable[] = [];
   for (let at = symtab.offset; at + 24 <= symtab.offset + symtab.size; at += 24) {
     const name = cString(file, strtab.offset + file.readUInt32LE(at));
-    if (!name.startsWith("__mod_pci__") || !name.endsWith("_device_table")) continue;
+    if (!isPciTableSymbol(name)) continue;
     const info = file[at + 4] as number;
     const shndx = file.readUInt16LE(at + 6);
     if ((info & 0xf) !== STT_OBJECT || shndx === SHN_UNDEF || shndx >= SHN_LORESERVE) continue;
@@ -143,4 +145,18 @@ export function readKernelModule(file: Buffer, path: string): KernelModule {
         .filter((record) => record !== "")
     : [];
   return { pciTables, modinfo };
+}
+
+/**
+ * A PCI MODULE_DEVICE_TABLE symbol, in either naming: `__mod_pci__<name>_device_table` (before
+ * 6.16), `__mod_device_table__kmod_<modname>__pci__<name>` (since; file2alias.c
+ * handle_moddevtable: the type is the word after the module name).
+ */
+export function isPciTableSymbol(name: string): boolean {
+  if (name.startsWith("__mod_pci__")) return name.endsWith("_device_table");
+  if (!name.startsWith("__mod_device_table__")) return false;
+  const modname = name.indexOf("__kmod_");
+  if (modname < 0) return false;
+  const type = name.indexOf("__", modname + "__kmod_".length);
+  return type >= 0 && name.startsWith("pci__", type + 2);
 }

@@ -20,7 +20,10 @@ import { normalizeModuleName } from "../../src/modules/normalize.ts";
 import { softdeps } from "../../src/modules/softdep.ts";
 import { tempDir } from "../support/tmp.ts";
 import { createRng, generateModaliases, instantiate, readModulesTree } from "./generate.ts";
-import { kmodConfig, kmodResolve, oracleTree } from "./oracle.ts";
+import { KMOD_NAME, type Kmod, kmodConfig, kmodResolve, oracleTree } from "./oracle.ts";
+
+/** The kmod release flavourctl is told to follow when compared with each libkmod. */
+const RELEASE: Record<Kmod, number> = { host: 30, sid: 34 };
 
 const VERSION = "6.12.117+deb12-amd64";
 const DEBIAN = new URL("../fixtures/modprobe.d/debian-12", import.meta.url).pathname;
@@ -190,63 +193,97 @@ function firstLineOf(file: string, n: number): number {
   return first;
 }
 
-for (const c of CASES) {
-  test(`modprobe.d equals libkmod: ${c.name}`, (t) => {
-    const dir = oracleTree(VERSION);
-    const paths = c.paths(files(CRAFTED));
-    const modules = new ModulesDir(dir, { configPaths: paths });
-    const config = modules.config;
-    const tree = readModulesTree(dir);
+for (const kmod of ["host", "sid"] as const)
+  for (const c of CASES) {
+    test(`modprobe.d equals ${KMOD_NAME[kmod]}: ${c.name}`, (t) => {
+      const dir = oracleTree(VERSION, kmod);
+      const paths = c.paths(files(CRAFTED));
+      const modules = new ModulesDir(dir, { configPaths: paths, kmodRelease: () => RELEASE[kmod] });
+      const config = modules.config;
+      const tree = readModulesTree(dir);
 
-    // every module the files or the tree's modules.softdep name, some glob-matched, some not
-    const mentioned = new Set<string>();
-    for (const s of config.softdeps) mentioned.add(s.module.replace(/[*?[\]]/g, "")).add(`${s.module}x`);
-    for (const name of ["snd_pcm", "snd_hda_intel", "nvme", "nvme_core", "e1000e", "vfio_pci", "ext4"])
-      mentioned.add(name);
-    const rng = createRng(20_261_207);
-    for (let i = 0; i < 200; i++) mentioned.add(rng.pick(tree.moduleNames));
-    const names = [...mentioned].map(normalizeModuleName);
+      // every module the files or the tree's modules.softdep name, some glob-matched, some not
+      const mentioned = new Set<string>();
+      for (const s of config.softdeps) mentioned.add(s.module.replace(/[*?[\]]/g, "")).add(`${s.module}x`);
+      for (const name of ["snd_pcm", "snd_hda_intel", "nvme", "nvme_core", "e1000e", "vfio_pci", "ext4"])
+        mentioned.add(name);
+      const rng = createRng(20_261_207);
+      for (let i = 0; i < 200; i++) mentioned.add(rng.pick(tree.moduleNames));
+      const names = [...mentioned].map(normalizeModuleName);
 
-    const kmod = kmodConfig(dir, paths, names);
-    assert.deepEqual(entriesOf(modules), kmodEntries(kmod.entries), "the configuration libkmod keeps");
-    assert.deepEqual(refusedLines(config.warnings), refusedLines(kmod.log), "the lines refused");
+      const libkmod = kmodConfig(dir, paths, names, kmod);
+      assert.deepEqual(entriesOf(modules), kmodEntries(libkmod.entries), "the configuration libkmod keeps");
+      assert.deepEqual(refusedLines(config.warnings), refusedLines(libkmod.log), "the lines refused");
 
-    const softdepDifferences = names.filter((name) => {
-      const ours = softdeps(modules, name);
-      return `${ours.pre.join(" ")}\t${ours.post.join(" ")}` !== kmod.softdeps.get(name);
+      const softdepDifferences = names.filter((name) => {
+        const ours = softdeps(modules, name);
+        return `${ours.pre.join(" ")}\t${ours.post.join(" ")}` !== libkmod.softdeps.get(name);
+      });
+      assert.deepEqual(
+        softdepDifferences.map(
+          (n) =>
+            `${n}: flavourctl ${JSON.stringify(softdeps(modules, n))}, libkmod ${libkmod.softdeps.get(n)}`,
+        ),
+        [],
+      );
+
+      // lookups: generated names, instances of the files' alias patterns, every name they mention
+      const inputs = generateModaliases(tree, { count: 5000, seed: 20_261_207 });
+      for (const alias of config.aliases)
+        for (let i = 0; i < 3; i++) inputs.push(instantiate(alias.pattern, rng));
+      for (const entry of libkmod.entries) inputs.push(...(entry.split("\t")[1] ?? "").split(" "));
+      for (const s of config.softdeps) inputs.push(...s.spec.split(/\s+/).filter((w) => w !== ""));
+      const expected = kmodResolve(dir, inputs, paths, kmod);
+      const differences: string[] = [];
+      let failed = 0;
+      let byConfig = 0;
+      for (const [n, input] of inputs.entries()) {
+        const result = lookup(modules, input);
+        const got = result.errno ? `!${result.errno}` : result.matches.map((m) => m.module).join(" ");
+        if (result.errno) failed++;
+        if (result.stage === "modprobe.d alias" || result.stage === "install/remove command") byConfig++;
+        if (got !== expected[n])
+          differences.push(
+            `${JSON.stringify(input.slice(0, 100))}: flavourctl '${got}', libkmod '${expected[n]}'`,
+          );
+      }
+      t.diagnostic(
+        `${c.name}: ${KMOD_NAME[kmod]}, ${libkmod.entries.length} entries, ${refusedLines(libkmod.log).length} lines refused, ` +
+          `${names.length} modules' softdeps, ${inputs.length} lookups (${byConfig} answered by modprobe.d, ` +
+          `${failed} failed), ${differences.length} differences`,
+      );
+      assert.deepEqual(differences.slice(0, 20), []);
     });
-    assert.deepEqual(
-      softdepDifferences.map(
-        (n) => `${n}: flavourctl ${JSON.stringify(softdeps(modules, n))}, libkmod ${kmod.softdeps.get(n)}`,
-      ),
-      [],
-    );
+  }
 
-    // lookups: generated names, instances of the files' alias patterns, every name they mention
-    const inputs = generateModaliases(tree, { count: 5000, seed: 20_261_207 });
-    for (const alias of config.aliases)
-      for (let i = 0; i < 3; i++) inputs.push(instantiate(alias.pattern, rng));
-    for (const entry of kmod.entries) inputs.push(...(entry.split("\t")[1] ?? "").split(" "));
-    for (const s of config.softdeps) inputs.push(...s.spec.split(/\s+/).filter((w) => w !== ""));
-    const expected = kmodResolve(dir, inputs, paths);
-    const differences: string[] = [];
-    let failed = 0;
-    let byConfig = 0;
-    for (const [n, input] of inputs.entries()) {
-      const result = lookup(modules, input);
-      const got = result.errno ? `!${result.errno}` : result.matches.map((m) => m.module).join(" ");
-      if (result.errno) failed++;
-      if (result.stage === "modprobe.d alias" || result.stage === "install/remove command") byConfig++;
-      if (got !== expected[n])
-        differences.push(
-          `${JSON.stringify(input.slice(0, 100))}: flavourctl '${got}', libkmod '${expected[n]}'`,
-        );
-    }
-    t.diagnostic(
-      `${c.name}: ${kmod.entries.length} entries, ${refusedLines(kmod.log).length} lines refused, ` +
-        `${names.length} modules' softdeps, ${inputs.length} lookups (${byConfig} answered by modprobe.d, ` +
-        `${failed} failed), ${differences.length} differences`,
-    );
-    assert.deepEqual(differences.slice(0, 20), []);
+// Where the two libkmods answer differently, each answer is shown against its own libkmod, and
+// flavourctl told the other release would be wrong: kmod 33 stopped reading *.alias files,
+// kmod 34 drops a backslash at the very end of a file (kmod 30 kept getc's EOF as 0xff).
+test("modprobe.d where libkmod 30 and 34 differ: *.alias files, a backslash at the end of a file — flavourctl follows the release it is told", () => {
+  const root = files({
+    "etc/x.alias": "alias from-dot-alias e1000e\n",
+    "etc/zz-tail.conf": "alias tail-alias e1000e\\",
   });
-}
+  const inputs = ["from-dot-alias", "tail-alias"];
+  const answers: Record<Kmod, string[]> = { host: ["e1000e", "e1000e\xff"], sid: ["", "e1000e"] };
+  const ours = (kmod: Kmod, release: number) => {
+    const modules = new ModulesDir(oracleTree(VERSION, kmod), {
+      configPaths: [join(root, "etc")],
+      kmodRelease: () => release,
+    });
+    return inputs.map((input) =>
+      lookup(modules, input)
+        .matches.map((m) => m.module)
+        .join(" "),
+    );
+  };
+  for (const kmod of ["host", "sid"] as const) {
+    assert.deepEqual(
+      kmodResolve(oracleTree(VERSION, kmod), inputs, [join(root, "etc")], kmod),
+      answers[kmod],
+    );
+    assert.deepEqual(ours(kmod, RELEASE[kmod]), answers[kmod], `told ${RELEASE[kmod]}`);
+    const other = kmod === "host" ? RELEASE.sid : RELEASE.host;
+    assert.notDeepEqual(ours(kmod, other), answers[kmod], `told ${other}`);
+  }
+});

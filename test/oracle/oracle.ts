@@ -8,6 +8,23 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const TREE_VERSIONS = ["6.12.117+deb12-amd64", "6.1.0-56-amd64"] as const;
+export const TREE_72 = "7.2.13+deb14-amd64";
+
+/**
+ * Whose kmod: this machine's (Debian 12: kmod 30, libkmod 30) or the sid root's (kmod 34.2,
+ * pciutils 3.15) that fetch-trees.sh unpacks. A tree of each is depmod'd by that kmod's depmod,
+ * and looked up with that kmod's libkmod, as on a host that has it.
+ */
+export type Kmod = "host" | "sid";
+export const KMOD_NAME: Record<Kmod, string> = { host: "libkmod 30", sid: "libkmod 34" };
+
+/** Every tree the oracle has, with the kmod whose depmod built its indexes. */
+export const ORACLE_TREES: readonly { version: string; kmod: Kmod }[] = [
+  { version: TREE_VERSIONS[0], kmod: "host" },
+  { version: TREE_VERSIONS[1], kmod: "host" },
+  { version: TREE_VERSIONS[0], kmod: "sid" },
+  { version: TREE_72, kmod: "sid" },
+];
 
 const repo = new URL("../..", import.meta.url).pathname;
 export const CACHE = process.env.FLAVOURCTL_CACHE || join(repo, ".cache");
@@ -20,9 +37,9 @@ function required(path: string, what: string, script: string): string {
 
 const FETCH = "test/oracle/fetch-trees.sh";
 
-/** The rebuilt modules directory of VERSION, with the .bin indexes libkmod reads. */
-export function oracleTree(version: string): string {
-  const dir = join(oracle, "trees", version, "lib", "modules", version);
+/** The rebuilt modules directory of VERSION, with the .bin indexes KMOD's depmod wrote. */
+export function oracleTree(version: string, kmod: Kmod = "host"): string {
+  const dir = join(oracle, kmod === "host" ? "trees" : "trees-sid", version, "lib", "modules", version);
   required(join(dir, "modules.alias.bin"), `the libkmod tree of ${version}`, FETCH);
   return dir;
 }
@@ -34,24 +51,60 @@ export function pciModulesDir(version: string): string {
   return dir;
 }
 
-/** A C helper, built from test/oracle/NAME.c as it is now (fetch-trees.sh names it by the source's hash). */
-export function helper(name: "kmod-resolve" | "fnmatch-ref"): string {
+/**
+ * A C helper, built from test/oracle/NAME.c as it is now (fetch-trees.sh names it by the
+ * source's hash), as the command that runs it: the sid root's build through sid's loader.
+ */
+export function helper(name: "kmod-resolve" | "fnmatch-ref", kmod: Kmod = "host"): string[] {
   const source = readFileSync(new URL(`./${name}.c`, import.meta.url));
   const hash = createHash("sha256").update(source).digest("hex").slice(0, 16);
-  return required(
-    join(oracle, "bin", `${name}-${hash}`),
-    `the ${name} helper of test/oracle/${name}.c`,
+  const binary = required(
+    join(oracle, "bin", `${name}-${hash}${kmod === "sid" ? "-sid" : ""}`),
+    `the ${name} helper of test/oracle/${name}.c${kmod === "sid" ? " built in the sid root" : ""}`,
     FETCH,
   );
+  return kmod === "sid" ? sidCommand(binary) : [binary];
+}
+
+/**
+ * A program of the sid root (or built in it) run on this machine: through the root's own
+ * dynamic loader and libraries, so it sees this machine's files (the trees) without a chroot.
+ * libkmod 34 dlopen()s liblzma and libzstd: the library path serves those too.
+ */
+export function sidCommand(program: string, argv0?: string): string[] {
+  const root = sidRoot();
+  const loader = [
+    join(root, "usr/lib64/ld-linux-x86-64.so.2"),
+    "--library-path",
+    join(root, "usr/lib/x86_64-linux-gnu"),
+  ];
+  return [...loader, ...(argv0 ? ["--argv0", argv0] : []), program];
+}
+
+/** KMOD's depmod (kmod is a multi-call binary: it is depmod when called so). */
+export function depmodCommand(kmod: Kmod): string[] {
+  return kmod === "host" ? ["depmod"] : sidCommand(join(sidRoot(), "usr/bin/kmod"), "depmod");
+}
+
+/** The unpacked Debian sid root of fetch-trees.sh (kmod 34.2, libkmod-dev, pciutils 3.15). */
+export function sidRoot(): string {
+  const root = join(oracle, "sid");
+  required(join(root, ".oracle-stamp"), "the sid root (kmod 34, pciutils 3.15)", FETCH);
+  return root;
 }
 
 /** Runs a helper once on a whole batch (bytes in, bytes out); its stderr is returned, not shown. */
-export function runHelper(path: string, args: string[], input: Buffer): { stdout: Buffer; stderr: string } {
-  const result = spawnSync(path, args, { input, maxBuffer: 1 << 30 });
+export function runHelper(
+  command: readonly string[],
+  args: string[],
+  input: Buffer,
+): { stdout: Buffer; stderr: string } {
+  const [path, ...prefix] = command as [string, ...string[]];
+  const result = spawnSync(path, [...prefix, ...args], { input, maxBuffer: 1 << 30 });
   if (result.error) throw result.error;
   if (result.status !== 0) {
     throw new Error(
-      `${path} exited with ${result.status ?? result.signal}: ${result.stderr.toString().slice(0, 500)}`,
+      `${command.join(" ")} exited with ${result.status ?? result.signal}: ${result.stderr.toString().slice(0, 500)}`,
     );
   }
   return { stdout: result.stdout, stderr: result.stderr.toString("latin1") };
@@ -66,9 +119,10 @@ export function kmodResolve(
   dir: string,
   inputs: readonly string[],
   configPaths: readonly string[] = [],
+  kmod: Kmod = "host",
 ): string[] {
   const { stdout } = runHelper(
-    helper("kmod-resolve"),
+    helper("kmod-resolve", kmod),
     [dir, ...configPaths],
     Buffer.from(`${inputs.join("\n")}\n`, "latin1"),
   );
@@ -97,9 +151,10 @@ export function kmodConfig(
   dir: string,
   configPaths: readonly string[],
   modules: readonly string[],
+  kmod: Kmod = "host",
 ): KmodConfig {
   const { stdout, stderr } = runHelper(
-    helper("kmod-resolve"),
+    helper("kmod-resolve", kmod),
     ["--config", dir, ...configPaths],
     Buffer.from(modules.map((m) => `${m}\n`).join(""), "latin1"),
   );

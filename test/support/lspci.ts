@@ -9,19 +9,21 @@ import { execFileSync } from "node:child_process";
 import { existsSync, realpathSync } from "node:fs";
 import { release } from "node:os";
 import { join } from "node:path";
+import { type Kmod, oracleTree, sidCommand, sidRoot } from "../oracle/oracle.ts";
 import { tempDir } from "./tmp.ts";
+
+/**
+ * Whose lspci: this machine's (Debian 12: pciutils 3.9, libkmod 30) or the sid root's
+ * (pciutils 3.15, libkmod 34), run here through the root's loader (oracle.ts sidCommand).
+ */
+export type Pciutils = Kmod;
+export const PCIUTILS_NAME: Record<Pciutils, string> = { host: "lspci 3.9", sid: "lspci 3.15" };
 
 const cacheRoot = process.env.FLAVOURCTL_CACHE ?? new URL("../../.cache", import.meta.url).pathname;
 
-/** The oracle's modules tree of VERSION (with libkmod's .bin indexes); fails when absent. */
-export function oracleModules(version: string): string {
-  const dir = join(cacheRoot, "oracle/trees", version, "lib/modules", version);
-  if (!existsSync(join(dir, "modules.alias.bin"))) {
-    throw new Error(
-      `${dir}/modules.alias.bin is missing: run 'bash test/oracle/fetch-trees.sh' (FLAVOURCTL_CACHE=${cacheRoot})`,
-    );
-  }
-  return dir;
+/** The oracle's modules tree of VERSION, with the .bin indexes KMOD's depmod wrote; fails when absent. */
+export function oracleModules(version: string, kmod: Kmod = "host"): string {
+  return oracleTree(version, kmod);
 }
 
 /** The QEMU bench guest's own modules tree (test/kernel/build-variants.sh adds the vfio-pci variants and runs depmod). */
@@ -35,18 +37,21 @@ export function benchOracleModules(): string {
   return dir;
 }
 
+// bash: the lspci command is N words (a loader, its options and lspci for the sid root's)
 const SCRIPT = `set -e
-scratch=$1 lib=$2 modules=$3 tree=$4; shift 4
+scratch=$1 lib=$2 modules=$3 tree=$4 n=$5; shift 5
+lspci=("\${@:1:n}"); shift "$n"
 mount -t tmpfs flavourctl-test "$scratch"
 mkdir -p "$scratch/upper/modules" "$scratch/work"
 ln -s "$modules" "$scratch/upper/modules/$(uname -r)"
 mount -t overlay flavourctl-test -o "lowerdir=$lib,upperdir=$scratch/upper,workdir=$scratch/work" "$lib"
-exec lspci -A linux-sysfs -O "sysfs.path=$tree/bus/pci" "$@"
+exec "\${lspci[@]}" -A linux-sysfs -O "sysfs.path=$tree/bus/pci" "$@"
 `;
 
 /** lspci's output for the tree, with /lib/modules/$(uname -r) standing for `modules`. */
-export function lspci(tree: string, modules: string, args: string[]): string {
+export function lspci(tree: string, modules: string, args: string[], pciutils: Pciutils = "host"): string {
   const lib = realpathSync("/lib");
+  const command = pciutils === "host" ? ["lspci"] : sidCommand(join(sidRoot(), "usr/bin/lspci"));
   try {
     return execFileSync(
       "unshare",
@@ -54,14 +59,16 @@ export function lspci(tree: string, modules: string, args: string[]): string {
         "-m",
         "--propagation",
         "private",
-        "sh",
+        "bash",
         "-c",
         SCRIPT,
-        "sh",
+        "bash",
         tempDir("lspci-ns"),
         lib,
         modules,
         tree,
+        String(command.length),
+        ...command,
         ...args,
       ],
       { encoding: "latin1", stdio: ["ignore", "pipe", "pipe"] },
@@ -80,8 +87,12 @@ export interface LspciDevice {
 }
 
 /** `lspci -k -D` parsed: "Kernel driver in use" and "Kernel modules" of every device. */
-export function lspciKernel(tree: string, modules: string): Map<string, LspciDevice> {
-  return parseLspciKernel(lspci(tree, modules, ["-k", "-D", "-n"]));
+export function lspciKernel(
+  tree: string,
+  modules: string,
+  pciutils: Pciutils = "host",
+): Map<string, LspciDevice> {
+  return parseLspciKernel(lspci(tree, modules, ["-k", "-D", "-n"], pciutils));
 }
 
 /** The output of `lspci -k -D -n` parsed (also read inside the QEMU guest). */

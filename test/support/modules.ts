@@ -7,6 +7,8 @@ import { tempDir } from "./tmp.ts";
 
 export const DEBIAN_612 = "6.12.117+deb12-amd64";
 export const DEBIAN_61 = "6.1.0-56-amd64";
+/** Debian sid's 7.2.13 (linux-base + linux-modules), depmod'd by sid's kmod 34 (test/oracle/fetch-trees.sh). */
+export const DEBIAN_72 = "7.2.13+deb14-amd64";
 /** The bench guest's modules (Debian 6.12 plus the vfio-pci variants test/kernel/build-variants.sh installs under updates/). */
 export const BENCH_MODULES = "6.12.117+deb12-amd64+bench";
 

@@ -1,5 +1,6 @@
 // flavourctl resolve: the modules libkmod would return for each modalias, in its order.
 import { indexCacheDir } from "../../host/cache-dir.ts";
+import { hostKmodRelease } from "../../host/kmod-version.ts";
 import { excerpt } from "../../modules/files.ts";
 import { type LookupMatch, lookup } from "../../modules/lookup.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
@@ -38,6 +39,7 @@ export const command: Command = {
     const dir = new ModulesDir(modulesDirFrom(values), {
       ...(values.config ? { configPaths: values.config } : {}),
       cacheDir: indexCacheDir(io.env),
+      kmodRelease: () => hostKmodRelease(io.env),
     });
     dir.aliases; // load now so that a missing modules.alias fails before any output
     const fromStdin = positionals.length === 0;

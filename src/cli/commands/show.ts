@@ -8,7 +8,7 @@ import { indexCacheDir } from "../../host/cache-dir.ts";
 import type { DeviceInfo } from "../../host/host.ts";
 import { AbsentDevice, UnreadableDevice } from "../../host/host.ts";
 import { PCI_IDS_PATHS, PciNames } from "../../host/pci-names.ts";
-import type { LookupResult } from "../../modules/lookup.ts";
+import { isBuiltInStage, type LookupResult } from "../../modules/lookup.ts";
 import { parseAddress } from "../../pci/address.ts";
 import { hex } from "../../pci/ids.ts";
 import { parseCommandLine } from "../args.ts";
@@ -57,9 +57,14 @@ export const command: Command = {
     const names = new PciNames(PCI_IDS_PATHS, indexCacheDir(io.env));
     if (values.json) {
       const explain = {
-        modules: modules && { stage: modules.lookup.stage, matches: matchesOf(modules.lookup) },
+        modules: modules && {
+          stage: modules.lookup.stage,
+          builtIn: isBuiltInStage(modules.lookup.stage),
+          matches: matchesOf(modules.lookup),
+        },
         vfio: choice && {
           reason: choice.reason,
+          builtIn: choice.builtIn,
           candidates: choice.candidates.map(({ module, pattern, wildcards, file, line }) => ({
             module,
             pattern,
@@ -145,7 +150,12 @@ function showText(
   else if (modules.matches.length === 0) field("modules", "none: no alias line matches the modalias");
   else {
     const names = [...new Set(modules.matches.map((m) => m.module))].join(", ");
-    field("modules", `${names}  (what udev loads for this modalias; the ${modules.stage} stage answered)`);
+    field(
+      "modules",
+      isBuiltInStage(modules.stage)
+        ? `${names}  (built into the kernel: nothing for udev to load, the driver is registered from boot; the ${modules.stage} stage answered)`
+        : `${names}  (what udev loads for this modalias; the ${modules.stage} stage answered)`,
+    );
     for (const m of modules.matches) {
       const source = m.alias ?? m.config;
       detail(source ? `${source.file}:${source.line}  ${source.pattern} → ${m.module}` : m.module);
