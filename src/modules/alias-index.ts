@@ -10,8 +10,11 @@
 // rest is checked by fnmatch — or, for canonical PCI patterns against a canonical PCI
 // modalias, by comparing the seven fields, which is the same test (both are fixed-width hex
 // separated by distinct lower-case markers) and far cheaper.
+
+import { readModaliasFields } from "../pci/modalias.ts";
 import type { AliasLine, AliasSource, SortedPrefixes } from "./alias-file.ts";
 import { compileMatcher, fnmatchBytes } from "./fnmatch.ts";
+import { fieldsMatch, PciFieldIndex } from "./pci-field-index.ts";
 
 interface IndexedAlias {
   alias: AliasLine;
@@ -34,11 +37,6 @@ interface IndexedAlias {
 
 const PCI_PATTERN =
   /^(?:vfio_)?pci:v([0-9A-F]{8}|\*)d([0-9A-F]{8}|\*)sv([0-9A-F]{8}|\*)sd([0-9A-F]{8}|\*)bc([0-9A-F]{2}|\*)sc([0-9A-F]{2}|\*)i(?:([0-9A-F]{2})\*|\*)$/;
-/** Where each field starts after the `:` of a canonical modalias (v, d, sv, sd, bc, sc, i), and its width. */
-const PCI_FIELD_OFFSETS = [1, 10, 20, 30, 40, 44, 47];
-const PCI_FIELD_WIDTHS = [8, 8, 8, 8, 2, 2, 2];
-const PCI_MODALIAS =
-  /^(?:vfio_)?pci:v([0-9A-F]{8})d([0-9A-F]{8})sv([0-9A-F]{8})sd([0-9A-F]{8})bc([0-9A-F]{2})sc([0-9A-F]{2})i([0-9A-F]{2})$/;
 
 /** Three characters (bytes: strings are latin1) as one number. */
 function gram(text: string, at: number): number {
@@ -83,8 +81,18 @@ interface PrefixGroup {
   byPrefix: Map<string, Bucket>;
   /** Distinct literal-prefix lengths present, ascending. */
   lengths: number[];
-  /** The radix trie of the prefixes, built once the group has served TRIE_AFTER lookups. */
+  /**
+   * Set once the group has served TRIE_AFTER lookups: a batch, for which its patterns are read
+   * into maps (from a sorted cache file too) and searched through a trie of their prefixes.
+   */
+  batch?: boolean;
+  /** The radix trie of the prefixes, built for a batch's first name that needs it. */
   root?: RadixNode;
+  /**
+   * Built with the trie, for a group holding canonical PCI patterns: those patterns filed by
+   * their fields, and the trie of the other patterns' prefixes, for canonical PCI modaliases.
+   */
+  pci?: { fields: PciFieldIndex<IndexedAlias>; otherRoot: RadixNode | undefined } | null;
   searches: number;
   /**
    * The source's sorted prefixes (a cache file), searched in place until the trie is built:
@@ -106,6 +114,8 @@ const TRIE_AFTER = 256;
  */
 const SCANS_BEFORE_ALL = 2;
 const SCAN_ALL_AFTER = 256;
+/** A batch of names of at most this many buses reads only theirs (prepareBatch). */
+const FEW_BUSES = 4;
 
 /**
  * Buses read together: every device is looked up under its modalias and its vfio flavour
@@ -226,15 +236,20 @@ export class AliasIndex {
   private readonly loaded = new Map<number, IndexedAlias | null>();
   /** Lookups so far, and a counter stamping candidates (see candidates). */
   private searches = 0;
-  /** The fields of the canonical PCI modalias being looked up (readPciValues). */
+  /** The fields of the canonical PCI modalias being looked up (readModaliasFields). */
   private readonly modaliasValues = [0, 0, 0, 0, 0, 0, 0];
   private stamp = 0;
   private allScanned = false;
+  /** A batch said which buses its names have (prepareBatch): no pass over every bus for it. */
+  private busesKnown = false;
   /** Passes over the source so far (before allScanned). */
   private scans = 0;
   /** Whether any pattern holds a wildcard (known once allScanned). */
   private anyWildcard = true;
   private walkKeys: WalkKey[] | undefined;
+  /** busGroup's last bus and its group, kept once every bus is read. */
+  private lastBus = "";
+  private lastBusGroup: PrefixGroup | undefined;
   private readonly subtrees = new Map<string, GramIndex<WalkKey>>();
 
   constructor(source: AliasSource) {
@@ -242,11 +257,16 @@ export class AliasIndex {
   }
 
   /**
-   * A batch of lookups is coming (resolve of many names): read every bus now, in one pass,
-   * instead of bus by bus, or in place in a cache file, as the first lookups would.
+   * A batch of lookups is coming (resolve of many names) for names of BUSES (null: names with no
+   * bus). Names of a few buses (devices asking for their driver and their vfio flavour) read
+   * those buses' patterns as their first names come, once each, and nothing else: the pci and
+   * vfio_pci patterns are a third of modules.alias. Names of many buses read every bus now, in
+   * one pass, instead of bus by bus.
    */
-  prepareBatch(): void {
-    if (!this.allScanned) this.scanAll();
+  prepareBatch(buses: ReadonlySet<string | null>): void {
+    if (this.allScanned) return;
+    if (buses.size <= FEW_BUSES && !buses.has(null)) this.busesKnown = true;
+    else this.scanAll();
   }
 
   /** The group of `bus` (null: patterns with no bus), read with the busless one if not yet read. */
@@ -273,6 +293,22 @@ export class AliasIndex {
     });
     for (const [b, group] of built) this.groups.set(b, finishGroup(group));
     return this.groups.get(bus) as PrefixGroup;
+  }
+
+  /**
+   * The group of KEY's bus (the part before COLON). Once every bus is read the groups stay as
+   * they are, so the last bus's group is kept: a batch asks for the same one 200,000 times.
+   */
+  private busGroup(key: string, colon: number): PrefixGroup {
+    const last = this.lastBusGroup;
+    if (last && colon === this.lastBus.length && key.startsWith(this.lastBus)) return last;
+    const bus = key.slice(0, colon);
+    const group = this.group(bus);
+    if (this.allScanned) {
+      this.lastBus = bus;
+      this.lastBusGroup = group;
+    }
+    return group;
   }
 
   /** Every group at once, in one pass over the source; afterwards an unknown bus has no patterns. */
@@ -500,13 +536,12 @@ export class AliasIndex {
   search(key: string): AliasLine[][] {
     if (WILDCARD_CHAR.test(key)) return this.walk(key);
     const found: Found[] = [];
-    if (++this.searches > SCAN_ALL_AFTER && !this.allScanned) this.scanAll();
+    if (++this.searches > SCAN_ALL_AFTER && !this.allScanned && !this.busesKnown) this.scanAll();
     const colon = key.indexOf(":");
     // A canonical PCI modalias: its fields are read once and compared as numbers.
-    const canonicalPci = (colon === 3 || colon === 8) && PCI_MODALIAS.test(key);
-    if (canonicalPci) readPciValues(key, colon + 1, this.modaliasValues);
+    const canonicalPci = readModaliasFields(key, this.modaliasValues);
     // The bus's group first: reading it reads the busless one in the same pass.
-    const busGroup = colon >= 0 ? this.group(key.slice(0, colon)) : undefined;
+    const busGroup = colon >= 0 ? this.busGroup(key, colon) : undefined;
     // A busless pattern holds no ':' before its first wildcard: for a key with a bus, only its
     // literal prefixes up to the colon can match, and no busless exact pattern can.
     this.searchGroup(this.group(null), key, colon < 0 ? key.length : colon, canonicalPci, found);
@@ -537,11 +572,11 @@ export class AliasIndex {
     }
     const lengths = group.sorted ? group.sorted.lengths : group.lengths;
     if (lengths.length === 0) return;
-    if (group.root === undefined && ++group.searches > TRIE_AFTER) {
+    if (!group.batch && ++group.searches > TRIE_AFTER) {
       if (group.sorted) this.fill(group);
-      group.root = buildTrie(group.byPrefix);
+      group.batch = true;
     }
-    if (group.root === undefined) {
+    if (!group.batch) {
       for (const length of lengths) {
         if (length > reach) break;
         const bucket = this.bucketOf(group, key.slice(0, length));
@@ -549,7 +584,17 @@ export class AliasIndex {
       }
       return;
     }
-    let node: RadixNode | undefined = group.root;
+    let node: RadixNode | undefined;
+    if (canonicalPci && group.pci === undefined) group.pci = this.splitPci(group);
+    if (canonicalPci && group.pci) {
+      this.foundNow = found;
+      group.pci.fields.forEachMatch(this.modaliasValues, this.addFoundNow);
+      node = group.pci.otherRoot;
+      if (node === undefined) return;
+    } else {
+      group.root ??= buildTrie(group.byPrefix);
+      node = group.root;
+    }
     let at = 0;
     for (;;) {
       if (node.bucket) this.searchBucket(node.bucket, key, at, canonicalPci, found);
@@ -602,7 +647,7 @@ export class AliasIndex {
     for (let i = 0; i < candidates.length; i++) {
       const entry = candidates[i] as IndexedAlias;
       let matches: boolean;
-      if (canonicalPci && entry.pciValues) matches = valuesMatch(entry.pciValues, this.modaliasValues);
+      if (canonicalPci && entry.pciValues) matches = fieldsMatch(entry.pciValues, this.modaliasValues);
       else {
         rest ??= key.slice(length);
         matches = rest.includes(entry.required);
@@ -611,14 +656,49 @@ export class AliasIndex {
           matches = entry.matcher(rest);
         }
       }
-      if (!matches) continue;
-      // Lines with the same pattern are one trie node: keep them together, in file order.
-      let same: (typeof found)[number] | undefined;
-      for (const f of found) if (f.key === entry.alias.key) same = f;
-      if (same) same.aliases.push(entry.alias);
-      else found.push({ key: entry.alias.key, wildcardAt: entry.wildcardAt, aliases: [entry.alias] });
+      if (matches) addFound(entry, found);
     }
   }
+
+  /** The search's `found`, for addFoundNow (one function for every search: nothing allocated). */
+  private foundNow: Found[] = [];
+  private readonly addFoundNow = (entry: IndexedAlias) => addFound(entry, this.foundNow);
+
+  /**
+   * The group's canonical PCI patterns filed by their fields, and a trie of the other patterns'
+   * prefixes (undefined when there are none); null when the group has no canonical one.
+   */
+  private splitPci(group: PrefixGroup): PrefixGroup["pci"] {
+    const fields = new PciFieldIndex<IndexedAlias>();
+    const others = new Map<string, Bucket>();
+    let filed = 0;
+    for (const [prefix, bucket] of group.byPrefix) {
+      bucket.entries ??= bucket.refs
+        .map((ref) => this.entry(ref))
+        .filter((e): e is IndexedAlias => e !== null);
+      const rest: IndexedAlias[] = [];
+      for (const entry of bucket.entries) {
+        if (entry.pciValues) {
+          fields.add(entry);
+          filed++;
+        } else rest.push(entry);
+      }
+      if (rest.length > 0) others.set(prefix, { refs: [], entries: rest, grams: undefined });
+    }
+    if (filed === 0) return null;
+    return { fields, otherRoot: others.size > 0 ? buildTrie(others) : undefined };
+  }
+}
+
+/** Adds a matching pattern's line to FOUND: lines of one pattern are one trie node, kept together in file order. */
+function addFound(entry: IndexedAlias, found: Found[]): void {
+  for (const f of found) {
+    if (f.key === entry.alias.key) {
+      f.aliases.push(entry.alias);
+      return;
+    }
+  }
+  found.push({ key: entry.alias.key, wildcardAt: entry.wildcardAt, aliases: [entry.alias] });
 }
 
 /** A pattern that matched a lookup: its key, where its first wildcard is, its lines. */
@@ -739,28 +819,6 @@ function firstAtLeast(keys: readonly WalkKey[], low: number, high: number, depth
     else hi = mid;
   }
   return lo;
-}
-
-/** The seven fields of a canonical PCI modalias (upper-case hex) whose `:` ends at `base`. */
-function readPciValues(modalias: string, base: number, into: number[]): void {
-  for (let f = 0; f < 7; f++) {
-    const at = base + (PCI_FIELD_OFFSETS[f] as number);
-    let value = 0;
-    for (let i = at; i < at + (PCI_FIELD_WIDTHS[f] as number); i++) {
-      const c = modalias.charCodeAt(i);
-      value = value * 16 + (c <= 0x39 ? c - 0x30 : c - 0x37);
-    }
-    into[f] = value;
-  }
-}
-
-/** Whether a canonical PCI pattern's fields (-1: `*`) match a modalias's. */
-function valuesMatch(pattern: number[], modalias: number[]): boolean {
-  for (let f = 0; f < 7; f++) {
-    const value = pattern[f] as number;
-    if (value >= 0 && value !== modalias[f]) return false;
-  }
-  return true;
 }
 
 /**
