@@ -14,7 +14,7 @@
 import { readModaliasFields } from "../pci/modalias.ts";
 import type { AliasLine, AliasSource, SortedPrefixes } from "./alias-file.ts";
 import { compileMatcher, fnmatchBytes } from "./fnmatch.ts";
-import { fieldsMatch, PciFieldIndex } from "./pci-field-index.ts";
+import { fieldsMatch, PciPrefixIndex } from "./pci-field-index.ts";
 
 interface IndexedAlias {
   alias: AliasLine;
@@ -88,11 +88,8 @@ interface PrefixGroup {
   batch?: boolean;
   /** The radix trie of the prefixes, built for a batch's first name that needs it. */
   root?: RadixNode;
-  /**
-   * Built with the trie, for a group holding canonical PCI patterns: those patterns filed by
-   * their fields, and the trie of the other patterns' prefixes, for canonical PCI modaliases.
-   */
-  pci?: { fields: PciFieldIndex<IndexedAlias>; otherRoot: RadixNode | undefined } | null;
+  /** Built for a batch's first canonical PCI modalias: the group's patterns filed by vendor and device. */
+  pci?: PciPrefixIndex<PciSlot>;
   searches: number;
   /**
    * The source's sorted prefixes (a cache file), searched in place until the trie is built:
@@ -584,17 +581,17 @@ export class AliasIndex {
       }
       return;
     }
-    let node: RadixNode | undefined;
-    if (canonicalPci && group.pci === undefined) group.pci = this.splitPci(group);
-    if (canonicalPci && group.pci) {
+    // (the busless group's prefixes hold no `:`: its trie walk stops at the modalias's first one)
+    if (canonicalPci && group.bus !== null) {
+      group.pci ??= pciIndex(group.byPrefix);
+      this.keyNow = key;
       this.foundNow = found;
-      group.pci.fields.forEachMatch(this.modaliasValues, this.addFoundNow);
-      node = group.pci.otherRoot;
-      if (node === undefined) return;
-    } else {
-      group.root ??= buildTrie(group.byPrefix);
-      node = group.root;
+      const values = this.modaliasValues;
+      group.pci.forEachCandidate(values[0] as number, values[1] as number, this.checkPciSlot);
+      return;
     }
+    group.root ??= buildTrie(group.byPrefix);
+    let node: RadixNode | undefined = group.root;
     let at = 0;
     for (;;) {
       if (node.bucket) this.searchBucket(node.bucket, key, at, canonicalPci, found);
@@ -660,34 +657,44 @@ export class AliasIndex {
     }
   }
 
-  /** The search's `found`, for addFoundNow (one function for every search: nothing allocated). */
+  /** The key being looked up and its `found`, for checkPciSlot (one function for every search). */
+  private keyNow = "";
   private foundNow: Found[] = [];
-  private readonly addFoundNow = (entry: IndexedAlias) => addFound(entry, this.foundNow);
 
-  /**
-   * The group's canonical PCI patterns filed by their fields, and a trie of the other patterns'
-   * prefixes (undefined when there are none); null when the group has no canonical one.
-   */
-  private splitPci(group: PrefixGroup): PrefixGroup["pci"] {
-    const fields = new PciFieldIndex<IndexedAlias>();
-    const others = new Map<string, Bucket>();
-    let filed = 0;
-    for (const [prefix, bucket] of group.byPrefix) {
-      bucket.entries ??= bucket.refs
-        .map((ref) => this.entry(ref))
-        .filter((e): e is IndexedAlias => e !== null);
-      const rest: IndexedAlias[] = [];
-      for (const entry of bucket.entries) {
-        if (entry.pciValues) {
-          fields.add(entry);
-          filed++;
-        } else rest.push(entry);
+  /** Adds a candidate of the PCI index to `found` when it matches the canonical modalias keyNow. */
+  private readonly checkPciSlot = (slot: PciSlot): void => {
+    if (slot.entry === undefined) slot.entry = this.entry(slot.ref);
+    const entry = slot.entry;
+    if (entry === null) return;
+    let matches: boolean;
+    if (entry.pciValues) matches = fieldsMatch(entry.pciValues, this.modaliasValues);
+    else {
+      // the literal prefix only fixed some fields: the whole pattern decides
+      const key = this.keyNow;
+      matches = key.startsWith(slot.prefix) && key.includes(entry.required, entry.wildcardAt);
+      if (matches) {
+        entry.matcher ??= compileMatcher(entry.suffix);
+        matches = entry.matcher(key.slice(entry.wildcardAt));
       }
-      if (rest.length > 0) others.set(prefix, { refs: [], entries: rest, grams: undefined });
     }
-    if (filed === 0) return null;
-    return { fields, otherRoot: others.size > 0 ? buildTrie(others) : undefined };
+    if (matches) addFound(entry, this.foundNow);
+  };
+}
+
+/** A pattern in a group's PCI index: its line, read when it is first a candidate. */
+interface PciSlot {
+  ref: number;
+  prefix: string;
+  entry: IndexedAlias | null | undefined;
+}
+
+/** The patterns of a group with a wildcard, filed by the vendor and device of their prefix. */
+function pciIndex(byPrefix: Map<string, Bucket>): PciPrefixIndex<PciSlot> {
+  const index = new PciPrefixIndex<PciSlot>();
+  for (const [prefix, bucket] of byPrefix) {
+    for (const ref of bucket.refs) index.add({ ref, prefix, entry: undefined });
   }
+  return index;
 }
 
 /** Adds a matching pattern's line to FOUND: lines of one pattern are one trie node, kept together in file order. */

@@ -1,68 +1,82 @@
-// Canonical PCI patterns filed by vendor and device, for batches of canonical PCI modaliases.
+// The patterns of a pci: or vfio_pci: group filed by the vendor and device their literal
+// prefix fixes, for batches of canonical PCI modaliases.
 //
-// file2alias writes every pci: and vfio_pci: pattern field by field (do_pci_entry,
-// scripts/mod/file2alias.c): each of v, d, sv, sd, bc, sc, i is either its full width of
-// upper-case hex digits or `*`. Such a pattern matches a canonical modalias exactly when every
-// field that is not `*` is equal (AliasIndex's field comparison). Nearly every pattern names
-// its vendor and device, so filing them under those two numbers leaves a handful of candidates
-// per modalias, where the trie walk of literal prefixes visits a node per matching character.
+// A pattern can match a string only if the string starts with the pattern's literal prefix
+// (the part before its first wildcard: AliasIndex). In a canonical modalias the vendor and
+// device are the 8 hex digits after `v` and after `d`, at fixed places, so a prefix that holds
+// them all can match only modaliases of that vendor and device; one that holds the vendor only
+// those of that vendor. file2alias writes nearly every pattern with both (do_pci_entry,
+// scripts/mod/file2alias.c), so a modalias meets the few patterns filed under its own ids, its
+// vendor's with no device, and those with no vendor: a handful, where the trie walk of literal
+// prefixes visits a node per character. Filing reads only the prefixes (no line is parsed);
+// whether a candidate matches is for the caller to decide.
 
-/** What the index files: a pattern's fields as numbers, -1 for `*` (v, d, sv, sd, bc, sc, i). */
-export interface PciFields {
-  pciValues: number[] | undefined;
+/** A pattern filed: its line's reference and its literal prefix. */
+export interface PrefixedRef {
+  ref: number;
+  prefix: string;
 }
 
-export class PciFieldIndex<T extends PciFields> {
-  /** vendor → device → patterns naming both. */
+export class PciPrefixIndex<T extends PrefixedRef> {
+  /** vendor → device → patterns whose prefix fixes both. */
   private readonly byVendorDevice = new Map<number, Map<number, T[]>>();
-  /** vendor → patterns with a vendor and `*` for the device. */
+  /** vendor → patterns whose prefix fixes the vendor only. */
   private readonly byVendor = new Map<number, T[]>();
-  /** Patterns with `*` for the vendor. */
-  private readonly anyVendor: T[] = [];
+  /** Patterns whose prefix does not fix the vendor. */
+  private readonly others: T[] = [];
 
-  /** Files ENTRY (one with pciValues), keeping the order entries are added in. */
-  add(entry: T): void {
-    const [vendor, device] = entry.pciValues as number[];
-    if (vendor === undefined || device === undefined || vendor < 0) {
-      this.anyVendor.push(entry);
-      return;
+  /** Files ITEM, whose prefix starts with its bus and `:`; items keep the order they come in. */
+  add(item: T): void {
+    const prefix = item.prefix;
+    const fields = prefix.indexOf(":") + 1;
+    const vendor = fields > 0 && prefix.charCodeAt(fields) === V ? hexAt(prefix, fields + 1, 8) : -1;
+    const device = vendor >= 0 && prefix.charCodeAt(fields + 9) === D ? hexAt(prefix, fields + 10, 8) : -1;
+    if (vendor < 0) this.others.push(item);
+    else if (device < 0) push(this.byVendor, vendor, item);
+    else {
+      let devices = this.byVendorDevice.get(vendor);
+      if (!devices) {
+        devices = new Map();
+        this.byVendorDevice.set(vendor, devices);
+      }
+      push(devices, device, item);
     }
-    if (device < 0) {
-      const list = this.byVendor.get(vendor);
-      if (list) list.push(entry);
-      else this.byVendor.set(vendor, [entry]);
-      return;
-    }
-    let devices = this.byVendorDevice.get(vendor);
-    if (!devices) {
-      devices = new Map();
-      this.byVendorDevice.set(vendor, devices);
-    }
-    const list = devices.get(device);
-    if (list) list.push(entry);
-    else devices.set(device, [entry]);
   }
 
-  /** Calls VISIT with each filed pattern whose every field matches MODALIAS's (read by readPciValues). */
-  forEachMatch(modalias: readonly number[], visit: (entry: T) => void): void {
-    const vendor = modalias[0] as number;
-    const exact = this.byVendorDevice.get(vendor)?.get(modalias[1] as number);
-    if (exact) visitMatching(exact, modalias, visit);
+  /**
+   * Calls VISIT with every filed pattern that a modalias of VENDOR and DEVICE may match (every
+   * one it can match is among them): those of its ids, of its vendor alone, and the others.
+   */
+  forEachCandidate(vendor: number, device: number, visit: (item: T) => void): void {
+    const exact = this.byVendorDevice.get(vendor)?.get(device);
+    if (exact) for (let i = 0; i < exact.length; i++) visit(exact[i] as T);
     const vendorOnly = this.byVendor.get(vendor);
-    if (vendorOnly) visitMatching(vendorOnly, modalias, visit);
-    if (this.anyVendor.length > 0) visitMatching(this.anyVendor, modalias, visit);
+    if (vendorOnly) for (let i = 0; i < vendorOnly.length; i++) visit(vendorOnly[i] as T);
+    const others = this.others;
+    for (let i = 0; i < others.length; i++) visit(others[i] as T);
   }
 }
 
-function visitMatching<T extends PciFields>(
-  entries: readonly T[],
-  modalias: readonly number[],
-  visit: (entry: T) => void,
-): void {
-  for (let e = 0; e < entries.length; e++) {
-    const entry = entries[e] as T;
-    if (fieldsMatch(entry.pciValues as number[], modalias)) visit(entry);
+const V = 0x76;
+const D = 0x64;
+
+function push<T>(map: Map<number, T[]>, key: number, item: T): void {
+  const list = map.get(key);
+  if (list) list.push(item);
+  else map.set(key, [item]);
+}
+
+/** The number written as COUNT upper-case hex digits at AT, as the kernel prints %X; -1 if it is not. */
+function hexAt(text: string, at: number, count: number): number {
+  if (text.length < at + count) return -1;
+  let value = 0;
+  for (let i = at; i < at + count; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) value = value * 16 + (c - 0x30);
+    else if (c >= 0x41 && c <= 0x46) value = value * 16 + (c - 0x37);
+    else return -1;
   }
+  return value;
 }
 
 /** Whether a canonical PCI pattern's fields (-1: `*`) match a modalias's. */
