@@ -543,10 +543,16 @@ export class AliasIndex {
     // literal prefixes up to the colon can match, and no busless exact pattern can.
     this.searchGroup(this.group(null), key, colon < 0 ? key.length : colon, canonicalPci, found);
     if (busGroup) this.searchGroup(busGroup, key, key.length, canonicalPci, found);
+    // most names of a batch match nothing, or one pattern: nothing to sort then
+    if (found.length === 0) return [];
     if (found.length > 1) found.sort(compareVisitOrder);
     // Lines of one pattern in file order (a trigram index yields candidates out of order).
-    for (const f of found) if (f.aliases.length > 1) f.aliases.sort((a, b) => a.priority - b.priority);
-    return found.map((f) => f.aliases);
+    const groups: AliasLine[][] = [];
+    for (const f of found) {
+      if (f.aliases.length > 1) f.aliases.sort(byPriority);
+      groups.push(f.aliases);
+    }
+    return groups;
   }
 
   /** The group's patterns that match `key`, whose literal prefixes are at most `reach` long. */
@@ -696,6 +702,8 @@ function pciIndex(byPrefix: Map<string, Bucket>): PciPrefixIndex<PciSlot> {
   }
   return index;
 }
+
+const byPriority = (a: AliasLine, b: AliasLine) => a.priority - b.priority;
 
 /** Adds a matching pattern's line to FOUND: lines of one pattern are one trie node, kept together in file order. */
 function addFound(entry: IndexedAlias, found: Found[]): void {

@@ -29,10 +29,11 @@ export class PciPrefixIndex<T extends PrefixedRef> {
   add(item: T): void {
     const prefix = item.prefix;
     const fields = prefix.indexOf(":") + 1;
-    const vendor = fields > 0 && prefix.charCodeAt(fields) === V ? hexAt(prefix, fields + 1, 8) : -1;
-    const device = vendor >= 0 && prefix.charCodeAt(fields + 9) === D ? hexAt(prefix, fields + 10, 8) : -1;
-    if (vendor < 0) this.others.push(item);
-    else if (device < 0) push(this.byVendor, vendor, item);
+    const vendor = fields > 0 && prefix.charCodeAt(fields) === V ? hexAt(prefix, fields + 1, 8) : undefined;
+    const device =
+      vendor !== undefined && prefix.charCodeAt(fields + 9) === D ? hexAt(prefix, fields + 10, 8) : undefined;
+    if (vendor === undefined) this.others.push(item);
+    else if (device === undefined) push(this.byVendor, vendor, item);
     else {
       let devices = this.byVendorDevice.get(vendor);
       if (!devices) {
@@ -48,9 +49,11 @@ export class PciPrefixIndex<T extends PrefixedRef> {
    * one it can match is among them): those of its ids, of its vendor alone, and the others.
    */
   forEachCandidate(vendor: number, device: number, visit: (item: T) => void): void {
-    const exact = this.byVendorDevice.get(vendor)?.get(device);
+    // as 32-bit integers, the keys' form
+    const vendorKey = vendor | 0;
+    const exact = this.byVendorDevice.get(vendorKey)?.get(device | 0);
     if (exact) for (let i = 0; i < exact.length; i++) visit(exact[i] as T);
-    const vendorOnly = this.byVendor.get(vendor);
+    const vendorOnly = this.byVendor.get(vendorKey);
     if (vendorOnly) for (let i = 0; i < vendorOnly.length; i++) visit(vendorOnly[i] as T);
     const others = this.others;
     for (let i = 0; i < others.length; i++) visit(others[i] as T);
@@ -66,15 +69,19 @@ function push<T>(map: Map<number, T[]>, key: number, item: T): void {
   else map.set(key, [item]);
 }
 
-/** The number written as COUNT upper-case hex digits at AT, as the kernel prints %X; -1 if it is not. */
-function hexAt(text: string, at: number, count: number): number {
-  if (text.length < at + count) return -1;
+/**
+ * The number written as COUNT upper-case hex digits at AT (the kernel prints %X), as a 32-bit
+ * integer (the map keys: a small integer, where a number over 2^31 would be a boxed double at
+ * every lookup); undefined if they are not such digits.
+ */
+function hexAt(text: string, at: number, count: number): number | undefined {
+  if (text.length < at + count) return undefined;
   let value = 0;
   for (let i = at; i < at + count; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 0x30 && c <= 0x39) value = value * 16 + (c - 0x30);
-    else if (c >= 0x41 && c <= 0x46) value = value * 16 + (c - 0x37);
-    else return -1;
+    if (c >= 0x30 && c <= 0x39) value = (value << 4) | (c - 0x30);
+    else if (c >= 0x41 && c <= 0x46) value = (value << 4) | (c - 0x37);
+    else return undefined;
   }
   return value;
 }
