@@ -30,7 +30,7 @@ export function processIo(): Io {
     out: (text, encoding = "utf8") => writeWhole(1, text, encoding),
     err: (text) => writeWhole(2, text, "utf8"),
     // a pipe is what stdin should be; /dev/zero is bounded all the same
-    readStdin: (encoding = "utf8") => readOpened(0, "<stdin>", "input").toString(encoding),
+    readStdin: (encoding = "utf8") => readOpened(0, "<stdin>", "input", fileSize(0)).toString(encoding),
     env: process.env,
     get stdoutIsTty() {
       terminal[1] ??= isTerminal(1);
@@ -41,6 +41,15 @@ export function processIo(): Io {
       return terminal[2];
     },
   };
+}
+
+/**
+ * The size of the regular file open on FD, 0 for anything else (a pipe): the read then takes
+ * one buffer of the right size instead of growing one (11 MB of names to resolve: 5 copies).
+ */
+function fileSize(fd: number): number {
+  const stat = fstatSync(fd);
+  return stat.isFile() ? stat.size : 0;
 }
 
 /** Descriptors that cannot be written any more: what is written to them is dropped. */

@@ -10,8 +10,11 @@
 // rest is checked by fnmatch — or, for canonical PCI patterns against a canonical PCI
 // modalias, by comparing the seven fields, which is the same test (both are fixed-width hex
 // separated by distinct lower-case markers) and far cheaper.
+
+import { readModaliasFields } from "../pci/modalias.ts";
 import type { AliasLine, AliasSource, SortedPrefixes } from "./alias-file.ts";
 import { compileMatcher, fnmatchBytes } from "./fnmatch.ts";
+import { fieldsMatch, PciPrefixIndex } from "./pci-field-index.ts";
 
 interface IndexedAlias {
   alias: AliasLine;
@@ -34,11 +37,6 @@ interface IndexedAlias {
 
 const PCI_PATTERN =
   /^(?:vfio_)?pci:v([0-9A-F]{8}|\*)d([0-9A-F]{8}|\*)sv([0-9A-F]{8}|\*)sd([0-9A-F]{8}|\*)bc([0-9A-F]{2}|\*)sc([0-9A-F]{2}|\*)i(?:([0-9A-F]{2})\*|\*)$/;
-/** Where each field starts after the `:` of a canonical modalias (v, d, sv, sd, bc, sc, i), and its width. */
-const PCI_FIELD_OFFSETS = [1, 10, 20, 30, 40, 44, 47];
-const PCI_FIELD_WIDTHS = [8, 8, 8, 8, 2, 2, 2];
-const PCI_MODALIAS =
-  /^(?:vfio_)?pci:v([0-9A-F]{8})d([0-9A-F]{8})sv([0-9A-F]{8})sd([0-9A-F]{8})bc([0-9A-F]{2})sc([0-9A-F]{2})i([0-9A-F]{2})$/;
 
 /** Three characters (bytes: strings are latin1) as one number. */
 function gram(text: string, at: number): number {
@@ -83,8 +81,15 @@ interface PrefixGroup {
   byPrefix: Map<string, Bucket>;
   /** Distinct literal-prefix lengths present, ascending. */
   lengths: number[];
-  /** The radix trie of the prefixes, built once the group has served TRIE_AFTER lookups. */
+  /**
+   * Set once the group has served TRIE_AFTER lookups: a batch, for which its patterns are read
+   * into maps (from a sorted cache file too) and searched through a trie of their prefixes.
+   */
+  batch?: boolean;
+  /** The radix trie of the prefixes, built for a batch's first name that needs it. */
   root?: RadixNode;
+  /** Built for a batch's first canonical PCI modalias: the group's patterns filed by vendor and device. */
+  pci?: PciPrefixIndex<PciSlot>;
   searches: number;
   /**
    * The source's sorted prefixes (a cache file), searched in place until the trie is built:
@@ -106,6 +111,8 @@ const TRIE_AFTER = 256;
  */
 const SCANS_BEFORE_ALL = 2;
 const SCAN_ALL_AFTER = 256;
+/** A batch of names of at most this many buses reads only theirs (prepareBatch). */
+const FEW_BUSES = 4;
 
 /**
  * Buses read together: every device is looked up under its modalias and its vfio flavour
@@ -226,15 +233,20 @@ export class AliasIndex {
   private readonly loaded = new Map<number, IndexedAlias | null>();
   /** Lookups so far, and a counter stamping candidates (see candidates). */
   private searches = 0;
-  /** The fields of the canonical PCI modalias being looked up (readPciValues). */
+  /** The fields of the canonical PCI modalias being looked up (readModaliasFields). */
   private readonly modaliasValues = [0, 0, 0, 0, 0, 0, 0];
   private stamp = 0;
   private allScanned = false;
+  /** A batch said which buses its names have (prepareBatch): no pass over every bus for it. */
+  private busesKnown = false;
   /** Passes over the source so far (before allScanned). */
   private scans = 0;
   /** Whether any pattern holds a wildcard (known once allScanned). */
   private anyWildcard = true;
   private walkKeys: WalkKey[] | undefined;
+  /** busGroup's last bus and its group, kept once every bus is read. */
+  private lastBus = "";
+  private lastBusGroup: PrefixGroup | undefined;
   private readonly subtrees = new Map<string, GramIndex<WalkKey>>();
 
   constructor(source: AliasSource) {
@@ -242,11 +254,16 @@ export class AliasIndex {
   }
 
   /**
-   * A batch of lookups is coming (resolve of many names): read every bus now, in one pass,
-   * instead of bus by bus, or in place in a cache file, as the first lookups would.
+   * A batch of lookups is coming (resolve of many names) for names of BUSES (null: names with no
+   * bus). Names of a few buses (devices asking for their driver and their vfio flavour) read
+   * those buses' patterns as their first names come, once each, and nothing else: the pci and
+   * vfio_pci patterns are a third of modules.alias. Names of many buses read every bus now, in
+   * one pass, instead of bus by bus.
    */
-  prepareBatch(): void {
-    if (!this.allScanned) this.scanAll();
+  prepareBatch(buses: ReadonlySet<string | null>): void {
+    if (this.allScanned) return;
+    if (buses.size <= FEW_BUSES && !buses.has(null)) this.busesKnown = true;
+    else this.scanAll();
   }
 
   /** The group of `bus` (null: patterns with no bus), read with the busless one if not yet read. */
@@ -273,6 +290,22 @@ export class AliasIndex {
     });
     for (const [b, group] of built) this.groups.set(b, finishGroup(group));
     return this.groups.get(bus) as PrefixGroup;
+  }
+
+  /**
+   * The group of KEY's bus (the part before COLON). Once every bus is read the groups stay as
+   * they are, so the last bus's group is kept: a batch asks for the same one 200,000 times.
+   */
+  private busGroup(key: string, colon: number): PrefixGroup {
+    const last = this.lastBusGroup;
+    if (last && colon === this.lastBus.length && key.startsWith(this.lastBus)) return last;
+    const bus = key.slice(0, colon);
+    const group = this.group(bus);
+    if (this.allScanned) {
+      this.lastBus = bus;
+      this.lastBusGroup = group;
+    }
+    return group;
   }
 
   /** Every group at once, in one pass over the source; afterwards an unknown bus has no patterns. */
@@ -500,21 +533,26 @@ export class AliasIndex {
   search(key: string): AliasLine[][] {
     if (WILDCARD_CHAR.test(key)) return this.walk(key);
     const found: Found[] = [];
-    if (++this.searches > SCAN_ALL_AFTER && !this.allScanned) this.scanAll();
+    if (++this.searches > SCAN_ALL_AFTER && !this.allScanned && !this.busesKnown) this.scanAll();
     const colon = key.indexOf(":");
     // A canonical PCI modalias: its fields are read once and compared as numbers.
-    const canonicalPci = (colon === 3 || colon === 8) && PCI_MODALIAS.test(key);
-    if (canonicalPci) readPciValues(key, colon + 1, this.modaliasValues);
+    const canonicalPci = readModaliasFields(key, this.modaliasValues);
     // The bus's group first: reading it reads the busless one in the same pass.
-    const busGroup = colon >= 0 ? this.group(key.slice(0, colon)) : undefined;
+    const busGroup = colon >= 0 ? this.busGroup(key, colon) : undefined;
     // A busless pattern holds no ':' before its first wildcard: for a key with a bus, only its
     // literal prefixes up to the colon can match, and no busless exact pattern can.
     this.searchGroup(this.group(null), key, colon < 0 ? key.length : colon, canonicalPci, found);
     if (busGroup) this.searchGroup(busGroup, key, key.length, canonicalPci, found);
+    // most names of a batch match nothing, or one pattern: nothing to sort then
+    if (found.length === 0) return [];
     if (found.length > 1) found.sort(compareVisitOrder);
     // Lines of one pattern in file order (a trigram index yields candidates out of order).
-    for (const f of found) if (f.aliases.length > 1) f.aliases.sort((a, b) => a.priority - b.priority);
-    return found.map((f) => f.aliases);
+    const groups: AliasLine[][] = [];
+    for (const f of found) {
+      if (f.aliases.length > 1) f.aliases.sort(byPriority);
+      groups.push(f.aliases);
+    }
+    return groups;
   }
 
   /** The group's patterns that match `key`, whose literal prefixes are at most `reach` long. */
@@ -537,11 +575,11 @@ export class AliasIndex {
     }
     const lengths = group.sorted ? group.sorted.lengths : group.lengths;
     if (lengths.length === 0) return;
-    if (group.root === undefined && ++group.searches > TRIE_AFTER) {
+    if (!group.batch && ++group.searches > TRIE_AFTER) {
       if (group.sorted) this.fill(group);
-      group.root = buildTrie(group.byPrefix);
+      group.batch = true;
     }
-    if (group.root === undefined) {
+    if (!group.batch) {
       for (const length of lengths) {
         if (length > reach) break;
         const bucket = this.bucketOf(group, key.slice(0, length));
@@ -549,6 +587,16 @@ export class AliasIndex {
       }
       return;
     }
+    // (the busless group's prefixes hold no `:`: its trie walk stops at the modalias's first one)
+    if (canonicalPci && group.bus !== null) {
+      group.pci ??= pciIndex(group.byPrefix);
+      this.keyNow = key;
+      this.foundNow = found;
+      const values = this.modaliasValues;
+      group.pci.forEachCandidate(values[0] as number, values[1] as number, this.checkPciSlot);
+      return;
+    }
+    group.root ??= buildTrie(group.byPrefix);
     let node: RadixNode | undefined = group.root;
     let at = 0;
     for (;;) {
@@ -602,7 +650,7 @@ export class AliasIndex {
     for (let i = 0; i < candidates.length; i++) {
       const entry = candidates[i] as IndexedAlias;
       let matches: boolean;
-      if (canonicalPci && entry.pciValues) matches = valuesMatch(entry.pciValues, this.modaliasValues);
+      if (canonicalPci && entry.pciValues) matches = fieldsMatch(entry.pciValues, this.modaliasValues);
       else {
         rest ??= key.slice(length);
         matches = rest.includes(entry.required);
@@ -611,14 +659,61 @@ export class AliasIndex {
           matches = entry.matcher(rest);
         }
       }
-      if (!matches) continue;
-      // Lines with the same pattern are one trie node: keep them together, in file order.
-      let same: (typeof found)[number] | undefined;
-      for (const f of found) if (f.key === entry.alias.key) same = f;
-      if (same) same.aliases.push(entry.alias);
-      else found.push({ key: entry.alias.key, wildcardAt: entry.wildcardAt, aliases: [entry.alias] });
+      if (matches) addFound(entry, found);
     }
   }
+
+  /** The key being looked up and its `found`, for checkPciSlot (one function for every search). */
+  private keyNow = "";
+  private foundNow: Found[] = [];
+
+  /** Adds a candidate of the PCI index to `found` when it matches the canonical modalias keyNow. */
+  private readonly checkPciSlot = (slot: PciSlot): void => {
+    if (slot.entry === undefined) slot.entry = this.entry(slot.ref);
+    const entry = slot.entry;
+    if (entry === null) return;
+    let matches: boolean;
+    if (entry.pciValues) matches = fieldsMatch(entry.pciValues, this.modaliasValues);
+    else {
+      // the literal prefix only fixed some fields: the whole pattern decides
+      const key = this.keyNow;
+      matches = key.startsWith(slot.prefix) && key.includes(entry.required, entry.wildcardAt);
+      if (matches) {
+        entry.matcher ??= compileMatcher(entry.suffix);
+        matches = entry.matcher(key.slice(entry.wildcardAt));
+      }
+    }
+    if (matches) addFound(entry, this.foundNow);
+  };
+}
+
+/** A pattern in a group's PCI index: its line, read when it is first a candidate. */
+interface PciSlot {
+  ref: number;
+  prefix: string;
+  entry: IndexedAlias | null | undefined;
+}
+
+/** The patterns of a group with a wildcard, filed by the vendor and device of their prefix. */
+function pciIndex(byPrefix: Map<string, Bucket>): PciPrefixIndex<PciSlot> {
+  const index = new PciPrefixIndex<PciSlot>();
+  for (const [prefix, bucket] of byPrefix) {
+    for (const ref of bucket.refs) index.add({ ref, prefix, entry: undefined });
+  }
+  return index;
+}
+
+const byPriority = (a: AliasLine, b: AliasLine) => a.priority - b.priority;
+
+/** Adds a matching pattern's line to FOUND: lines of one pattern are one trie node, kept together in file order. */
+function addFound(entry: IndexedAlias, found: Found[]): void {
+  for (const f of found) {
+    if (f.key === entry.alias.key) {
+      f.aliases.push(entry.alias);
+      return;
+    }
+  }
+  found.push({ key: entry.alias.key, wildcardAt: entry.wildcardAt, aliases: [entry.alias] });
 }
 
 /** A pattern that matched a lookup: its key, where its first wildcard is, its lines. */
@@ -739,28 +834,6 @@ function firstAtLeast(keys: readonly WalkKey[], low: number, high: number, depth
     else hi = mid;
   }
   return lo;
-}
-
-/** The seven fields of a canonical PCI modalias (upper-case hex) whose `:` ends at `base`. */
-function readPciValues(modalias: string, base: number, into: number[]): void {
-  for (let f = 0; f < 7; f++) {
-    const at = base + (PCI_FIELD_OFFSETS[f] as number);
-    let value = 0;
-    for (let i = at; i < at + (PCI_FIELD_WIDTHS[f] as number); i++) {
-      const c = modalias.charCodeAt(i);
-      value = value * 16 + (c <= 0x39 ? c - 0x30 : c - 0x37);
-    }
-    into[f] = value;
-  }
-}
-
-/** Whether a canonical PCI pattern's fields (-1: `*`) match a modalias's. */
-function valuesMatch(pattern: number[], modalias: number[]): boolean {
-  for (let f = 0; f < 7; f++) {
-    const value = pattern[f] as number;
-    if (value >= 0 && value !== modalias[f]) return false;
-  }
-  return true;
 }
 
 /**

@@ -21,7 +21,43 @@ const MODALIAS =
 
 /** Whether TEXT is a pci/vfio_pci modalias of the kernel's exact form. */
 export function isModalias(text: string): boolean {
-  return MODALIAS.test(text);
+  return readModaliasFields(text, scratchFields);
+}
+
+const scratchFields = [0, 0, 0, 0, 0, 0, 0];
+
+/** The field markers after the bus's `:`, in order, and each field's width in hex digits. */
+const MARKERS = ["v", "d", "sv", "sd", "bc", "sc", "i"];
+const WIDTHS = [8, 8, 8, 8, 2, 2, 2];
+/** Length of a canonical modalias after its bus's `:`. */
+const FIELDS_LENGTH = MARKERS.join("").length + WIDTHS.reduce((a, b) => a + b, 0);
+
+/**
+ * Whether TEXT is a pci/vfio_pci modalias of the kernel's exact form, reading its seven fields
+ * (v, d, sv, sd, bc, sc, i) into INTO when it is: one pass over the characters, for the
+ * lookups of a batch (resolve of 200,000 names), where a regular expression per name and a
+ * second pass for the numbers cost more than the lookup itself.
+ */
+export function readModaliasFields(text: string, into: number[]): boolean {
+  const colon = text.charCodeAt(3) === 0x3a ? 3 : text.charCodeAt(8) === 0x3a ? 8 : -1;
+  if (colon < 0 || text.length !== colon + 1 + FIELDS_LENGTH) return false;
+  if (colon === 3 ? !text.startsWith("pci") : !text.startsWith("vfio_pci")) return false;
+  let at = colon + 1;
+  for (let f = 0; f < 7; f++) {
+    const marker = MARKERS[f] as string;
+    if (!text.startsWith(marker, at)) return false;
+    at += marker.length;
+    let value = 0;
+    for (const end = at + (WIDTHS[f] as number); at < end; at++) {
+      const c = text.charCodeAt(at);
+      // upper-case hex only: the kernel prints %X
+      if (c >= 0x30 && c <= 0x39) value = value * 16 + (c - 0x30);
+      else if (c >= 0x41 && c <= 0x46) value = value * 16 + (c - 0x37);
+      else return false;
+    }
+    into[f] = value;
+  }
+  return true;
 }
 
 /** Parses a canonical pci/vfio_pci modalias; undefined for anything else. */

@@ -44,7 +44,7 @@ export const command: Command = {
     dir.aliases; // load now so that a missing modules.alias fails before any output
     const fromStdin = positionals.length === 0;
     const inputs = fromStdin ? splitLines(io.readStdin("latin1")) : positionals;
-    if (inputs.length > 256) dir.aliases.prepareBatch();
+    if (inputs.length > 256) dir.aliases.prepareBatch(busesOf(inputs));
     const notes = new Notes(fromStdin ? "stdin line" : "argument");
     const json: { modalias: string; modules: string[] }[] = [];
     // Text lines go out in chunks as they are made: a batch of 200,000 names keeps nothing.
@@ -89,7 +89,8 @@ export const command: Command = {
 function oddity(input: string): string | undefined {
   if (input === "") return "an empty modalias; looked up as given";
   if (input.includes("\0")) return "holds a NUL byte; libkmod reads it only up to there";
-  if (/^vfio[-_]pci:|^pci:/.test(input) && !isModalias(input.replace(/^vfio-/, "vfio_"))) {
+  const pciLike = input.startsWith("pci:") || input.startsWith("vfio_pci:") || input.startsWith("vfio-pci:");
+  if (pciLike && !isModalias(input.charCodeAt(4) === 0x2d ? `vfio_${input.slice(5)}` : input)) {
     return "not a modalias of the kernel's form pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X (upper-case hex); looked up as given";
   }
   return undefined;
@@ -115,6 +116,21 @@ class Notes {
 const MAX_NOTES = 50;
 /** Bytes of output gathered before a write. */
 const CHUNK = 1 << 16;
+
+/** The buses of some names (the part before the first `:`; null for a name with none). */
+function busesOf(names: readonly string[]): Set<string | null> {
+  const buses = new Set<string | null>();
+  for (const name of names) {
+    // most names are devices: no slice for those
+    if (name.startsWith("pci:")) buses.add("pci");
+    else if (name.startsWith("vfio_pci:")) buses.add("vfio_pci");
+    else {
+      const colon = name.indexOf(":");
+      buses.add(colon < 0 ? null : name.slice(0, colon));
+    }
+  }
+  return buses;
+}
 
 function splitLines(text: string): string[] {
   const all = text.split("\n");
