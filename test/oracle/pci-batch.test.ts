@@ -8,16 +8,16 @@ import { lookup } from "../../src/modules/lookup.ts";
 import { ModulesDir } from "../../src/modules/modules-dir.ts";
 import { tempDir } from "../support/tmp.ts";
 import { readModulesTree } from "./generate.ts";
-import { kmodResolve, oracleTree, TREE_VERSIONS } from "./oracle.ts";
+import { KMOD_NAME, kmodResolve, ORACLE_TREES, oracleTree } from "./oracle.ts";
 import { generatePciNames } from "./pci-names.ts";
 
 const COUNT = 30_000;
 
-TREE_VERSIONS.forEach((version, i) => {
-  test(`a batch of ${COUNT} PCI names equals libkmod, Debian ${version}`, (t) => {
-    const dir = oracleTree(version);
+ORACLE_TREES.forEach(({ version, kmod }, i) => {
+  test(`a batch of ${COUNT} PCI names equals ${KMOD_NAME[kmod]}, Debian ${version}`, (t) => {
+    const dir = oracleTree(version, kmod);
     const inputs = generatePciNames(readModulesTree(dir), { count: COUNT, seed: 7 + i });
-    const expected = kmodResolve(dir, inputs);
+    const expected = kmodResolve(dir, inputs, [], kmod);
     const cacheDir = tempDir("pci-batch-cache");
     new ModulesDir(dir, { configPaths: ["/dev/null"], cacheDir }).aliases; // writes the cache
     for (const cached of [false, true]) {
