@@ -50,8 +50,9 @@ export const MIGRATING_VARIANTS: readonly MigratingVariant[] = [
     source: "drivers/vfio/pci/xe/main.c xe_vfio_pci_migration_ops, set by xe_vfio_pci_migration_init",
   },
 ];
-// Not listed, as they set no mig_ops: vfio-pci itself, nvgrace_gpu_vfio_pci
-// (drivers/vfio/pci/nvgrace-gpu/main.c), ism_vfio_pci (s390).
+// Not listed: vfio-pci itself and nvgrace_gpu_vfio_pci (drivers/vfio/pci/nvgrace-gpu/main.c),
+// which set no mig_ops in 6.12; a variant not in the table (ism_vfio_pci, unread) counts as not
+// migrating.
 
 /** The "major.minor" of a kernel release ("6.12.117+deb12-amd64" → [6, 12]), or null. */
 function majorMinor(release: string): [number, number] | null {

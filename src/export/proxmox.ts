@@ -11,7 +11,7 @@
 //     `live-migration-capable 1` marks a mapping whose devices can be live-migrated.
 //   hostpciN: qemu-server src/PVE/QemuServer/PCI.pm $hostpci_fmt — mapping=ID, and
 //     driver=keep (qemu-server 9.0.25, commit aa47045f "pci: add 'driver' option",
-//     2025-10-23; Proxmox VE 9.1): prepare_pci_device then neither rebinds the device to
+//     2025-10-23, released 2025-11-13): prepare_pci_device then neither rebinds the device to
 //     vfio-pci nor resets it, which a variant driver needs. Not given for vfio-pci itself
 //     (driver=vfio, the default, binds it to vfio-pci as it already is).
 import { deviceKinds } from "./names.ts";
