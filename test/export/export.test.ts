@@ -201,3 +201,30 @@ test("export: a damaged rule file is named with its line, exit 2, nothing printe
     /^flavourctl export: .*\/rules\.d\/broken\.rule:3: 'flavour' given twice \(its rule is not applied, so not exported\)\n$/,
   );
 });
+
+test("export on a host where no device has a vfio flavour: nothing on stdout, a warning, exit 0; --json an empty document", async () => {
+  const machine = await demoMachine();
+  for (const address of ["0000:01:00.1", "0000:01:00.2", "0000:03:00.0", "0000:04:00.0"])
+    assert.equal((await machine.run(["unset", address, "--machine", "demo"])).code, 0);
+  assert.equal((await machine.run(["rules", "--remove", "id-15b3:101e", "--machine", "demo"])).code, 0);
+  for (const format of ["nova", "libvirt", "proxmox"]) {
+    const result = await machine.run([
+      "export",
+      format,
+      "--machine",
+      "demo",
+      ...(format === "proxmox" ? ["--node", "n1"] : []),
+    ]);
+    assert.deepEqual(result, {
+      code: 0,
+      stdout: "",
+      stderr: "flavourctl export: warning: no device has a vfio flavour: nothing to export\n",
+    });
+  }
+  const json = await machine.run(["export", "nova", "--json", "--machine", "demo"]);
+  assert.deepEqual(JSON.parse(json.stdout), {
+    format: "nova",
+    devices: [],
+    nova: { device_spec: [], alias: [] },
+  });
+});

@@ -102,7 +102,10 @@ export const command: Command = {
     }
     for (const device of selection.devices)
       for (const note of device.notes) warn(`${device.address}: ${note}`);
-    if (selection.devices.length === 0) warn("no device has a vfio flavour: nothing to export");
+    if (selection.devices.length === 0) {
+      warn("no device has a vfio flavour: nothing to export");
+      if (!values.json) return ExitCode.ok; // not even nova's [pci] or proxmox's headings
+    }
     io.out(await render(format as Format, selection, node, values.json === true));
     return ExitCode.ok;
   },
