@@ -99,16 +99,18 @@ function vfioDriverOf(
   machine: ExportMachine,
   info: DeviceInfo,
   rule: Rule | undefined,
-): { driver: string; bound: boolean } | { problem: string } | undefined {
-  if (info.driver !== null && isVfioDriver(info.driver)) return { driver: info.driver, bound: true };
-  if (!rule) return undefined;
-  const target = chooseTarget(
-    machine.modules,
-    machine.host,
-    machine.host.device(info.address),
-    requestOf(rule),
-  );
-  if (!target.vfio) return undefined;
+): { driver: string; bound: boolean; note?: string } | { problem: string } | undefined {
+  const target =
+    rule && chooseTarget(machine.modules, machine.host, machine.host.device(info.address), requestOf(rule));
+  if (info.driver !== null && isVfioDriver(info.driver)) {
+    // exported as it is bound; a rule that gives it another driver moves it at the next apply
+    const other = target?.vfio && target.driver !== null && target.driver !== info.driver;
+    const note = other
+      ? `on ${info.driver}, but its rule ${rule?.name} gives it ${target.driver}: export again after 'flavourctl apply'`
+      : undefined;
+    return { driver: info.driver, bound: true, ...(note ? { note } : {}) };
+  }
+  if (!rule || !target?.vfio) return undefined;
   if (target.refusal)
     return { problem: `${info.address}: rule ${rule.name} gives it no driver: ${target.refusal}` };
   if (target.driver === null) {
@@ -179,7 +181,7 @@ export function selectExports(
       problems.push({ message: vfio.problem, exitCode: ExitCode.notVfio });
       continue;
     }
-    const notes: string[] = [];
+    const notes: string[] = vfio.note ? [vfio.note] : [];
     if (!vfio.bound)
       notes.push(
         `not on ${vfio.driver} yet (on ${info.driver ?? "no driver"}): its rule ${rule?.name} gives it`,

@@ -228,3 +228,24 @@ test("export on a host where no device has a vfio flavour: nothing on stdout, a 
     nova: { device_spec: [], alias: [] },
   });
 });
+
+test("a device on vfio-pci whose rule gives it a variant: exported as bound, and the warning says the rule moves it", async () => {
+  const machine = await demoMachine();
+  const set = await machine.run([
+    "set",
+    "0000:03:00.0",
+    "--driver",
+    "vfio-pci",
+    "--no-save",
+    "--machine",
+    "demo",
+  ]);
+  assert.equal(set.code, 0, set.stderr);
+  const result = await machine.run(["export", "libvirt", "0000:03:00.0", "--machine", "demo"]);
+  assert.equal(result.code, 0);
+  assert.ok(!result.stdout.includes("<driver"), "on vfio-pci: no model");
+  assert.equal(
+    result.stderr,
+    "flavourctl export: warning: 0000:03:00.0: on vfio-pci, but its rule address-0000:03:00.0 gives it virtio_vfio_pci: export again after 'flavourctl apply'\n",
+  );
+});
