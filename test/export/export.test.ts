@@ -249,3 +249,45 @@ test("a device on vfio-pci whose rule gives it a variant: exported as bound, and
     "flavourctl export: warning: 0000:03:00.0: on vfio-pci, but its rule address-0000:03:00.0 gives it virtio_vfio_pci: export again after 'flavourctl apply'\n",
   );
 });
+
+// Proxmox's own parsers are Perl packages not in Debian: the export is held to the patterns
+// they check, copied from their sources — pve-guest-common src/PVE/Mapping/PCI.pm ($map_fmt),
+// pve-common src/PVE/JSONSchema.pm ($CONFIGID_RE, pve_verify_node_name), qemu-server
+// src/PVE/QemuServer/PCI.pm ($hostpci_fmt: mapping, driver enum vfio|keep, at most 16).
+const PVE = {
+  configId: /^[a-z][a-z0-9_-]+$/i,
+  node: /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/,
+  path: /^(?:[a-f0-9]{4,}:[a-f0-9]{2}:[a-f0-9]{2}(?:\.[a-f0-9])?;)*[a-f0-9]{4,}:[a-f0-9]{2}:[a-f0-9]{2}(?:\.[a-f0-9])?$/,
+  id: /^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}$/,
+};
+
+test("export proxmox: every mapping id, map property and hostpci line matches Proxmox's own patterns, and names the device as assert_valid reads it", async () => {
+  const { run } = await demo;
+  const result = await run(["export", "proxmox", "--node", "pve1", "--json", "--machine", "demo"]);
+  const { devices, proxmox } = JSON.parse(result.stdout);
+  const byAddress = new Map(devices.map((d: { address: string }) => [d.address, d]));
+  let maps = 0;
+  for (const mapping of proxmox.mappings) {
+    assert.match(mapping.id, PVE.configId);
+    for (const line of mapping.map) {
+      const props = Object.fromEntries(line.split(",").map((kv: string) => kv.split("=")));
+      assert.deepEqual(Object.keys(props).sort(), ["id", "iommugroup", "node", "path", "subsystem-id"], line);
+      assert.match(props.node, PVE.node);
+      assert.match(props.path, PVE.path);
+      assert.match(props.id, PVE.id);
+      assert.match(props["subsystem-id"], PVE.id);
+      assert.match(props.iommugroup, /^\d+$/);
+      // assert_valid compares with sysfs's lower-case ids and the group link's number
+      const device = byAddress.get(props.path) as Record<string, unknown>;
+      assert.equal(props.id, `${device.vendor}:${device.device}`);
+      assert.equal(props["subsystem-id"], `${device.subsystemVendor}:${device.subsystemDevice}`);
+      assert.equal(Number(props.iommugroup), device.iommuGroup);
+      maps++;
+    }
+  }
+  assert.equal(maps, devices.length);
+  assert.ok(proxmox.hostpci.length <= 16);
+  proxmox.hostpci.forEach((line: string, n: number) => {
+    assert.match(line, new RegExp(`^hostpci${n}: mapping=([a-z][a-z0-9_-]+)(,driver=(vfio|keep))?$`, "i"));
+  });
+});
