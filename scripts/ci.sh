@@ -19,7 +19,8 @@ fi
 
 npm ci --no-audit --no-fund
 # build-variants.sh also fetches the bench kernel: the unit tests read its modules tree with lspci.
-for fetch in test/oracle/fetch-trees.sh test/analysis/fetch-source.sh test/kernel/build-variants.sh; do
+# fetch-consumers.sh: the Debian 13 chroot with libvirt and Nova that read the exports.
+for fetch in test/oracle/fetch-trees.sh test/analysis/fetch-source.sh test/kernel/build-variants.sh test/export/fetch-consumers.sh; do
   if [[ -x $fetch || -f $fetch ]]; then bash "$fetch"; fi
 done
 # linux-source-7.2 (Debian sid): the variant table, the demo machine's tables, upgrade 6.12 -> 7.2.

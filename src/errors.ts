@@ -15,6 +15,8 @@ export const ExitCode = {
   busy: 5,
   /** The action needs privileges this process does not have. */
   permission: 6,
+  /** export: a device has no vfio flavour, or the vfio driver its rule gives it cannot be told yet. */
+  notVfio: 7,
   /** The command line is wrong (unknown verb or option, malformed address). */
   usage: 64,
   /** A bug in flavourctl (sysexits.h EX_SOFTWARE): the message carries the stack to report. */

@@ -23,6 +23,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   overlaps: () => import("./commands/overlaps.ts"),
   aliases: () => import("./commands/aliases.ts"),
   upgrade: () => import("./commands/upgrade.ts"),
+  export: () => import("./commands/export.ts"),
 };
 
 const usage = `usage: flavourctl [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]
@@ -43,6 +44,7 @@ Commands:
   overlaps                module pairs whose alias patterns can match the same device
   aliases --source TREE   the pci aliases a kernel source tree's id tables produce
   upgrade --from A --to B what changes for each device between two modules trees
+  export FORMAT [ADDRESS...] the Nova, libvirt or Proxmox configuration of the vfio devices
 
 Global options, before the command or after it (a command that does not take one refuses it):
   --machine M, --sysfs DIR, --modules DIR, --kernel VER, --config DIR, --wait SECONDS, --json
