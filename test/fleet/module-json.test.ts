@@ -121,3 +121,20 @@ test("list --match with a malformed selector: exit 64 naming the option, nothing
   assert.equal(stdout, "");
   assert.match(stderr, /option '--match' needs a rule's selector: '15b3' is not VVVV:DDDD/);
 });
+
+test("unset of a driverless device whose every module is blacklisted (demo's GPU, nouveau): nothing to do at boot, and again once given back", async () => {
+  const env = { XDG_STATE_HOME: tempDir("state") };
+  const GPU = "0000:0a:00.0";
+  const plan = async () =>
+    JSON.parse((await run(["unset", GPU, "--machine", "demo", "--dry-run", "--json"], env)).stdout).plan;
+  const atBoot = await plan();
+  assert.deepEqual(atBoot.steps, []);
+  assert.equal(atBoot.done, true);
+  assert.match(atBoot.target.reason, /nouveau: blacklisted, not loaded/);
+  assert.equal((await run(["set", GPU, "vfio", "--group", "--machine", "demo"], env)).code, 0);
+  assert.ok((await plan()).steps.length > 0, "on vfio-pci: the plan gives it back");
+  const back = await run(["unset", GPU, "--machine", "demo", "--json"], env);
+  assert.equal(back.code, 0, back.stderr);
+  assert.equal(JSON.parse(back.stdout).result.final.driver, null);
+  assert.deepEqual((await plan()).steps, []);
+});
