@@ -26,7 +26,7 @@ if [[ $(id -u) != 0 ]]; then
   exit 1
 fi
 missing=()
-for package in ansible-core openssh-server openssh-client python3-voluptuous yamllint pycodestyle; do
+for package in ansible-core openssh-server openssh-client iproute2 python3-venv python3-voluptuous yamllint pycodestyle; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 if ((${#missing[@]} > 0)); then

@@ -19,7 +19,7 @@ description:
   - Reads only and changes nothing. It needs no privileges.
 version_added: 0.1.0
 author:
-  - flavourctl developers
+  - flavourctl maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - flavourctl.vfio.common
 options:
@@ -30,10 +30,13 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Reads the devices as it always does; it never changes anything.
     support: full
   diff_mode:
+    description: Reads only; there is nothing to show.
     support: none
   facts:
+    description: Sets C(flavourctl_devices).
     support: full
 """
 

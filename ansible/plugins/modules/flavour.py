@@ -27,7 +27,7 @@ description:
     and removes their saved rules.
 version_added: 0.1.0
 author:
-  - flavourctl developers
+  - flavourctl maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - flavourctl.vfio.common
 options:
@@ -91,8 +91,10 @@ notes:
     interleave.
 attributes:
   check_mode:
+    description: Runs flavourctl's plan only (C(--dry-run)) and changes nothing.
     support: full
   diff_mode:
+    description: Shows the drivers (and rule files) before and after.
     support: full
 """
 

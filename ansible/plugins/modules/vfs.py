@@ -23,7 +23,7 @@ description:
     is C(changed=false).
 version_added: 0.1.0
 author:
-  - flavourctl developers
+  - flavourctl maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - flavourctl.vfio.common
 options:
@@ -51,8 +51,10 @@ notes:
   - Diff mode shows the VFs and their drivers before and after.
 attributes:
   check_mode:
+    description: Runs flavourctl's plan only (C(--dry-run)) and changes nothing.
     support: full
   diff_mode:
+    description: Shows the drivers (and rule files) before and after.
     support: full
 """
 
