@@ -31,6 +31,8 @@ npm test
 bash test/cockpit/run.sh
 # The Debian package, installed and used in fresh Debian 12 and 13 chroots (lintian too).
 bash test/package/run.sh
+# The Ansible collection: ansible-playbook over SSH against three hosts in network namespaces.
+bash test/fleet/run.sh
 # The unit suite under each distribution's own Node (test/node-versions/run.sh) is not run here
 # yet: its three debootstrap chroots and four suites would add 25-40 minutes; it is to share the
 # package test's chroots first. Run it by hand: bash test/node-versions/run.sh

@@ -57,7 +57,14 @@ export function planFlavour(
   const from = { driver: device.driver, driverOverride: device.driverOverride };
   const base = { address: device.address, from, target, checks };
   if (target.flavour === "default") {
-    const done = device.driverOverride === null && device.driver !== null && !device.vfioDevice;
+    // With no override and no module left to load (every one that matches is blacklisted, as
+    // udev's kmod load leaves it, or none matches), a driverless device already has the
+    // kernel's own choice: the drivers loaded were offered it at add and at registration
+    // (bus_probe_device, driver_attach), and a probe would bind nothing: as after a boot.
+    const done =
+      device.driverOverride === null &&
+      !device.vfioDevice &&
+      (device.driver !== null || target.modules.length === 0);
     const steps: Step[] = [
       ...target.modules.map((module): Step => ({ action: "load-module", module })),
       { action: "write-override", driver: null },

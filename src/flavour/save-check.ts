@@ -8,7 +8,7 @@
 // fails puts the directory back as it was.
 import { join } from "node:path";
 import { ExitCode, FlavourError, InputError, UsageError } from "../errors.ts";
-import { formatSelector, type Rule, type RuleSubject, ruleFor, ruleProblem } from "./rules.ts";
+import { formatRule, formatSelector, type Rule, type RuleSubject, ruleFor, ruleProblem } from "./rules.ts";
 import { loadRules, removeRule, saveRule } from "./rules-store.ts";
 
 export interface PlannedSave {
@@ -79,4 +79,27 @@ export function saveAhead(dir: string, saves: readonly PlannedSave[]): SavedAhea
     throw error;
   }
   return { paths, undo };
+}
+
+/** What a command does (or, dry, would do) to one rule file: `--json`'s `rules`. */
+export interface RuleChange {
+  name: string;
+  path: string;
+  /** add: no such rule yet; replace: it says something else; keep: it says this already; remove. */
+  change: "add" | "replace" | "keep" | "remove";
+}
+
+/**
+ * The change each planned save makes to the rules directory, read before it is made: an
+ * automation tool (the Ansible modules) calls a run with nothing to do and every rule `keep`
+ * unchanged. Two rules are the same when their files would read the same (formatRule).
+ */
+export function saveChanges(dir: string, saves: readonly PlannedSave[]): RuleChange[] {
+  const { rules } = loadRules(dir);
+  return saves.map(({ rule }) => {
+    const existing = rules.find((r) => r.name === rule.name);
+    const change =
+      existing === undefined ? "add" : formatRule(existing) === formatRule(rule) ? "keep" : "replace";
+    return { name: rule.name, path: join(dir, `${rule.name}.rule`), change };
+  });
 }

@@ -2,6 +2,7 @@
 // "Kernel modules"), its vfio flavour and its IOMMU group; a table, or JSON for scripts.
 import { ExitCode } from "../../errors.ts";
 import type { DeviceView } from "../../flavour/device-view.ts";
+import { parseSelector, type Selector, selectorMatches } from "../../flavour/rules.ts";
 import { indexCacheDir } from "../../host/cache-dir.ts";
 import type { DeviceInfo } from "../../host/host.ts";
 import { PCI_IDS_PATHS, PciNames } from "../../host/pci-names.ts";
@@ -13,7 +14,7 @@ import { MACHINE_HELP, machineOption, openView } from "../host.ts";
 import type { Io } from "../io.ts";
 import { type Paint, painter, type Style, table } from "../style.ts";
 
-const help = `usage: flavourctl list [--sysfs DIR | --machine M] [--modules DIR | --kernel VER] [--config PATH]... [--json]
+const help = `usage: flavourctl list [--sysfs DIR | --machine M] [--modules DIR | --kernel VER] [--config PATH]... [--match SELECTOR] [--json]
 
 Every PCI device: address, class, driver in use, the modules whose pci: aliases match it (what
 lspci -k prints as "Kernel modules", in libkmod's order), its vfio flavour (the module
@@ -26,6 +27,9 @@ member of the group is bound to a host driver, so vfio cannot have this device a
 ${MACHINE_HELP}  --modules DIR   directory holding modules.alias (default /lib/modules/$(uname -r))
   --kernel VER    use /lib/modules/VER
   --config PATH   modprobe.d file or directory, repeatable; replaces the default search path
+  --match SELECTOR  only the devices a rule's 'match SELECTOR' names: 'address DDDD:BB:DD.F',
+                  'id VVVV:DDDD[:SVVV:SDDD]', 'class CC[SS[PP]]', 'vfs-of DDDD:BB:DD.F',
+                  'pattern GLOB' (see 'flavourctl rules --help')
   --json          an array of objects, one per device (its keys: man flavourctl, list)
 
 Problems reading the tree are warnings on stderr naming the file; a device whose vendor, device
@@ -38,6 +42,13 @@ export const options = {
   modules: { type: "string" },
   ...kernelOption,
   config: { type: "string", multiple: true },
+  match: {
+    type: "string",
+    check: (text: string) => {
+      const selector = parseSelector(text);
+      return typeof selector === "string" ? `a rule's selector: ${selector}` : undefined;
+    },
+  },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -60,7 +71,10 @@ export const command: Command = {
     const infos = view.host
       .devices()
       .map((address) => view.info(address))
-      .filter((info) => info !== null);
+      .filter((info) => info !== null)
+      .filter(
+        (info) => typeof values.match !== "string" || named(parseSelector(values.match) as Selector, info),
+      );
     const names = new PciNames(PCI_IDS_PATHS, indexCacheDir(io.env));
     if (values.json) {
       io.out(
@@ -78,6 +92,23 @@ export const command: Command = {
     return view.leftOut().length > 0 ? ExitCode.badInput : ExitCode.ok;
   },
 };
+
+/** Whether a rule with this selector names the device (the rules' own matcher, rules.ts). */
+function named(selector: Selector, info: DeviceInfo): boolean {
+  if (info.modalias === null && selector.kind === "pattern") return false;
+  return selectorMatches(selector, {
+    address: info.address,
+    ids: {
+      vendor: info.vendor,
+      device: info.device,
+      subvendor: info.subsystemVendor ?? -1,
+      subdevice: info.subsystemDevice ?? -1,
+      classCode: info.classCode,
+    },
+    modalias: info.modalias ?? "",
+    physfn: info.physfn,
+  });
+}
 
 type Cell = readonly [string, Style?];
 

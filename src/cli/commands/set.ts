@@ -1,5 +1,7 @@
 // flavourctl set ADDRESS FLAVOUR / unset ADDRESS: plan, check, apply, report, and save the
 // flavour as a rule (set) or remove the device's rule (unset).
+
+import { join } from "node:path";
 import { ExitCode, FlavourError, systemErrorExitCode, UsageError } from "../../errors.ts";
 import { subjectOf } from "../../flavour/apply-rules.ts";
 import { giveFlavour, giveGroup, groupMovers, type Machine } from "../../flavour/give.ts";
@@ -14,7 +16,14 @@ import {
   selectorMatches,
 } from "../../flavour/rules.ts";
 import { DEFAULT_RULES_DIR, loadRules, removeRule } from "../../flavour/rules-store.ts";
-import { checkSaves, type PlannedSave, type SavedAhead, saveAhead } from "../../flavour/save-check.ts";
+import {
+  checkSaves,
+  type PlannedSave,
+  type RuleChange,
+  type SavedAhead,
+  saveAhead,
+  saveChanges,
+} from "../../flavour/save-check.ts";
 import { FLAVOURS, type Flavour, type TargetRequest } from "../../flavour/target.ts";
 import { type PciAddress, parseAddress, printable } from "../../pci/address.ts";
 import { hex } from "../../pci/ids.ts";
@@ -138,7 +147,8 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
           })
         : [];
       checkSaves(rulesDir, saves);
-      return setGroup(io, machine, address, { flavour, driver }, { ...values, saves, rulesDir });
+      const rules = saveChanges(rulesDir, saves);
+      return setGroup(io, machine, address, { flavour, driver }, { ...values, saves, rulesDir, rules });
     }
     const subject = subjectOf(machine, address);
     const selector = save ? selectorFor(matchKind, subject) : undefined;
@@ -151,6 +161,11 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
     // before anything changes: a rule that could not be saved, or would not decide the device
     const saves = rule ? [{ rule, subject }] : [];
     checkSaves(rulesDir, saves);
+    const forgets = flavour === "default" && values["no-save"] !== true;
+    const rules = [
+      ...saveChanges(rulesDir, saves),
+      ...(forgets ? addressRuleRemovals(rulesDir, subject) : []),
+    ];
     let ahead: SavedAhead | undefined;
     const give = undoOnThrow(
       () =>
@@ -169,7 +184,8 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
       () => ahead,
     );
     for (const warning of modules.allWarnings()) io.err(`flavourctl: warning: ${warning}\n`);
-    if (values.json) io.out(`${JSON.stringify({ plan: give.plan, result: give.result ?? null }, null, 2)}\n`);
+    if (values.json)
+      io.out(`${JSON.stringify({ plan: give.plan, result: give.result ?? null, rules }, null, 2)}\n`);
     else printGive(io, give);
     if (give.refused.length > 0) {
       throw new FlavourError(
@@ -189,12 +205,7 @@ async function runSet(args: string[], io: Io, unset: boolean): Promise<number> {
     if (!values.json)
       for (const path of (ahead as SavedAhead | undefined)?.paths ?? []) io.out(`saved ${path}\n`);
     // unset, and set ADDRESS default (its help says so): the address rule goes too
-    if (
-      flavour === "default" &&
-      values["no-save"] !== true &&
-      !forgetDevice(io, rulesDir, subject, values.json === true)
-    )
-      return ExitCode.badInput;
+    if (forgets && !forgetDevice(io, rulesDir, subject, values.json === true)) return ExitCode.badInput;
     return code;
   } finally {
     release();
@@ -207,7 +218,14 @@ function setGroup(
   machine: Machine,
   address: PciAddress,
   request: TargetRequest,
-  options: { force?: boolean; "dry-run"?: boolean; json?: boolean; saves: PlannedSave[]; rulesDir: string },
+  options: {
+    force?: boolean;
+    "dry-run"?: boolean;
+    json?: boolean;
+    saves: PlannedSave[];
+    rulesDir: string;
+    rules: RuleChange[];
+  },
 ): number {
   let ahead: SavedAhead | undefined;
   const group = undoOnThrow(
@@ -221,7 +239,7 @@ function setGroup(
       }),
     () => ahead,
   );
-  if (options.json) io.out(`${JSON.stringify(group, null, 2)}\n`);
+  if (options.json) io.out(`${JSON.stringify({ ...group, rules: options.rules }, null, 2)}\n`);
   else for (const member of group.members) printGive(io, member);
   const refused = group.members.flatMap((m) => m.refused);
   if (refused.length > 0) {
@@ -299,6 +317,13 @@ function selectorFor(kind: string, device: RuleSubject): Selector {
   const selectorText = text[kind];
   if (selectorText === undefined) throw new UsageError(`--match vfs-of: ${device.address} is not a VF`);
   return parseSelector(selectorText) as Selector;
+}
+
+/** The address rules unset (and `set … default`) removes: `--json`'s `rules`, read before. */
+function addressRuleRemovals(dir: string, device: RuleSubject): RuleChange[] {
+  return loadRules(dir)
+    .rules.filter((r) => r.selector.kind === "address" && selectorMatches(r.selector, device))
+    .map((r) => ({ name: r.name, path: join(dir, `${r.name}.rule`), change: "remove" }));
 }
 
 /**
