@@ -63,6 +63,11 @@ test("the demo machine's tree: devices under the bridge above them, VFs under th
     "0000:00:06.0",
     "0000:00:07.0",
     "0000:00:08.0",
+    // the ports of the devices the demo gained with 7.2's variants (B60, GB200, GB300, QAT 6xxx)
+    "0000:00:0b.0",
+    "0000:00:0c.0",
+    "0000:00:0d.0",
+    "0000:00:0e.0",
   ]);
   const port = tree.byAddress.get("0000:00:01.0") as TreeNode;
   assert.deepEqual(addresses(port.children), ["0000:01:00.0"], "the VFs are not the port's children");
@@ -167,16 +172,26 @@ test("filters: vendor, class, 'can go to a VM' and search; context bridges shown
   assert.equal(all.shown.size, devices.length);
   assert.equal(all.unfold.size, 0, "no filter: the PFs stay folded");
   const nvidia = visibleDevices(tree, { ...NO_FILTER, vendor: "NVIDIA Corporation" }, none);
-  assert.deepEqual([...nvidia.matching].sort(), ["0000:0a:00.0", "0000:0a:00.1"]);
+  // the GeForce behind the switch, and the GB200 and GB300 (7.2's nvgrace-gpu ids) on their ports
+  assert.deepEqual([...nvidia.matching].sort(), [
+    "0000:0a:00.0",
+    "0000:0a:00.1",
+    "0000:0c:00.0",
+    "0000:0d:00.0",
+  ]);
   assert.deepEqual([...nvidia.shown].sort(), [
     "0000:00:08.0",
+    "0000:00:0c.0",
+    "0000:00:0d.0",
     "0000:08:00.0",
     "0000:09:08.0",
     "0000:0a:00.0",
     "0000:0a:00.1",
+    "0000:0c:00.0",
+    "0000:0d:00.0",
   ]);
   const bridges = visibleDevices(tree, { ...NO_FILTER, className: "PCI bridge" }, none);
-  assert.equal(bridges.matching.size, 10);
+  assert.equal(bridges.matching.size, 14);
   const ready = visibleDevices(tree, { ...NO_FILTER, vmReady: true }, none);
   assert.deepEqual(
     [...ready.matching].sort(),

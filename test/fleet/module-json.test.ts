@@ -106,8 +106,15 @@ test("list --match: the devices a rule's selector names, in the table and in --j
   };
   assert.deepEqual(await addresses("id 15b3:101e"), [VF1, VF2]);
   assert.deepEqual(await addresses("vfs-of 0000:01:00.0"), [VF1, VF2]);
-  assert.deepEqual(await addresses("class 0300"), ["0000:0a:00.0"]);
-  assert.deepEqual(await addresses("pattern vfio_pci:v000010DEd*"), ["0000:0a:00.0", "0000:0a:00.1"]);
+  // the GeForce, and the Arc Pro B60's PF and VF (the demo's 7.2 devices)
+  assert.deepEqual(await addresses("class 0300"), ["0000:0a:00.0", "0000:0b:00.0", "0000:0b:00.1"]);
+  // NVIDIA: the GeForce and its audio, the GB200 and the GB300
+  assert.deepEqual(await addresses("pattern vfio_pci:v000010DEd*"), [
+    "0000:0a:00.0",
+    "0000:0a:00.1",
+    "0000:0c:00.0",
+    "0000:0d:00.0",
+  ]);
   assert.deepEqual(await addresses("address 0000:04:00.0"), ["0000:04:00.0"]);
   assert.deepEqual(await addresses("id 15b3:ffff"), []);
   const table = await run(["list", "--machine", "demo", "--match", "id 15b3:101e"], env);
