@@ -80,9 +80,12 @@ make_full() { # RELEASE
   cp /etc/resolv.conf "$work/root/etc/resolv.conf"
   mount -t proc proc "$work/root/proc"
   log "$release: apt-get install ${tools[*]}"
-  # unsafe-io: no fsync per file, this tree is packed or thrown away
+  # unsafe-io: no fsync per file, this tree is packed or thrown away. Check-Valid-Until: sid's
+  # Release file has a Valid-Until a week ahead, which a mirror snapshot outlives (debootstrap,
+  # which made the chroot from it, does not check it; apt refused 'expired' here).
   if ! chroot "$work/root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-    sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-unsafe-io "$@"' \
+    sh -c 'apt-get update -qq -o Acquire::Check-Valid-Until=false &&
+      apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-unsafe-io "$@"' \
     sh "${tools[@]}" >"$work/apt.log" 2>&1; then
     die "$release: apt-get install failed: $(tail -n 5 "$work/apt.log")"
   fi
