@@ -7,6 +7,7 @@
 # `node` is the release's. The bundle and the package are built first, on the host.
 #
 #   bash test/node-versions/run.sh [-j JOBS] [TARGET...]     default: every target below, JOBS 2
+#   bash test/node-versions/run.sh --hook-only [TARGET...]   the packaged rule's hook only, no suite
 #
 # Targets: bookworm (Debian 12's nodejs 18.20; Proxmox VE 8 and Ubuntu 24.04 have 18.19),
 # trixie (Debian 13's 20.19), sid (Debian's development branch: 24 or later), node22 (no
@@ -31,8 +32,11 @@ die() {
   exit 1
 }
 ((EUID == 0)) || die "needs root (debootstrap, mount, chroot)"
-parallel=2
-if [[ ${1:-} == -j ]]; then
+parallel=2 hook_only=
+if [[ ${1:-} == --hook-only ]]; then
+  hook_only=1
+  shift
+elif [[ ${1:-} == -j ]]; then
   [[ ${2:-} =~ ^[1-9]$ ]] || die "-j takes 1 to 9"
   parallel=$2
   shift 2
@@ -127,7 +131,8 @@ suite() { # TARGET
     TIMEFORMAT='%0R s (CPU %0U s user, %0S s system)'
     time in_chroot "$root" bash -c 'cd "$1" && node --import tsx --test-reporter=tap test/run.ts' bash "$repo" >"$tap" 2>&1 || rc=$?
   } 2>"$work/$target.time"
-  counts=$(grep -E '^# (tests|pass|fail|skipped|todo) ' "$tap" | awk '{printf "%s %s, ", $2, $3}')
+  # none when the runner died before its summary
+  counts=$(grep -E '^# (tests|pass|fail|skipped|todo) ' "$tap" | awk '{printf "%s %s, ", $2, $3}' || true)
   echo "rc=$rc ${counts}$(cat "$work/$target.time")" >"$work/$target.result"
   log "$target: node $version: suite done: ${counts}exit $rc, $(cat "$work/$target.time")"
 }
@@ -150,7 +155,8 @@ verdict() { # TARGET
   local target=$1 result version tap=$tapdir/flavourctl-node-versions-$1.tap
   result=$(tr '\n' ' ' <"$work/$target.result" 2>/dev/null || echo "rc=none")
   version=$(cat "$work/$target.version" 2>/dev/null || echo "(none)")
-  if [[ $result == rc=0\ * && $result == *"fail 0,"* && $result != *"tests 0,"* && $result == *hook=[0-9]* ]]; then
+  if [[ $result == rc=0\ * && $result == *"fail 0,"* && $result != *"tests 0,"* && $result == *hook=[0-9]* ]] ||
+    [[ -n $hook_only && $result == *hook=[0-9]* ]]; then
     log "$target: node $version: passed: ${result%% hook=*}; $(awk '{printf "node -e 0 %.1f ms; the packaged rule'"'"'s hook: no rules %.1f ms (+%.1f), device not named %.1f ms (+%.1f)", $1/1000, $2/1000, ($2-$1)/1000, $3/1000, ($3-$1)/1000}' <<<"${result##*hook=}")"
     return 0
   fi
@@ -175,6 +181,8 @@ cleanup() {
   # each suite is a process group of its own (set -m below): its chroot, tar, node and all
   for pid in $(jobs -p); do kill -- "-$pid" 2>/dev/null || true; done
   wait || true
+  # what a killed suite left mounted (a bind of this disk is the same file system to rm)
+  awk -v w="$work/" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
   rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
@@ -182,16 +190,24 @@ trap cleanup EXIT
 deb=$(cd "$repo" && readlink -f "$(bash scripts/package.sh)") || die "scripts/package.sh failed"
 
 started=$SECONDS
-set -m
+if [[ -n $hook_only ]]; then
+  for target in "${targets[@]}"; do
+    prepare_root "$target"
+    chroot "$work/$target" /usr/bin/node --version >"$work/$target.version"
+    echo "suite not run" >"$work/$target.result"
+  done
+else
+  set -m
+  for target in "${targets[@]}"; do
+    while (($(jobs -rp | wc -l) >= parallel)); do wait -n || true; done
+    (suite "$target") &
+  done
+  wait || true
+  set +m
+  log "suites: $((SECONDS - started)) s"
+fi
 for target in "${targets[@]}"; do
-  while (($(jobs -rp | wc -l) >= parallel)); do wait -n || true; done
-  (suite "$target") &
-done
-wait || true
-set +m
-log "suites: $((SECONDS - started)) s"
-for target in "${targets[@]}"; do
-  [[ -f $work/$target.result ]] && hook "$target"
+  [[ ! -x $work/$target/usr/bin/node ]] || hook "$target"
 done
 failed=0
 for target in "${targets[@]}"; do
