@@ -40,7 +40,7 @@ echo e1000e >"$tree/bus/pci/devices/0000:07:00.0/driver_override"
 touch "$work/run/boot-pass-done"
 
 # as the udev rule runs it (flavourctl udev-rule: node's flags for udevd's MemoryDenyWriteExecute)
-hook="$node --jitless --no-expose-wasm $repo/dist/flavourctl.js hook --sysfs $tree --modules $modules"
+hook="$node --jitless $repo/dist/flavourctl.js hook --sysfs $tree --modules $modules"
 # udev's environment: the event's properties only; flavourctl's caches (README "Caches") in the
 # bench's own directory (for root they would be in /var/cache/flavourctl), made by the warm-up runs
 event() { echo "env -i ACTION=add SUBSYSTEM=pci PCI_SLOT_NAME=$1 FLAVOURCTL_INDEX_CACHE=$work/cache"; }

@@ -17,6 +17,13 @@ if ((${#missing[@]} > 0)); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
 fi
 
+# The Debian chroots of the package test and of the Node-versions run (one debootstrap per
+# release, test/node-versions/chroot.sh), made meanwhile at low priority: downloads and dpkg.
+chroots_log=$(mktemp)
+nice -n 19 setsid bash test/node-versions/chroot.sh --prepare bookworm trixie sid >"$chroots_log" 2>&1 &
+chroots=$!
+trap '[[ -z $chroots ]] || kill -- "-$chroots" 2>/dev/null || true' EXIT
+
 npm ci --no-audit --no-fund
 # build-variants.sh also fetches the bench kernel: the unit tests read its modules tree with lspci.
 # fetch-consumers.sh: the Debian 13 chroot with libvirt and Nova that read the exports.
@@ -29,10 +36,13 @@ npm test
 # The Cockpit page in Debian's chromium through Debian's cockpit-ws (it installs them: 181 MB into a
 # bare Debian 12; docs/cockpit.md "Tests" has its times).
 bash test/cockpit/run.sh
+wait "$chroots" || { cat "$chroots_log"; echo "ci: the Debian chroots could not be made" >&2; exit 1; }
+chroots=
+cat "$chroots_log"
 # The Debian package, installed and used in fresh Debian 12 and 13 chroots (lintian too).
 bash test/package/run.sh
 # The Ansible collection: ansible-playbook over SSH against three hosts in network namespaces.
 bash test/fleet/run.sh
-# The unit suite under each distribution's own Node (test/node-versions/run.sh) is not run here
-# yet: its three debootstrap chroots and four suites would add 25-40 minutes; it is to share the
-# package test's chroots first. Run it by hand: bash test/node-versions/run.sh
+# The unit suite under Debian 12's nodejs 18.20, Node 22, Debian sid's 24 and Debian 13's 20.19
+# (the host's 20 ran it above), two at a time, and the packaged udev rule's hook under each.
+bash test/node-versions/run.sh

@@ -55,7 +55,7 @@ ln -s ../lib/flavourctl/flavourctl.js "$stage/usr/sbin/flavourctl"
 FLAVOURCTL_INDEX_CACHE=off node "$stage/usr/lib/flavourctl/flavourctl.js" udev-rule \
   --node /usr/bin/node --command /usr/sbin/flavourctl \
   --output "$stage/usr/lib/udev/rules.d/60-flavourctl.rules" >/dev/null
-grep -q 'RUN+="/usr/bin/node --jitless --no-expose-wasm /usr/sbin/flavourctl hook"' \
+grep -q 'RUN+="/usr/bin/node --jitless /usr/sbin/flavourctl hook"' \
   "$stage/usr/lib/udev/rules.d/60-flavourctl.rules" || { echo "package: the udev rule names other paths" >&2; exit 1; }
 
 # The man pages and bash completion, made from the docs and the CLI's own help (scripts/man.ts,

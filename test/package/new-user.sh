@@ -81,7 +81,7 @@ setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/tmp/nobody flavo
 
 step "flavourctl udev-rule"
 flavourctl udev-rule | tee /tmp/rule.out
-grep -qx 'ACTION=="add", SUBSYSTEM=="pci", RUN+="/usr/bin/node --jitless --no-expose-wasm /usr/sbin/flavourctl hook"' \
+grep -qx 'ACTION=="add", SUBSYSTEM=="pci", RUN+="/usr/bin/node --jitless /usr/sbin/flavourctl hook"' \
   /tmp/rule.out || fail "udev-rule does not name /usr/bin/node and /usr/sbin/flavourctl"
 cmp /tmp/rule.out /usr/lib/udev/rules.d/60-flavourctl.rules || fail "the packaged rule differs from 'flavourctl udev-rule'"
 echo "(the same as /usr/lib/udev/rules.d/60-flavourctl.rules)"

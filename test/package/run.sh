@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fresh-machine test of the Debian package (issue 17): builds dist/flavourctl_VERSION_all.deb,
 # runs lintian on it (no error may be reported), then, for each Debian release, unpacks a minimal
-# debootstrap chroot (test/package/chroot.sh, cached), installs the package there with apt-get
+# debootstrap chroot (test/node-versions/chroot.sh --bare, cached), installs the package there with apt-get
 # (which pulls that release's own nodejs) and runs test/package/new-user.sh in it: --version,
 # list/set/unset on the demo machine, udev-rule, the packaged rule's command, remove, purge.
 #
@@ -62,10 +62,9 @@ trap cleanup EXIT
 
 for release in "${releases[@]}"; do
   started=$SECONDS
-  tarball=$(bash test/package/chroot.sh "$release")
-  echo "== $release: a fresh chroot from $tarball"
   root=$(mktemp -d "${TMPDIR:-/tmp}/flavourctl-chroot-$release.XXXXXX")
-  tar -C "$root" -xzf "$tarball"
+  bash test/node-versions/chroot.sh --bare "$release" "$root"
+  echo "== $release: a fresh chroot (debootstrap --variant=minbase) in $root"
   cp /etc/resolv.conf "$root/etc/resolv.conf"
   mount -t proc proc "$root/proc"
   cp "$deb" test/package/new-user.sh "$root/tmp/"

@@ -31,16 +31,17 @@ function udevWord(word: string): string {
 }
 
 /**
- * How udev runs node, the node of V8 `version` (the one writing the rule: process.versions.v8).
- * systemd-udevd.service has MemoryDenyWriteExecute=yes, a seccomp filter every RUN program
- * inherits: V8's compilers cannot make code executable under it and node aborts (SIGTRAP).
- * Without them (--jitless) it runs. --no-expose-wasm, which --jitless implies, keeps Node 18-22
- * (V8 10-12) from warning about it on stderr; Node 24's V8 (13.6) has no such flag (node exits
- * 9, "bad option") and does not warn.
+ * How udev runs node. systemd-udevd.service has MemoryDenyWriteExecute=yes, a seccomp filter every
+ * RUN program inherits: V8's compilers cannot make code executable under it and node aborts
+ * (SIGTRAP). Without them (--jitless) it runs. Nothing else: the node the rule names is not the one
+ * writing it (a package's rule is written at build time) and may be upgraded under it, and no other
+ * flag is taken by every node we run on. `--no-expose-wasm` kept Node 18-22 (V8 10-12) from printing
+ * "Warning: disabling flag --expose_wasm due to conflicting flags" on stderr, but Node 24's V8 13
+ * has no such flag: node exits 9 ("bad option") before the hook runs. That line goes to udev's debug
+ * log only (the hook says what it did on /dev/kmsg). test/node-versions/run.sh runs the packaged
+ * rule's command under Node 18, 20, 22 and 24.
  */
-export function udevNodeFlags(version: string): string[] {
-  return Number.parseInt(version, 10) >= 13 ? ["--jitless"] : ["--jitless", "--no-expose-wasm"];
-}
+export const UDEV_NODE_FLAGS: readonly string[] = ["--jitless"];
 
 export function udevRuleText(command: string[], hookArgs: string[] = []): string {
   return [
@@ -83,7 +84,7 @@ export const command: Command = {
     refuseExtraOperands(positionals);
     const self = [
       absolute("--node", values.node) ?? process.execPath,
-      ...udevNodeFlags(process.versions.v8),
+      ...UDEV_NODE_FLAGS,
       absolute("--command", values.command) ?? resolve(process.argv[1] ?? "flavourctl"),
     ];
     const config = typeof values.config === "string" ? ["--config", resolve(values.config)] : [];

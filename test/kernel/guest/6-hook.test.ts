@@ -60,6 +60,6 @@ test("boot 1 saves a subsystem rule for the Mellanox e1000e, a vfs-of rule for t
   const text = readFileSync(udevRule, "utf8");
   assert.match(
     text,
-    /^ACTION=="add", SUBSYSTEM=="pci", RUN\+="\S+ --jitless --no-expose-wasm \S*\/dist\/flavourctl\.js hook"$/m,
+    /^ACTION=="add", SUBSYSTEM=="pci", RUN\+="\S+ --jitless \S*\/dist\/flavourctl\.js hook"$/m,
   );
 });
