@@ -22,6 +22,9 @@ npm ci --no-audit --no-fund
 for fetch in test/oracle/fetch-trees.sh test/analysis/fetch-source.sh test/kernel/build-variants.sh; do
   if [[ -x $fetch || -f $fetch ]]; then bash "$fetch"; fi
 done
+# The real-kernel suite's second kernel (Debian sid's 7.2) and its variants, built in a sid chroot;
+# npm test's test:kernel then runs the suite on 6.12 and on 7.2.
+FLAVOURCTL_KERNEL=7.2 bash test/kernel/build-variants.sh
 npm test
 # The Debian package, installed and used in fresh Debian 12 and 13 chroots (lintian too).
 bash test/package/run.sh
