@@ -137,16 +137,20 @@ test("after the reboot the Mellanox e1000e is on vfio-pci and never bound e1000e
   );
   assert.deepEqual(binds(events, mlx), ["vfio-pci"], `${mlx}: its binds during coldplug`);
   assert.deepEqual(binds(events, plain), ["e1000e"], `${plain}: its binds during coldplug`);
-  // The race the boot pass wins: the e1000e module was loaded during this coldplug (for the
-  // other device), after the Mellanox device was already on vfio-pci.
+  // The race the hold wins: the e1000e module was loaded during this coldplug (for the other
+  // device), and its driver_register tried every unbound device it matches, the Mellanox one
+  // among them: the hook's driver_override was already there (its only bind is vfio-pci's, and
+  // no e1000e line names it). Whether vfio-pci bound before or after that load is the hook's
+  // speed, not the hold: under TCG on a loaded host the packaged hook bound it 40 s after the
+  // load (both kernels), so the order is reported, not asserted.
   const moduleLoad = events.findIndex((e) => e.action === "add" && e.devpath === "/module/e1000e");
   const vfioBind = events.findIndex((e) => of(mlx)(e) && e.action === "bind");
   assert.ok(moduleLoad >= 0, "e1000e was not loaded during coldplug");
-  assert.ok(vfioBind < moduleLoad, "vfio-pci bound the Mellanox e1000e after e1000e was loaded");
+  assert.ok(vfioBind >= 0, "no bind uevent of the Mellanox e1000e");
   assert.doesNotMatch(log, new RegExp(`e1000e ${mlx}`), "the kernel log has e1000e probing it");
   assert.match(log, new RegExp(`e1000e ${plain}`));
   t.diagnostic(
-    `coldplug uevents: ${events.length}; ${mlx} binds ${binds(events, mlx)}; ${plain} binds ${binds(events, plain)}; module e1000e loaded at event ${moduleLoad}, ${mlx} bound at ${vfioBind}`,
+    `coldplug uevents: ${events.length}; ${mlx} binds ${binds(events, mlx)}; ${plain} binds ${binds(events, plain)}; module e1000e loaded at event ${moduleLoad}, ${mlx} bound at ${vfioBind} (${vfioBind < moduleLoad ? "before" : "after"} the load)`,
   );
 });
 
