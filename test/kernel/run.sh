@@ -28,7 +28,11 @@ if [[ -z ${FLAVOURCTL_KERNEL:-} ]]; then
   for series in "${KERNEL_ALL_SERIES[@]}"; do
     log=$(mktemp)
     FLAVOURCTL_KERNEL=$series bash "$0" "$@" | tee "$log" || status=1
-    summary+=("$series: $(grep -m1 '^# kernel ' "$log" | cut -c10-): tests $(sed -n 's/^# tests //p' "$log" | tail -n1), pass $(sed -n 's/^# pass //p' "$log" | tail -n1), fail $(sed -n 's/^# fail //p' "$log" | tail -n1)")
+    if grep -q '^# tests ' "$log"; then
+      summary+=("$series: $(grep -m1 '^# kernel ' "$log" | cut -c10-): tests $(sed -n 's/^# tests //p' "$log" | tail -n1), pass $(sed -n 's/^# pass //p' "$log" | tail -n1), fail $(sed -n 's/^# fail //p' "$log" | tail -n1)")
+    else
+      summary+=("$series: no test results (see above)")
+    fi
     rm -f "$log"
   done
   for line in "${summary[@]}"; do echo "kernel-suite: $line" >&2; done
