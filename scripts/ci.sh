@@ -32,6 +32,9 @@ for fetch in test/oracle/fetch-trees.sh test/analysis/fetch-source.sh test/kerne
 done
 # linux-source-7.2 (Debian sid): the variant table, the demo machine's tables, upgrade 6.12 -> 7.2.
 bash test/analysis/fetch-source.sh 7.2 >/dev/null
+# The real-kernel suite's second kernel (Debian sid's 7.2) and its variants, built in a sid chroot;
+# npm test's test:kernel then runs the suite on 6.12 and on 7.2.
+FLAVOURCTL_KERNEL=7.2 bash test/kernel/build-variants.sh
 npm test
 # The Cockpit page in Debian's chromium through Debian's cockpit-ws (it installs them: 181 MB into a
 # bare Debian 12; docs/cockpit.md "Tests" has its times).

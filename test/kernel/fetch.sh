@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The guest kernel of the real-kernel suite: Debian's linux-image and linux-headers of one
-# pinned 6.12 version, downloaded with apt-get and unpacked (dpkg -x) into
-# ${FLAVOURCTL_CACHE:-<repo>/.cache}/kernel/root, with depmod run on its modules tree.
+# A guest kernel of the real-kernel suite (FLAVOURCTL_KERNEL, see version.sh): Debian's kernel
+# and headers packages of one pinned version, downloaded (Debian 12's with apt-get, sid's
+# through test/support/sid-download.sh) and unpacked (dpkg -x) into
+# ${FLAVOURCTL_CACHE:-<repo>/.cache}/$KERNEL_CACHE/root, with depmod run on its modules tree
+# (this machine's depmod: the guest runs this machine's modprobe on it).
 # Installs the Debian packages the suite needs when they are missing (root needed then).
 # Idempotent and safe to run in parallel (flock); a finished unpack leaves a stamp.
 # Prints the unpacked root's path.
@@ -25,7 +27,7 @@ if ((${#missing[@]} > 0)); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >&2
 fi
 
-cache=${FLAVOURCTL_CACHE:-$repo/.cache}/kernel
+cache=${FLAVOURCTL_CACHE:-$repo/.cache}/$KERNEL_CACHE
 root=$cache/root
 stamp=$cache/.unpacked-$KERNEL_PACKAGE_VERSION
 mkdir -p "$cache/debs"
@@ -36,23 +38,23 @@ if [[ -f $stamp && -d $root/lib/modules/$KERNEL_RELEASE ]]; then
   exit 0
 fi
 
-packages=(
-  "linux-image-$KERNEL_RELEASE"
-  "linux-headers-$KERNEL_RELEASE"
-  "linux-headers-${KERNEL_RELEASE%-amd64}-common"
-  "linux-kbuild-${KERNEL_RELEASE%-amd64}"
-)
-for package in "${packages[@]}"; do
-  if ! ls "$cache/debs/${package}_"*.deb >/dev/null 2>&1; then
-    echo "kernel/fetch: downloading $package=$KERNEL_PACKAGE_VERSION" >&2
-    (cd "$cache/debs" && apt-get download -q "$package=$KERNEL_PACKAGE_VERSION" >&2)
-  fi
+wanted=()
+for package in "${KERNEL_PACKAGES[@]}"; do
+  ls "$cache/debs/${package}_${KERNEL_PACKAGE_VERSION//:/%3a}_"*.deb >/dev/null 2>&1 || wanted+=("$package=$KERNEL_PACKAGE_VERSION")
 done
+if ((${#wanted[@]} > 0)); then
+  echo "kernel/fetch: downloading ${wanted[*]} ($KERNEL_SUITE)" >&2
+  if [[ $KERNEL_SUITE == sid ]]; then
+    bash "$repo/test/support/sid-download.sh" "$cache/debs" "${wanted[@]}"
+  else
+    (cd "$cache/debs" && apt-get download -q "${wanted[@]}" >&2)
+  fi
+fi
 
 rm -rf "$root" "$cache"/.unpacked-*
 mkdir -p "$root"
-for deb in "$cache"/debs/*.deb; do dpkg -x "$deb" "$root"; done
-# Debian 12 ships the modules under /lib; a usr-merged package would put them under /usr/lib.
+for package in "${KERNEL_PACKAGES[@]}"; do dpkg -x "$(ls "$cache/debs/${package}_${KERNEL_PACKAGE_VERSION//:/%3a}_"*.deb | head -n1)" "$root"; done
+# Debian 12 ships the modules under /lib; sid's packages put them (and vmlinuz) under /usr/lib.
 if [[ ! -d $root/lib/modules/$KERNEL_RELEASE && -d $root/usr/lib/modules/$KERNEL_RELEASE ]]; then
   ln -s usr/lib "$root/lib"
 fi

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# The real-kernel suite (npm run test:kernel): boots Debian's pinned 6.12 kernel under QEMU
+# The real-kernel suite (npm run test:kernel): boots a pinned Debian kernel under QEMU
 # (q35 + intel-iommu; KVM only when the CPU has vmx/svm, else TCG) with a fixed device set,
 # and runs test/kernel/guest/*.test.ts inside it, in ONE node process per boot, against the
-# real /sys with real modprobe and udev. The TAP output comes back through a rw 9p share and
+# real /sys with real modprobe and udev. The guest's root is this machine's (read-only 9p under
+# a tmpfs overlay) with the Debian package (scripts/package.sh) installed into it: the tests
+# run the packaged /usr/sbin/flavourctl, and udev the packaged rule. The TAP output comes back through a rw 9p share and
 # is printed here, with the guest's exit code. No result from the guest, or QEMU unable to
 # run, is a failure with the reason — never a skip.
 #
 # Boots: a test file named NAME.test.ts runs in boot 1, NAME.bootN.test.ts in boot N; the
 # share's state/ directory ($FLAVOURCTL_KERNEL_STATE in the guest) survives from one boot to
 # the next. Usage: run.sh [FILTER] (only guest test files whose name contains FILTER).
+#
+# Kernels (version.sh): FLAVOURCTL_KERNEL=6.12 or 7.2 runs the suite on that one; unset, the
+# suite runs on each kernel of KERNEL_ALL_SERIES, one after the other, and ends with each
+# kernel's release and test count (exit 1 if any failed).
 # Env: FLAVOURCTL_CACHE (downloads and builds; default <repo>/.cache),
 #      FLAVOURCTL_KERNEL_TIMEOUT (seconds per boot, default 900),
 #      FLAVOURCTL_KERNEL_KEEP=1 (keep the run directory: console logs, TAP, timings).
@@ -17,6 +23,21 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=test/kernel/version.sh
 source "$repo/test/kernel/version.sh"
 filter=${1:-}
+if [[ -z ${FLAVOURCTL_KERNEL:-} ]]; then
+  summary=() status=0
+  for series in "${KERNEL_ALL_SERIES[@]}"; do
+    log=$(mktemp)
+    FLAVOURCTL_KERNEL=$series bash "$0" "$@" | tee "$log" || status=1
+    if grep -q '^# tests ' "$log"; then
+      summary+=("$series: $(grep -m1 '^# kernel ' "$log" | cut -c10-): tests $(sed -n 's/^# tests //p' "$log" | tail -n1), pass $(sed -n 's/^# pass //p' "$log" | tail -n1), fail $(sed -n 's/^# fail //p' "$log" | tail -n1)")
+    else
+      summary+=("$series: no test results (see above)")
+    fi
+    rm -f "$log"
+  done
+  for line in "${summary[@]}"; do echo "kernel-suite: $line" >&2; done
+  exit "$status"
+fi
 boot_timeout=${FLAVOURCTL_KERNEL_TIMEOUT:-900}
 started=$(date +%s.%N)
 say() { echo "kernel-suite: $*" >&2; }
@@ -27,19 +48,24 @@ die() {
 
 root=$(bash "$repo/test/kernel/fetch.sh") || die "test/kernel/fetch.sh failed"
 bash "$repo/test/kernel/build-variants.sh" >/dev/null || die "test/kernel/build-variants.sh failed"
-kernel=$root/boot/vmlinuz-$KERNEL_RELEASE
 modules=$root/lib/modules/$KERNEL_RELEASE
+# Debian 12's package has /boot/vmlinuz-VER; sid's linux-binary-VER has /usr/lib/modules/VER/vmlinuz.
+kernel=$root/boot/vmlinuz-$KERNEL_RELEASE
+[[ -f $kernel ]] || kernel=$modules/vmlinuz
 qemu=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 is not installed (test/kernel/fetch.sh installs it as root)"
 node=$(command -v node) || die "node is not on PATH"
 [[ -f /usr/share/qemu/qboot.rom ]] || die "/usr/share/qemu/qboot.rom is missing (Debian package qemu-system-x86)"
-(cd "$repo" && node scripts/build.mjs) || die "npm run build failed"
+# The Debian package (it builds the bundle too): guest.sh installs it into the guest's root, and
+# every guest test runs the packaged /usr/sbin/flavourctl under its packaged udev rule.
+deb=$(cd "$repo" && bash scripts/package.sh) || die "scripts/package.sh failed"
+deb=$repo/$deb
 
 cache=${FLAVOURCTL_CACHE:-$repo/.cache}
 # The guest sees this machine's root, except /run, /proc, /sys and /dev, which are its own.
 for path in "$repo" "$(cd "$cache" && pwd)"; do
   [[ $path =~ ^/(run|proc|sys|dev)(/|$) ]] && die "$path is under /${BASH_REMATCH[1]}, which the guest cannot see: move it"
 done
-work=$(mktemp -d "$cache/kernel/run.XXXXXX")
+work=$(mktemp -d "$cache/$KERNEL_CACHE/run.XXXXXX")
 if [[ ${FLAVOURCTL_KERNEL_KEEP:-} == 1 ]]; then
   say "run directory: $work"
 else
@@ -135,6 +161,8 @@ boot() {
 FLAVOURCTL_REPO='$repo'
 NODE='$node'
 KERNEL_RELEASE='$KERNEL_RELEASE'
+KERNEL_SERIES='$KERNEL_SERIES'
+FLAVOURCTL_DEB='$deb'
 KERNEL_ROOT='$root'
 BOOT=$phase
 ENV
@@ -165,8 +193,9 @@ ENV
 
 status=0
 tests=0 pass=0 fail=0
+echo "# kernel $KERNEL_RELEASE"
 for phase in "${phases[@]}"; do
-  say "boot $phase: $(basename "$kernel") under QEMU (${accel[1]%%,*})"
+  say "boot $phase: $KERNEL_RELEASE under QEMU (${accel[1]%%,*})"
   if ! boot "$phase"; then
     # A guest that died before its script started (a TCG boot can panic under host load) has
     # changed nothing: boot it once more. One that started and gave no result is a failure.

@@ -1,4 +1,4 @@
-// flavourctl set/unset on a real kernel (issue 5): the bundled CLI (dist/flavourctl.js) run as
+// flavourctl set/unset on a real kernel (issue 5): the packaged command (/usr/sbin/flavourctl) run as
 // a user runs it, inside the guest, on the real /sys with the real modprobe.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -11,6 +11,7 @@ import {
   addresses,
   dev,
   driverOf,
+  FLAVOURCTL,
   flavourctl,
   groupOf,
   modprobe,
@@ -19,6 +20,7 @@ import {
   overrideOf,
   read,
   run,
+  VIRTIO_BLK_VFIO_DRIVER,
   waitForDriver,
   write,
 } from "./support.ts";
@@ -68,6 +70,53 @@ test("set <virtio-net> vfio picks virtio_vfio_pci over vfio_pci and binds it; un
   assert.equal(driverOf(net), "virtio-pci");
   assert.equal(overrideOf(net), null);
   assert.equal(existsSync(`/dev/vfio/${groupOf(net)}`), false);
+});
+
+/** drivers/base/dd.c's pr_debug/dev_dbg lines (really_probe, driver_bound) on or off (dynamic debug). */
+function driverCoreDebug(on: boolean): void {
+  const control = existsSync("/proc/dynamic_debug/control")
+    ? "/proc/dynamic_debug/control"
+    : "/sys/kernel/debug/dynamic_debug/control";
+  writeFileSync(control, `file drivers/base/dd.c ${on ? "+p" : "-p"}\n`);
+}
+
+test("the thread's device: set <virtio-blk 1af4:1042> vfio binds virtio_vfio_pci from 6.15 (vfio-pci before); the kernel log shows the probe", (t) => {
+  const blk = virtioBlk();
+  const variant = VIRTIO_BLK_VFIO_DRIVER === "virtio_vfio_pci";
+  const before = run("dmesg", []).stdout.split("\n").length;
+  driverCoreDebug(true);
+  let result: { status: number; stdout: string; stderr: string };
+  try {
+    result = set(blk, "vfio", "--json", ...noSave);
+  } finally {
+    driverCoreDebug(false);
+  }
+  assert.equal(result.status, 0, result.stdout + result.stderr);
+  const { plan } = JSON.parse(result.stdout);
+  assert.equal(plan.target.module, variant ? "virtio_vfio_pci" : "vfio_pci", plan.target.reason);
+  assert.deepEqual(
+    plan.target.candidates.map((c: { module: string }) => c.module),
+    variant ? ["virtio_vfio_pci", "vfio_pci"] : ["vfio_pci"],
+  );
+  assert.equal(driverOf(blk), VIRTIO_BLK_VFIO_DRIVER);
+  assert.equal(overrideOf(blk), VIRTIO_BLK_VFIO_DRIVER);
+  assert.ok(existsSync(`/dev/vfio/${groupOf(blk)}`));
+  const log = run("dmesg", [])
+    .stdout.split("\n")
+    .slice(before - 1)
+    .filter((l) => l.includes(blk));
+  t.diagnostic(`${release()}: set ${blk} (1af4:1042) vfio -> ${driverOf(blk)}`);
+  for (const line of log) t.diagnostic(`kernel log: ${line.trim()}`);
+  // really_probe's "probing driver X with device" and driver_bound's "bound to device".
+  assert.ok(
+    log.some((l) => l.includes(`probing driver ${VIRTIO_BLK_VFIO_DRIVER} with device`)),
+    `no probe of ${VIRTIO_BLK_VFIO_DRIVER} in the kernel log:\n${log.join("\n")}`,
+  );
+  assert.ok(log.some((l) => l.includes(`'${VIRTIO_BLK_VFIO_DRIVER}'`) && l.includes("bound to device")));
+  const back = flavourctl("unset", blk);
+  assert.equal(back.status, 0, back.stdout + back.stderr);
+  assert.equal(waitForDriver(blk, "virtio-pci"), "virtio-pci");
+  assert.equal(overrideOf(blk), null);
 });
 
 test("set <e1000e> vfio binds vfio-pci (no variant matches); set … default returns it to e1000e", () => {
@@ -211,12 +260,12 @@ test("a PF with VFs enabled: refused, naming its VF; with --force the VFs are re
   }
 });
 
-/** The bundled CLI as a child process, so that two can run at once. */
+/** The packaged command as a child process, so that two can run at once. */
 function spawnCli(args: string[]): {
   pid: number;
   done: Promise<{ status: number; stdout: string; stderr: string }>;
 } {
-  const child = spawn(process.execPath, [join(process.cwd(), "dist/flavourctl.js"), ...args]);
+  const child = spawn(FLAVOURCTL, args);
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => {
@@ -259,9 +308,9 @@ test("two concurrent set runs: each holds the host lock in turn and reports its 
   for (const pid of pids)
     assert.ok(owners.has(pid), `pid ${pid} was never seen holding ${LOCK} (${[...owners]})`);
   assert.match(results[0]?.stdout ?? "", new RegExp(`${a}: done, now on vfio-pci`));
-  assert.match(results[1]?.stdout ?? "", new RegExp(`${b}: done, now on vfio-pci`));
+  assert.match(results[1]?.stdout ?? "", new RegExp(`${b}: done, now on ${VIRTIO_BLK_VFIO_DRIVER}`));
   assert.equal(driverOf(a), "vfio-pci");
-  assert.equal(driverOf(b), "vfio-pci");
+  assert.equal(driverOf(b), VIRTIO_BLK_VFIO_DRIVER);
   // The same device from both at once: one moves it, the other finds it done.
   const same = await concurrently(["unset", a], ["unset", a], ["unset", b]);
   for (const r of same.results) assert.equal(r.status, 0, r.stdout + r.stderr);
@@ -300,17 +349,7 @@ test("bad input: malformed and missing addresses, unknown flavours, no root — 
     assert.match(result.stderr, pattern);
     assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
   }
-  const user = run("runuser", [
-    "-u",
-    "nobody",
-    "--",
-    process.execPath,
-    join(process.cwd(), "dist/flavourctl.js"),
-    "set",
-    virtioNet(),
-    "vfio",
-    "--no-save",
-  ]);
+  const user = run("runuser", ["-u", "nobody", "--", FLAVOURCTL, "set", virtioNet(), "vfio", "--no-save"]);
   assert.equal(user.status, ExitCode.permission, user.stderr);
   assert.match(user.stderr, /root/);
   assert.equal(snapshot(), before);

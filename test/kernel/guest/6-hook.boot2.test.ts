@@ -1,5 +1,6 @@
-// Second boot of the udev hook proof (issue 6; 6-hook.test.ts saved the rules and the udev
-// rules file in boot 1, guest.sh put them in /etc before udevd started). guest.sh recorded every
+// Second boot of the udev hook proof (issues 6 and 17; 6-hook.test.ts saved the rules in boot 1,
+// guest.sh put them in /etc before udevd started). The hook is the Debian package's: its rule in
+// /usr/lib/udev/rules.d runs /usr/sbin/flavourctl. guest.sh recorded every
 // kernel uevent of the coldplug (udevadm monitor --kernel --property, listening before
 // `udevadm trigger`): that record, and the kernel log, are the driver history of each device.
 import assert from "node:assert/strict";
@@ -95,12 +96,19 @@ function newKernelLines(action: () => void): string[] {
 const nvmeProbed = (lines: string[], address: string) =>
   lines.some((l) => l.includes(`: pci function ${address}`));
 
-test("the rules file is in /etc and udev runs the hook before 80-drivers.rules' kmod load", () => {
-  const text = readFileSync("/etc/udev/rules.d/60-flavourctl.rules", "utf8");
-  assert.match(text, /flavourctl\.js hook/);
+/** The packaged rule's command: what udev runs at each PCI add event. */
+function packagedHook(): string[] {
+  const text = readFileSync("/usr/lib/udev/rules.d/60-flavourctl.rules", "utf8");
+  const command = /RUN\+="([^"]+)"/.exec(text)?.[1];
+  assert.equal(command, "/usr/bin/node --jitless /usr/sbin/flavourctl hook");
+  return command.split(" ");
+}
+
+test("the packaged rule is in /usr/lib/udev/rules.d and udev runs its hook before 80-drivers.rules' kmod load", () => {
+  packagedHook();
   const tested = run("udevadm", ["test", "--action=add", `/sys/bus/pci/devices/${mellanox()}`]);
   const out = (tested.stdout + tested.stderr).split("\n");
-  const hook = out.findIndex((l) => /^run: '.*flavourctl\.js hook'/i.test(l.trim()));
+  const hook = out.findIndex((l) => /^run: '.*\/usr\/sbin\/flavourctl hook'/i.test(l.trim()));
   const kmod = out.findIndex((l) => /^run: 'kmod load'/i.test(l.trim()));
   assert.ok(hook >= 0 && kmod >= 0, `udevadm test shows no hook or kmod RUN:\n${out.join("\n")}`);
   assert.ok(hook < kmod, "the hook runs after kmod load");
@@ -129,16 +137,20 @@ test("after the reboot the Mellanox e1000e is on vfio-pci and never bound e1000e
   );
   assert.deepEqual(binds(events, mlx), ["vfio-pci"], `${mlx}: its binds during coldplug`);
   assert.deepEqual(binds(events, plain), ["e1000e"], `${plain}: its binds during coldplug`);
-  // The race the boot pass wins: the e1000e module was loaded during this coldplug (for the
-  // other device), after the Mellanox device was already on vfio-pci.
+  // The race the hold wins: the e1000e module was loaded during this coldplug (for the other
+  // device), and its driver_register tried every unbound device it matches, the Mellanox one
+  // among them: the hook's driver_override was already there (its only bind is vfio-pci's, and
+  // no e1000e line names it). Whether vfio-pci bound before or after that load is the hook's
+  // speed, not the hold: under TCG on a loaded host the packaged hook bound it 40 s after the
+  // load (both kernels), so the order is reported, not asserted.
   const moduleLoad = events.findIndex((e) => e.action === "add" && e.devpath === "/module/e1000e");
   const vfioBind = events.findIndex((e) => of(mlx)(e) && e.action === "bind");
   assert.ok(moduleLoad >= 0, "e1000e was not loaded during coldplug");
-  assert.ok(vfioBind < moduleLoad, "vfio-pci bound the Mellanox e1000e after e1000e was loaded");
+  assert.ok(vfioBind >= 0, "no bind uevent of the Mellanox e1000e");
   assert.doesNotMatch(log, new RegExp(`e1000e ${mlx}`), "the kernel log has e1000e probing it");
   assert.match(log, new RegExp(`e1000e ${plain}`));
   t.diagnostic(
-    `coldplug uevents: ${events.length}; ${mlx} binds ${binds(events, mlx)}; ${plain} binds ${binds(events, plain)}; module e1000e loaded at event ${moduleLoad}, ${mlx} bound at ${vfioBind}`,
+    `coldplug uevents: ${events.length}; ${mlx} binds ${binds(events, mlx)}; ${plain} binds ${binds(events, plain)}; module e1000e loaded at event ${moduleLoad}, ${mlx} bound at ${vfioBind} (${vfioBind < moduleLoad ? "before" : "after"} the load)`,
   );
 });
 
@@ -228,12 +240,12 @@ function timeRuns(command: string, args: string[], env: NodeJS.ProcessEnv, runs 
   return medianMs(times);
 }
 
-test("the hook's time per PCI add event in the guest (TCG), beside node -e 0", (t) => {
-  const cli = `${process.cwd()}/dist/flavourctl.js`;
+test("the packaged hook's time per PCI add event in the guest (TCG), beside node -e 0", (t) => {
+  const [node, ...args] = packagedHook() as [string, ...string[]];
   const env = (address: string) => ({ ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: address });
-  const floor = timeRuns(process.execPath, ["-e", "0"], {});
-  const noRule = timeRuns(process.execPath, [cli, "hook"], env(intel()));
-  const withRule = timeRuns(process.execPath, [cli, "hook"], env(mellanox()));
+  const floor = timeRuns(node, ["-e", "0"], {});
+  const noRule = timeRuns(node, args, env(intel()));
+  const withRule = timeRuns(node, args, env(mellanox()));
   t.diagnostic(
     `median of 7 (ms): node -e 0 ${floor.toFixed(0)}; hook, no rule ${noRule.toFixed(0)}; hook, rule already met ${withRule.toFixed(0)}`,
   );

@@ -1,11 +1,12 @@
-// Boot 1 half of the udev hook proof (issue 6); 6-hook.boot2.test.ts is the other half. Boot 1
-// saves, with the CLI, what a machine's disk would keep: a vfio rule for the e1000e with the
-// Mellanox subsystem, a vfs-of rule for the nvme's VFs, and flavourctl's udev rules file. They
-// go to state/etc, which guest.sh copies over /etc at the start of the next boot, before udevd
-// starts (the guest's /etc is a tmpfs overlay, gone with the reboot). Nothing here stays
-// changed in boot 1 itself (8-restored checks that).
+// Boot 1 half of the udev hook proof (issues 6 and 17); 6-hook.boot2.test.ts is the other half.
+// The Debian package is installed in the guest's root (guest.sh, every boot), its udev rule in
+// /usr/lib/udev/rules.d. Boot 1 saves, with the packaged command, what a machine's disk would
+// keep: a vfio rule for the e1000e with the Mellanox subsystem and a vfs-of rule for the nvme's
+// VFs. They go to state/etc, which guest.sh copies over /etc at the start of the next boot,
+// before udevd starts (the guest's /etc is a tmpfs overlay, gone with the reboot). Nothing here
+// stays changed in boot 1 itself (8-restored checks that).
 import assert from "node:assert/strict";
-import { readFileSync, readlinkSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, join } from "node:path";
 import { test } from "node:test";
 import { dev, driverOf, flavourctl, one, overrideOf, run, stateDir } from "./support.ts";
@@ -13,9 +14,28 @@ import { dev, driverOf, flavourctl, one, overrideOf, run, stateDir } from "./sup
 const INTEL = 0x8086;
 /** What the next boot sees as /etc/flavourctl/rules.d, the default rules directory. */
 const rulesDir = join(stateDir, "etc/flavourctl/rules.d");
-const udevRule = join(stateDir, "etc/udev/rules.d/60-flavourctl.rules");
+/** The packaged rule; one of the same name in /etc/udev/rules.d would override it. */
+const packagedRule = "/usr/lib/udev/rules.d/60-flavourctl.rules";
 
-test("boot 1 saves a subsystem rule for the Mellanox e1000e, a vfs-of rule for the nvme VFs and the udev rule", () => {
+test("the package is installed: /usr/sbin/flavourctl runs the packaged bundle, and its udev rule names it and /usr/bin/node", () => {
+  assert.equal(realpathSync("/usr/sbin/flavourctl"), "/usr/lib/flavourctl/flavourctl.js");
+  assert.equal(readFileSync("/usr/lib/flavourctl/flavourctl.js", "latin1").split("\n")[0], "#!/usr/bin/node");
+  const version = flavourctl("--version");
+  assert.equal(version.status, 0, version.stderr);
+  const packaged = JSON.parse(readFileSync(join(process.cwd(), "package.json"), "utf8")).version as string;
+  assert.ok(version.stdout.includes(packaged), `--version: ${version.stdout}`);
+  assert.match(
+    readFileSync(packagedRule, "utf8"),
+    /^ACTION=="add", SUBSYSTEM=="pci", RUN\+="\/usr\/bin\/node --jitless \/usr\/sbin\/flavourctl hook"$/m,
+  );
+  assert.ok(
+    !existsSync("/etc/udev/rules.d/60-flavourctl.rules"),
+    "a rule in /etc would hide the packaged one",
+  );
+  assert.ok(!existsSync(join(stateDir, "etc/udev/rules.d/60-flavourctl.rules")));
+});
+
+test("boot 1 saves a subsystem rule for the Mellanox e1000e and a vfs-of rule for the nvme VFs", () => {
   const mellanox = one(INTEL, 0x10d3, 0x15b3);
   const set = flavourctl("set", mellanox, "vfio", "--match", "subsystem", "--config", rulesDir);
   assert.equal(set.status, 0, set.stdout + set.stderr);
@@ -54,12 +74,4 @@ test("boot 1 saves a subsystem rule for the Mellanox e1000e, a vfs-of rule for t
   assert.equal(listed.status, 0, listed.stderr);
   assert.match(listed.stdout, /id 8086:10d3:15b3:0001/);
   assert.match(listed.stdout, new RegExp(`vfs-of ${pf}`));
-
-  const written = flavourctl("udev-rule", "--output", udevRule);
-  assert.equal(written.status, 0, written.stderr);
-  const text = readFileSync(udevRule, "utf8");
-  assert.match(
-    text,
-    /^ACTION=="add", SUBSYSTEM=="pci", RUN\+="\S+ --jitless \S*\/dist\/flavourctl\.js hook"$/m,
-  );
 });

@@ -159,10 +159,30 @@ export function modprobe(...args: string[]): void {
   if (result.status !== 0) throw new Error(`modprobe ${args.join(" ")}: ${result.stderr.trim()}`);
 }
 
-/** The bundled CLI (npm run build), as a user runs it. */
+/**
+ * The packaged command, as an operator runs it: run.sh builds the Debian package
+ * (scripts/package.sh) and guest.sh unpacks it into the guest's root before udevd starts, so
+ * /usr/sbin/flavourctl (a link to /usr/lib/flavourctl/flavourctl.js, `#!/usr/bin/node`) and the
+ * packaged udev rule are what every guest test runs.
+ */
+export const FLAVOURCTL = "/usr/sbin/flavourctl";
+
 export function flavourctl(...args: string[]): { status: number; stdout: string; stderr: string } {
-  return run(process.execPath, [join(process.cwd(), "dist/flavourctl.js"), ...args]);
+  return run(FLAVOURCTL, args);
 }
+
+/** The guest kernel's version is at least major.minor (`uname -r`). */
+export function kernelAtLeast(major: number, minor: number): boolean {
+  const [maj, min] = release().split(".").map(Number) as [number, number];
+  return maj > major || (maj === major && min >= minor);
+}
+
+/**
+ * The driver `set <virtio-blk> vfio` gives the thread's device (1af4:1042): virtio_vfio_pci has
+ * it in its table since 6.15 (drivers/vfio/pci/virtio/main.c virtiovf_pci_table), generic
+ * vfio-pci before.
+ */
+export const VIRTIO_BLK_VFIO_DRIVER = kernelAtLeast(6, 15) ? "virtio_vfio_pci" : "vfio-pci";
 
 /**
  * A module's PCI id table as the core sees it, read back from its modules.alias lines (the
