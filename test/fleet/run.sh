@@ -188,10 +188,12 @@ snapshot after-first
 check recap first h1:changed+ h2:changed+ h3:changed+ h1:ok h2:ok h3:failed
 check refused first h3 "IOMMU group 6 would not be viable for vfio: 0000:00:1e.0 is bound to host driver shpchp"
 check diff first "-0000:01:00.1 mlx5_core" "+0000:01:00.1 mlx5_vfio_pci" "+0000:0a:00.0 vfio-pci"
-check drivers after-first h1 0000:01:00.1=mlx5_vfio_pci 0000:01:00.4=mlx5_vfio_pci 0000:0a:00.0=vfio-pci 0000:0a:00.1=vfio-pci
+check drivers after-first h1 0000:01:00.1=mlx5_vfio_pci 0000:01:00.4=mlx5_vfio_pci 0000:0a:00.0=vfio-pci 0000:0a:00.1=vfio-pci \
+  0000:0b:00.0=xe 0000:0b:00.1=xe-vfio-pci 0000:0c:00.0=nvgrace_gpu_vfio_pci 0000:0d:00.0=nvgrace_gpu_vfio_pci
 check drivers after-first h2 0000:00:03.0=virtio_vfio_pci 0000:01:00.0=virtio-pci
 check drivers after-first h3 0000:01:00.1=mlx5_vfio_pci 0000:01:00.4=mlx5_vfio_pci 0000:02:01.0=mgag200
-check rules after-first h1 address-0000:0a:00.0.rule address-0000:0a:00.1.rule id-15b3:101e.rule
+check rules after-first h1 address-0000:0a:00.0.rule address-0000:0a:00.1.rule address-0000:0b:00.1.rule \
+  address-0000:0c:00.0.rule address-0000:0d:00.0.rule id-15b3:101e.rule
 check rules after-first h3 id-15b3:101e.rule
 
 play second "$repo/test/fleet/site.yml"
