@@ -86,6 +86,14 @@ mount_root() { # ROOT
   [[ -d $modules ]] || die "$repo/node_modules: none (npm ci first)"
   [[ $modules == "$repo"/* ]] || bind "$modules" "$root$modules" ro
   if [[ -d $cache && $(readlink -f "$cache") != "$repo"/* ]]; then bind "$cache" "$root$(readlink -f "$cache")" ro; fi
+  # the exports' consumers chroot (test/export/fetch-consumers.sh) writes its temporary files in
+  # its own /tmp, read-only here with the rest of the cache: a tmpfs of its own over it
+  local consumers_tmp
+  consumers_tmp=$(readlink -f "$cache")/exports/consumers-trixie/tmp
+  if [[ -d $consumers_tmp ]]; then
+    mount -t tmpfs tmpfs "$root$consumers_tmp" || die "mount tmpfs $root$consumers_tmp"
+    mounts+=("$root$consumers_tmp")
+  fi
 }
 in_chroot() { # ROOT COMMAND...
   local root=$1
