@@ -8,7 +8,7 @@
 import { ExitCode } from "../errors.ts";
 import { requestOf } from "../flavour/apply-rules.ts";
 import type { DeviceView } from "../flavour/device-view.ts";
-import { type Rule, type RuleSubject, ruleFor } from "../flavour/rules.ts";
+import { type Rule, ruleFor, ruleSubjectOf } from "../flavour/rules.ts";
 import { chooseTarget } from "../flavour/target.ts";
 import { isVfioDriver } from "../flavour/vfio-drivers.ts";
 import type { HostControl } from "../host/control.ts";
@@ -69,22 +69,6 @@ export interface ExportSelection {
   problems: ExportProblem[];
   /** Why a rule by ids is exported device by device (by address) instead. */
   warnings: string[];
-}
-
-function subjectOf(info: DeviceInfo): RuleSubject {
-  return {
-    address: info.address,
-    ids: {
-      vendor: info.vendor,
-      device: info.device,
-      // unknown subsystem ids match no rule by subsystem ids
-      subvendor: info.subsystemVendor ?? -1,
-      subdevice: info.subsystemDevice ?? -1,
-      classCode: info.classCode,
-    },
-    modalias: info.modalias ?? "",
-    physfn: info.physfn,
-  };
 }
 
 /** How Nova's libvirt driver types a device: a VF has a PF, a PF has the SR-IOV capability. */
@@ -164,7 +148,7 @@ export function selectExports(
     }
   }
   for (const info of infos) {
-    const rule = ruleFor(machine.rules, subjectOf(info));
+    const rule = ruleFor(machine.rules, ruleSubjectOf(info));
     const vfio = vfioDriverOf(machine, info, rule);
     if (vfio === undefined) {
       if (addresses !== null) {

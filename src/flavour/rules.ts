@@ -8,6 +8,7 @@
 //   driver mlx5_vfio_pci        (optional)
 //   group yes                   (optional: the device's IOMMU group moves with it; set --group)
 import { InputError } from "../errors.ts";
+import type { DeviceInfo } from "../host/host.ts";
 import { fnmatch } from "../modules/fnmatch.ts";
 import { isAddress, type PciAddress, printable } from "../pci/address.ts";
 import type { PciIds } from "../pci/ids.ts";
@@ -37,6 +38,23 @@ export interface RuleSubject {
   ids: PciIds;
   modalias: string;
   physfn: PciAddress | null;
+}
+
+/** What a rule's selector is matched against, for a device as the host reads it. */
+export function ruleSubjectOf(info: DeviceInfo): RuleSubject {
+  return {
+    address: info.address,
+    ids: {
+      vendor: info.vendor,
+      device: info.device,
+      // unknown subsystem ids match no rule by subsystem ids
+      subvendor: info.subsystemVendor ?? -1,
+      subdevice: info.subsystemDevice ?? -1,
+      classCode: info.classCode,
+    },
+    modalias: info.modalias ?? "",
+    physfn: info.physfn,
+  };
 }
 
 /** Precedence when several rules match one device: the most specific kind wins. */

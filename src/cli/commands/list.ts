@@ -2,7 +2,7 @@
 // "Kernel modules"), its vfio flavour and its IOMMU group; a table, or JSON for scripts.
 import { ExitCode } from "../../errors.ts";
 import type { DeviceView } from "../../flavour/device-view.ts";
-import { parseSelector, type Selector, selectorMatches } from "../../flavour/rules.ts";
+import { parseSelector, ruleSubjectOf, type Selector, selectorMatches } from "../../flavour/rules.ts";
 import { indexCacheDir } from "../../host/cache-dir.ts";
 import type { DeviceInfo } from "../../host/host.ts";
 import { PCI_IDS_PATHS, PciNames } from "../../host/pci-names.ts";
@@ -96,18 +96,7 @@ export const command: Command = {
 /** Whether a rule with this selector names the device (the rules' own matcher, rules.ts). */
 function named(selector: Selector, info: DeviceInfo): boolean {
   if (info.modalias === null && selector.kind === "pattern") return false;
-  return selectorMatches(selector, {
-    address: info.address,
-    ids: {
-      vendor: info.vendor,
-      device: info.device,
-      subvendor: info.subsystemVendor ?? -1,
-      subdevice: info.subsystemDevice ?? -1,
-      classCode: info.classCode,
-    },
-    modalias: info.modalias ?? "",
-    physfn: info.physfn,
-  });
+  return selectorMatches(selector, ruleSubjectOf(info));
 }
 
 type Cell = readonly [string, Style?];
