@@ -1,6 +1,6 @@
 // What a command may touch of the outside world besides the library: its streams and
 // environment. Tests pass a recording Io to main(); the entry file passes the real one.
-import { fstatSync, type Stats, writeSync } from "node:fs";
+import { fstatSync, readSync, type Stats, writeSync } from "node:fs";
 import { tty } from "../lazy-builtins.ts";
 import { readOpened } from "../safe-read.ts";
 import type { InProcessMachine } from "./host.ts";
@@ -8,8 +8,16 @@ import type { InProcessMachine } from "./host.ts";
 export interface Io {
   /** Writes to stdout; latin1 writes byte strings (one char per byte) unchanged. */
   out(text: string, encoding?: "utf8" | "latin1"): void;
+  /**
+   * Writes bytes to stdout as they are: the caller has escaped what would steer a terminal in
+   * them (terminal-safe.ts safeBytes), as `out` does for text.
+   */
+  outEscaped(bytes: Uint8Array): void;
   err(text: string): void;
+  /** Standard input, whole (at most READ_LIMITS.input). */
   readStdin(encoding?: "utf8" | "latin1"): string;
+  /** Reads what standard input has next into INTO from AT on: how many bytes, 0 at its end. */
+  readStdinInto(into: Uint8Array, at: number): number;
   env: Record<string, string | undefined>;
   /** True when stdout is a terminal: colour and progress bars only then. */
   stdoutIsTty: boolean;
@@ -27,10 +35,12 @@ export function colourOn(io: Io): boolean {
 export function processIo(): Io {
   const terminal: (boolean | undefined)[] = [];
   return {
-    out: (text, encoding = "utf8") => writeWhole(1, text, encoding),
-    err: (text) => writeWhole(2, text, "utf8"),
+    out: (text, encoding = "utf8") => writeWhole(1, Buffer.from(text, encoding)),
+    outEscaped: (bytes) => writeWhole(1, bytes),
+    err: (text) => writeWhole(2, Buffer.from(text, "utf8")),
     // a pipe is what stdin should be; /dev/zero is bounded all the same
     readStdin: (encoding = "utf8") => readOpened(0, "<stdin>", "input", fileSize(0)).toString(encoding),
+    readStdinInto,
     env: process.env,
     get stdoutIsTty() {
       terminal[1] ??= isTerminal(1);
@@ -41,6 +51,18 @@ export function processIo(): Io {
       return terminal[2];
     },
   };
+}
+
+/** Io.readStdinInto; a descriptor another process made non-blocking is waited on. */
+function readStdinInto(into: Uint8Array, at: number): number {
+  for (;;) {
+    try {
+      return readSync(0, into, at, into.length - at, null);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
 }
 
 /**
@@ -65,9 +87,8 @@ let failure: { fd: number; code: string } | undefined;
  * still runs to its end: a `set` must never stop half-way because its report cannot be written.
  * The entry says so afterwards (writeFailure), unless the reader merely went away.
  */
-function writeWhole(fd: number, text: string, encoding: "utf8" | "latin1"): void {
+function writeWhole(fd: number, bytes: Uint8Array): void {
   if (closed.has(fd)) return;
-  const bytes = Buffer.from(text, encoding);
   let at = 0;
   while (at < bytes.length) {
     try {
@@ -121,14 +142,25 @@ function deviceMajor(rdev: number): number {
  */
 export function recordingIo(stdin = "", env: Record<string, string | undefined> = {}) {
   const recorded = { stdout: "", stderr: "" };
+  const stdinBytes = Buffer.from(stdin, "latin1");
+  let stdinRead = 0;
   const io: Io = {
     out: (text) => {
       recorded.stdout += text;
+    },
+    outEscaped: (bytes: Uint8Array) => {
+      recorded.stdout += Buffer.from(bytes).toString("latin1");
     },
     err: (text) => {
       recorded.stderr += text;
     },
     readStdin: () => stdin,
+    readStdinInto: (into: Uint8Array, at: number) => {
+      const count = Math.min(into.length - at, stdinBytes.length - stdinRead);
+      into.set(stdinBytes.subarray(stdinRead, stdinRead + count), at);
+      stdinRead += count;
+      return count;
+    },
     env: { FLAVOURCTL_INDEX_CACHE: process.env.FLAVOURCTL_INDEX_CACHE ?? "off", ...env },
     stdoutIsTty: false,
     stderrIsTty: false,

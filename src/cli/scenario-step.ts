@@ -7,8 +7,10 @@ export function scenarioStepRunner(runCommand: RunCommand): CommandRunner {
   return (argv, step) =>
     runCommand(argv, {
       out: step.output,
+      outEscaped: (bytes) => step.output(Buffer.from(bytes).toString("latin1")),
       err: step.output,
       readStdin: () => "",
+      readStdinInto: () => 0,
       env: step.env,
       stdoutIsTty: false,
       stderrIsTty: false,

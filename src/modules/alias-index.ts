@@ -266,6 +266,27 @@ export class AliasIndex {
     else this.scanAll();
   }
 
+  /**
+   * Every line that can match a name of BUS (`BUS:…`), for a batch that matches them its own way
+   * (pci-batch.ts), in file order: the bus's lines, and the busless patterns whose literal
+   * prefix is a start of BUS (searchGroup reaches those up to the name's `:`; a busless pattern
+   * with no wildcard never equals a name holding one). One pass over the source.
+   */
+  linesFor(bus: string): { line: AliasLine; literal: boolean }[] {
+    const found: { ref: number; literal: boolean }[] = [];
+    this.source.scan([bus], true, (lineBus, prefix, ref, literal) => {
+      if (lineBus === bus || (lineBus === null && !literal && bus.startsWith(prefix)))
+        found.push({ ref, literal });
+    });
+    found.sort((a, b) => a.ref - b.ref);
+    const lines: { line: AliasLine; literal: boolean }[] = [];
+    for (const { ref, literal } of found) {
+      const line = this.source.load(ref);
+      if (line) lines.push({ line, literal });
+    }
+    return lines;
+  }
+
   /** The group of `bus` (null: patterns with no bus), read with the busless one if not yet read. */
   private group(bus: string | null): PrefixGroup {
     const known = this.groups.get(bus);
@@ -844,7 +865,7 @@ function firstAtLeast(keys: readonly WalkKey[], low: number, high: number, depth
  * pattern whose first wildcard comes earlier is found first; at the same depth, byte order
  * decides, and a pattern comes after the longer patterns it is a prefix of.
  */
-function compareVisitOrder(
+export function compareVisitOrder(
   a: { key: string; wildcardAt: number },
   b: { key: string; wildcardAt: number },
 ): number {

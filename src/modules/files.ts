@@ -33,10 +33,14 @@ export class LazyTextFile implements TextFile {
   /** Why the whole text could not be read: said again to every later question. */
   private failed: UnreadableFile | undefined;
 
-  constructor(path: string, fd: number, identity: string) {
+  /** fstat's size when opened: the whole read takes one buffer of it, not a growing one. */
+  private readonly size: number;
+
+  constructor(path: string, fd: number, identity: string, size = 0) {
     this.path = path;
     this.fd = fd;
     this.identity = identity;
+    this.size = size;
     closeWhenCollected(this, fd);
   }
 
@@ -47,7 +51,7 @@ export class LazyTextFile implements TextFile {
     this.fd = undefined;
     forget(this);
     try {
-      this.whole = readOpened(fd, this.path, "modules").toString("latin1");
+      this.whole = readOpened(fd, this.path, "modules", this.size).toString("latin1");
       return this.whole;
     } catch (error) {
       this.failed = new UnreadableFile(`${this.path}: ${whyUnreadable(error)}`);
@@ -82,7 +86,7 @@ export function openOptionalText(dir: string, name: string): TextFile | undefine
   const plain = join(dir, name);
   try {
     const { fd, stat } = openRegular(plain, "modules");
-    return new LazyTextFile(plain, fd, identityOf(stat));
+    return new LazyTextFile(plain, fd, identityOf(stat), Number(stat.size));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return readZippedTwin(plain);

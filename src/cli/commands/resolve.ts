@@ -2,11 +2,15 @@
 import { indexCacheDir } from "../../host/cache-dir.ts";
 import { hostKmodRelease } from "../../host/kmod-version.ts";
 import { excerpt } from "../../modules/files.ts";
-import { type LookupMatch, lookup } from "../../modules/lookup.ts";
+import { lookup } from "../../modules/lookup.ts";
 import { ModulesDir } from "../../modules/modules-dir.ts";
+import { ByteOutput, PciBatch } from "../../modules/pci-batch.ts";
 import { isModalias } from "../../pci/modalias.ts";
 import { kernelOption, modulesDirFrom, parseCommandLine } from "../args.ts";
 import type { Command } from "../command.ts";
+import type { Io } from "../io.ts";
+import { StdinLines } from "../stdin-lines.ts";
+import { safeBytes } from "../terminal-safe.ts";
 
 const help = `usage: flavourctl resolve [--modules DIR | --kernel VER] [--config PATH]... [--json] [MODALIAS...]
 
@@ -43,44 +47,70 @@ export const command: Command = {
     });
     dir.aliases; // load now so that a missing modules.alias fails before any output
     const fromStdin = positionals.length === 0;
-    const inputs = fromStdin ? splitLines(io.readStdin("latin1")) : positionals;
-    if (inputs.length > 256) dir.aliases.prepareBatch(busesOf(inputs));
     const notes = new Notes(fromStdin ? "stdin line" : "argument");
-    const json: { modalias: string; modules: string[] }[] = [];
-    // Text lines go out in chunks as they are made: a batch of 200,000 names keeps nothing.
-    let chunk = "";
-    for (let i = 0; i < inputs.length; i++) {
-      const modalias = inputs[i] as string;
-      const result = lookup(dir, modalias);
-      if (result.invalid) notes.add(i, `'${excerpt(modalias)}': ${result.invalid}, no lookup`);
-      else {
-        const odd = oddity(modalias);
-        if (odd) notes.add(i, `warning: '${excerpt(modalias)}': ${odd}`);
-      }
-      if (values.json) {
-        json.push({ modalias, modules: result.matches.map((m) => m.module) });
-        continue;
-      }
-      let line = `${modalias}\t`;
-      for (let m = 0; m < result.matches.length; m++) {
-        line +=
-          m === 0
-            ? (result.matches[m] as LookupMatch).module
-            : ` ${(result.matches[m] as LookupMatch).module}`;
-      }
-      chunk += `${line}\n`;
-      if (chunk.length > CHUNK) {
-        io.out(chunk, "latin1");
-        chunk = "";
-      }
+    if (values.json) {
+      const inputs = fromStdin ? splitLines(io.readStdin("latin1")) : positionals;
+      if (inputs.length > 256) dir.aliases.prepareBatch(busesOf(inputs));
+      const json = inputs.map((modalias, i) => ({ modalias, modules: answer(dir, modalias, i, notes) }));
+      io.out(`${JSON.stringify(json, null, 2)}\n`);
+    } else if (fromStdin) answerLines(dir, io, notes);
+    else {
+      const lines = positionals.map(
+        (modalias, i) => `${modalias}\t${answer(dir, modalias, i, notes).join(" ")}\n`,
+      );
+      io.out(lines.join(""), "latin1");
     }
-    if (chunk !== "") io.out(chunk, "latin1");
-    if (values.json) io.out(`${JSON.stringify(json, null, 2)}\n`);
     const warnings = [...notes.lines(), ...dir.allWarnings().map((w) => `warning: ${w}`)];
     if (warnings.length > 0) io.err(warnings.map((w) => `flavourctl resolve: ${w}\n`).join(""));
     return 0;
   },
 };
+
+/** The modules of one input, with any message about it noted. */
+function answer(dir: ModulesDir, modalias: string, index: number, notes: Notes): string[] {
+  const result = lookup(dir, modalias);
+  if (result.invalid) notes.add(index, `'${excerpt(modalias)}': ${result.invalid}, no lookup`);
+  else {
+    const odd = oddity(modalias);
+    if (odd) notes.add(index, `warning: '${excerpt(modalias)}': ${odd}`);
+  }
+  return result.matches.map((m) => m.module);
+}
+
+/**
+ * The text answer for each line of INPUT, written in chunks as it is made: a batch of 200,000
+ * names keeps nothing. Canonical PCI modaliases — nearly all that users resolve — are answered
+ * from bytes to bytes (PciBatch); any other line, and any the batch leaves to lookup(), as text.
+ */
+function answerLines(dir: ModulesDir, io: Io, notes: Notes): void {
+  const batch = new PciBatch(dir, safeBytes);
+  const out = new ByteOutput(CHUNK + LINE_ROOM);
+  const lines = new StdinLines(io);
+  while (lines.advance()) {
+    const { bytes, start, end } = lines;
+    const lineStart = out.length;
+    out.reserve(end - start + 1);
+    out.bytes.set(bytes.subarray(start, end), lineStart);
+    out.length = lineStart + end - start;
+    out.bytes[out.length++] = TAB;
+    if (!batch.resolve(bytes, start, end, out)) {
+      out.length = lineStart;
+      const modalias = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("latin1");
+      const modules = answer(dir, modalias, lines.number - 1, notes);
+      out.writeLatin1(safeBytes(`${modalias}\t${modules.join(" ")}`));
+    }
+    out.reserve(1);
+    out.bytes[out.length++] = NEWLINE;
+    if (out.length >= CHUNK) {
+      io.outEscaped(out.bytes.subarray(0, out.length));
+      out.length = 0;
+    }
+  }
+  if (out.length > 0) io.outEscaped(out.bytes.subarray(0, out.length));
+}
+
+const NEWLINE = 0x0a;
+const TAB = 0x09;
 
 /**
  * What is wrong with an input that libkmod still looks up as given (its answer is printed all
@@ -114,8 +144,9 @@ class Notes {
 }
 
 const MAX_NOTES = 50;
-/** Bytes of output gathered before a write. */
-const CHUNK = 1 << 16;
+/** Bytes of output gathered before a write, and room for the line that passes that mark. */
+const CHUNK = 1 << 20;
+const LINE_ROOM = 1 << 12;
 
 /** The buses of some names (the part before the first `:`; null for a name with none). */
 function busesOf(names: readonly string[]): Set<string | null> {

@@ -1,0 +1,579 @@
+// resolve's batch of canonical PCI modaliases, answered from bytes to bytes.
+//
+// The names flavourctl's users resolve are devices asking for their driver (`pci:`) and their
+// vfio flavour (`vfio_pci:`), in the kernel's fixed form (pci-sysfs.c modalias_show). For such
+// a name lookup() does, per name: a string, a normalised key, a search collecting candidate
+// objects, a sort, a list of matches and a joined line — most of the time of a batch of
+// 200,000 names. Here each bus's patterns are read once into flat tables, numbered in the
+// order lookup() would print their lines, and filed by the vendor and device their literal
+// prefix fixes (file2alias's do_pci_entry writes the vendor and device first). A name is then
+// read field by field from the input bytes, compared with the few candidates filed under its
+// ids, its vendor and no vendor, and its modules are copied into the output bytes, already
+// escaped for a terminal. No object is made per name.
+//
+// The answer is lookup()'s, stage by stage (kmod_module_new_from_lookup): modprobe.d aliases
+// first (those that may match a name of the bus are tried on it, whole), then modules.alias,
+// then the built-in aliases (modules.builtin.alias.bin); a name never is a module name (it
+// holds a ':') nor a symbol. What this does not decide — a name not in canonical form, an
+// install/remove command named like a modalias, a match whose key does not fit libkmod's
+// PATH_MAX — it leaves to lookup(): resolve() returns false.
+import type { AliasLine, CanonicalPciLines } from "./alias-file.ts";
+import { type AliasIndex, compareVisitOrder } from "./alias-index.ts";
+import { compileMatcher, fnmatch } from "./fnmatch.ts";
+import type { ModulesDir } from "./modules-dir.ts";
+
+/** Where a growing output of bytes stands: `bytes[0, length)` is written. */
+export class ByteOutput {
+  bytes: Uint8Array;
+  length = 0;
+  constructor(capacity: number) {
+    this.bytes = new Uint8Array(capacity);
+  }
+  /** Room for COUNT more bytes. */
+  reserve(count: number): void {
+    if (this.length + count <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + count));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+  }
+  /** TEXT's characters as bytes (latin1: one byte each). */
+  writeLatin1(text: string): void {
+    this.reserve(text.length);
+    for (let i = 0; i < text.length; i++) this.bytes[this.length++] = text.charCodeAt(i);
+  }
+}
+
+/** Which buses a batch answers: index 0 `pci`, 1 `vfio_pci`. */
+const BUSES = ["pci", "vfio_pci"] as const;
+/** Length of `pci:`+fields and `vfio_pci:`+fields in the kernel's form. */
+const NAME_LENGTH = [53, 58];
+/** The fields after the bus's `:`: markers and widths (pci-sysfs.c's format, %08X and %02X). */
+const FIELD_COUNT = 7;
+/** The base class's field (bc). */
+const BASE_CLASS = 4;
+const FIELDS_LENGTH = 49;
+
+/** Upper-case hex digit values by byte, -1 for anything else (the kernel prints %X). */
+const HEX = new Int8Array(256).fill(-1);
+for (let c = 0; c < 16; c++) HEX["0123456789ABCDEF".charCodeAt(c)] = c;
+
+const PCI_PATTERN =
+  /^(?:vfio_)?pci:v([0-9A-F]{8}|\*)d([0-9A-F]{8}|\*)sv([0-9A-F]{8}|\*)sd([0-9A-F]{8}|\*)bc([0-9A-F]{2}|\*)sc([0-9A-F]{2}|\*)i(?:([0-9A-F]{2})\*|\*)$/;
+
+/** One stage's patterns of one bus, numbered in answer order. */
+interface Table {
+  /**
+   * Per line: FIELDS (bit 7) and which fields are literal (bit f) for a line compared field by
+   * field; 0 for one compared as text.
+   */
+  literal: Uint8Array;
+  /** Per line, FIELD_COUNT values (as 32-bit integers), where `literal` says. */
+  values: Int32Array;
+  /** Per line compared as text: fnmatch of its whole key on the name. */
+  textMatch: (((name: string) => boolean) | undefined)[];
+  /** Per line: its module's output bytes (escaped), as [start, end) in moduleBytes. */
+  moduleStart: Int32Array;
+  moduleEnd: Int32Array;
+  moduleBytes: Uint8Array;
+  /** Lines whose module name and a name of the bus overflow libkmod's key (ENAMETOOLONG). */
+  tooLong: Uint8Array;
+  /** vendor → its lines whose prefix fixes the vendor only, and by device those fixing both. */
+  vendors: Map<number, VendorLines>;
+  /**
+   * Lines whose prefix fixes no vendor, by the name's base class: those whose class field is
+   * `*` or that value (nearly all are class drivers: pcieport, ahci, xhci_pci), and those
+   * compared as text.
+   */
+  anyVendorByClass: number[][];
+}
+
+/** Lists of line numbers are plain arrays of small integers: thousands of typed arrays cost more to make than they save. */
+interface VendorLines {
+  devices: Map<number, number[]>;
+  vendorOnly: number[];
+}
+
+/** A modprobe.d alias that may match a name of the bus: lookup()'s first stage, tried whole. */
+interface ConfigAlias {
+  pattern: string;
+  module: string;
+}
+
+/** What a bus's names are matched against. */
+interface BusTables {
+  config: ConfigAlias[];
+  /** An install or remove command is named like a name of the bus: lookup() decides those. */
+  commandNamed: boolean;
+  aliases: Table;
+  builtin: Table | undefined;
+}
+
+const PATH_MAX = 4096;
+/** Table.literal's mark of a line compared field by field. */
+const FIELDS = 0x80;
+
+/** How module names are written: the caller's escaping of what would steer a terminal. */
+export type Escape = (bytes: string) => string;
+
+export class PciBatch {
+  private readonly dir: ModulesDir;
+  private readonly escapeModule: Escape;
+  private readonly buses: (BusTables | undefined)[] = [undefined, undefined];
+  /** The name being answered: its fields, and the matching lines' numbers. */
+  private readonly fields = new Int32Array(FIELD_COUNT);
+  private matched = new Int32Array(64);
+
+  /** ESCAPEMODULE is applied to every module name written (a latin1 byte string in, and out). */
+  constructor(dir: ModulesDir, escapeModule: Escape) {
+    this.dir = dir;
+    this.escapeModule = escapeModule;
+  }
+
+  /**
+   * Writes to OUT the modules lookup() finds for the name INPUT[start, end) — space-separated,
+   * escaped as resolve prints them — when it is a canonical pci: or vfio_pci: modalias whose
+   * answer this decides; otherwise writes nothing and returns false.
+   */
+  resolve(input: Uint8Array, start: number, end: number, out: ByteOutput): boolean {
+    const length = end - start;
+    let bus: number;
+    if (length === NAME_LENGTH[0] && isPrefix(input, start, "pci:")) bus = 0;
+    else if (length === NAME_LENGTH[1] && isPrefix(input, start, "vfio_pci:")) bus = 1;
+    else return false;
+    if (!readFields(input, end - FIELDS_LENGTH, this.fields)) return false;
+    const tables = this.tablesOf(bus);
+    if (tables.commandNamed) return false;
+    if (tables.config.length > 0) {
+      const answered = this.configAnswer(tables.config, latin1(input, start, end), out);
+      if (answered !== undefined) return answered;
+    }
+    let count = this.match(tables.aliases, input, start, end);
+    let table = tables.aliases;
+    if (count === 0 && tables.builtin) {
+      table = tables.builtin;
+      count = this.match(table, input, start, end);
+    }
+    if (count < 0) return false;
+    this.write(table, count, out);
+    return true;
+  }
+
+  /**
+   * The lines of TABLE matching the current name, their numbers in `matched` in answer order;
+   * how many, or -1 when one of them is too long for libkmod.
+   */
+  private match(table: Table, input: Uint8Array, start: number, end: number): number {
+    let count = 0;
+    const vendor = table.vendors.get(this.fields[0] as number);
+    if (vendor !== undefined) {
+      const exact = vendor.devices.get(this.fields[1] as number);
+      if (exact !== undefined) count = this.collect(table, exact, count, input, start, end);
+      if (vendor.vendorOnly.length > 0)
+        count = this.collect(table, vendor.vendorOnly, count, input, start, end);
+    }
+    count = this.collect(
+      table,
+      table.anyVendorByClass[this.fields[BASE_CLASS] as number] as number[],
+      count,
+      input,
+      start,
+      end,
+    );
+    const matched = this.matched;
+    // each list is in answer order; lines of two lists are merged by insertion (a handful)
+    for (let i = 1; i < count; i++) {
+      const line = matched[i] as number;
+      let j = i - 1;
+      while (j >= 0 && (matched[j] as number) > line) {
+        matched[j + 1] = matched[j] as number;
+        j--;
+      }
+      matched[j + 1] = line;
+    }
+    for (let i = 0; i < count; i++) if (table.tooLong[matched[i] as number] === 1) return -1;
+    return count;
+  }
+
+  /** Adds the lines of CANDIDATES matching the current name to `matched` after COUNT. */
+  private collect(
+    table: Table,
+    candidates: readonly number[],
+    count: number,
+    input: Uint8Array,
+    start: number,
+    end: number,
+  ): number {
+    const fields = this.fields;
+    const values = table.values;
+    const literal = table.literal;
+    let name: string | undefined;
+    for (let c = 0; c < candidates.length; c++) {
+      const line = candidates[c] as number;
+      const mask = literal[line] as number;
+      let matches: boolean;
+      if (mask === 0) {
+        name ??= latin1(input, start, end);
+        matches = (table.textMatch[line] as (name: string) => boolean)(name);
+      } else {
+        matches = true;
+        const base = line * FIELD_COUNT;
+        for (let f = 0; f < FIELD_COUNT; f++) {
+          if ((mask & (1 << f)) !== 0 && values[base + f] !== fields[f]) {
+            matches = false;
+            break;
+          }
+        }
+      }
+      if (matches) {
+        if (count === this.matched.length) {
+          const grown = new Int32Array(count * 2);
+          grown.set(this.matched);
+          this.matched = grown;
+        }
+        this.matched[count++] = line;
+      }
+    }
+    return count;
+  }
+
+  /** The matched lines' modules, space-separated. */
+  private write(table: Table, count: number, out: ByteOutput): void {
+    const source = table.moduleBytes;
+    for (let i = 0; i < count; i++) {
+      const line = this.matched[i] as number;
+      const from = table.moduleStart[line] as number;
+      const to = table.moduleEnd[line] as number;
+      out.reserve(to - from + 1);
+      const bytes = out.bytes;
+      let at = out.length;
+      if (i > 0) bytes[at++] = SPACE;
+      for (let b = from; b < to; b++) bytes[at++] = source[b] as number;
+      out.length = at;
+    }
+  }
+
+  /**
+   * kmod_lookup_alias_from_config: the modprobe.d aliases matching NAME, in file order, as the
+   * answer; undefined when none does (the next stages answer), false when lookup() must
+   * (a module and pattern too long for libkmod's key).
+   */
+  private configAnswer(config: ConfigAlias[], name: string, out: ByteOutput): boolean | undefined {
+    const found = config.filter((alias) => fnmatch(alias.pattern, name));
+    if (found.length === 0) return undefined;
+    if (found.some((alias) => alias.module.length + alias.pattern.length + 2 > PATH_MAX)) return false;
+    out.writeLatin1(this.escapeModule(found.map((alias) => alias.module).join(" ")));
+    return true;
+  }
+
+  private tablesOf(bus: number): BusTables {
+    let tables = this.buses[bus];
+    if (tables === undefined) {
+      tables = busTables(this.dir, BUSES[bus] as string, this.escapeModule);
+      this.buses[bus] = tables;
+    }
+    return tables;
+  }
+}
+
+function busTables(dir: ModulesDir, bus: string, escapeModule: Escape): BusTables {
+  const config = dir.config;
+  const namePrefix = `${bus}:`;
+  const builtin = dir.builtinAliases;
+  // modules.alias's lines of file2alias's form are read with their fields in one pass; their
+  // priorities are their offsets, so file order is lookup()'s order
+  const canonical = dir.aliasFile.canonicalPciLines(bus);
+  return {
+    config: config.aliases.filter((alias) => mayMatchPrefix(alias.pattern, namePrefix)),
+    commandNamed: [...config.install, ...config.remove].some((c) => c.module.startsWith(namePrefix)),
+    aliases: fileLines(
+      canonical
+        ? canonicalLines(canonical)
+        : // by priority (depmod's), then the walk's order of patterns (lookup.ts byPriority)
+          indexLines(
+            dir.aliases,
+            bus,
+            (a, b) => a.line.priority - b.line.priority || compareVisitOrder(a, b),
+          ),
+      escapeModule,
+    ),
+    // modules.builtin.alias.bin: the walk's patterns reversed, each pattern's lines in file order
+    builtin:
+      builtin &&
+      fileLines(
+        indexLines(builtin, bus, (a, b) => (a.key === b.key ? 0 : compareVisitOrder(b, a))),
+        escapeModule,
+      ),
+  };
+}
+
+/**
+ * Whether a modprobe.d pattern may match some string starting with PREFIX: its part before
+ * the first wildcard and PREFIX agree as far as both go (a pattern is matched whole, by fnmatch).
+ */
+function mayMatchPrefix(pattern: string, prefix: string): boolean {
+  const wildcard = pattern.search(/[*?[\\]/);
+  const literal = wildcard < 0 ? pattern : pattern.slice(0, wildcard);
+  const common = Math.min(literal.length, prefix.length);
+  return literal.slice(0, common) === prefix.slice(0, common);
+}
+
+/**
+ * A stage's lines for names of a bus, in answer order, before filing: per line its kind and
+ * literal fields (Table.literal), its field values, how it is matched as text, its module,
+ * and the vendor and device its literal prefix fixes (undefined where it does not).
+ */
+interface Lines {
+  masks: number[];
+  values: number[];
+  textMatch: (((name: string) => boolean) | undefined)[];
+  modules: string[];
+  vendors: (number | undefined)[];
+  devices: (number | undefined)[];
+}
+
+const noLines = (): Lines => ({
+  masks: [],
+  values: [],
+  textMatch: [],
+  modules: [],
+  vendors: [],
+  devices: [],
+});
+
+function canonicalLines(found: CanonicalPciLines): Lines {
+  const lines = noLines();
+  lines.values = found.values;
+  lines.modules = found.modules;
+  for (const mask of found.masks) {
+    lines.masks.push(FIELDS | mask);
+    lines.textMatch.push(undefined);
+  }
+  // a prefix fixes the vendor when v is literal, and the device too when d is
+  for (let n = 0; n < found.masks.length; n++) {
+    const mask = found.masks[n] as number;
+    lines.vendors.push(mask & 1 ? (found.values[n * FIELD_COUNT] as number) : undefined);
+    lines.devices.push(mask & 1 && mask & 2 ? (found.values[n * FIELD_COUNT + 1] as number) : undefined);
+  }
+  return lines;
+}
+
+interface Candidate {
+  line: AliasLine;
+  literal: boolean;
+  /** File order among the lines read (their order from linesFor). */
+  order: number;
+  wildcardAt: number;
+  key: string;
+}
+
+/** INDEX's lines for names of BUS, whatever their form, in the order ORDER puts them (else file order). */
+function indexLines(index: AliasIndex, bus: string, order: (a: Candidate, b: Candidate) => number): Lines {
+  const candidates: Candidate[] = [];
+  for (const { line, literal } of index.linesFor(bus)) {
+    const wildcard = line.key.search(/[*?[]/);
+    const wildcardAt = wildcard < 0 ? line.key.length : wildcard;
+    candidates.push({ line, literal, order: candidates.length, wildcardAt, key: line.key });
+  }
+  candidates.sort((a, b) => order(a, b) || a.order - b.order);
+  const lines = noLines();
+  const colon = bus.length;
+  const nameLength = colon + 1 + FIELDS_LENGTH;
+  for (const { line, literal, key, wildcardAt } of candidates) {
+    let mask = 0;
+    let values: ArrayLike<number> = NO_VALUES;
+    let textMatch: ((name: string) => boolean) | undefined;
+    if (literal) {
+      // no wildcard: it matches the one name equal to it, if that is canonical
+      const fields = key.length === nameLength ? canonicalFields(key, colon + 1) : undefined;
+      if (!fields) continue; // never a candidate
+      mask = FIELDS | 0x7f;
+      values = fields;
+    } else {
+      const fields = key.startsWith(`${bus}:`) ? PCI_PATTERN.exec(key) : null;
+      if (fields) {
+        mask = FIELDS;
+        const parsed = [0, 0, 0, 0, 0, 0, 0];
+        for (let f = 0; f < FIELD_COUNT; f++) {
+          const field = fields[f + 1];
+          if (field === undefined || field === "*") continue;
+          mask |= 1 << f;
+          parsed[f] = Number.parseInt(field, 16) | 0;
+        }
+        values = parsed;
+      } else {
+        // compared as text: the literal prefix, then fnmatch of the rest (AliasIndex.searchBucket)
+        const prefix = key.slice(0, wildcardAt);
+        const rest = compileMatcher(key.slice(wildcardAt));
+        textMatch = (name) => name.startsWith(prefix) && rest(name.slice(wildcardAt));
+      }
+    }
+    lines.masks.push(mask);
+    for (let f = 0; f < FIELD_COUNT; f++) lines.values.push(values[f] as number);
+    lines.textMatch.push(textMatch);
+    lines.modules.push(line.module);
+    // filed by the vendor and device the literal prefix fixes (the whole key when literal)
+    const prefix = key.slice(0, wildcardAt);
+    const vendor = prefix.charCodeAt(colon + 1) === V ? hexOf(prefix, colon + 2, 8) : undefined;
+    lines.vendors.push(vendor);
+    lines.devices.push(
+      vendor !== undefined && prefix.charCodeAt(colon + 10) === D ? hexOf(prefix, colon + 11, 8) : undefined,
+    );
+  }
+  return lines;
+}
+
+const NO_VALUES = [0, 0, 0, 0, 0, 0, 0];
+
+/** LINES as a Table: numbered in their order, filed by vendor and device, modules escaped by ESCAPEMODULE. */
+function fileLines(lines: Lines, escapeModule: Escape): Table {
+  const count = lines.masks.length;
+  const moduleStart = new Int32Array(count);
+  const moduleEnd = new Int32Array(count);
+  const tooLong = new Uint8Array(count);
+  // each module's bytes once: thousands of lines share a few hundred modules
+  const placed = new Map<string, [start: number, end: number]>();
+  const escapedModules: string[] = [];
+  let moduleLength = 0;
+  const vendors = new Map<number, VendorLines>();
+  const anyVendor: number[] = [];
+  for (let n = 0; n < count; n++) {
+    const module = lines.modules[n] as string;
+    let place = placed.get(module);
+    if (place === undefined) {
+      const escaped = escapeModule(module);
+      place = [moduleLength, moduleLength + escaped.length];
+      placed.set(module, place);
+      escapedModules.push(escaped);
+      moduleLength += escaped.length;
+    }
+    moduleStart[n] = place[0];
+    moduleEnd[n] = place[1];
+    // the longest name is a vfio_pci: one (58 bytes)
+    tooLong[n] = module.length + (NAME_LENGTH[1] as number) + 2 > PATH_MAX ? 1 : 0;
+    const vendor = lines.vendors[n];
+    if (vendor === undefined) {
+      anyVendor.push(n);
+      continue;
+    }
+    let filed = vendors.get(vendor);
+    if (!filed) {
+      filed = { devices: new Map(), vendorOnly: [] };
+      vendors.set(vendor, filed);
+    }
+    const device = lines.devices[n];
+    if (device === undefined) filed.vendorOnly.push(n);
+    else {
+      const list = filed.devices.get(device);
+      if (list) list.push(n);
+      else filed.devices.set(device, [n]);
+    }
+  }
+  const moduleBytes = new Uint8Array(moduleLength);
+  let at = 0;
+  for (const module of escapedModules) {
+    for (let i = 0; i < module.length; i++) moduleBytes[at++] = module.charCodeAt(i);
+  }
+  const literal = Uint8Array.from(lines.masks);
+  const values = Int32Array.from(lines.values);
+  return {
+    literal,
+    values,
+    textMatch: lines.textMatch,
+    moduleStart,
+    moduleEnd,
+    moduleBytes,
+    tooLong,
+    vendors,
+    anyVendorByClass: Array.from({ length: 256 }, (_, baseClass) =>
+      anyVendor.filter((n) => {
+        const mask = literal[n] as number;
+        return (
+          mask === 0 || (mask & (1 << BASE_CLASS)) === 0 || values[n * FIELD_COUNT + BASE_CLASS] === baseClass
+        );
+      }),
+    ),
+  };
+}
+
+/** The seven fields of a canonical name's text from AT (after the bus's `:`), or undefined. */
+function canonicalFields(key: string, at: number): Int32Array | undefined {
+  const bytes = new Uint8Array(FIELDS_LENGTH);
+  for (let i = 0; i < FIELDS_LENGTH; i++) {
+    const c = key.charCodeAt(at + i);
+    if (c > 0xff) return undefined;
+    bytes[i] = c;
+  }
+  const fields = new Int32Array(FIELD_COUNT);
+  return readFields(bytes, 0, fields) ? fields : undefined;
+}
+
+/**
+ * The seven fields of a name whose fields (after the bus's `:`) start at AT, into FIELDS as
+ * 32-bit integers; false if they are not in the kernel's form.
+ */
+function readFields(input: Uint8Array, at: number, fields: Int32Array): boolean {
+  // v%08X d%08X sv%08X sd%08X bc%02X sc%02X i%02X
+  if (input[at] !== V) return false;
+  let value = hex(input, at + 1, 8);
+  if (value === undefined || input[at + 9] !== D) return false;
+  fields[0] = value;
+  value = hex(input, at + 10, 8);
+  if (value === undefined || input[at + 18] !== S || input[at + 19] !== V) return false;
+  fields[1] = value;
+  value = hex(input, at + 20, 8);
+  if (value === undefined || input[at + 28] !== S || input[at + 29] !== D) return false;
+  fields[2] = value;
+  value = hex(input, at + 30, 8);
+  if (value === undefined || input[at + 38] !== B || input[at + 39] !== C) return false;
+  fields[3] = value;
+  value = hex(input, at + 40, 2);
+  if (value === undefined || input[at + 42] !== S || input[at + 43] !== C) return false;
+  fields[4] = value;
+  value = hex(input, at + 44, 2);
+  if (value === undefined || input[at + 46] !== I) return false;
+  fields[5] = value;
+  value = hex(input, at + 47, 2);
+  if (value === undefined) return false;
+  fields[6] = value;
+  return true;
+}
+
+const V = 0x76;
+const D = 0x64;
+const S = 0x73;
+const B = 0x62;
+const C = 0x63;
+const I = 0x69;
+const SPACE = 0x20;
+
+/** COUNT upper-case hex digits at AT as a 32-bit integer; undefined if they are not. */
+function hex(input: Uint8Array, at: number, count: number): number | undefined {
+  let value = 0;
+  for (let i = at; i < at + count; i++) {
+    const digit = HEX[input[i] as number] as number;
+    if (digit < 0) return undefined;
+    value = (value << 4) | digit;
+  }
+  return value;
+}
+
+function hexOf(text: string, at: number, count: number): number | undefined {
+  if (text.length < at + count) return undefined;
+  let value = 0;
+  for (let i = at; i < at + count; i++) {
+    const c = text.charCodeAt(i);
+    const digit = c > 0xff ? -1 : (HEX[c] as number);
+    if (digit < 0) return undefined;
+    value = (value << 4) | digit;
+  }
+  return value;
+}
+
+function isPrefix(input: Uint8Array, start: number, prefix: string): boolean {
+  for (let i = 0; i < prefix.length; i++) if (input[start + i] !== prefix.charCodeAt(i)) return false;
+  return true;
+}
+
+function latin1(input: Uint8Array, start: number, end: number): string {
+  return Buffer.from(input.buffer, input.byteOffset + start, end - start).toString("latin1");
+}
