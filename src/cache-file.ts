@@ -45,6 +45,58 @@ export function readCacheFile<H extends CacheHeader>(
   return typeof found === "object" ? { header: found.header, payload: text.slice(found.start) } : undefined;
 }
 
+/**
+ * readCacheFile for a payload of bytes: a view of them, starting at a multiple of 8 bytes into
+ * its buffer (writeCacheBytes pads the header so) for typed-array views of its parts.
+ */
+export function readCacheBytes<H extends CacheHeader>(
+  path: string,
+  format: string,
+  source: string,
+  identity: string,
+): { header: H; payload: Uint8Array } | undefined {
+  const bytes = readOwnFile(path);
+  if (bytes === undefined) return undefined;
+  const headEnd = bytes.indexOf(NEWLINE, bytes.indexOf(NEWLINE) + 1);
+  if (headEnd < 0) return undefined;
+  const found = headerIn<H>(bytes.toString("latin1", 0, headEnd + 1), format, source, identity);
+  if (typeof found !== "object") return undefined;
+  let payload = bytes.subarray(found.start);
+  // a small file is read into pooled memory, not at its buffer's start
+  if (payload.byteOffset % 8 !== 0) payload = Uint8Array.prototype.slice.call(payload) as Buffer;
+  return { header: found.header, payload };
+}
+
+const NEWLINE = 0x0a;
+
+/** writeCacheFile for a payload of bytes, which readCacheBytes gives back aligned to 8 bytes. */
+export function writeCacheBytes(
+  path: string,
+  format: string,
+  header: CacheHeader & Record<string, unknown>,
+  payload: Uint8Array,
+): void {
+  const full: CacheHeader = { ...header, source: resolve(header.source) };
+  // one byte a character: what is beyond latin1 (an excerpt's …) as a JSON \u escape
+  const json = JSON.stringify(full).replace(
+    /[\u0100-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  let head = `${format}\n${json}`;
+  // spaces after the JSON, which its parser skips, up to a multiple of 8 with the newline
+  head = head.padEnd(Math.ceil((head.length + 1) / 8) * 8 - 1, " ");
+  try {
+    makeDirectory(dirname(path));
+    const data = new Uint8Array(head.length + 1 + payload.length);
+    for (let i = 0; i < head.length; i++) data[i] = head.charCodeAt(i);
+    data[head.length] = NEWLINE;
+    data.set(payload, head.length + 1);
+    writeFileAtomically(path, data, { mode: 0o644 });
+  } catch {
+    // A read-only or full cache directory: the next command makes it again.
+  }
+}
+
 /** A cache file's payload, read range by range: a command reads the parts it needs. */
 export interface Payload {
   readonly length: number;

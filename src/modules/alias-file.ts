@@ -321,6 +321,11 @@ export class AliasFile implements AliasSource {
     this.keysSaw = saw;
   }
 
+  /** warnings(), as found by an earlier command in these same bytes of the file (a cache's). */
+  knowWarnings(found: string[]): void {
+    this.warningsFound ??= found;
+  }
+
   /**
    * Lines that are neither `alias PATTERN MODULE`, a comment, nor blank; and unusable patterns.
    * After keys(), only the lines it did not match are read again.

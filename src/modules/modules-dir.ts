@@ -116,6 +116,11 @@ export class ModulesDir {
     return this.aliasFileRead;
   }
 
+  /** The directory of flavourctl's caches of these files; undefined: none kept. */
+  get cacheDirectory(): string | undefined {
+    return this.cacheDir;
+  }
+
   get aliases(): AliasIndex {
     if (!this.aliasesRead) {
       const file = this.aliasFile;

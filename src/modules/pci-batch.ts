@@ -21,6 +21,17 @@ import type { AliasLine, CanonicalPciLines } from "./alias-file.ts";
 import { type AliasIndex, compareVisitOrder } from "./alias-index.ts";
 import { compileMatcher, fnmatch } from "./fnmatch.ts";
 import type { ModulesDir } from "./modules-dir.ts";
+import {
+  BASE_CLASS,
+  buildPciTable,
+  FIELD_COUNT,
+  FIELDS,
+  findPair,
+  findVendor,
+  type PciLines,
+  type PciTable,
+} from "./pci-table.ts";
+import { type CachedPciTables, readPciTables, writePciTables } from "./pci-table-cache.ts";
 
 /** Where a growing output of bytes stands: `bytes[0, length)` is written. */
 export class ByteOutput {
@@ -44,14 +55,13 @@ export class ByteOutput {
 }
 
 /** Which buses a batch answers: index 0 `pci`, 1 `vfio_pci`. */
-const BUSES = ["pci", "vfio_pci"] as const;
+export const PCI_BUSES = ["pci", "vfio_pci"] as const;
 /** Length of `pci:`+fields and `vfio_pci:`+fields in the kernel's form. */
-const NAME_LENGTH = [53, 58];
-/** The fields after the bus's `:`: markers and widths (pci-sysfs.c's format, %08X and %02X). */
-const FIELD_COUNT = 7;
-/** The base class's field (bc). */
-const BASE_CLASS = 4;
+const NAME_LENGTH = [53, 58] as const;
+/** The fields after the bus's `:` (pci-sysfs.c's format: markers, %08X and %02X). */
 const FIELDS_LENGTH = 49;
+/** libkmod's PATH_MAX. */
+const PATH_MAX = 4096;
 
 /** Upper-case hex digit values by byte, -1 for anything else (the kernel prints %X). */
 const HEX = new Int8Array(256).fill(-1);
@@ -60,37 +70,10 @@ for (let c = 0; c < 16; c++) HEX["0123456789ABCDEF".charCodeAt(c)] = c;
 const PCI_PATTERN =
   /^(?:vfio_)?pci:v([0-9A-F]{8}|\*)d([0-9A-F]{8}|\*)sv([0-9A-F]{8}|\*)sd([0-9A-F]{8}|\*)bc([0-9A-F]{2}|\*)sc([0-9A-F]{2}|\*)i(?:([0-9A-F]{2})\*|\*)$/;
 
-/** One stage's patterns of one bus, numbered in answer order. */
-interface Table {
-  /**
-   * Per line: FIELDS (bit 7) and which fields are literal (bit f) for a line compared field by
-   * field; 0 for one compared as text.
-   */
-  literal: Uint8Array;
-  /** Per line, FIELD_COUNT values (as 32-bit integers), where `literal` says. */
-  values: Int32Array;
-  /** Per line compared as text: fnmatch of its whole key on the name. */
-  textMatch: (((name: string) => boolean) | undefined)[];
-  /** Per line: its module's output bytes (escaped), as [start, end) in moduleBytes. */
-  moduleStart: Int32Array;
-  moduleEnd: Int32Array;
-  moduleBytes: Uint8Array;
-  /** Lines whose module name and a name of the bus overflow libkmod's key (ENAMETOOLONG). */
-  tooLong: Uint8Array;
-  /** vendor → its lines whose prefix fixes the vendor only, and by device those fixing both. */
-  vendors: Map<number, VendorLines>;
-  /**
-   * Lines whose prefix fixes no vendor, by the name's base class: those whose class field is
-   * `*` or that value (nearly all are class drivers: pcieport, ahci, xhci_pci), and those
-   * compared as text.
-   */
-  anyVendorByClass: number[][];
-}
-
-/** Lists of line numbers are plain arrays of small integers: thousands of typed arrays cost more to make than they save. */
-interface VendorLines {
-  devices: Map<number, number[]>;
-  vendorOnly: number[];
+/** A stage's table, and how its lines compared as text are (none from a table of file2alias's form). */
+interface Stage {
+  table: PciTable;
+  textMatch: (((name: string) => boolean) | undefined)[] | undefined;
 }
 
 /** A modprobe.d alias that may match a name of the bus: lookup()'s first stage, tried whole. */
@@ -100,17 +83,13 @@ interface ConfigAlias {
 }
 
 /** What a bus's names are matched against. */
-interface BusTables {
+interface BusStages {
   config: ConfigAlias[];
   /** An install or remove command is named like a name of the bus: lookup() decides those. */
   commandNamed: boolean;
-  aliases: Table;
-  builtin: Table | undefined;
+  aliases: Stage;
+  builtin: Stage | undefined;
 }
-
-const PATH_MAX = 4096;
-/** Table.literal's mark of a line compared field by field. */
-const FIELDS = 0x80;
 
 /** How module names are written: the caller's escaping of what would steer a terminal. */
 export type Escape = (bytes: string) => string;
@@ -118,7 +97,9 @@ export type Escape = (bytes: string) => string;
 export class PciBatch {
   private readonly dir: ModulesDir;
   private readonly escapeModule: Escape;
-  private readonly buses: (BusTables | undefined)[] = [undefined, undefined];
+  private readonly buses: (BusStages | undefined)[] = [undefined, undefined];
+  /** modules.alias's tables of both buses, from the cache or made once (undefined: not yet). */
+  private aliasTables: CachedPciTables | undefined;
   /** The name being answered: its fields, and the matching lines' numbers. */
   private readonly fields = new Int32Array(FIELD_COUNT);
   private matched = new Int32Array(64);
@@ -136,44 +117,69 @@ export class PciBatch {
    */
   resolve(input: Uint8Array, start: number, end: number, out: ByteOutput): boolean {
     const length = end - start;
-    let bus: number;
+    let bus: 0 | 1;
     if (length === NAME_LENGTH[0] && isPrefix(input, start, "pci:")) bus = 0;
     else if (length === NAME_LENGTH[1] && isPrefix(input, start, "vfio_pci:")) bus = 1;
     else return false;
     if (!readFields(input, end - FIELDS_LENGTH, this.fields)) return false;
-    const tables = this.tablesOf(bus);
-    if (tables.commandNamed) return false;
-    if (tables.config.length > 0) {
-      const answered = this.configAnswer(tables.config, latin1(input, start, end), out);
+    const stages = this.buses[bus] ?? this.stagesOf(bus);
+    if (stages.commandNamed) return false;
+    if (stages.config.length > 0) {
+      const answered = this.configAnswer(stages.config, latin1(input, start, end), out);
       if (answered !== undefined) return answered;
     }
-    let count = this.match(tables.aliases, input, start, end);
-    let table = tables.aliases;
-    if (count === 0 && tables.builtin) {
-      table = tables.builtin;
-      count = this.match(table, input, start, end);
+    let stage = stages.aliases;
+    let count = this.match(stage, input, start, end);
+    if (count === 0 && stages.builtin) {
+      stage = stages.builtin;
+      count = this.match(stage, input, start, end);
     }
     if (count < 0) return false;
-    this.write(table, count, out);
+    this.write(stage.table, count, out);
     return true;
   }
 
   /**
-   * The lines of TABLE matching the current name, their numbers in `matched` in answer order;
-   * how many, or -1 when one of them is too long for libkmod.
+   * The lines of STAGE matching the current name, their numbers in `matched` in answer order;
+   * how many, or -1 when one of them is too long for libkmod: kmod_module_new_from_alias keys
+   * each module "NAME\\ALIAS" in PATH_MAX bytes (lookup.ts answer).
    */
-  private match(table: Table, input: Uint8Array, start: number, end: number): number {
+  private match(stage: Stage, input: Uint8Array, start: number, end: number): number {
+    const table = stage.table;
+    const fields = this.fields;
     let count = 0;
-    const vendor = table.vendors.get(this.fields[0] as number);
-    if (vendor !== undefined) {
-      const exact = vendor.devices.get(this.fields[1] as number);
-      if (exact !== undefined) count = this.collect(table, exact, count, input, start, end);
-      if (vendor.vendorOnly.length > 0)
-        count = this.collect(table, vendor.vendorOnly, count, input, start, end);
+    let slot = findPair(table.pairKeys, table.pairLists, fields[0] as number, fields[1] as number);
+    if (slot >= 0) {
+      const lists = table.pairLists;
+      count = this.collect(
+        stage,
+        lists[2 * slot] as number,
+        lists[2 * slot + 1] as number,
+        count,
+        input,
+        start,
+        end,
+      );
     }
+    slot = findVendor(table.vendorKeys, table.vendorLists, fields[0] as number);
+    if (slot >= 0) {
+      const lists = table.vendorLists;
+      count = this.collect(
+        stage,
+        lists[2 * slot] as number,
+        lists[2 * slot + 1] as number,
+        count,
+        input,
+        start,
+        end,
+      );
+    }
+    const baseClass = fields[BASE_CLASS] as number;
+    const classLists = table.classLists;
     count = this.collect(
-      table,
-      table.anyVendorByClass[this.fields[BASE_CLASS] as number] as number[],
+      stage,
+      classLists[baseClass] as number,
+      classLists[baseClass + 1] as number,
       count,
       input,
       start,
@@ -190,30 +196,34 @@ export class PciBatch {
       }
       matched[j + 1] = line;
     }
-    for (let i = 0; i < count; i++) if (table.tooLong[matched[i] as number] === 1) return -1;
+    for (let i = 0; i < count; i++) {
+      if ((table.moduleLength[matched[i] as number] as number) + end - start + 2 > PATH_MAX) return -1;
+    }
     return count;
   }
 
-  /** Adds the lines of CANDIDATES matching the current name to `matched` after COUNT. */
+  /** Adds the lines of lists[from, to) of STAGE matching the current name to `matched` after COUNT. */
   private collect(
-    table: Table,
-    candidates: readonly number[],
+    stage: Stage,
+    from: number,
+    to: number,
     count: number,
     input: Uint8Array,
     start: number,
     end: number,
   ): number {
     const fields = this.fields;
-    const values = table.values;
-    const literal = table.literal;
+    const { values, literal, lists } = stage.table;
     let name: string | undefined;
-    for (let c = 0; c < candidates.length; c++) {
-      const line = candidates[c] as number;
+    for (let c = from; c < to; c++) {
+      const line = lists[c] as number;
       const mask = literal[line] as number;
       let matches: boolean;
       if (mask === 0) {
         name ??= latin1(input, start, end);
-        matches = (table.textMatch[line] as (name: string) => boolean)(name);
+        matches = ((stage.textMatch as ((name: string) => boolean)[])[line] as (name: string) => boolean)(
+          name,
+        );
       } else {
         matches = true;
         const base = line * FIELD_COUNT;
@@ -237,7 +247,7 @@ export class PciBatch {
   }
 
   /** The matched lines' modules, space-separated. */
-  private write(table: Table, count: number, out: ByteOutput): void {
+  private write(table: PciTable, count: number, out: ByteOutput): void {
     const source = table.moduleBytes;
     for (let i = 0; i < count; i++) {
       const line = this.matched[i] as number;
@@ -265,45 +275,60 @@ export class PciBatch {
     return true;
   }
 
-  private tablesOf(bus: number): BusTables {
-    let tables = this.buses[bus];
-    if (tables === undefined) {
-      tables = busTables(this.dir, BUSES[bus] as string, this.escapeModule);
-      this.buses[bus] = tables;
-    }
-    return tables;
+  private stagesOf(bus: 0 | 1): BusStages {
+    const dir = this.dir;
+    const name = PCI_BUSES[bus];
+    const config = dir.config;
+    const namePrefix = `${name}:`;
+    const builtin = dir.builtinAliases;
+    this.aliasTables ??= aliasTables(dir);
+    const cached = this.aliasTables.tables[bus];
+    const stages: BusStages = {
+      config: config.aliases.filter((alias) => mayMatchPrefix(alias.pattern, namePrefix)),
+      commandNamed: [...config.install, ...config.remove].some((c) => c.module.startsWith(namePrefix)),
+      aliases: cached
+        ? { table: cached, textMatch: undefined }
+        : // by priority (depmod's), then the walk's order of patterns (lookup.ts byPriority)
+          indexStage(
+            dir.aliases,
+            name,
+            this.escapeModule,
+            (a, b) => a.line.priority - b.line.priority || compareVisitOrder(a, b),
+          ),
+      // modules.builtin.alias.bin: the walk's patterns reversed, each pattern's lines in file order
+      builtin:
+        builtin &&
+        indexStage(builtin, name, this.escapeModule, (a, b) =>
+          a.key === b.key ? 0 : compareVisitOrder(b, a),
+        ),
+    };
+    this.buses[bus] = stages;
+    return stages;
   }
 }
 
-function busTables(dir: ModulesDir, bus: string, escapeModule: Escape): BusTables {
-  const config = dir.config;
-  const namePrefix = `${bus}:`;
-  const builtin = dir.builtinAliases;
-  // modules.alias's lines of file2alias's form are read with their fields in one pass; their
-  // priorities are their offsets, so file order is lookup()'s order
-  const canonical = dir.aliasFile.canonicalPciLines(bus);
-  return {
-    config: config.aliases.filter((alias) => mayMatchPrefix(alias.pattern, namePrefix)),
-    commandNamed: [...config.install, ...config.remove].some((c) => c.module.startsWith(namePrefix)),
-    aliases: fileLines(
-      canonical
-        ? canonicalLines(canonical)
-        : // by priority (depmod's), then the walk's order of patterns (lookup.ts byPriority)
-          indexLines(
-            dir.aliases,
-            bus,
-            (a, b) => a.line.priority - b.line.priority || compareVisitOrder(a, b),
-          ),
-      escapeModule,
-    ),
-    // modules.builtin.alias.bin: the walk's patterns reversed, each pattern's lines in file order
-    builtin:
-      builtin &&
-      fileLines(
-        indexLines(builtin, bus, (a, b) => (a.key === b.key ? 0 : compareVisitOrder(b, a))),
-        escapeModule,
-      ),
-  };
+/**
+ * modules.alias's tables for both buses where its lines are all of file2alias's form (null for a
+ * bus where they are not), with the file's warnings: from the cache directory when it holds
+ * them for these bytes of the file, else made now — the lines read with their fields in one
+ * pass, their priorities being their offsets, so file order is lookup()'s — and kept there.
+ */
+function aliasTables(dir: ModulesDir): CachedPciTables {
+  const file = dir.aliasFile;
+  const cacheDir = dir.cacheDirectory;
+  const cached = cacheDir === undefined ? undefined : readPciTables(cacheDir, file);
+  if (cached) {
+    file.knowWarnings(cached.warnings);
+    return cached;
+  }
+  const tables = PCI_BUSES.map((bus) => {
+    const canonical = file.canonicalPciLines(bus);
+    // module names of that form are [A-Za-z0-9_-]: nothing to escape
+    return canonical ? buildPciTable(canonicalLines(canonical)) : null;
+  });
+  const made: CachedPciTables = { tables, warnings: file.warnings() };
+  if (cacheDir !== undefined) writePciTables(cacheDir, file, made);
+  return made;
 }
 
 /**
@@ -317,40 +342,16 @@ function mayMatchPrefix(pattern: string, prefix: string): boolean {
   return literal.slice(0, common) === prefix.slice(0, common);
 }
 
-/**
- * A stage's lines for names of a bus, in answer order, before filing: per line its kind and
- * literal fields (Table.literal), its field values, how it is matched as text, its module,
- * and the vendor and device its literal prefix fixes (undefined where it does not).
- */
-interface Lines {
-  masks: number[];
-  values: number[];
-  textMatch: (((name: string) => boolean) | undefined)[];
-  modules: string[];
-  vendors: (number | undefined)[];
-  devices: (number | undefined)[];
-}
+const noLines = (): PciLines => ({ masks: [], values: [], modules: [], vendors: [], devices: [] });
 
-const noLines = (): Lines => ({
-  masks: [],
-  values: [],
-  textMatch: [],
-  modules: [],
-  vendors: [],
-  devices: [],
-});
-
-function canonicalLines(found: CanonicalPciLines): Lines {
+function canonicalLines(found: CanonicalPciLines): PciLines {
   const lines = noLines();
   lines.values = found.values;
   lines.modules = found.modules;
-  for (const mask of found.masks) {
-    lines.masks.push(FIELDS | mask);
-    lines.textMatch.push(undefined);
-  }
   // a prefix fixes the vendor when v is literal, and the device too when d is
   for (let n = 0; n < found.masks.length; n++) {
     const mask = found.masks[n] as number;
+    lines.masks.push(FIELDS | mask);
     lines.vendors.push(mask & 1 ? (found.values[n * FIELD_COUNT] as number) : undefined);
     lines.devices.push(mask & 1 && mask & 2 ? (found.values[n * FIELD_COUNT + 1] as number) : undefined);
   }
@@ -366,8 +367,16 @@ interface Candidate {
   key: string;
 }
 
-/** INDEX's lines for names of BUS, whatever their form, in the order ORDER puts them (else file order). */
-function indexLines(index: AliasIndex, bus: string, order: (a: Candidate, b: Candidate) => number): Lines {
+/**
+ * INDEX's lines for names of BUS, whatever their form, in the order ORDER puts them (else
+ * file order), as a stage; their modules escaped by ESCAPEMODULE.
+ */
+function indexStage(
+  index: AliasIndex,
+  bus: string,
+  escapeModule: Escape,
+  order: (a: Candidate, b: Candidate) => number,
+): Stage {
   const candidates: Candidate[] = [];
   for (const { line, literal } of index.linesFor(bus)) {
     const wildcard = line.key.search(/[*?[]/);
@@ -376,12 +385,13 @@ function indexLines(index: AliasIndex, bus: string, order: (a: Candidate, b: Can
   }
   candidates.sort((a, b) => order(a, b) || a.order - b.order);
   const lines = noLines();
+  const textMatch: (((name: string) => boolean) | undefined)[] = [];
   const colon = bus.length;
   const nameLength = colon + 1 + FIELDS_LENGTH;
   for (const { line, literal, key, wildcardAt } of candidates) {
     let mask = 0;
     let values: ArrayLike<number> = NO_VALUES;
-    let textMatch: ((name: string) => boolean) | undefined;
+    let matcher: ((name: string) => boolean) | undefined;
     if (literal) {
       // no wildcard: it matches the one name equal to it, if that is canonical
       const fields = key.length === nameLength ? canonicalFields(key, colon + 1) : undefined;
@@ -404,12 +414,12 @@ function indexLines(index: AliasIndex, bus: string, order: (a: Candidate, b: Can
         // compared as text: the literal prefix, then fnmatch of the rest (AliasIndex.searchBucket)
         const prefix = key.slice(0, wildcardAt);
         const rest = compileMatcher(key.slice(wildcardAt));
-        textMatch = (name) => name.startsWith(prefix) && rest(name.slice(wildcardAt));
+        matcher = (name) => name.startsWith(prefix) && rest(name.slice(wildcardAt));
       }
     }
     lines.masks.push(mask);
     for (let f = 0; f < FIELD_COUNT; f++) lines.values.push(values[f] as number);
-    lines.textMatch.push(textMatch);
+    textMatch.push(matcher);
     lines.modules.push(line.module);
     // filed by the vendor and device the literal prefix fixes (the whole key when literal)
     const prefix = key.slice(0, wildcardAt);
@@ -419,81 +429,10 @@ function indexLines(index: AliasIndex, bus: string, order: (a: Candidate, b: Can
       vendor !== undefined && prefix.charCodeAt(colon + 10) === D ? hexOf(prefix, colon + 11, 8) : undefined,
     );
   }
-  return lines;
+  return { table: buildPciTable(lines, escapeModule), textMatch };
 }
 
 const NO_VALUES = [0, 0, 0, 0, 0, 0, 0];
-
-/** LINES as a Table: numbered in their order, filed by vendor and device, modules escaped by ESCAPEMODULE. */
-function fileLines(lines: Lines, escapeModule: Escape): Table {
-  const count = lines.masks.length;
-  const moduleStart = new Int32Array(count);
-  const moduleEnd = new Int32Array(count);
-  const tooLong = new Uint8Array(count);
-  // each module's bytes once: thousands of lines share a few hundred modules
-  const placed = new Map<string, [start: number, end: number]>();
-  const escapedModules: string[] = [];
-  let moduleLength = 0;
-  const vendors = new Map<number, VendorLines>();
-  const anyVendor: number[] = [];
-  for (let n = 0; n < count; n++) {
-    const module = lines.modules[n] as string;
-    let place = placed.get(module);
-    if (place === undefined) {
-      const escaped = escapeModule(module);
-      place = [moduleLength, moduleLength + escaped.length];
-      placed.set(module, place);
-      escapedModules.push(escaped);
-      moduleLength += escaped.length;
-    }
-    moduleStart[n] = place[0];
-    moduleEnd[n] = place[1];
-    // the longest name is a vfio_pci: one (58 bytes)
-    tooLong[n] = module.length + (NAME_LENGTH[1] as number) + 2 > PATH_MAX ? 1 : 0;
-    const vendor = lines.vendors[n];
-    if (vendor === undefined) {
-      anyVendor.push(n);
-      continue;
-    }
-    let filed = vendors.get(vendor);
-    if (!filed) {
-      filed = { devices: new Map(), vendorOnly: [] };
-      vendors.set(vendor, filed);
-    }
-    const device = lines.devices[n];
-    if (device === undefined) filed.vendorOnly.push(n);
-    else {
-      const list = filed.devices.get(device);
-      if (list) list.push(n);
-      else filed.devices.set(device, [n]);
-    }
-  }
-  const moduleBytes = new Uint8Array(moduleLength);
-  let at = 0;
-  for (const module of escapedModules) {
-    for (let i = 0; i < module.length; i++) moduleBytes[at++] = module.charCodeAt(i);
-  }
-  const literal = Uint8Array.from(lines.masks);
-  const values = Int32Array.from(lines.values);
-  return {
-    literal,
-    values,
-    textMatch: lines.textMatch,
-    moduleStart,
-    moduleEnd,
-    moduleBytes,
-    tooLong,
-    vendors,
-    anyVendorByClass: Array.from({ length: 256 }, (_, baseClass) =>
-      anyVendor.filter((n) => {
-        const mask = literal[n] as number;
-        return (
-          mask === 0 || (mask & (1 << BASE_CLASS)) === 0 || values[n * FIELD_COUNT + BASE_CLASS] === baseClass
-        );
-      }),
-    ),
-  };
-}
 
 /** The seven fields of a canonical name's text from AT (after the bus's `:`), or undefined. */
 function canonicalFields(key: string, at: number): Int32Array | undefined {
