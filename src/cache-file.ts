@@ -62,7 +62,8 @@ export function readCacheBytes<H extends CacheHeader>(
   const found = headerIn<H>(bytes.toString("latin1", 0, headEnd + 1), format, source, identity);
   if (typeof found !== "object") return undefined;
   let payload = bytes.subarray(found.start);
-  // a small file is read into pooled memory, not at its buffer's start
+  // a small file is read into Node's buffer pool, whose slices start at multiples of 8; were
+  // one not to, its views would throw: the payload is then copied
   if (payload.byteOffset % 8 !== 0) payload = Uint8Array.prototype.slice.call(payload) as Buffer;
   return { header: found.header, payload };
 }

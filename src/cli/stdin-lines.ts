@@ -6,8 +6,12 @@ import type { Io } from "./io.ts";
 
 /** First size of the buffer; it doubles for a longer line, up to LINE_LIMIT. */
 const CHUNK = 1 << 18;
-/** The longest line read (libkmod cuts a key at 4,095 bytes): /dev/zero is refused after it. */
-export const LINE_LIMIT = 1 << 20;
+/**
+ * The longest line read: libkmod cuts a key at 4,095 bytes, but a longer line still gets its
+ * answer and a message (ENAMETOOLONG, or the excerpt of an odd name); /dev/zero is refused
+ * after it, and no input is held whole.
+ */
+export const LINE_LIMIT = 16 << 20;
 
 export class StdinLines {
   /** The current line is bytes[start, end), without its newline. */
