@@ -36,6 +36,7 @@ export class StdinLines {
       // indexOf reaches past `filled` into stale bytes: a newline found there is none
       const newline = from < this.filled ? this.bytes.indexOf(NEWLINE, from) : -1;
       if (newline >= 0 && newline < this.filled) {
+        if (newline - from > LINE_LIMIT) throw this.tooLong();
         this.start = from;
         this.end = newline;
         this.next = newline + 1;
@@ -44,6 +45,7 @@ export class StdinLines {
       }
       if (this.ended) {
         if (from >= this.filled) return false;
+        if (this.filled - from > LINE_LIMIT) throw this.tooLong();
         this.start = from;
         this.end = this.filled;
         this.next = this.filled;
@@ -54,17 +56,21 @@ export class StdinLines {
     }
   }
 
+  private tooLong(): RefusedFile {
+    const limit = `${LINE_LIMIT >> 20} MiB`;
+    return new RefusedFile(
+      "<stdin>",
+      `line ${this.number + 1}: larger than ${limit}, the limit for a line of standard input`,
+    );
+  }
+
   /** Keeps the unfinished line, at the front, and reads on after it. */
   private refill(): void {
     const kept = this.filled - this.next;
-    if (kept >= LINE_LIMIT) {
-      throw new RefusedFile(
-        "<stdin>",
-        `line ${this.number + 1}: larger than ${LINE_LIMIT >> 20} MiB, the limit for a line of standard input`,
-      );
-    }
+    if (kept > LINE_LIMIT) throw this.tooLong();
     if (kept === this.bytes.length) {
-      const grown = new Uint8Array(Math.min(this.bytes.length * 2, LINE_LIMIT + 1));
+      // room for a line of the limit, its newline, and one byte more to tell a longer one
+      const grown = new Uint8Array(Math.min(this.bytes.length * 2, LINE_LIMIT + 2));
       grown.set(this.bytes);
       this.bytes = grown;
     } else this.bytes.copyWithin(0, this.next, this.filled);
