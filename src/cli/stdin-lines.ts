@@ -20,6 +20,8 @@ export class StdinLines {
   end = 0;
   /** The current line's number, from 1. */
   number = 0;
+  /** `bytes` as a Buffer, for text(). */
+  private view = Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.length);
   private filled = 0;
   private next = 0;
   private ended = false;
@@ -56,6 +58,11 @@ export class StdinLines {
     }
   }
 
+  /** The current line as a byte string (latin1: a character a byte). */
+  text(): string {
+    return this.view.toString("latin1", this.start, this.end);
+  }
+
   private tooLong(): RefusedFile {
     const limit = `${LINE_LIMIT >> 20} MiB`;
     return new RefusedFile(
@@ -73,6 +80,7 @@ export class StdinLines {
       const grown = new Uint8Array(Math.min(this.bytes.length * 2, LINE_LIMIT + 2));
       grown.set(this.bytes);
       this.bytes = grown;
+      this.view = Buffer.from(grown.buffer, grown.byteOffset, grown.length);
     } else this.bytes.copyWithin(0, this.next, this.filled);
     this.filled = kept;
     this.next = 0;

@@ -47,10 +47,22 @@ export class ByteOutput {
     grown.set(this.bytes.subarray(0, this.length));
     this.bytes = grown;
   }
-  /** TEXT's characters as bytes (latin1: one byte each). */
-  writeLatin1(text: string): void {
+  /**
+   * TEXT's characters as bytes (latin1: one byte each); whether they are all printable ASCII
+   * or tabs (else a caller escaping bytes that steer a terminal has some to look at).
+   */
+  writeLatin1(text: string): boolean {
     this.reserve(text.length);
-    for (let i = 0; i < text.length; i++) this.bytes[this.length++] = text.charCodeAt(i);
+    const bytes = this.bytes;
+    let at = this.length;
+    let plain = true;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if ((c < 0x20 && c !== 0x09) || c >= 0x7f) plain = false;
+      bytes[at++] = c;
+    }
+    this.length = at;
+    return plain;
   }
 }
 

@@ -110,23 +110,43 @@ function fits(t: PciTable): boolean {
   ) {
     return false;
   }
+  // plain loops, no closure per check: V8 runs this once, in its interpreter
+  const moduleBytes = t.moduleBytes.length;
   for (let n = 0; n < lines; n++) {
     // a cached table holds only lines compared field by field
     if (((t.literal[n] as number) & FIELDS) === 0) return false;
     const start = t.moduleStart[n] as number;
     const end = t.moduleEnd[n] as number;
-    if (start < 0 || start > end || end > t.moduleBytes.length || (t.moduleLength[n] as number) < 0)
-      return false;
+    if (start < 0 || start > end || end > moduleBytes || (t.moduleLength[n] as number) < 0) return false;
   }
-  for (const line of t.lists) if (line < 0 || line >= lines) return false;
-  const inLists = (from: number, to: number) => from >= 0 && from <= to && to <= t.lists.length;
-  for (let s = 0; s < t.pairLists.length; s += 2) {
-    if (!inLists(t.pairLists[s] as number, t.pairLists[s + 1] as number)) return false;
+  const lists = t.lists;
+  for (let i = 0; i < lists.length; i++) {
+    const line = lists[i] as number;
+    if (line < 0 || line >= lines) return false;
   }
-  for (let s = 0; s < t.vendorLists.length; s += 2) {
-    if (!inLists(t.vendorLists[s] as number, t.vendorLists[s + 1] as number)) return false;
+  // every list inside `lists`, and a hash with an empty slot (where a probe for an absent key stops)
+  return (
+    listsFit(t.pairLists, lists.length) &&
+    listsFit(t.vendorLists, lists.length) &&
+    classesFit(t.classLists, lists.length)
+  );
+}
+
+/** Whether every (start, end) pair of SPANS lies in [0, length], and one of them is empty. */
+function listsFit(spans: Int32Array, length: number): boolean {
+  let empty = false;
+  for (let s = 0; s < spans.length; s += 2) {
+    const start = spans[s] as number;
+    const end = spans[s + 1] as number;
+    if (start < 0 || start > end || end > length) return false;
+    if (end === 0) empty = true;
   }
-  for (let c = 0; c < 256; c++)
-    if (!inLists(t.classLists[c] as number, t.classLists[c + 1] as number)) return false;
-  return true;
+  return empty;
+}
+
+/** Whether the base classes' lists follow one another inside [0, length]. */
+function classesFit(starts: Int32Array, length: number): boolean {
+  if ((starts[0] as number) < 0) return false;
+  for (let c = 0; c < 256; c++) if ((starts[c] as number) > (starts[c + 1] as number)) return false;
+  return (starts[256] as number) <= length;
 }

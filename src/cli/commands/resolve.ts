@@ -95,9 +95,13 @@ function answerLines(dir: ModulesDir, io: Io, notes: Notes): void {
     out.bytes[out.length++] = TAB;
     if (!batch.resolve(bytes, start, end, out)) {
       out.length = lineStart;
-      const modalias = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("latin1");
-      const modules = answer(dir, modalias, lines.number - 1, notes);
-      out.writeLatin1(safeBytes(`${modalias}\t${modules.join(" ")}`));
+      const modalias = lines.text();
+      const line = `${modalias}\t${answer(dir, modalias, lines.number - 1, notes).join(" ")}`;
+      // most lines hold no byte to escape: written as they are, and written again escaped if not
+      if (!out.writeLatin1(line)) {
+        out.length = lineStart;
+        out.writeLatin1(safeBytes(line));
+      }
     }
     out.reserve(1);
     out.bytes[out.length++] = NEWLINE;
