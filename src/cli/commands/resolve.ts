@@ -90,9 +90,12 @@ function answerLines(dir: ModulesDir, io: Io, notes: Notes): void {
     const { bytes, start, end } = lines;
     const lineStart = out.length;
     out.reserve(end - start + 1);
-    out.bytes.set(bytes.subarray(start, end), lineStart);
-    out.length = lineStart + end - start;
-    out.bytes[out.length++] = TAB;
+    // byte by byte: a subarray per line to copy with set() is an object per line to collect
+    const to = out.bytes;
+    let at = lineStart;
+    for (let i = start; i < end; i++) to[at++] = bytes[i] as number;
+    to[at++] = TAB;
+    out.length = at;
     if (!batch.resolve(bytes, start, end, out)) {
       out.length = lineStart;
       const modalias = lines.text();
