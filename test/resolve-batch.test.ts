@@ -168,3 +168,17 @@ for (const [what, lines, lineEnd] of trees) {
     }
   });
 }
+
+test("resolve on stdin: a line over 16 MiB stops it with exit 2, after the answers to the lines before it", async () => {
+  const dir = modulesDir(CANONICAL);
+  const before = NAMES.slice(0, 3);
+  const { io, recorded } = recordingIo(`${before.join("\n")}\n${"x".repeat((16 << 20) + 1)}\n${NAMES[0]}\n`, {
+    FLAVOURCTL_INDEX_CACHE: "off",
+  });
+  assert.equal(await main(["resolve", "--modules", dir, "--config", "/dev/null"], io), 2);
+  assert.equal(recorded.stdout, `${expectedLines(dir, ["/dev/null"]).slice(0, 3).join("\n")}\n`);
+  assert.match(
+    recorded.stderr,
+    /^flavourctl resolve: <stdin>: line 4: larger than 16 MiB, the limit for a line of standard input\n$/,
+  );
+});

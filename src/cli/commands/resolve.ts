@@ -86,34 +86,52 @@ function answerLines(dir: ModulesDir, io: Io, notes: Notes): void {
   const batch = new PciBatch(dir, safeBytes);
   const out = new ByteOutput(CHUNK + LINE_ROOM);
   const lines = new StdinLines(io);
-  while (lines.advance()) {
-    const { bytes, start, end } = lines;
-    const lineStart = out.length;
-    out.reserve(end - start + 1);
-    // byte by byte: a subarray per line to copy with set() is an object per line to collect
-    const to = out.bytes;
-    let at = lineStart;
-    for (let i = start; i < end; i++) to[at++] = bytes[i] as number;
-    to[at++] = TAB;
-    out.length = at;
-    if (!batch.resolve(bytes, start, end, out)) {
-      out.length = lineStart;
-      const modalias = lines.text();
-      const line = `${modalias}\t${answer(dir, modalias, lines.number - 1, notes).join(" ")}`;
-      // most lines hold no byte to escape: written as they are, and written again escaped if not
-      if (!out.writeLatin1(line)) {
-        out.length = lineStart;
-        out.writeLatin1(safeBytes(line));
+  // the answers made before a line that stops the batch (one over the limit) are still written,
+  // whole lines only
+  let whole = 0;
+  try {
+    while (lines.advance()) {
+      answerLine(batch, dir, lines, notes, out);
+      whole = out.length;
+      if (whole >= CHUNK) {
+        io.outEscaped(out.bytes.subarray(0, whole));
+        out.length = whole = 0;
       }
     }
-    out.reserve(1);
-    out.bytes[out.length++] = NEWLINE;
-    if (out.length >= CHUNK) {
-      io.outEscaped(out.bytes.subarray(0, out.length));
-      out.length = 0;
+  } finally {
+    if (whole > 0) io.outEscaped(out.bytes.subarray(0, whole));
+  }
+}
+
+/** The current line's answer, whole, into OUT. */
+function answerLine(
+  batch: PciBatch,
+  dir: ModulesDir,
+  lines: StdinLines,
+  notes: Notes,
+  out: ByteOutput,
+): void {
+  const { bytes, start, end } = lines;
+  const lineStart = out.length;
+  out.reserve(end - start + 1);
+  // byte by byte: a subarray per line to copy with set() is an object per line to collect
+  const to = out.bytes;
+  let at = lineStart;
+  for (let i = start; i < end; i++) to[at++] = bytes[i] as number;
+  to[at++] = TAB;
+  out.length = at;
+  if (!batch.resolve(bytes, start, end, out)) {
+    out.length = lineStart;
+    const modalias = lines.text();
+    const line = `${modalias}\t${answer(dir, modalias, lines.number - 1, notes).join(" ")}`;
+    // most lines hold no byte to escape: written as they are, and written again escaped if not
+    if (!out.writeLatin1(line)) {
+      out.length = lineStart;
+      out.writeLatin1(safeBytes(line));
     }
   }
-  if (out.length > 0) io.outEscaped(out.bytes.subarray(0, out.length));
+  out.reserve(1);
+  out.bytes[out.length++] = NEWLINE;
 }
 
 const NEWLINE = 0x0a;
