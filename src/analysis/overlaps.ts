@@ -72,6 +72,7 @@ export interface OverlapReport {
 }
 
 const RANK: Record<PairClass, number> = { identical: 3, shadows: 2, partial: 1, "flavour-separated": 0 };
+const CLASS_OF_RANK: readonly PairClass[] = ["flavour-separated", "partial", "shadows", "identical"];
 
 /**
  * The module pairs found on one bus, generic ones apart: first module, then second (in name
@@ -186,6 +187,17 @@ export function findOverlaps(
     entry.pairCount += count;
     if (RANK[overlap.class] > RANK[entry.class]) entry.class = overlap.class;
   };
+  // a generic pattern's pair with a module already paired with its own: only counted and
+  // ranked (the overlap keeps its first pair); the pair is made only for a new module pair
+  const addGenericField = (table: PairTable, g: FieldItem, y: FieldItem, rank: number, count: number) => {
+    const [first, second] = g.input.module > y.input.module ? [y, g] : [g, y];
+    const entry = table.rows.get(first.input.module)?.get(second.input.module);
+    if (!entry) add(table, fieldOverlap(g, y) as PatternOverlap, count);
+    else {
+      entry.pairCount += count;
+      if (rank > RANK[entry.class]) entry.class = CLASS_OF_RANK[rank] as PairClass;
+    }
+  };
   const countModulePair = (overlap: PatternOverlap) => {
     if (++modulePairs <= LIMITS.modulePairs) return;
     budget.at = overlap.a;
@@ -279,7 +291,9 @@ export function findOverlaps(
     });
     const genericPairsOf = tableOf(bus, true);
     if (listGeneric)
-      genericPairs(generic, items, format, budget, (overlap, count) => add(genericPairsOf, overlap, count));
+      genericPairs(generic, items, format, budget, (g, y, rank, count) =>
+        addGenericField(genericPairsOf, g, y, rank, count),
+      );
     else {
       const counted = countGenericPairs(generic, items, format, budget, LIMITS.modulePairs - modulePairs);
       genericCounted += counted;
@@ -700,61 +714,121 @@ function shapeKeyer(generic: FieldItem[], format: FieldFormat): (item: FieldItem
 /**
  * Pairs of a generic pattern (a class match, or vfio_pci's catch-all) with every other
  * module: they meet thousands of patterns, so per module only the strongest pair is kept,
- * with the number of pairs. Each module's patterns are compared once per shape (shapeKeys),
+ * with the number of pairs. Each module's patterns are compared once per shape (shapeKeyer),
  * its first pattern standing for it; a generic pattern with a vendor meets only that
- * vendor's patterns and those of any vendor.
+ * vendor's patterns and those of any vendor. Within a vendor, a generic pattern is compared
+ * only with the shapes whose value in one of its other fixed fields — the one leaving the
+ * fewest — is its own or `*` (the others differ there: fieldsIntersect), as countGenericPairs
+ * does; the strongest pair is the first of its class in the module's order, as when every
+ * shape was compared.
  */
 function genericPairs(
   generic: FieldItem[],
   all: FieldItem[],
   format: FieldFormat,
   budget: Budget,
-  report: (overlap: PatternOverlap, count: number) => void,
+  report: (g: FieldItem, y: FieldItem, rank: number, count: number) => void,
 ): void {
   if (generic.length === 0) return;
   const vendorField = format.keys[0];
+  const width = format.widths.length;
   const keyOf = shapeKeyer(generic, format);
-  type Shape = { first: FieldItem; count: number };
-  type ModuleGroup = { module: string; shapes: Shape[] };
-  const byVendor = new Map<string | undefined, ModuleGroup[]>();
+  /** A module's shape: its place among the module's shapes decides between pairs of one class. */
+  type Shape = { first: FieldItem; count: number; group: ModuleGroup; at: number };
+  /** A module's patterns of one vendor; `order`: its place among every vendor's groups. */
+  type ModuleGroup = { module: string; shapes: Shape[]; order: number };
+  /** A vendor's modules, and its shapes by their value in field k (undefined: `*` or a mask), built on first use. */
+  type Vendor = { groups: ModuleGroup[]; indexes: Map<string | undefined, Shape[]>[] };
+  const byVendor = new Map<string | undefined, Vendor>();
+  const every: Vendor = { groups: [], indexes: [] };
   for (const [vendor, items] of groupBy(all, (item) => item.fields[vendorField])) {
     const groups: ModuleGroup[] = [];
     for (const [module, members] of groupBy(items, (item) => item.input.module)) {
+      const group: ModuleGroup = { module, shapes: [], order: every.groups.length };
+      every.groups.push(group);
       const shapes = new Map<string | number, Shape>();
       for (const item of members) {
         const key = keyOf(item);
         const shape = shapes.get(key);
         if (shape) shape.count++;
-        else shapes.set(key, { first: item, count: 1 });
-      }
-      groups.push({ module, shapes: [...shapes.values()] });
-    }
-    byVendor.set(vendor, groups);
-  }
-  const everyVendor = [...byVendor.values()].flat();
-  for (const g of generic) {
-    const vendor = g.fields[vendorField];
-    const groups =
-      vendor === undefined
-        ? everyVendor
-        : [...(byVendor.get(vendor) ?? []), ...(byVendor.get(undefined) ?? [])];
-    budget.at = g.input;
-    for (const { module, shapes } of groups) {
-      if (module === g.input.module) continue;
-      budget.charge(shapes.length);
-      let best: FieldItem | undefined;
-      let bestRank = -1;
-      let count = 0;
-      for (const shape of shapes) {
-        if (!fieldsIntersect(g, shape.first)) continue;
-        count += shape.count;
-        const rank = RANK[fieldClass(g, shape.first)];
-        if (rank > bestRank) {
-          best = shape.first;
-          bestRank = rank;
+        else {
+          const made = { first: item, count: 1, group, at: group.shapes.length };
+          shapes.set(key, made);
+          group.shapes.push(made);
         }
       }
-      if (best) report(fieldOverlap(g, best) as PatternOverlap, count);
+      groups.push(group);
+    }
+    byVendor.set(vendor, { groups, indexes: [] });
+  }
+  const indexOf = (of: Vendor, k: number): Map<string | undefined, Shape[]> => {
+    let index = of.indexes[k];
+    if (!index) {
+      index = new Map();
+      for (const group of of.groups)
+        for (const shape of group.shapes) {
+          const v = shape.first.masks?.[k] ? undefined : shape.first.fields[k];
+          const list = index.get(v);
+          if (list) list.push(shape);
+          else index.set(v, [shape]);
+        }
+      of.indexes[k] = index;
+    }
+    return index;
+  };
+  // per module of the vendor being compared: what g meets of it
+  const met = new Map<ModuleGroup, { best: Shape; rank: number; count: number }>();
+  const meet = (g: FieldItem, shapes: Shape[] | undefined) => {
+    if (!shapes) return;
+    budget.charge(shapes.length);
+    for (let s = 0; s < shapes.length; s++) {
+      const shape = shapes[s] as Shape;
+      if (shape.group.module === g.input.module || !fieldsIntersect(g, shape.first)) continue;
+      const rank = RANK[fieldClass(g, shape.first)];
+      const seen = met.get(shape.group);
+      if (!seen) met.set(shape.group, { best: shape, rank, count: shape.count });
+      else {
+        seen.count += shape.count;
+        if (rank > seen.rank || (rank === seen.rank && shape.at < seen.best.at)) {
+          seen.best = shape;
+          seen.rank = rank;
+        }
+      }
+    }
+  };
+  const meetIn = (g: FieldItem, of: Vendor | undefined) => {
+    if (!of) return;
+    let best: Map<string | undefined, Shape[]> | undefined;
+    let bestValue: string | undefined;
+    let fewest = Number.POSITIVE_INFINITY;
+    for (let k = 0; k < width; k++) {
+      const value = g.fields[k];
+      if (k === vendorField || value === undefined || g.masks?.[k]) continue;
+      const index = indexOf(of, k);
+      const size = (index.get(value)?.length ?? 0) + (index.get(undefined)?.length ?? 0);
+      if (size < fewest) {
+        best = index;
+        bestValue = value;
+        fewest = size;
+      }
+    }
+    if (best) {
+      meet(g, best.get(bestValue));
+      meet(g, best.get(undefined));
+    } else for (const group of of.groups) meet(g, group.shapes);
+    // across vendors in the order of the groups, as when every group was compared: a module
+    // met in two vendors' groups is reported twice, and the first report's pair is kept
+    const found = of === every ? [...met].sort((x, y) => x[0].order - y[0].order) : [...met];
+    met.clear();
+    for (const [, { best, rank, count }] of found) report(g, best.first, rank, count);
+  };
+  for (const g of generic) {
+    const vendor = g.fields[vendorField];
+    budget.at = g.input;
+    if (vendor === undefined) meetIn(g, every);
+    else {
+      meetIn(g, byVendor.get(vendor));
+      meetIn(g, byVendor.get(undefined));
     }
   }
 }
