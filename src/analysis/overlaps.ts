@@ -761,48 +761,56 @@ function genericPairs(
   /** A module's shape: its place among the module's shapes decides between pairs of one class. */
   type Shape = { first: FieldItem; count: number; group: ModuleGroup; at: number };
   /** A module's patterns of one vendor; `order`: its place among every vendor's groups. */
-  type ModuleGroup = { module: string; id: number; shapes: Shape[]; order: number };
-  /** A vendor's modules, and its shapes by their value in field k (undefined: `*` or a mask), built on first use. */
-  type Vendor = { groups: ModuleGroup[]; indexes: Map<string | undefined, Shape[]>[] };
+  type ModuleGroup = { module: string; id: number; order: number };
+  /**
+   * A shape of a vendor's patterns, with each module's shape of that key: a generic pattern
+   * meets all of them or none, and the same way (shapeKeyer), so it is compared once.
+   */
+  type VendorShape = { first: FieldItem; members: Shape[] };
+  /** A vendor's shapes, and its shapes by their value in field k (undefined: `*` or a mask), built on first use. */
+  type Vendor = { shapes: VendorShape[]; indexes: Map<string | undefined, VendorShape[]>[] };
   const byVendor = new Map<string | undefined, Vendor>();
-  const every: Vendor = { groups: [], indexes: [] };
+  const every: Vendor = { shapes: [], indexes: [] };
   const ids = new Map<string, number>();
+  let groups = 0;
   for (const [vendor, items] of groupBy(all, (item) => item.fields[vendorField])) {
-    const groups: ModuleGroup[] = [];
+    const vendorShapes = new Map<string | number, VendorShape>();
     for (const [module, members] of groupBy(items, (item) => item.input.module)) {
       let id = ids.get(module);
       if (id === undefined) {
         id = ids.size;
         ids.set(module, id);
       }
-      const group: ModuleGroup = { module, id, shapes: [], order: every.groups.length };
-      every.groups.push(group);
+      const group: ModuleGroup = { module, id, order: groups++ };
       const shapes = new Map<string | number, Shape>();
       for (const item of members) {
         const key = keyOf(item);
         const shape = shapes.get(key);
-        if (shape) shape.count++;
-        else {
-          const made = { first: item, count: 1, group, at: group.shapes.length };
-          shapes.set(key, made);
-          group.shapes.push(made);
+        if (shape) {
+          shape.count++;
+          continue;
         }
+        const made = { first: item, count: 1, group, at: shapes.size };
+        shapes.set(key, made);
+        const of = vendorShapes.get(key);
+        if (of) of.members.push(made);
+        else vendorShapes.set(key, { first: item, members: [made] });
       }
-      groups.push(group);
     }
-    byVendor.set(vendor, { groups, indexes: [] });
+    const shapes = [...vendorShapes.values()];
+    byVendor.set(vendor, { shapes, indexes: [] });
+    for (const shape of shapes) every.shapes.push(shape);
   }
-  const indexOf = (of: Vendor, k: number): Map<string | undefined, Shape[]> => {
+  const indexOf = (of: Vendor, k: number): Map<string | undefined, VendorShape[]> => {
     let index = of.indexes[k];
     if (!index) {
       index = new Map();
-      for (const group of of.groups)
-        for (const shape of group.shapes) {
-          const v = shape.first.masks?.[k] ? undefined : shape.first.fields[k];
-          const list = index.get(v);
-          if (list) list.push(shape);
-          else index.set(v, [shape]);
-        }
+      for (const shape of of.shapes) {
+        const v = shape.first.masks?.[k] ? undefined : shape.first.fields[k];
+        const list = index.get(v);
+        if (list) list.push(shape);
+        else index.set(v, [shape]);
+      }
       of.indexes[k] = index;
     }
     return index;
@@ -818,40 +826,46 @@ function genericPairs(
   const phaseOf = new Int8Array(n);
   const touched: number[] = [];
   let phase = 0;
-  const meet = (g: FieldItem, shapes: Shape[] | undefined) => {
+  const meet = (g: FieldItem, shapes: VendorShape[] | undefined) => {
     if (!shapes) return;
     budget.charge(shapes.length);
     for (let s = 0; s < shapes.length; s++) {
-      const shape = shapes[s] as Shape;
-      if (shape.group.module === g.input.module || !fieldsIntersect(g, shape.first)) continue;
-      const rank = RANK[fieldClass(g, shape.first)];
-      const id = shape.group.id;
-      const first = firstOf[id];
-      if (first === undefined) {
-        touched.push(id);
-        firstOf[id] = g;
-        bestOf[id] = shape;
-        bestRank[id] = rank;
-        phaseOf[id] = phase;
-        count[id] = shape.count;
-        strongest[id] = rank;
-        continue;
-      }
-      count[id] = (count[id] as number) + shape.count;
-      if (rank > (strongest[id] as number)) strongest[id] = rank;
-      if (first !== g || phase !== phaseOf[id]) continue; // a later pattern, or any vendor's group after its vendor's
-      const best = bestOf[id] as Shape;
-      const sameGroup = best.group === shape.group;
-      if (!sameGroup && shape.group.order > best.group.order) continue;
-      if (!sameGroup || rank > (bestRank[id] as number) || (rank === bestRank[id] && shape.at < best.at)) {
-        bestOf[id] = shape;
-        bestRank[id] = rank;
-      }
+      const { first: y, members } = shapes[s] as VendorShape;
+      if (!fieldsIntersect(g, y)) continue;
+      const rank = RANK[fieldClass(g, y)];
+      budget.charge(members.length);
+      for (let m = 0; m < members.length; m++) meetShape(g, members[m] as Shape, rank);
+    }
+  };
+  /** g meets a module's shape, in the relation `rank`. */
+  const meetShape = (g: FieldItem, shape: Shape, rank: number) => {
+    if (shape.group.module === g.input.module) return;
+    const id = shape.group.id;
+    const first = firstOf[id];
+    if (first === undefined) {
+      touched.push(id);
+      firstOf[id] = g;
+      bestOf[id] = shape;
+      bestRank[id] = rank;
+      phaseOf[id] = phase;
+      count[id] = shape.count;
+      strongest[id] = rank;
+      return;
+    }
+    count[id] = (count[id] as number) + shape.count;
+    if (rank > (strongest[id] as number)) strongest[id] = rank;
+    if (first !== g || phase !== phaseOf[id]) return; // a later pattern, or any vendor's group after its vendor's
+    const best = bestOf[id] as Shape;
+    const sameGroup = best.group === shape.group;
+    if (!sameGroup && shape.group.order > best.group.order) return;
+    if (!sameGroup || rank > (bestRank[id] as number) || (rank === bestRank[id] && shape.at < best.at)) {
+      bestOf[id] = shape;
+      bestRank[id] = rank;
     }
   };
   const meetIn = (g: FieldItem, of: Vendor | undefined) => {
     if (!of) return;
-    let best: Map<string | undefined, Shape[]> | undefined;
+    let best: Map<string | undefined, VendorShape[]> | undefined;
     let bestValue: string | undefined;
     let fewest = Number.POSITIVE_INFINITY;
     for (let k = 0; k < width; k++) {
@@ -868,7 +882,7 @@ function genericPairs(
     if (best) {
       meet(g, best.get(bestValue));
       meet(g, best.get(undefined));
-    } else for (const group of of.groups) meet(g, group.shapes);
+    } else meet(g, of.shapes);
   };
   const flush = () => {
     for (let t = 0; t < touched.length; t++) {
