@@ -19,7 +19,7 @@ import {
 import { type Glob, parseGlob, withoutCommonEnds } from "./glob.ts";
 import { commonString, contains, endsCompatible, intersects } from "./glob-intersection.ts";
 import { Budget, LIMITS, LimitError } from "./limits.ts";
-import { commonModalias, parsePciPattern, pciFields, pciPrefix } from "./pci-pattern.ts";
+import { commonModalias, type PciPattern, parsePciPattern, pciFields, pciPrefix } from "./pci-pattern.ts";
 
 /** One alias line as an input of the analysis. */
 export interface AliasInput {
@@ -72,6 +72,7 @@ export interface OverlapReport {
 }
 
 const RANK: Record<PairClass, number> = { identical: 3, shadows: 2, partial: 1, "flavour-separated": 0 };
+const CLASS_OF_RANK: readonly PairClass[] = ["flavour-separated", "partial", "shadows", "identical"];
 
 /**
  * The module pairs found on one bus, generic ones apart: first module, then second (in name
@@ -186,6 +187,24 @@ export function findOverlaps(
     entry.pairCount += count;
     if (RANK[overlap.class] > RANK[entry.class]) entry.class = overlap.class;
   };
+  // a generic pattern's pair with a module already paired with its own: only counted and
+  // ranked (the overlap keeps its first pair); the pair is made only for a new module pair
+  const addGenericField = (
+    table: PairTable,
+    g: FieldItem,
+    y: FieldItem,
+    strongest: number,
+    count: number,
+  ) => {
+    const m = g.input.module;
+    const n = y.input.module;
+    let entry = m < n ? table.rows.get(m)?.get(n) : table.rows.get(n)?.get(m);
+    if (!entry) {
+      add(table, fieldOverlap(g, y) as PatternOverlap, count);
+      entry = (m < n ? table.rows.get(m)?.get(n) : table.rows.get(n)?.get(m)) as ModuleOverlap;
+    } else entry.pairCount += count;
+    if (strongest > RANK[entry.class]) entry.class = CLASS_OF_RANK[strongest] as PairClass;
+  };
   const countModulePair = (overlap: PatternOverlap) => {
     if (++modulePairs <= LIMITS.modulePairs) return;
     budget.at = overlap.a;
@@ -279,7 +298,9 @@ export function findOverlaps(
     });
     const genericPairsOf = tableOf(bus, true);
     if (listGeneric)
-      genericPairs(generic, items, format, budget, (overlap, count) => add(genericPairsOf, overlap, count));
+      genericPairs(generic, items, format, budget, (g, y, strongest, count) =>
+        addGenericField(genericPairsOf, g, y, strongest, count),
+      );
     else {
       const counted = countGenericPairs(generic, items, format, budget, LIMITS.modulePairs - modulePairs);
       genericCounted += counted;
@@ -328,9 +349,21 @@ export function findOverlaps(
     return glob;
   };
   const globExamples = new Map<string, string | undefined>();
+  // a generic pattern is in thousands of pairs: parsed once (as its bus's fields, or as pci's)
+  const fieldsParsed = new Map<string, FieldPattern | null>();
+  const pciParsed = new Map<string, PciPattern | null>();
+  const fieldsOf = (pattern: string, bus: string, format: FieldFormat | undefined) => {
+    const cache = format ? fieldsParsed : pciParsed;
+    let fields = cache.get(pattern);
+    if (fields === undefined) {
+      fields = (format ? parseFieldPattern(pattern, bus, format) : parsePciPattern(pattern)) ?? null;
+      cache.set(pattern, fields);
+    }
+    return fields;
+  };
   for (const overlap of overlaps) {
     for (const pair of everyExample ? overlap.pairs : overlap.pairs.slice(0, 1))
-      addExample(pair, overlap.bus, globOf, globExamples, budget);
+      addExample(pair, overlap.bus, fieldsOf, globOf, globExamples, budget);
   }
   for (const overlap of overlaps) {
     overlap.kernel = kernelNote(overlap);
@@ -699,64 +732,189 @@ function shapeKeyer(generic: FieldItem[], format: FieldFormat): (item: FieldItem
 
 /**
  * Pairs of a generic pattern (a class match, or vfio_pci's catch-all) with every other
- * module: they meet thousands of patterns, so per module only the strongest pair is kept,
- * with the number of pairs. Each module's patterns are compared once per shape (shapeKeys),
- * its first pattern standing for it; a generic pattern with a vendor meets only that
- * vendor's patterns and those of any vendor.
+ * module: they meet thousands of patterns, so per module pair only its first pair is kept,
+ * with the number of pairs and the strongest class. Each module's patterns are compared once
+ * per shape (shapeKeyer), its first pattern standing for it; a generic pattern with a vendor
+ * meets only that vendor's patterns and those of any vendor. Within a vendor, a generic
+ * pattern is compared only with the shapes whose value in one of its other fixed fields — the
+ * one leaving the fewest — is its own or `*` (the others differ there: fieldsIntersect), as
+ * countGenericPairs does.
+ *
+ * A module's generic patterns (a run of them) meet mostly the same modules: what they meet is
+ * gathered per module met, by module id, and reported once per run — the pair of the run's
+ * first pattern meeting that module (in the first of its groups: its vendor's, then any
+ * vendor's; in group order across vendors), its strongest shape, the first of its class in
+ * the module's order; the count of every pair; the strongest class. The same report as one
+ * per pattern and module, which add() reduced to the same.
  */
 function genericPairs(
   generic: FieldItem[],
   all: FieldItem[],
   format: FieldFormat,
   budget: Budget,
-  report: (overlap: PatternOverlap, count: number) => void,
+  report: (g: FieldItem, y: FieldItem, strongest: number, count: number) => void,
 ): void {
   if (generic.length === 0) return;
   const vendorField = format.keys[0];
+  const width = format.widths.length;
   const keyOf = shapeKeyer(generic, format);
-  type Shape = { first: FieldItem; count: number };
-  type ModuleGroup = { module: string; shapes: Shape[] };
-  const byVendor = new Map<string | undefined, ModuleGroup[]>();
+  /** A module's shape: its place among the module's shapes decides between pairs of one class. */
+  type Shape = { first: FieldItem; count: number; group: ModuleGroup; at: number };
+  /** A module's patterns of one vendor; `order`: its place among every vendor's groups. */
+  type ModuleGroup = { module: string; id: number; order: number };
+  /**
+   * A shape of a vendor's patterns, with each module's shape of that key: a generic pattern
+   * meets all of them or none, and the same way (shapeKeyer), so it is compared once.
+   */
+  type VendorShape = { first: FieldItem; members: Shape[] };
+  /** A vendor's shapes, and its shapes by their value in field k (undefined: `*` or a mask), built on first use. */
+  type Vendor = { shapes: VendorShape[]; indexes: Map<string | undefined, VendorShape[]>[] };
+  const byVendor = new Map<string | undefined, Vendor>();
+  const every: Vendor = { shapes: [], indexes: [] };
+  const ids = new Map<string, number>();
+  let groups = 0;
   for (const [vendor, items] of groupBy(all, (item) => item.fields[vendorField])) {
-    const groups: ModuleGroup[] = [];
+    const vendorShapes = new Map<string | number, VendorShape>();
     for (const [module, members] of groupBy(items, (item) => item.input.module)) {
+      let id = ids.get(module);
+      if (id === undefined) {
+        id = ids.size;
+        ids.set(module, id);
+      }
+      const group: ModuleGroup = { module, id, order: groups++ };
       const shapes = new Map<string | number, Shape>();
       for (const item of members) {
         const key = keyOf(item);
         const shape = shapes.get(key);
-        if (shape) shape.count++;
-        else shapes.set(key, { first: item, count: 1 });
-      }
-      groups.push({ module, shapes: [...shapes.values()] });
-    }
-    byVendor.set(vendor, groups);
-  }
-  const everyVendor = [...byVendor.values()].flat();
-  for (const g of generic) {
-    const vendor = g.fields[vendorField];
-    const groups =
-      vendor === undefined
-        ? everyVendor
-        : [...(byVendor.get(vendor) ?? []), ...(byVendor.get(undefined) ?? [])];
-    budget.at = g.input;
-    for (const { module, shapes } of groups) {
-      if (module === g.input.module) continue;
-      budget.charge(shapes.length);
-      let best: FieldItem | undefined;
-      let bestRank = -1;
-      let count = 0;
-      for (const shape of shapes) {
-        if (!fieldsIntersect(g, shape.first)) continue;
-        count += shape.count;
-        const rank = RANK[fieldClass(g, shape.first)];
-        if (rank > bestRank) {
-          best = shape.first;
-          bestRank = rank;
+        if (shape) {
+          shape.count++;
+          continue;
         }
+        const made = { first: item, count: 1, group, at: shapes.size };
+        shapes.set(key, made);
+        const of = vendorShapes.get(key);
+        if (of) of.members.push(made);
+        else vendorShapes.set(key, { first: item, members: [made] });
       }
-      if (best) report(fieldOverlap(g, best) as PatternOverlap, count);
+    }
+    const shapes = [...vendorShapes.values()];
+    byVendor.set(vendor, { shapes, indexes: [] });
+    for (const shape of shapes) every.shapes.push(shape);
+  }
+  const indexOf = (of: Vendor, k: number): Map<string | undefined, VendorShape[]> => {
+    let index = of.indexes[k];
+    if (!index) {
+      index = new Map();
+      for (const shape of of.shapes) {
+        const v = shape.first.masks?.[k] ? undefined : shape.first.fields[k];
+        const list = index.get(v);
+        if (list) list.push(shape);
+        else index.set(v, [shape]);
+      }
+      of.indexes[k] = index;
+    }
+    return index;
+  };
+  // what the current run has met, by module id (`touched`: the ids met, in the order met)
+  const n = ids.size;
+  const count = new Float64Array(n);
+  const strongest = new Int8Array(n);
+  const firstOf = new Array<FieldItem | undefined>(n);
+  const bestOf = new Array<Shape | undefined>(n);
+  const bestRank = new Int8Array(n);
+  /** Of the first pattern's groups, which it met the module in: its vendor's 0, any vendor's 1. */
+  const phaseOf = new Int8Array(n);
+  const touched: number[] = [];
+  let phase = 0;
+  const meet = (g: FieldItem, shapes: VendorShape[] | undefined) => {
+    if (!shapes) return;
+    budget.charge(shapes.length);
+    for (let s = 0; s < shapes.length; s++) {
+      const { first: y, members } = shapes[s] as VendorShape;
+      if (!fieldsIntersect(g, y)) continue;
+      const rank = RANK[fieldClass(g, y)];
+      budget.charge(members.length);
+      for (let m = 0; m < members.length; m++) meetShape(g, members[m] as Shape, rank);
+    }
+  };
+  /** g meets a module's shape, in the relation `rank`. */
+  const meetShape = (g: FieldItem, shape: Shape, rank: number) => {
+    if (shape.group.module === g.input.module) return;
+    const id = shape.group.id;
+    const first = firstOf[id];
+    if (first === undefined) {
+      touched.push(id);
+      firstOf[id] = g;
+      bestOf[id] = shape;
+      bestRank[id] = rank;
+      phaseOf[id] = phase;
+      count[id] = shape.count;
+      strongest[id] = rank;
+      return;
+    }
+    count[id] = (count[id] as number) + shape.count;
+    if (rank > (strongest[id] as number)) strongest[id] = rank;
+    if (first !== g || phase !== phaseOf[id]) return; // a later pattern, or any vendor's group after its vendor's
+    const best = bestOf[id] as Shape;
+    const sameGroup = best.group === shape.group;
+    if (!sameGroup && shape.group.order > best.group.order) return;
+    if (!sameGroup || rank > (bestRank[id] as number) || (rank === bestRank[id] && shape.at < best.at)) {
+      bestOf[id] = shape;
+      bestRank[id] = rank;
+    }
+  };
+  const meetIn = (g: FieldItem, of: Vendor | undefined) => {
+    if (!of) return;
+    let best: Map<string | undefined, VendorShape[]> | undefined;
+    let bestValue: string | undefined;
+    let fewest = Number.POSITIVE_INFINITY;
+    for (let k = 0; k < width; k++) {
+      const value = g.fields[k];
+      if (k === vendorField || value === undefined || g.masks?.[k]) continue;
+      const index = indexOf(of, k);
+      const size = (index.get(value)?.length ?? 0) + (index.get(undefined)?.length ?? 0);
+      if (size < fewest) {
+        best = index;
+        bestValue = value;
+        fewest = size;
+      }
+    }
+    if (best) {
+      meet(g, best.get(bestValue));
+      meet(g, best.get(undefined));
+    } else meet(g, of.shapes);
+  };
+  const flush = () => {
+    for (let t = 0; t < touched.length; t++) {
+      const id = touched[t] as number;
+      report(
+        firstOf[id] as FieldItem,
+        (bestOf[id] as Shape).first,
+        strongest[id] as number,
+        count[id] as number,
+      );
+      firstOf[id] = undefined;
+      bestOf[id] = undefined;
+    }
+    touched.length = 0;
+  };
+  let module: string | undefined;
+  for (const g of generic) {
+    if (g.input.module !== module) {
+      flush();
+      module = g.input.module;
+    }
+    const vendor = g.fields[vendorField];
+    budget.at = g.input;
+    phase = 0;
+    if (vendor === undefined) meetIn(g, every);
+    else {
+      meetIn(g, byVendor.get(vendor));
+      phase = 1;
+      meetIn(g, byVendor.get(undefined));
     }
   }
+  flush();
 }
 
 /**
@@ -1032,21 +1190,28 @@ function remembered(memo: Map<string, GlobRelation>, key: string, compute: () =>
 function addExample(
   pair: PatternOverlap,
   bus: string,
+  fieldsOf: (
+    pattern: string,
+    bus: string,
+    format: FieldFormat | undefined,
+  ) => FieldPattern | PciPattern | null,
   globOf: (pattern: string) => Glob,
   globExamples: Map<string, string | undefined>,
   budget: Budget,
 ): void {
   if (pair.example !== undefined) return;
-  const x = parsePciPattern(pair.a.pattern);
-  const y = parsePciPattern(pair.b.pattern);
   const format = FIELD_FORMATS.get(bus);
-  const fx = format && parseFieldPattern(pair.a.pattern, bus, format);
-  const fy = format && parseFieldPattern(pair.b.pattern, bus, format);
-  if (format && fx && fy) {
-    pair.example = checked(commonFieldModalias(fx, fy, format), pair.a.pattern);
-    pair.exampleB = checked(pair.example, pair.b.pattern);
-    return;
+  if (format) {
+    const fx = fieldsOf(pair.a.pattern, bus, format) as FieldPattern | null;
+    const fy = fx && (fieldsOf(pair.b.pattern, bus, format) as FieldPattern | null);
+    if (fx && fy) {
+      pair.example = checked(commonFieldModalias(fx, fy, format), pair.a.pattern);
+      pair.exampleB = checked(pair.example, pair.b.pattern);
+      return;
+    }
   }
+  const x = fieldsOf(pair.a.pattern, "pci", undefined) as PciPattern | null;
+  const y = x && (fieldsOf(pair.b.pattern, "pci", undefined) as PciPattern | null);
   if (!x || !y) {
     // a glob pair (the same pattern pair recurs across modules): commonString checks its answer
     const key = `${pair.a.pattern}\0${pair.b.pattern}`;

@@ -132,12 +132,13 @@ function wrongCommandLine(io: Io, problem: string): number {
  * (terminal-safe.ts). Its other members are io's own, read when used (stdoutIsTty is a getter).
  */
 function terminalSafe(io: Io): Io {
-  // asked only when there is an ESC to keep or escape: whether stdout is a terminal costs a stat
-  const colour = (text: string) => text.includes("\x1b") && colourOn(io);
+  // asked only when there is colour to keep: whether stdout is a terminal costs a stat (and
+  // no second pass over what is printed: the JSON of a report runs to megabytes)
+  const colour = () => colourOn(io);
   return Object.create(io, {
     out: {
       value: (text: string, encoding?: "utf8" | "latin1") =>
-        io.out(encoding === "latin1" ? safeBytes(text) : safeText(text, colour(text)), encoding),
+        io.out(encoding === "latin1" ? safeBytes(text) : safeText(text, colour), encoding),
     },
     err: { value: (text: string) => io.err(safeText(text)) },
   });

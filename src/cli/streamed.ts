@@ -2,13 +2,24 @@
 // kernel tree), written as they are made instead of built as one string: a string of a few
 // hundred megabytes is past V8's limit (RangeError: Invalid string length) or the heap's.
 
+/** About a megabyte (of UTF-16 code units). */
+const CHUNK = 1 << 20;
+
 /** Text handed on to `flush` in pieces of about a megabyte; `end` hands on the rest. */
 export function chunked(flush: (text: string) => void): { write: (text: string) => void; end: () => void } {
   let pending = "";
   return {
     write(text) {
+      if (text.length >= CHUNK) {
+        // a piece as large as a chunk goes on as it is: joined to what is pending, the two would
+        // be copied into one string first (a batch of writeJson is one)
+        if (pending !== "") flush(pending);
+        pending = "";
+        flush(text);
+        return;
+      }
       pending += text;
-      if (pending.length >= 1 << 20) {
+      if (pending.length >= CHUNK) {
         flush(pending);
         pending = "";
       }
@@ -42,7 +53,8 @@ export function writeJson(object: Record<string, unknown>, write: (text: string)
     write("[");
     for (let at = 0; at < value.length; at += BATCH) {
       const json = JSON.stringify({ [key]: value.slice(at, at + BATCH) }, null, 2);
-      write(`${at > 0 ? "," : ""}\n${json.slice(head.length, -tail.length)}`);
+      write(at > 0 ? ",\n" : "\n");
+      write(json.slice(head.length, -tail.length));
     }
     write("\n  ]");
   });

@@ -28,11 +28,15 @@ const escaped = (char: string) => `\\u${(char.codePointAt(0) as number).toString
  * terminal that takes colour: style.ts painter) an SGR sequence stays: our own colour, or at
  * worst a colour some value asked for — values are escaped before they are painted or put in
  * a table (safeValue), so only a value printed outside those could, and it can change nothing
- * but colour.
+ * but colour. `colour` may be a function: asked only when there is an SGR sequence to keep.
  */
-export function safeText(text: string, colour = false): string {
+export function safeText(text: string, colour: boolean | (() => boolean) = false): string {
   return text.replace(STEERING, (char, at: number) =>
-    colour && char === "\x1b" && COLOUR.test(text.slice(at, at + 20)) ? char : escaped(char),
+    char === "\x1b" &&
+    COLOUR.test(text.slice(at, at + 20)) &&
+    (colour === true || (colour !== false && colour()))
+      ? char
+      : escaped(char),
   );
 }
 

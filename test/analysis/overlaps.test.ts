@@ -12,6 +12,7 @@ import {
   type ModuleOverlap,
   type OverlapReport,
 } from "../../src/analysis/overlaps.ts";
+import { writeReport } from "../../src/cli/commands/overlaps.ts";
 import { recordingIo } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
 import { AliasFile, parseBuiltinModinfo } from "../../src/modules/alias-file.ts";
@@ -205,4 +206,21 @@ test("overlaps CLI: patterns compared as libkmod matches them, `-` as `_` (acp-p
       ["snd_acp_legacy_mach", "platform:acp_pdm_mach", "platform:acp-pdm-mach"],
     ],
   );
+});
+
+test("overlaps CLI: --json holds everything the text report prints, generic pairs too (the text printed again from the parsed JSON is the same)", async () => {
+  const json = recordingIo();
+  assert.equal(await main(["overlaps", "--modules", modules612, "--json"], json.io), 0);
+  const report = JSON.parse(json.recorded.stdout) as OverlapReport;
+  for (const generic of [false, true]) {
+    const text = recordingIo();
+    const args = ["overlaps", "--modules", modules612, ...(generic ? ["--generic"] : [])];
+    assert.equal(await main(args, text.io), 0);
+    let again = "";
+    writeReport(report, generic, (piece) => {
+      again += piece;
+    });
+    assert.ok(again.length > (generic ? 5_000_000 : 100_000), `${again.length} bytes`);
+    assert.ok(again === text.recorded.stdout, `the text printed from --json differs (--generic: ${generic})`);
+  }
 });

@@ -159,6 +159,8 @@ class FileAlias implements AliasInput {
   readonly written: string | undefined;
   private readonly file: AliasFile;
   private readonly offset: number;
+  /** toJSON's object, made once: a generic pattern is in thousands of pairs. */
+  private json: AliasInput | undefined;
   /** The line at `offset`: its key (`pattern`), module, and pattern as written. */
   constructor(pattern: string, module: string, written: string, file: AliasFile, offset: number) {
     this.pattern = pattern;
@@ -171,8 +173,10 @@ class FileAlias implements AliasInput {
     return `${this.file.path}:${this.file.lineAt(this.offset)}`;
   }
   toJSON(): AliasInput {
+    if (this.json) return this.json;
     const json: AliasInput = { pattern: this.pattern, module: this.module, origin: this.origin };
     if (this.written !== undefined) json.written = this.written;
+    this.json = json;
     return json;
   }
 }
