@@ -68,6 +68,8 @@ export class SimKernel {
   private driverOrder = 0;
   private readonly driverIndex = new IdIndex<SimDriver>();
   private readonly deviceIndex = new DeviceIndex<SimDevice>();
+  /** The devices of each IOMMU group (iommu_group's own device list): no scan of the bus per group. */
+  private readonly groups = new Map<number, Set<SimDevice>>();
   private readonly overridden = new Set<SimDevice>();
   private retryingDeferred = false;
 
@@ -177,6 +179,7 @@ export class SimKernel {
     d.modalias = formatModalias(d.ids);
     this.devices.set(d.address, d);
     this.deviceIndex.add(d);
+    this.joinGroup(d);
     const pfSriov = d.physfn ? this.devices.get(d.physfn)?.sriov : undefined;
     if (pfSriov) {
       pfSriov.vfs.push(d.address);
@@ -228,6 +231,7 @@ export class SimKernel {
     this.emit("remove", d);
     this.devices.delete(address);
     this.deviceIndex.remove(d);
+    if (d.iommuGroup !== null) this.groups.get(d.iommuGroup)?.delete(d);
     this.overridden.delete(d);
     this.deferred.delete(address);
     if (d.physfn) {
@@ -649,9 +653,7 @@ export class SimKernel {
   /** Userspace opens /dev/vfio/N: iommu_group_claim_dma_owner fails while a member uses the kernel's DMA domain. */
   openVfioGroup(group: number): void {
     if (!this.vfioGroupNode(group)) throw new KernelError("ENOENT", `/dev/vfio/${group}`);
-    const blocker = [...this.devices.values()].find(
-      (d) => d.iommuGroup === group && d.driver && !d.driver.spec.managedDma,
-    );
+    const blocker = this.groupMembers(group).find((d) => d.driver && !d.driver.spec.managedDma);
     if (blocker) {
       this.log(`vfio: group ${group} not viable: ${blocker.address} is bound to ${blocker.driver?.name}`);
       throw new KernelError("EBUSY", `/dev/vfio/${group}`);
@@ -667,8 +669,22 @@ export class SimKernel {
 
   /** /dev/vfio/N exists while a vfio driver holds a member of group N. */
   vfioGroupNode(group: number): boolean {
-    for (const d of this.devices.values()) if (d.iommuGroup === group && d.driver?.spec.vfio) return true;
-    return false;
+    return this.groupMembers(group).some((d) => d.driver?.spec.vfio === true);
+  }
+
+  /** The present devices of IOMMU group `group`, in address order. */
+  groupMembers(group: number): SimDevice[] {
+    return [...(this.groups.get(group) ?? [])].sort((a, b) => (a.address < b.address ? -1 : 1));
+  }
+
+  private joinGroup(d: SimDevice): void {
+    if (d.iommuGroup === null) return;
+    let members = this.groups.get(d.iommuGroup);
+    if (members === undefined) {
+      members = new Set();
+      this.groups.set(d.iommuGroup, members);
+    }
+    members.add(d);
   }
 
   /** Restoring saved state: a device joins the bus list and indexes without events or probes. */
@@ -676,6 +692,7 @@ export class SimKernel {
     d.order = this.deviceOrder++;
     this.devices.set(d.address, d);
     this.deviceIndex.add(d);
+    this.joinGroup(d);
     if (d.driverOverride !== null) this.overridden.add(d);
     if (d.vfioMinor !== null) this.nextVfioMinor = Math.max(this.nextVfioMinor, d.vfioMinor + 1);
   }
