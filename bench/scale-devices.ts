@@ -17,7 +17,16 @@
 // (default 7 runs, N = 0,15,31,63,127; BUNDLE defaults to dist/flavourctl.js, so a previous
 // build can be measured beside this one.)
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -108,11 +117,14 @@ const commands: Record<string, (s: Size) => number> = {
   },
   "boot pass": (s) => {
     restore(s);
-    return run([node, "--jitless", bundle, "hook", "--machine", s.file, "--config", rules, "--run-dir", s.runDir], {
-      ACTION: "add",
-      SUBSYSTEM: "pci",
-      PCI_SLOT_NAME: "0000:00:01.0",
-    });
+    return run(
+      [node, "--jitless", bundle, "hook", "--machine", s.file, "--config", rules, "--run-dir", s.runDir],
+      {
+        ACTION: "add",
+        SUBSYSTEM: "pci",
+        PCI_SLOT_NAME: "0000:00:01.0",
+      },
+    );
   },
 };
 
@@ -121,9 +133,13 @@ for (const s of prepared) {
   for (const name of ["apply", "boot pass"]) {
     (commands[name] as (s: Size) => number)(s);
     const out = spawnSync(node, [bundle, "sim", "devices", s.file], { env, encoding: "utf8" }).stdout;
-    const onVfio = out.split("\n").filter((l) => / 15b3:101e .*vfio-pci/.test(l) || /15b3:101e.*mlx5_vfio_pci/.test(l));
+    const onVfio = out
+      .split("\n")
+      .filter((l) => / 15b3:101e .*vfio-pci/.test(l) || /15b3:101e.*mlx5_vfio_pci/.test(l));
     if (onVfio.length !== s.vfs * 8)
-      throw new Error(`${name} on ${s.vfs} VFs per PF: ${onVfio.length} VFs on vfio, not ${s.vfs * 8}\n${out}`);
+      throw new Error(
+        `${name} on ${s.vfs} VFs per PF: ${onVfio.length} VFs on vfio, not ${s.vfs * 8}\n${out}`,
+      );
   }
   commands.list?.(s);
 }
@@ -133,7 +149,8 @@ const times = new Map<string, number[]>();
 const record = (key: string, ms: number) => times.set(key, [...(times.get(key) ?? []), ms]);
 for (let round = 0; round < runs; round++) {
   record("node -e 0", run([node, "-e", "0"]));
-  for (const s of prepared) for (const [name, command] of Object.entries(commands)) record(`${name}/${s.vfs}`, command(s));
+  for (const s of prepared)
+    for (const [name, command] of Object.entries(commands)) record(`${name}/${s.vfs}`, command(s));
   record("node -e 0", run([node, "-e", "0"]));
 }
 const median = (xs: number[]) => {
