@@ -3,6 +3,8 @@
 //   $XDG_STATE_HOME/flavourctl/machines/KEY/   (default ~/.local/state/flavourctl/machines/KEY/)
 //     state.json   the kernel's state after the last command (bindings, overrides, loaded
 //                  modules, VFs, faults); absent → the machine boots
+//     state.journal  the changes since state.json was written, one JSON line each (written
+//                  after every change; folded into state.json when a command ends)
 //     rules.d/     the machine's saved flavours (what /etc/flavourctl/rules.d is on a real host)
 //     run/         its /run/flavourctl (the hook's boot marker), emptied at each boot
 //     lock         its host lock
