@@ -80,6 +80,16 @@ export function writeNewFile(path: string, data: string | Uint8Array, mode = 0o6
   }
 }
 
+/** Appends `text` to `path`, made when absent; a link at `path` is refused (O_NOFOLLOW), never followed. */
+export function appendToFile(path: string, text: string, mode = 0o644): void {
+  const fd = openSync(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, mode);
+  try {
+    writeAll(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** A symbolic link at `at` to `target` (symlink(2) never replaces an existing name). */
 export function makeLink(target: string, at: string): void {
   symlinkSync(target, at);

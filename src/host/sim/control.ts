@@ -71,14 +71,11 @@ export class SimControl implements HostControl {
   }
 
   groupMembers(group: number): GroupMember[] {
-    return [...this.kernel.devices.values()]
-      .filter((d) => d.iommuGroup === group)
-      .sort((a, b) => (a.address < b.address ? -1 : 1))
-      .map((d) => ({
-        address: d.address,
-        driver: d.driver?.name ?? null,
-        headerType: d.headerType,
-      }));
+    return this.kernel.groupMembers(group).map((d) => ({
+      address: d.address,
+      driver: d.driver?.name ?? null,
+      headerType: d.headerType,
+    }));
   }
 
   hostUses(): string[] {

@@ -68,6 +68,12 @@ export class SimKernel {
   private driverOrder = 0;
   private readonly driverIndex = new IdIndex<SimDriver>();
   private readonly deviceIndex = new DeviceIndex<SimDevice>();
+  /** Devices whose state may have changed since `takeChanges` (the saved state's journal writes only these). */
+  private readonly changed = new Set<PciAddress>();
+  /** A device was added or removed since `takeChanges`: the bus order is saved again. */
+  private membershipChanged = false;
+  /** The devices of each IOMMU group (iommu_group's own device list): no scan of the bus per group. */
+  private readonly groups = new Map<number, Set<SimDevice>>();
   private readonly overridden = new Set<SimDevice>();
   private retryingDeferred = false;
 
@@ -103,6 +109,7 @@ export class SimKernel {
 
   /** pci_uevent + dev_uevent: the variables of a PCI device's uevent. */
   private emit(action: Uevent["action"], d: SimDevice, extra: Record<string, string> = {}): void {
+    this.changed.add(d.address);
     if (!this.trace.enabled) {
       this.now += 1;
       this.seqnum += 1;
@@ -177,8 +184,11 @@ export class SimKernel {
     d.modalias = formatModalias(d.ids);
     this.devices.set(d.address, d);
     this.deviceIndex.add(d);
+    this.joinGroup(d);
+    this.membershipChanged = true;
     const pfSriov = d.physfn ? this.devices.get(d.physfn)?.sriov : undefined;
     if (pfSriov) {
+      this.changed.add(d.physfn as PciAddress);
       pfSriov.vfs.push(d.address);
       pfSriov.numVfs = pfSriov.vfs.length;
     }
@@ -228,11 +238,15 @@ export class SimKernel {
     this.emit("remove", d);
     this.devices.delete(address);
     this.deviceIndex.remove(d);
+    if (d.iommuGroup !== null) this.groups.get(d.iommuGroup)?.delete(d);
+    this.changed.add(address);
+    this.membershipChanged = true;
     this.overridden.delete(d);
     this.deferred.delete(address);
     if (d.physfn) {
       const pf = this.devices.get(d.physfn);
       if (pf?.sriov) {
+        this.changed.add(pf.address);
         pf.sriov.vfs = pf.sriov.vfs.filter((v) => v !== address);
         pf.sriov.numVfs = pf.sriov.vfs.length;
       }
@@ -488,6 +502,7 @@ export class SimKernel {
     if (value.length === 0) return;
     if (value.length >= 4096) throw new KernelError("EINVAL", "driver_override");
     const cut = value.split("\n")[0] as string;
+    this.changed.add(d.address);
     d.driverOverride = cut === "" ? null : cut;
     if (d.driverOverride === null) this.overridden.delete(d);
     else this.overridden.add(d);
@@ -649,9 +664,7 @@ export class SimKernel {
   /** Userspace opens /dev/vfio/N: iommu_group_claim_dma_owner fails while a member uses the kernel's DMA domain. */
   openVfioGroup(group: number): void {
     if (!this.vfioGroupNode(group)) throw new KernelError("ENOENT", `/dev/vfio/${group}`);
-    const blocker = [...this.devices.values()].find(
-      (d) => d.iommuGroup === group && d.driver && !d.driver.spec.managedDma,
-    );
+    const blocker = this.groupMembers(group).find((d) => d.driver && !d.driver.spec.managedDma);
     if (blocker) {
       this.log(`vfio: group ${group} not viable: ${blocker.address} is bound to ${blocker.driver?.name}`);
       throw new KernelError("EBUSY", `/dev/vfio/${group}`);
@@ -667,8 +680,35 @@ export class SimKernel {
 
   /** /dev/vfio/N exists while a vfio driver holds a member of group N. */
   vfioGroupNode(group: number): boolean {
-    for (const d of this.devices.values()) if (d.iommuGroup === group && d.driver?.spec.vfio) return true;
-    return false;
+    return this.groupMembers(group).some((d) => d.driver?.spec.vfio === true);
+  }
+
+  /** A sysfs write may change the device it names without an event (driver_override, sriov_drivers_autoprobe). */
+  markChanged(address: PciAddress): void {
+    this.changed.add(address);
+  }
+
+  /** The devices that may have changed, and whether any came or went, since the last call. */
+  takeChanges(): { addresses: PciAddress[]; membership: boolean } {
+    const taken = { addresses: [...this.changed], membership: this.membershipChanged };
+    this.changed.clear();
+    this.membershipChanged = false;
+    return taken;
+  }
+
+  /** The present devices of IOMMU group `group`, in address order. */
+  groupMembers(group: number): SimDevice[] {
+    return [...(this.groups.get(group) ?? [])].sort((a, b) => (a.address < b.address ? -1 : 1));
+  }
+
+  private joinGroup(d: SimDevice): void {
+    if (d.iommuGroup === null) return;
+    let members = this.groups.get(d.iommuGroup);
+    if (members === undefined) {
+      members = new Set();
+      this.groups.set(d.iommuGroup, members);
+    }
+    members.add(d);
   }
 
   /** Restoring saved state: a device joins the bus list and indexes without events or probes. */
@@ -676,6 +716,7 @@ export class SimKernel {
     d.order = this.deviceOrder++;
     this.devices.set(d.address, d);
     this.deviceIndex.add(d);
+    this.joinGroup(d);
     if (d.driverOverride !== null) this.overridden.add(d);
     if (d.vfioMinor !== null) this.nextVfioMinor = Math.max(this.nextVfioMinor, d.vfioMinor + 1);
   }

@@ -47,6 +47,41 @@ interface SavedDevice {
   vfioMinor: number | null;
 }
 
+/** One step of a saved state's journal: the global part, the devices that changed, those gone. */
+export interface MachineChanges extends Omit<MachineState, "devices"> {
+  devices: SavedDevice[];
+  gone: PciAddress[];
+  /** Every present device in bus order, when devices came or went; null when none did. */
+  busOrder: PciAddress[] | null;
+}
+
+function savedDevice(d: SimDevice): SavedDevice {
+  return { ...d, driver: d.driver?.name ?? null, order: undefined } as SavedDevice;
+}
+
+/**
+ * A saved state with its journal's steps applied in order. Linear in the state and the steps.
+ * Throws when a step names a device the state does not have in its bus order (a damaged journal).
+ */
+export function replayChanges(state: MachineState, steps: readonly MachineChanges[]): MachineState {
+  if (steps.length === 0) return state;
+  const byAddress = new Map(state.devices.map((d) => [d.address, d]));
+  let busOrder: PciAddress[] = state.devices.map((d) => d.address);
+  for (const step of steps) {
+    for (const address of step.gone) byAddress.delete(address);
+    for (const d of step.devices) byAddress.set(d.address, d);
+    if (step.busOrder !== null) busOrder = step.busOrder;
+  }
+  const devices = busOrder.map((address) => {
+    const d = byAddress.get(address);
+    if (d === undefined) throw new Error(`device ${address} is in the bus order but was never saved`);
+    return d;
+  });
+  if (devices.length !== byAddress.size) throw new Error("a saved device is missing from the bus order");
+  const { devices: _d, gone: _g, busOrder: _b, ...globals } = steps[steps.length - 1] as MachineChanges;
+  return { ...globals, devices };
+}
+
 export class SimMachine {
   readonly kernel: SimKernel;
   readonly modprobe: SimModprobe;
@@ -90,6 +125,32 @@ export class SimMachine {
   }
 
   save(): MachineState {
+    return { ...this.savedGlobals(), devices: [...this.kernel.devices.values()].map(savedDevice) };
+  }
+
+  /**
+   * What changed since the last call (or since the kernel was made): the machine's small
+   * global part whole, and only the devices that may have changed, so that saving after each
+   * change costs what the change touched, not the whole bus (`replayChanges` puts it together).
+   */
+  changes(): MachineChanges {
+    const { addresses, membership } = this.kernel.takeChanges();
+    const devices: SavedDevice[] = [];
+    const gone: PciAddress[] = [];
+    for (const address of addresses) {
+      const d = this.kernel.devices.get(address);
+      if (d) devices.push(savedDevice(d));
+      else gone.push(address);
+    }
+    return {
+      ...this.savedGlobals(),
+      devices,
+      gone,
+      busOrder: membership ? [...this.kernel.devices.keys()] : null,
+    };
+  }
+
+  private savedGlobals(): Omit<MachineState, "devices"> {
     const k = this.kernel;
     return {
       format: "flavourctl-machine-state/1",
@@ -107,11 +168,6 @@ export class SimMachine {
       dynamicIds: Object.fromEntries(
         [...k.drivers.values()].filter((d) => d.dynamicIds.length > 0).map((d) => [d.name, d.dynamicIds]),
       ),
-      devices: [...k.devices.values()].map((d) => ({
-        ...d,
-        driver: d.driver?.name ?? null,
-        order: undefined,
-      })),
       ownedGroups: [...k.ownedGroups],
       deferred: [...k.deferred],
       removed: [...k.removed.values()],

@@ -3,11 +3,13 @@
 //   $XDG_STATE_HOME/flavourctl/machines/KEY/   (default ~/.local/state/flavourctl/machines/KEY/)
 //     state.json   the kernel's state after the last command (bindings, overrides, loaded
 //                  modules, VFs, faults); absent → the machine boots
+//     state.journal  the changes since state.json was written, one JSON line each (written
+//                  after every change; folded into state.json when a command ends)
 //     rules.d/     the machine's saved flavours (what /etc/flavourctl/rules.d is on a real host)
 //     run/         its /run/flavourctl (the hook's boot marker), emptied at each boot
 //     lock         its host lock
 // KEY is the bundled name, or `file-NAME-HASH` / `snapshot-HASH` (HASH of the absolute path).
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { readdirSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, join, resolve } from "node:path";
@@ -15,11 +17,11 @@ import { writeFileAtomically } from "../../atomic-write.ts";
 import { InputError } from "../../errors.ts";
 import type { ModulesDir } from "../../modules/modules-dir.ts";
 import { RefusedFile, readRegularText, whyUnreadable } from "../../safe-read.ts";
-import { makeDirectory } from "../../safe-write.ts";
+import { appendToFile, makeDirectory } from "../../safe-write.ts";
 import { takeLock } from "../lock.ts";
 import { bundledMachine } from "./bundled.ts";
 import { SimControl } from "./control.ts";
-import { type MachineState, SimMachine } from "./machine.ts";
+import { type MachineChanges, type MachineState, replayChanges, SimMachine } from "./machine.ts";
 import { type MachineSpec, readMachine } from "./machine-format.ts";
 import { machineModules } from "./modules-tree.ts";
 import { snapshotMachine } from "./snapshot.ts";
@@ -91,6 +93,8 @@ export interface OpenedMachine {
 
 interface SavedFile {
   digest: string;
+  /** Names this whole state: only a journal of the same generation extends it. */
+  generation?: string;
   state: MachineState;
 }
 
@@ -134,13 +138,35 @@ function load(
   locked: boolean,
 ): OpenedMachine | undefined {
   const statePath = join(dir, "state.json");
-  const saved = readSaved(statePath);
+  const journalPath = join(dir, JOURNAL);
+  const saved = readSaved(statePath, journalPath);
   const restore = saved !== undefined && saved.digest === source.digest;
   if (!restore && !locked) return undefined;
   const machine = new SimMachine(source.spec, source.modules);
-  const save = () =>
-    writeFileAtomically(statePath, JSON.stringify({ digest: source.digest, state: machine.save() }));
-  const control = new SimControl(machine, { persist: save, lock: (ms) => takeLock(join(dir, "lock"), ms) });
+  // The whole state under a new generation, then the journal of the old one goes.
+  const saveWhole = () => {
+    machine.changes(); // the whole state holds them
+    generation = randomUUID();
+    writeFileAtomically(
+      statePath,
+      JSON.stringify({ digest: source.digest, generation, state: machine.save() }),
+    );
+    rmSync(journalPath, { force: true });
+    journalLines = 0;
+  };
+  let generation = saved?.generation;
+  let journalLines = saved?.journalLines ?? 0;
+  // After each change (a kernel keeps what was written, even when the process is then
+  // killed), one line: the change only. Written whole when the command ends (`unlock`).
+  const saveChange = () => {
+    const header = journalLines === 0 ? `${JSON.stringify({ generation })}\n` : "";
+    appendToFile(journalPath, `${header}${JSON.stringify(machine.changes())}\n`);
+    journalLines++;
+  };
+  const control = new SimControl(machine, {
+    persist: saveChange,
+    lock: (ms) => takeLock(join(dir, "lock"), ms),
+  });
   const opened: OpenedMachine = {
     machine,
     control,
@@ -148,23 +174,43 @@ function load(
     rulesDir: join(dir, "rules.d"),
     runDir: join(dir, "run"),
     booted: false,
-    unlock,
+    unlock: locked
+      ? () => {
+          try {
+            if (journalLines > 0) saveWhole();
+          } finally {
+            unlock();
+          }
+        }
+      : unlock,
   };
   machine.kernel.trace.enabled = false;
   beforeBoot(opened);
   if (restore) {
     machine.restore(saved.state);
+    machine.changes(); // the restored state is saved already
+    // a journal a killed run left (its last line perhaps cut short) is folded in before this
+    // command appends to it
+    if (locked && journalLines > 0) saveWhole();
   } else {
     rmSync(opened.runDir, { recursive: true, force: true });
     makeDirectory(dir);
     machine.boot();
     opened.booted = true;
-    save();
+    saveWhole();
   }
   return opened;
 }
 
-function readSaved(path: string): SavedFile | undefined {
+/** Beside state.json: the changes since it was written, one JSON line each (see `load`). */
+const JOURNAL = "state.journal";
+
+interface SavedWithJournal extends SavedFile {
+  /** Lines of the journal read (0: none). */
+  journalLines: number;
+}
+
+function readSaved(path: string, journalPath: string): SavedWithJournal | undefined {
   let text: string;
   try {
     text = readRegularText(path, "machine");
@@ -172,13 +218,52 @@ function readSaved(path: string): SavedFile | undefined {
     if (error instanceof RefusedFile) throw error;
     return undefined;
   }
+  let saved: SavedFile;
   try {
-    const saved = JSON.parse(text) as SavedFile;
+    saved = JSON.parse(text) as SavedFile;
     if (saved.state?.format !== "flavourctl-machine-state/1") throw new Error("unknown format");
-    return saved;
   } catch (error) {
     throw new InputError(
       `${path}: damaged machine state (${(error as Error).message}); 'flavourctl sim reset' starts it again`,
+    );
+  }
+  const steps = readJournal(journalPath, saved.generation);
+  try {
+    return { ...saved, state: replayChanges(saved.state, steps), journalLines: steps.length };
+  } catch (error) {
+    throw new InputError(
+      `${journalPath}: damaged machine state (${(error as Error).message}); 'flavourctl sim reset' starts it again`,
+    );
+  }
+}
+
+/**
+ * The journal's steps when it extends this generation of the state (none when it is absent, or
+ * of an older generation: the whole state was written after it, and the run was killed before
+ * it was removed). A last line without its newline is a step cut short by a kill: left out.
+ */
+function readJournal(path: string, generation: string | undefined): MachineChanges[] {
+  let text: string;
+  try {
+    text = readRegularText(path, "machine");
+  } catch (error) {
+    if (error instanceof RefusedFile) throw error;
+    return [];
+  }
+  const lines = text.split("\n");
+  lines.pop(); // after the last newline: empty, or a line cut short
+  if (lines.length === 0 || generation === undefined) return [];
+  let line = 0;
+  try {
+    const header = JSON.parse(lines[0] as string) as { generation?: unknown };
+    if (header.generation !== generation) return [];
+    const steps: MachineChanges[] = [];
+    for (line = 1; line < lines.length; line++)
+      steps.push(JSON.parse(lines[line] as string) as MachineChanges);
+    return steps;
+  } catch (error) {
+    throw new InputError(
+      `${path}:${line + 1}: damaged machine state (${(error as Error).message}); 'flavourctl sim reset' starts it again`,
     );
   }
 }
@@ -195,7 +280,9 @@ export function resetMachine(
   const dir = join(stateHome(env), "machines", key);
   const unlock = takeLock(join(dir, "lock"), 5000);
   try {
-    const names = everything ? readdirSync(dir).filter((name) => name !== "lock") : ["state.json", "run"];
+    const names = everything
+      ? readdirSync(dir).filter((name) => name !== "lock")
+      : ["state.json", JOURNAL, "run"];
     for (const name of names) rmSync(join(dir, name), { recursive: true, force: true });
   } finally {
     unlock();

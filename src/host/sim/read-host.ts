@@ -54,7 +54,7 @@ export class SimHost implements Host {
   }
 
   groupMembers(group: number): PciAddress[] {
-    return this.devices().filter((a) => this.machine.kernel.devices.get(a)?.iommuGroup === group);
+    return this.machine.kernel.groupMembers(group).map((d) => d.address);
   }
 
   drivers(): string[] {

@@ -69,6 +69,7 @@ function writeAttribute(
       case "sriov_drivers_autoprobe":
         if (!d.sriov) throw new KernelError("ENOENT", path);
         d.sriov.driversAutoprobe = readBool(value, path);
+        kernel.markChanged(d.address);
         return;
       case "remove":
         if (readBool(value, path)) kernel.removeByUser(d.address);
