@@ -865,23 +865,10 @@ function genericPairs(
   };
   const meetIn = (g: FieldItem, of: Vendor | undefined) => {
     if (!of) return;
-    let best: Map<string | undefined, VendorShape[]> | undefined;
-    let bestValue: string | undefined;
-    let fewest = Number.POSITIVE_INFINITY;
-    for (let k = 0; k < width; k++) {
-      const value = g.fields[k];
-      if (k === vendorField || value === undefined || g.masks?.[k]) continue;
-      const index = indexOf(of, k);
-      const size = (index.get(value)?.length ?? 0) + (index.get(undefined)?.length ?? 0);
-      if (size < fewest) {
-        best = index;
-        bestValue = value;
-        fewest = size;
-      }
-    }
-    if (best) {
-      meet(g, best.get(bestValue));
-      meet(g, best.get(undefined));
+    const narrowest = narrowestField(g, width, vendorField, (k) => indexOf(of, k));
+    if (narrowest) {
+      meet(g, narrowest.index.get(narrowest.value));
+      meet(g, narrowest.index.get(undefined));
     } else meet(g, of.shapes);
   };
   const flush = () => {
@@ -1023,27 +1010,14 @@ function countGenericPairs(
   // g against the shapes of `of`: those of the field g fixes (the vendor apart) leaving the
   // fewest (usb: a vendor's interface-class patterns mostly share their class, not their protocol)
   const meetIn = (g: FieldItem, of: Shapes) => {
-    let best: Map<string | undefined, Shape[]> | undefined;
-    let bestValue: string | undefined;
-    let fewest = Number.POSITIVE_INFINITY;
-    for (let k = 0; k < width; k++) {
-      const value = g.fields[k];
-      if (k === vendorField || value === undefined || g.masks?.[k]) continue;
-      const index = indexOf(of, k);
-      const size = (index.get(value)?.length ?? 0) + (index.get(undefined)?.length ?? 0);
-      if (size < fewest) {
-        best = index;
-        bestValue = value;
-        fewest = size;
-      }
-    }
-    if (!best) {
+    const narrowest = narrowestField(g, width, vendorField, (k) => indexOf(of, k));
+    if (!narrowest) {
       of.every ??= [...of.byKey.values()];
       meet(g, of.every);
       return;
     }
-    meet(g, best.get(bestValue));
-    meet(g, best.get(undefined));
+    meet(g, narrowest.index.get(narrowest.value));
+    meet(g, narrowest.index.get(undefined));
   };
   for (let i = 0; i < generic.length; i++) {
     const g = generic[i] as FieldItem;
@@ -1055,6 +1029,32 @@ function countGenericPairs(
     }
   }
   return pairs.size;
+}
+
+/**
+ * Of the fields generic pattern G fixes (the vendor's apart), the one whose index (INDEXOF)
+ * leaves the fewest candidates — those with G's value there and those with none — with that
+ * value; undefined when G fixes no other field.
+ */
+function narrowestField<T>(
+  g: FieldItem,
+  width: number,
+  vendorField: number,
+  indexOf: (field: number) => Map<string | undefined, T[]>,
+): { index: Map<string | undefined, T[]>; value: string } | undefined {
+  let narrowest: { index: Map<string | undefined, T[]>; value: string } | undefined;
+  let fewest = Number.POSITIVE_INFINITY;
+  for (let k = 0; k < width; k++) {
+    const value = g.fields[k];
+    if (k === vendorField || value === undefined || g.masks?.[k]) continue;
+    const index = indexOf(k);
+    const size = (index.get(value)?.length ?? 0) + (index.get(undefined)?.length ?? 0);
+    if (size < fewest) {
+      narrowest = { index, value };
+      fewest = size;
+    }
+  }
+  return narrowest;
 }
 
 function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {

@@ -7,6 +7,7 @@
 // when a lookup lands on its prefix.
 import { excerpt, LazyTextFile, type TextFile } from "./files.ts";
 import { normalizeAlias } from "./normalize.ts";
+import { hexAt } from "./pci-field-index.ts";
 
 export interface AliasLine {
   /** The pattern as written. */
@@ -130,13 +131,10 @@ function readCanonicalLine(text: string, line: number, at: number, found: Canoni
       at++;
       continue;
     }
-    let value = 0;
-    for (const end = at + (PCI_WIDTHS[f] as number); at < end; at++) {
-      const c = text.charCodeAt(at);
-      if (c >= 0x30 && c <= 0x39) value = (value << 4) | (c - 0x30);
-      else if (c >= 0x41 && c <= 0x46) value = (value << 4) | (c - 0x37);
-      else return -1;
-    }
+    const width = PCI_WIDTHS[f] as number;
+    const value = hexAt(text, at, width);
+    if (value === undefined) return -1;
+    at += width;
     found.values.push(value);
     mask |= 1 << f;
     // the interface's digits are followed by a `*`

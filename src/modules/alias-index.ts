@@ -35,7 +35,8 @@ interface IndexedAlias {
   pciValues: number[] | undefined;
 }
 
-const PCI_PATTERN =
+/** A pattern of file2alias's PCI form (do_pci_entry), its seven fields in groups 1–7 (undefined or `*`: any). */
+export const PCI_PATTERN =
   /^(?:vfio_)?pci:v([0-9A-F]{8}|\*)d([0-9A-F]{8}|\*)sv([0-9A-F]{8}|\*)sd([0-9A-F]{8}|\*)bc([0-9A-F]{2}|\*)sc([0-9A-F]{2}|\*)i(?:([0-9A-F]{2})\*|\*)$/;
 
 /** Three characters (bytes: strings are latin1) as one number. */

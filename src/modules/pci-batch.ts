@@ -17,10 +17,12 @@
 // holds a ':') nor a symbol. What this does not decide — a name not in canonical form, an
 // install/remove command named like a modalias, a match whose key does not fit libkmod's
 // PATH_MAX — it leaves to lookup(): resolve() returns false.
+import { readModaliasFields } from "../pci/modalias.ts";
 import type { AliasLine, CanonicalPciLines } from "./alias-file.ts";
-import { type AliasIndex, compareVisitOrder } from "./alias-index.ts";
+import { type AliasIndex, compareVisitOrder, PCI_PATTERN } from "./alias-index.ts";
 import { compileMatcher, fnmatch } from "./fnmatch.ts";
 import type { ModulesDir } from "./modules-dir.ts";
+import { hexAt } from "./pci-field-index.ts";
 import {
   BASE_CLASS,
   buildPciTable,
@@ -79,9 +81,6 @@ const PATH_MAX = 4096;
 const HEX = new Int8Array(256).fill(-1);
 for (let c = 0; c < 16; c++) HEX["0123456789ABCDEF".charCodeAt(c)] = c;
 
-const PCI_PATTERN =
-  /^(?:vfio_)?pci:v([0-9A-F]{8}|\*)d([0-9A-F]{8}|\*)sv([0-9A-F]{8}|\*)sd([0-9A-F]{8}|\*)bc([0-9A-F]{2}|\*)sc([0-9A-F]{2}|\*)i(?:([0-9A-F]{2})\*|\*)$/;
-
 /** A stage's table, and how its lines compared as text are (none from a table of file2alias's form). */
 interface Stage {
   table: PciTable;
@@ -114,6 +113,10 @@ export class PciBatch {
   private aliasTables: CachedPciTables | undefined;
   /** The name being answered: its fields, and the matching lines' numbers. */
   private readonly fields = new Int32Array(FIELD_COUNT);
+  /** The name being answered: INPUT[start, end). */
+  private input: Uint8Array = new Uint8Array(0);
+  private start = 0;
+  private end = 0;
   private matched = new Int32Array(64);
 
   /** ESCAPEMODULE is applied to every module name written (a latin1 byte string in, and out). */
@@ -134,6 +137,9 @@ export class PciBatch {
     else if (length === NAME_LENGTH[1] && isPrefix(input, start, "vfio_pci:")) bus = 1;
     else return false;
     if (!readFields(input, end - FIELDS_LENGTH, this.fields)) return false;
+    this.input = input;
+    this.start = start;
+    this.end = end;
     const stages = this.buses[bus] ?? this.stagesOf(bus);
     if (stages.commandNamed) return false;
     if (stages.config.length > 0) {
@@ -141,10 +147,10 @@ export class PciBatch {
       if (answered !== undefined) return answered;
     }
     let stage = stages.aliases;
-    let count = this.match(stage, input, start, end);
+    let count = this.match(stage);
     if (count === 0 && stages.builtin) {
       stage = stages.builtin;
-      count = this.match(stage, input, start, end);
+      count = this.match(stage);
     }
     if (count < 0) return false;
     this.write(stage.table, count, out);
@@ -156,47 +162,15 @@ export class PciBatch {
    * how many, or -1 when one of them is too long for libkmod: kmod_module_new_from_alias keys
    * each module "NAME\\ALIAS" in PATH_MAX bytes (lookup.ts answer).
    */
-  private match(stage: Stage, input: Uint8Array, start: number, end: number): number {
+  private match(stage: Stage): number {
     const table = stage.table;
     const fields = this.fields;
     let count = 0;
-    let slot = findPair(table.pairKeys, table.pairLists, fields[0] as number, fields[1] as number);
-    if (slot >= 0) {
-      const lists = table.pairLists;
-      count = this.collect(
-        stage,
-        lists[2 * slot] as number,
-        lists[2 * slot + 1] as number,
-        count,
-        input,
-        start,
-        end,
-      );
-    }
-    slot = findVendor(table.vendorKeys, table.vendorLists, fields[0] as number);
-    if (slot >= 0) {
-      const lists = table.vendorLists;
-      count = this.collect(
-        stage,
-        lists[2 * slot] as number,
-        lists[2 * slot + 1] as number,
-        count,
-        input,
-        start,
-        end,
-      );
-    }
-    const baseClass = fields[BASE_CLASS] as number;
-    const classLists = table.classLists;
-    count = this.collect(
-      stage,
-      classLists[baseClass] as number,
-      classLists[baseClass + 1] as number,
-      count,
-      input,
-      start,
-      end,
-    );
+    const pair = findPair(table.pairKeys, table.pairLists, fields[0] as number, fields[1] as number);
+    if (pair >= 0) count = this.collect(stage, table.pairLists, 2 * pair, count);
+    const vendor = findVendor(table.vendorKeys, table.vendorLists, fields[0] as number);
+    if (vendor >= 0) count = this.collect(stage, table.vendorLists, 2 * vendor, count);
+    count = this.collect(stage, table.classLists, fields[BASE_CLASS] as number, count);
     const matched = this.matched;
     // each list is in answer order; lines of two lists are merged by insertion (a handful)
     for (let i = 1; i < count; i++) {
@@ -209,21 +183,19 @@ export class PciBatch {
       matched[j + 1] = line;
     }
     for (let i = 0; i < count; i++) {
-      if ((table.moduleLength[matched[i] as number] as number) + end - start + 2 > PATH_MAX) return -1;
+      if ((table.moduleLength[matched[i] as number] as number) + this.end - this.start + 2 > PATH_MAX)
+        return -1;
     }
     return count;
   }
 
-  /** Adds the lines of lists[from, to) of STAGE matching the current name to `matched` after COUNT. */
-  private collect(
-    stage: Stage,
-    from: number,
-    to: number,
-    count: number,
-    input: Uint8Array,
-    start: number,
-    end: number,
-  ): number {
+  /**
+   * Adds the lines of STAGE's list lists[SPANS[at], SPANS[at + 1]) matching the current name to
+   * `matched` after COUNT.
+   */
+  private collect(stage: Stage, spans: Int32Array, at: number, count: number): number {
+    const from = spans[at] as number;
+    const to = spans[at + 1] as number;
     const fields = this.fields;
     const { values, literal, lists } = stage.table;
     let name: string | undefined;
@@ -232,7 +204,7 @@ export class PciBatch {
       const mask = literal[line] as number;
       let matches: boolean;
       if (mask === 0) {
-        name ??= latin1(input, start, end);
+        name ??= latin1(this.input, this.start, this.end);
         matches = ((stage.textMatch as ((name: string) => boolean)[])[line] as (name: string) => boolean)(
           name,
         );
@@ -399,17 +371,16 @@ function indexStage(
   const lines = noLines();
   const textMatch: (((name: string) => boolean) | undefined)[] = [];
   const colon = bus.length;
-  const nameLength = colon + 1 + FIELDS_LENGTH;
   for (const { line, literal, key, wildcardAt } of candidates) {
     let mask = 0;
     let values: ArrayLike<number> = NO_VALUES;
     let matcher: ((name: string) => boolean) | undefined;
     if (literal) {
       // no wildcard: it matches the one name equal to it, if that is canonical
-      const fields = key.length === nameLength ? canonicalFields(key, colon + 1) : undefined;
-      if (!fields) continue; // never a candidate
+      const fields = [0, 0, 0, 0, 0, 0, 0];
+      if (!readModaliasFields(key, fields)) continue; // never a candidate
       mask = FIELDS | 0x7f;
-      values = fields;
+      values = fields.map((value) => value | 0);
     } else {
       const fields = key.startsWith(`${bus}:`) ? PCI_PATTERN.exec(key) : null;
       if (fields) {
@@ -435,28 +406,16 @@ function indexStage(
     lines.modules.push(line.module);
     // filed by the vendor and device the literal prefix fixes (the whole key when literal)
     const prefix = key.slice(0, wildcardAt);
-    const vendor = prefix.charCodeAt(colon + 1) === V ? hexOf(prefix, colon + 2, 8) : undefined;
+    const vendor = prefix.charCodeAt(colon + 1) === V ? hexAt(prefix, colon + 2, 8) : undefined;
     lines.vendors.push(vendor);
     lines.devices.push(
-      vendor !== undefined && prefix.charCodeAt(colon + 10) === D ? hexOf(prefix, colon + 11, 8) : undefined,
+      vendor !== undefined && prefix.charCodeAt(colon + 10) === D ? hexAt(prefix, colon + 11, 8) : undefined,
     );
   }
   return { table: buildPciTable(lines, escapeModule), textMatch };
 }
 
 const NO_VALUES = [0, 0, 0, 0, 0, 0, 0];
-
-/** The seven fields of a canonical name's text from AT (after the bus's `:`), or undefined. */
-function canonicalFields(key: string, at: number): Int32Array | undefined {
-  const bytes = new Uint8Array(FIELDS_LENGTH);
-  for (let i = 0; i < FIELDS_LENGTH; i++) {
-    const c = key.charCodeAt(at + i);
-    if (c > 0xff) return undefined;
-    bytes[i] = c;
-  }
-  const fields = new Int32Array(FIELD_COUNT);
-  return readFields(bytes, 0, fields) ? fields : undefined;
-}
 
 /**
  * The seven fields of a name whose fields (after the bus's `:`) start at AT, into FIELDS as
@@ -502,18 +461,6 @@ function hex(input: Uint8Array, at: number, count: number): number | undefined {
   let value = 0;
   for (let i = at; i < at + count; i++) {
     const digit = HEX[input[i] as number] as number;
-    if (digit < 0) return undefined;
-    value = (value << 4) | digit;
-  }
-  return value;
-}
-
-function hexOf(text: string, at: number, count: number): number | undefined {
-  if (text.length < at + count) return undefined;
-  let value = 0;
-  for (let i = at; i < at + count; i++) {
-    const c = text.charCodeAt(i);
-    const digit = c > 0xff ? -1 : (HEX[c] as number);
     if (digit < 0) return undefined;
     value = (value << 4) | digit;
   }

@@ -74,7 +74,7 @@ function push<T>(map: Map<number, T[]>, key: number, item: T): void {
  * integer (the map keys: a small integer, where a number over 2^31 would be a boxed double at
  * every lookup); undefined if they are not such digits.
  */
-function hexAt(text: string, at: number, count: number): number | undefined {
+export function hexAt(text: string, at: number, count: number): number | undefined {
   if (text.length < at + count) return undefined;
   let value = 0;
   for (let i = at; i < at + count; i++) {
