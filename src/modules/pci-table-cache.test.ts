@@ -1,14 +1,26 @@
 // modules.alias's PCI tables in the cache directory (pci-table-cache.ts), on Debian's real 6.12
-// file: made by the first batch, read by the next, equal to tables made anew; a stale, damaged
-// or foreign file is not used and the answers stay lookup()'s.
+// file: made by the first batch, read by the next (modules.alias itself is then not read), equal
+// to tables made anew; a stale, damaged or foreign file — a FIFO, a link to /dev/zero, one over
+// its limit among them — is not used and the answers stay lookup()'s.
 import assert from "node:assert/strict";
-import { chmodSync, copyFileSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  copyFileSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { readModulesTree } from "../../test/oracle/generate.ts";
 import { generatePciNames } from "../../test/oracle/pci-names.ts";
 import { DEBIAN_612, debianModules } from "../../test/support/modules.ts";
 import { tempDir } from "../../test/support/tmp.ts";
+import { READ_LIMITS } from "../safe-read.ts";
 import { lookup } from "./lookup.ts";
 import { ModulesDir } from "./modules-dir.ts";
 import { ByteOutput, PCI_BUSES, PciBatch } from "./pci-batch.ts";
@@ -110,6 +122,40 @@ test("PCI tables: a stale, damaged or foreign cache file is not used; the answer
       },
     ],
     [
+      "a pair hash with no empty slot (where a probe for an absent pair would never stop)",
+      () => {
+        const damaged = Buffer.from(good);
+        const [at, count] = partOf(damaged, "pairLists");
+        for (let i = 0; i < count; i += 2) {
+          damaged.writeInt32LE(0, at + i * 4);
+          damaged.writeInt32LE(1, at + (i + 1) * 4);
+        }
+        writeFileSync(path, damaged);
+      },
+    ],
+    [
+      "a FIFO",
+      () => {
+        rmSync(path);
+        execFileSync("mkfifo", [path]);
+      },
+    ],
+    [
+      "a link to /dev/zero",
+      () => {
+        rmSync(path);
+        symlinkSync("/dev/zero", path);
+      },
+    ],
+    [
+      "over its limit (a sparse file of 256 MiB and a byte)",
+      () => {
+        rmSync(path);
+        writeFileSync(path, good);
+        truncateSync(path, READ_LIMITS.cache.limit + 1);
+      },
+    ],
+    [
       "another format",
       () => writeFileSync(path, Buffer.concat([Buffer.from("flavourctl pci tables 0"), good.subarray(23)])),
     ],
@@ -139,14 +185,38 @@ test("PCI tables: a stale, damaged or foreign cache file is not used; the answer
   }
 });
 
-/** The offset of the last 4 bytes of the pci table's `lists` in a cache file. */
-function lastListEntry(file: Buffer): number {
+/** Where the pci table's part NAME starts in a cache file, and its element count. */
+function partOf(file: Buffer, name: (typeof TABLE_PARTS)[number][0]): [number, number] {
   const first = file.indexOf(0x0a);
   const second = file.indexOf(0x0a, first + 1);
   const header = JSON.parse(file.toString("latin1", first + 1, second)) as { tables: [number, number][][] };
-  const lists = (header.tables[0] as [number, number][])[TABLE_PARTS.length - 1] as [number, number];
-  return second + 1 + lists[0] + (lists[1] - 1) * 4;
+  const part = (header.tables[0] as [number, number][])[TABLE_PARTS.findIndex(([n]) => n === name)] as [
+    number,
+    number,
+  ];
+  return [second + 1 + part[0], part[1]];
 }
+
+/** The offset of the last 4 bytes of the pci table's `lists` in a cache file. */
+function lastListEntry(file: Buffer): number {
+  const [at, count] = partOf(file, "lists");
+  return at + (count - 1) * 4;
+}
+
+test("PCI tables: a batch answered from the cache does not read modules.alias", () => {
+  const dir = aliasCopy();
+  const cacheDir = tempDir("pci-tables-cache");
+  batchAnswers(dir, cacheDir, names.slice(0, 1)); // writes the cache
+  const modules = new ModulesDir(dir, { configPaths: ["/dev/null"], cacheDir });
+  const batch = new PciBatch(modules, (bytes) => bytes);
+  for (const name of names) {
+    const input = Buffer.from(name, "latin1");
+    assert.ok(batch.resolve(input, 0, input.length, new ByteOutput(64)));
+  }
+  assert.deepEqual(modules.allWarnings(), [], "its warnings, from the cache");
+  const file = (modules.aliasFile as unknown as { file: { isRead: boolean } }).file;
+  assert.equal(file.isRead, false, "modules.alias was read");
+});
 
 test("PCI tables: a small cache file (read into a slice of Node's buffer pool) is read back whole", () => {
   const dir = tempDir("pci-tables-small");
